@@ -1,0 +1,96 @@
+# vox2clip — the Makefile drives set-up, build, tests, benchmarks and the pipeline itself.
+#
+#   make            set-up (Debian packages), build, then the main job on the default study
+#   make test       set-up (+ test oracles), build, every test; last line "N passed, N failed"
+#   make build      build only (build/bin/v2c-*)
+#   make asan       the tests under AddressSanitizer + UBSan (build-asan/)
+#   make bench      benchmarks against peers -> build/bench/results.json
+#   make CONFIG=configs/haxby2001.yaml   the pipeline on another study
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+CXX ?= g++
+BUILD ?= build
+ARCH_FLAGS ?= -march=native
+OPT_FLAGS ?= -O2 -g
+SAN_FLAGS ?=
+VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
+
+# ---- set-up: Debian packages ---------------------------------------------------------------
+BUILD_PACKAGES := g++ make pkg-config git libeigen3-dev libnifti2-dev libhdf5-dev \
+                  libarmadillo-dev libopenblas-dev libboost-test-dev libyaml-cpp-dev \
+                  libdeflate-dev zlib1g-dev
+TEST_PACKAGES  := python3 python3-numpy python3-nibabel python3-h5py python3-sklearn gzip
+BENCH_PACKAGES := python3 python3-numpy python3-h5py gzip
+
+.PHONY: setup setup-test setup-bench
+setup:
+	@scripts/ensure-debian-packages.sh $(BUILD_PACKAGES)
+setup-test: setup
+	@scripts/ensure-debian-packages.sh $(TEST_PACKAGES)
+setup-bench: setup
+	@scripts/ensure-debian-packages.sh $(BENCH_PACKAGES)
+
+# ---- build ---------------------------------------------------------------------------------
+INCLUDES := -I. -I/usr/include/nifti -I/usr/include/eigen3 \
+            $(shell pkg-config --cflags hdf5-serial 2>/dev/null)
+WARNINGS := -Wall -Wextra -Wshadow -Wno-deprecated-copy
+CXXFLAGS_ALL := -std=c++20 $(OPT_FLAGS) $(ARCH_FLAGS) $(SAN_FLAGS) -fopenmp $(WARNINGS) $(INCLUDES) \
+                -DV2C_VERSION='"$(VERSION)"' -MMD -MP $(CXXFLAGS)
+HDF5_LIBDIR := $(shell pkg-config --variable=libdir hdf5-serial 2>/dev/null)
+LDLIBS_ALL := $(SAN_FLAGS) -fopenmp -L$(HDF5_LIBDIR) -lhdf5_cpp -lhdf5 -lnifti2 -lznz -ldeflate -lz \
+              -lyaml-cpp -larmadillo -lopenblas -lpthread $(LDFLAGS)
+
+LIB_SRC   := $(shell find pipeline -name '*.cpp' | sort)
+STAGE_SRC := $(wildcard stages/*.cpp)
+TEST_SRC  := $(wildcard tests/*.cpp)
+LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+STAGE_BIN := $(STAGE_SRC:stages/%.cpp=$(BUILD)/bin/v2c-%)
+TEST_BIN  := $(BUILD)/bin/v2c-tests
+LIB       := $(BUILD)/lib/libvox2clip.a
+
+.PHONY: build
+build: $(STAGE_BIN)
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/v2c-%: $(BUILD)/obj/stages/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $< $(LIB) $(LDLIBS_ALL) -o $@
+
+$(TEST_BIN): $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(filter %.o,$^) $(LIB) $(LDLIBS_ALL) -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- tests ---------------------------------------------------------------------------------
+.PHONY: test asan
+test: setup-test
+	@$(MAKE) --no-print-directory build $(TEST_BIN)
+	@BUILD=$(BUILD) scripts/run-tests.sh
+
+asan:
+	@$(MAKE) --no-print-directory test BUILD=build-asan OPT_FLAGS="-O1 -g" \
+	  SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer"
+
+# ---- benchmarks ----------------------------------------------------------------------------
+.PHONY: bench
+bench: setup-bench
+	@$(MAKE) --no-print-directory build
+	@BUILD=$(BUILD) bench/run.sh
+
+# ---- the pipeline --------------------------------------------------------------------------
+include pipeline.mk
+
+.PHONY: clean
+clean:
+	rm -rf build build-asan
