@@ -33,13 +33,12 @@ setup-bench: setup
 	@scripts/ensure-debian-packages.sh $(BENCH_PACKAGES)
 
 # ---- build ---------------------------------------------------------------------------------
-INCLUDES := -I. -I/usr/include/nifti -I/usr/include/eigen3 \
-            $(shell pkg-config --cflags hdf5-serial 2>/dev/null)
+INCLUDES := -I. -isystem /usr/include/nifti -isystem /usr/include/eigen3 \
+            $(subst -I,-isystem ,$(shell pkg-config --cflags hdf5-serial 2>/dev/null))
 WARNINGS := -Wall -Wextra -Wshadow -Wno-deprecated-copy
 CXXFLAGS_ALL := -std=c++20 $(OPT_FLAGS) $(ARCH_FLAGS) $(SAN_FLAGS) -fopenmp $(WARNINGS) $(INCLUDES) \
                 -DV2C_VERSION='"$(VERSION)"' -MMD -MP $(CXXFLAGS)
-HDF5_LIBDIR := $(shell pkg-config --variable=libdir hdf5-serial 2>/dev/null)
-LDLIBS_ALL := $(SAN_FLAGS) -fopenmp -L$(HDF5_LIBDIR) -lhdf5_cpp -lhdf5 -lnifti2 -lznz -ldeflate -lz \
+LDLIBS_ALL := $(SAN_FLAGS) -fopenmp -lhdf5_serial_cpp -lhdf5_serial -lnifti2 -lznz -ldeflate -lz \
               -lyaml-cpp -larmadillo -lopenblas -lpthread $(LDFLAGS)
 
 LIB_SRC   := $(shell find pipeline -name '*.cpp' | sort)
@@ -66,9 +65,11 @@ $(BUILD)/bin/v2c-%: $(BUILD)/obj/stages/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $< $(LIB) $(LDLIBS_ALL) -o $@
 
+$(BUILD)/obj/tests/%.o: CXXFLAGS_ALL += -DBOOST_TEST_DYN_LINK
+
 $(TEST_BIN): $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o) $(LIB)
 	@mkdir -p $(@D)
-	$(CXX) $(filter %.o,$^) $(LIB) $(LDLIBS_ALL) -o $@
+	$(CXX) $(filter %.o,$^) $(LIB) $(LDLIBS_ALL) -lboost_unit_test_framework -o $@
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

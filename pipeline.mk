@@ -1,0 +1,1 @@
+# the pipeline (filled below)

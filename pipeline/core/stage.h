@@ -1,0 +1,94 @@
+// The stage framework: one declaration per stage gives --help (with defaults), argument
+// validation, config loading, logging set-up, the exit-code mapping and the README reference.
+//
+//   const v2c::StageSpec spec{ .name = "prepare", .summary = "...", .options = {...} };
+//   void run(v2c::StageContext& ctx, PrepareConfig& cfg) { ... }
+//   int main(int argc, char** argv) { return v2c::stage_main<PrepareConfig>(argc, argv, spec, run); }
+//
+// Standard options on every stage: --config FILE, --set key=value (repeatable), --out PATH,
+// --force, --threads N, --seed N, --quiet, --verbose, --help, --help-markdown, --version.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pipeline/core/config.h"
+#include "pipeline/core/error.h"
+
+namespace v2c {
+
+struct OptionSpec {
+  std::string name;           // "bold" -> --bold
+  std::string metavar;        // "FILE"; empty for a flag
+  std::string help;
+  bool multiple = false;      // one or more values, up to the next --option
+  bool required = false;
+  std::string default_value;  // shown in --help; empty = none
+};
+
+struct StageSpec {
+  std::string name;            // "prepare": executable v2c-prepare, config section "prepare"
+  std::string summary;         // one line
+  std::string description;     // a paragraph or two
+  std::vector<OptionSpec> options;
+  std::string positional;      // metavar of positional arguments ("FILE..."), empty = none
+  std::string positional_help;
+  bool has_output = true;      // --out is required and protected by --force
+  std::string output_help = "output file";
+};
+
+class Args {
+ public:
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  const std::vector<std::string>& all(const std::string& name) const;  // empty if absent
+  std::string one(const std::string& name, const std::string& fallback = "") const;
+  const std::vector<std::string>& positionals() const { return positionals_; }
+
+ private:
+  friend class StageRunner;
+  std::map<std::string, std::vector<std::string>> values_;
+  std::vector<std::string> positionals_;
+};
+
+// What every artifact records about how it was made.
+struct Provenance {
+  std::string stage, command_line, version, config_yaml, created_utc;
+  uint64_t seed = 0;
+  int threads = 0;
+  std::vector<std::string> inputs;
+};
+
+struct StageContext {
+  const StageSpec* spec = nullptr;
+  Args args;
+  std::string out;      // --out ("" when the stage has none)
+  bool force = false;
+  int threads = 1;      // resolved: never 0
+  uint64_t seed = 0;
+  Provenance provenance;  // config_yaml filled once the config is final
+
+  void add_input(const std::string& path) { provenance.inputs.push_back(path); }
+};
+
+using StageBody = std::function<void(StageContext&)>;
+int run_stage(int argc, char** argv, const StageSpec& spec, config::Schema& schema, const StageBody& body);
+
+template <class Config>
+int stage_main(int argc, char** argv, const StageSpec& spec, void (*run)(StageContext&, Config&)) {
+  Config cfg;
+  config::Schema schema(spec.name);
+  cfg.describe(schema);
+  return run_stage(argc, argv, spec, schema, [&](StageContext& ctx) { run(ctx, cfg); });
+}
+
+// A stage without settings of its own.
+struct NoConfig {
+  void describe(config::Schema&) {}
+};
+
+std::string version_string();
+
+}  // namespace v2c

@@ -1,0 +1,76 @@
+// HDF5 artifacts: every file vox2clip writes (samples.h5, predictions.h5, ...) goes through
+// ArtifactWriter and is read back through ArtifactReader, so they share one convention
+// (docs/formats.md):
+//   - root attributes `vox2clip_format` (the artifact kind, e.g. "samples") and
+//     `vox2clip_format_version` (int); readers refuse another kind or a newer version;
+//   - group /provenance with attributes stage, command_line, version, config (YAML), seed,
+//     threads, created_utc, and dataset /provenance/inputs (the input files);
+//   - matrices row-major (h5py shows them as numpy arrays of the same shape), strings as
+//     variable-length UTF-8;
+//   - written to a temporary name and renamed when complete (pipeline/core/output.h).
+#pragma once
+
+#include <H5Cpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline/core/output.h"
+#include "pipeline/core/stage.h"
+#include "pipeline/core/types.h"
+
+namespace v2c::h5 {
+
+class ArtifactWriter {
+ public:
+  ArtifactWriter(const std::string& path, const std::string& kind, int format_version, const Provenance& prov,
+                 bool force);
+  ~ArtifactWriter();
+
+  // `name` is a path such as "samples/run"; intermediate groups are created.
+  void write(const std::string& name, const MatrixF& m);  // float32 [rows x cols]
+  void write(const std::string& name, const MatrixD& m);  // float64 [rows x cols]
+  void write(const std::string& name, const std::vector<float>& v);
+  void write(const std::string& name, const std::vector<double>& v);
+  void write(const std::string& name, const std::vector<int32_t>& v);
+  void write(const std::string& name, const std::vector<int64_t>& v);
+  void write(const std::string& name, const std::vector<std::string>& v);
+  // Attributes on a group or dataset that already exists ("/" for the root).
+  void attr(const std::string& object, const std::string& name, const std::string& value);
+  void attr(const std::string& object, const std::string& name, double value);
+  void attr(const std::string& object, const std::string& name, int64_t value);
+
+  void commit();  // flush, close, rename into place
+  const std::string& path() const { return out_.final_path(); }
+
+ private:
+  AtomicOutput out_;
+  std::unique_ptr<H5::H5File> file_;
+};
+
+class ArtifactReader {
+ public:
+  // Opens `path`, checks it is a vox2clip artifact of `kind` with a version we read.
+  ArtifactReader(const std::string& path, const std::string& kind, int max_version);
+
+  bool has(const std::string& name) const;
+  std::vector<int64_t> shape(const std::string& name) const;
+  MatrixF read_matrix_f(const std::string& name) const;  // any float dataset, 1-D read as a column
+  MatrixD read_matrix_d(const std::string& name) const;
+  std::vector<double> read_doubles(const std::string& name) const;
+  std::vector<int64_t> read_ints(const std::string& name) const;
+  std::vector<std::string> read_strings(const std::string& name) const;
+  std::string attr_string(const std::string& object, const std::string& name) const;
+  double attr_double(const std::string& object, const std::string& name) const;
+  int format_version() const { return version_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  H5::DataSet open(const std::string& name) const;
+  std::string path_;
+  int version_ = 0;
+  std::unique_ptr<H5::H5File> file_;
+};
+
+}  // namespace v2c::h5
