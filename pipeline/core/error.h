@@ -30,9 +30,13 @@ const char* exit_code_name(ExitCode code);
 // Concatenate anything streamable into a string: cat("run ", 3, " of ", subject).
 template <class... Args>
 std::string cat(Args&&... args) {
-  std::ostringstream os;
-  (os << ... << std::forward<Args>(args));
-  return os.str();
+  if constexpr (sizeof...(Args) == 0) {
+    return {};
+  } else {
+    std::ostringstream os;
+    (os << ... << std::forward<Args>(args));
+    return os.str();
+  }
 }
 
 class Error : public std::exception {

@@ -114,6 +114,11 @@ void ArtifactWriter::write(const std::string& name, const std::vector<double>& v
 void ArtifactWriter::write(const std::string& name, const std::vector<int32_t>& v) {
   write_dataset(*file_, path(), name, H5::PredType::NATIVE_INT32, H5::PredType::STD_I32LE, v.data(), {v.size()});
 }
+void ArtifactWriter::write(const std::string& name, const std::vector<int32_t>& v, int64_t cols) {
+  V2C_ASSERT(cols > 0 && v.size() % size_t(cols) == 0);
+  write_dataset(*file_, path(), name, H5::PredType::NATIVE_INT32, H5::PredType::STD_I32LE, v.data(),
+                {hsize_t(v.size() / size_t(cols)), hsize_t(cols)});
+}
 void ArtifactWriter::write(const std::string& name, const std::vector<int64_t>& v) {
   write_dataset(*file_, path(), name, H5::PredType::NATIVE_INT64, H5::PredType::STD_I64LE, v.data(), {v.size()});
 }

@@ -34,6 +34,7 @@ class ArtifactWriter {
   void write(const std::string& name, const std::vector<float>& v);
   void write(const std::string& name, const std::vector<double>& v);
   void write(const std::string& name, const std::vector<int32_t>& v);
+  void write(const std::string& name, const std::vector<int32_t>& v, int64_t cols);  // [size/cols x cols]
   void write(const std::string& name, const std::vector<int64_t>& v);
   void write(const std::string& name, const std::vector<std::string>& v);
   // Attributes on a group or dataset that already exists ("/" for the root).

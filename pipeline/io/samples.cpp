@@ -1,0 +1,78 @@
+#include "pipeline/io/samples.h"
+
+#include "pipeline/core/error.h"
+#include "pipeline/io/h5.h"
+
+namespace v2c {
+
+void write_samples(const std::string& path, const Samples& s, const Provenance& prov, bool force) {
+  h5::ArtifactWriter w(path, "samples", kSamplesFormatVersion, prov, force);
+  w.attr("/", "subject", s.subject);
+  w.write("data", s.data);
+  w.write("samples/stimulus", s.stimulus);
+  w.write("samples/run", s.run);
+  w.write("samples/onset", s.onset_s);
+  w.write("samples/duration", s.duration_s);
+  w.write("samples/volumes", s.volumes);
+  w.write("voxels/ijk", std::vector<int32_t>(s.ijk.data(), s.ijk.data() + s.ijk.size()), 3);
+  w.write("voxels/xyz", s.xyz);
+  w.attr("/voxels", "mask_voxels", s.mask_voxels);
+  w.attr("/voxels", "dropped_voxels", s.dropped_voxels);
+  w.write("grid/dims", std::vector<int64_t>(s.grid_dims.begin(), s.grid_dims.end()));
+  w.write("grid/affine", MatrixD(s.affine));
+  w.write("runs/source", s.run_source);
+  w.write("runs/events", s.run_events);
+  w.write("runs/volumes", s.run_volumes);
+  w.write("runs/tr", s.run_tr_s);
+  if (s.has_features()) {
+    w.write("features/ids", s.feature_ids);
+    w.write("features/values", s.features);
+    w.write("samples/feature_row", s.feature_row);
+    w.attr("/features", "source", s.feature_source);
+  }
+  w.commit();
+}
+
+Samples read_samples(const std::string& path) {
+  return with_context("reading samples file '" + path + "'", [&] {
+    h5::ArtifactReader r(path, "samples", kSamplesFormatVersion);
+    Samples s;
+    s.subject = r.attr_string("/", "subject");
+    s.data = r.read_matrix_f("data");
+    s.stimulus = r.read_strings("samples/stimulus");
+    for (auto v : r.read_ints("samples/run")) s.run.push_back(int32_t(v));
+    s.onset_s = r.read_doubles("samples/onset");
+    s.duration_s = r.read_doubles("samples/duration");
+    for (auto v : r.read_ints("samples/volumes")) s.volumes.push_back(int32_t(v));
+    const auto ijk = r.read_ints("voxels/ijk");
+    if (ijk.size() != size_t(3 * s.data.cols()))
+      throw input_error("voxels/ijk has ", ijk.size(), " values; expected 3 x ", s.data.cols(), " voxels");
+    s.ijk.resize(s.data.cols(), 3);
+    for (size_t i = 0; i < ijk.size(); ++i) s.ijk.data()[i] = int32_t(ijk[i]);
+    s.xyz = r.read_matrix_d("voxels/xyz");
+    s.mask_voxels = int64_t(r.attr_double("/voxels", "mask_voxels"));
+    s.dropped_voxels = int64_t(r.attr_double("/voxels", "dropped_voxels"));
+    const auto dims = r.read_ints("grid/dims");
+    if (dims.size() != 3) throw input_error("grid/dims has ", dims.size(), " values; expected 3");
+    for (int k = 0; k < 3; ++k) s.grid_dims[k] = dims[k];
+    const MatrixD aff = r.read_matrix_d("grid/affine");
+    if (aff.rows() != 4 || aff.cols() != 4) throw input_error("grid/affine is not 4x4");
+    s.affine = aff;
+    s.run_source = r.read_strings("runs/source");
+    s.run_events = r.read_strings("runs/events");
+    for (auto v : r.read_ints("runs/volumes")) s.run_volumes.push_back(int32_t(v));
+    s.run_tr_s = r.read_doubles("runs/tr");
+    if (r.has("features/values")) {
+      s.feature_ids = r.read_strings("features/ids");
+      s.features = r.read_matrix_f("features/values");
+      for (auto v : r.read_ints("samples/feature_row")) s.feature_row.push_back(int32_t(v));
+      s.feature_source = r.attr_string("/features", "source");
+    }
+    const size_t n = size_t(s.data.rows());
+    if (s.stimulus.size() != n || s.run.size() != n || s.onset_s.size() != n)
+      throw input_error("the sample table has ", s.stimulus.size(), " rows; data has ", n);
+    return s;
+  });
+}
+
+}  // namespace v2c

@@ -1,0 +1,123 @@
+#include "pipeline/prep/signal.h"
+
+#include <Eigen/QR>
+#include <cmath>
+
+#include "pipeline/core/error.h"
+
+namespace v2c::prep {
+
+Scaling parse_scaling(const std::string& name) {
+  if (name == "zscore") return Scaling::zscore;
+  if (name == "psc") return Scaling::psc;
+  if (name == "none") return Scaling::none;
+  throw usage_error("unknown scaling '", name, "': expected zscore, psc or none");
+}
+
+VoxelHealth scan_nonfinite(MatrixF& y) {
+  const int64_t n = y.rows(), v = y.cols();
+  VoxelHealth h;
+  h.all_nonfinite.assign(v, 0);
+  h.some_nonfinite.assign(v, 0);
+  h.constant.assign(v, 0);
+  std::vector<int64_t> bad_count(v, 0);
+  for (int64_t t = 0; t < n; ++t) {
+    float* row = y.row(t).data();
+    for (int64_t j = 0; j < v; ++j) {
+      if (!std::isfinite(row[j])) {
+        if (h.first_bad_volume < 0) h.first_bad_volume = t, h.first_bad_voxel = j;
+        ++bad_count[j];
+        row[j] = 0.0f;
+      }
+    }
+  }
+  for (int64_t j = 0; j < v; ++j) {
+    if (bad_count[j] == n) h.all_nonfinite[j] = 1;
+    else if (bad_count[j] > 0) h.some_nonfinite[j] = 1;
+  }
+  return h;
+}
+
+Eigen::VectorXd column_means(const MatrixF& y) {
+  Eigen::VectorXd sum = Eigen::VectorXd::Zero(y.cols());
+  for (int64_t t = 0; t < y.rows(); ++t) sum += y.row(t).transpose().cast<double>();
+  return y.rows() > 0 ? Eigen::VectorXd(sum / double(y.rows())) : sum;
+}
+
+void detrend(MatrixF& y, int order) {
+  if (order < 0) return;
+  const int64_t n = y.rows();
+  if (n <= order)
+    throw input_error("cannot remove a polynomial of order ", order, " from a run of ", n, " volumes");
+  // Legendre polynomials P_0..P_order on [-1, 1] by the three-term recurrence, then QR for an
+  // exactly orthonormal basis Q [n x (order+1)]; y -= Q (Q^T y).
+  Eigen::MatrixXd basis(n, order + 1);
+  for (int64_t t = 0; t < n; ++t) {
+    const double x = n > 1 ? -1.0 + 2.0 * double(t) / double(n - 1) : 0.0;
+    double p_prev = 1.0, p = x;
+    basis(t, 0) = 1.0;
+    if (order >= 1) basis(t, 1) = x;
+    for (int k = 2; k <= order; ++k) {
+      const double p_next = ((2.0 * k - 1.0) * x * p - (k - 1.0) * p_prev) / k;
+      p_prev = p;
+      p = p_next;
+      basis(t, k) = p;
+    }
+  }
+  Eigen::HouseholderQR<Eigen::MatrixXd> qr(basis);
+  const Eigen::MatrixXf q = (qr.householderQ() * Eigen::MatrixXd::Identity(n, order + 1)).cast<float>();
+  const Eigen::MatrixXf coef = q.transpose() * y;  // (order+1) x n_voxels
+  y.noalias() -= q * coef;
+}
+
+void scale_columns(MatrixF& y, Scaling scaling, const Eigen::VectorXd& baseline, VoxelHealth& health) {
+  const int64_t n = y.rows(), v = y.cols();
+  if (scaling == Scaling::none || n == 0) return;
+  const Eigen::VectorXd mean = column_means(y);
+  Eigen::VectorXd sq = Eigen::VectorXd::Zero(v);
+  for (int64_t t = 0; t < n; ++t) {
+    const Eigen::VectorXd d = y.row(t).transpose().cast<double>() - mean;
+    sq += d.cwiseProduct(d);
+  }
+  Eigen::VectorXf mul(v), sub(v);
+  for (int64_t j = 0; j < v; ++j) {
+    const double sd = std::sqrt(sq[j] / double(n));
+    // Relative threshold: an SD below 1e-6 of the signal's magnitude is numerical dust.
+    const double scale_ref = std::max({std::abs(mean[j]), std::abs(baseline.size() ? baseline[j] : 0.0), 1e-30});
+    const bool flat = !(sd > 1e-6 * scale_ref) || sd == 0.0;
+    if (scaling == Scaling::zscore) {
+      if (flat) health.constant[j] = 1;
+      mul[j] = flat ? 0.0f : float(1.0 / sd);
+    } else {  // psc
+      const bool zero_base = !(std::abs(baseline[j]) > 1e-12);
+      if (flat || zero_base) health.constant[j] = 1;
+      mul[j] = (flat || zero_base) ? 0.0f : float(100.0 / baseline[j]);
+    }
+    sub[j] = float(mean[j]);
+  }
+  for (int64_t t = 0; t < n; ++t) y.row(t) = (y.row(t) - sub.transpose()).cwiseProduct(mul.transpose());
+}
+
+VolumeWindow event_window(double onset_s, double duration_s, double shift_s, double tr_s, int64_t n_volumes) {
+  // Volume t is acquired at t * TR; it belongs to the window if start <= t*TR < end.
+  const double start = onset_s + shift_s, end = onset_s + duration_s + shift_s;
+  const double eps = 1e-6 * tr_s;
+  int64_t first = int64_t(std::ceil((start - eps) / tr_s));
+  int64_t last = int64_t(std::ceil((end - eps) / tr_s)) - 1;  // inclusive
+  if (duration_s <= 0) last = first;                          // an instantaneous event: one volume
+  first = std::max<int64_t>(first, 0);
+  last = std::min<int64_t>(last, n_volumes - 1);
+  VolumeWindow w;
+  w.first = first;
+  w.count = last >= first ? last - first + 1 : 0;
+  return w;
+}
+
+Eigen::RowVectorXf window_mean(const MatrixF& y, const VolumeWindow& w) {
+  V2C_ASSERT(w.count > 0 && w.first + w.count <= y.rows());
+  Eigen::RowVectorXd acc = Eigen::RowVectorXd::Zero(y.cols());
+  for (int64_t t = w.first; t < w.first + w.count; ++t) acc += y.row(t).cast<double>();
+  return (acc / double(w.count)).cast<float>();
+}
+
+}  // namespace v2c::prep
