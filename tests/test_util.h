@@ -1,0 +1,198 @@
+// Small header-only helpers shared by the Boost.Test files:
+//   TempDir            RAII temporary directory (removed with its contents on destruction)
+//   run_python()       run a /usr/bin/python3 snippet (the oracle: numpy, h5py, nibabel...)
+//   python_has()       whether /usr/bin/python3 can import some modules
+//   shared_data_dir()  the real-data folder: $V2C_SHARED_DATA, else ../shared/data from the repo root
+//   needs_shared_data / needs_python   Boost.Test preconditions that skip a test with a message
+//   check_error()      run a callable, check it throws v2c::Error with a given code and message parts
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "pipeline/core/error.h"
+
+namespace v2c::test {
+
+namespace fs = std::filesystem;
+
+inline std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+inline std::string read_text_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+// A fresh directory under the system temp dir, deleted (recursively) when it goes out of scope.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "v2c-test") {
+    std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("TempDir: mkdtemp failed for " + tmpl);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const fs::path& path() const { return path_; }
+  // Full path of `name` inside the directory (not created).
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  // Writes `content` (bytes as given) to `name` and returns its full path.
+  std::string write(const std::string& name, const std::string& content) const {
+    const std::string p = file(name);
+    std::ofstream out(p, std::ios::binary);
+    out << content;
+    if (!out) throw std::runtime_error("TempDir: cannot write " + p);
+    return p;
+  }
+
+ private:
+  fs::path path_;
+};
+
+struct PythonResult {
+  int exit_code;       // the script's exit status (-1 when it did not exit normally)
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `code` with /usr/bin/python3, current directory `workdir` (default: unchanged).
+inline PythonResult run_python(const std::string& code, const std::string& workdir = "") {
+  TempDir scratch("v2c-py");
+  const std::string script = scratch.write("script.py", code);
+  const std::string log = scratch.file("output.txt");
+  std::string command;
+  if (!workdir.empty()) command = "cd " + shell_quote(workdir) + " && ";
+  command += "/usr/bin/python3 " + shell_quote(script) + " > " + shell_quote(log) + " 2>&1";
+  const int status = std::system(command.c_str());
+  PythonResult result{-1, read_text_file(log)};
+  if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  return result;
+}
+
+// As run_python, but throws std::runtime_error (with the script's output) unless it exits 0.
+inline std::string run_python_ok(const std::string& code, const std::string& workdir = "") {
+  PythonResult r = run_python(code, workdir);
+  if (r.exit_code != 0)
+    throw std::runtime_error("python oracle failed (exit " + std::to_string(r.exit_code) + "):\n" + r.output);
+  return r.output;
+}
+
+// Whether /usr/bin/python3 imports every module in `modules` (cached per list).
+inline bool python_has(const std::vector<std::string>& modules) {
+  static std::map<std::vector<std::string>, bool> cache;
+  auto it = cache.find(modules);
+  if (it != cache.end()) return it->second;
+  std::string code = "import sys\n";
+  for (const auto& m : modules) code += "import " + m + "\n";
+  const bool ok = run_python(code).exit_code == 0;
+  cache[modules] = ok;
+  return ok;
+}
+
+// The repository root: the nearest directory, from the current one upwards, that holds
+// pipeline/core/error.h. Empty when none.
+inline std::optional<fs::path> repo_root() {
+  std::error_code ec;
+  for (fs::path dir = fs::current_path(ec); !dir.empty(); dir = dir.parent_path()) {
+    if (fs::exists(dir / "pipeline" / "core" / "error.h", ec)) return dir;
+    if (dir == dir.parent_path()) break;
+  }
+  return std::nullopt;
+}
+
+// $V2C_SHARED_DATA if set, else <repo root>/../shared/data; nullopt when that is not a directory.
+inline std::optional<fs::path> shared_data_dir() {
+  std::error_code ec;
+  if (const char* env = std::getenv("V2C_SHARED_DATA"); env && *env) {
+    if (fs::is_directory(env, ec)) return fs::path(env);
+    return std::nullopt;
+  }
+  if (auto root = repo_root()) {
+    fs::path p = *root / ".." / "shared" / "data";
+    if (fs::is_directory(p, ec)) return fs::weakly_canonical(p, ec);
+  }
+  return std::nullopt;
+}
+
+// shared_data_dir() / relative, as a string; throws when the shared data is absent (use the
+// needs_shared_data precondition so that the test is skipped first).
+inline std::string shared_data(const std::string& relative) {
+  auto dir = shared_data_dir();
+  if (!dir) throw std::runtime_error("shared data folder not found (set V2C_SHARED_DATA)");
+  return (*dir / relative).string();
+}
+
+// Boost.Test precondition: *boost::unit_test::precondition(needs_shared_data{"clip-vitb32/names_oid.txt"})
+// skips the test unless the shared data folder holds `relative` (file or directory).
+struct needs_shared_data {
+  std::string relative;
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+    auto dir = shared_data_dir();
+    std::error_code ec;
+    if (dir && fs::exists(*dir / relative, ec)) return true;
+    boost::test_tools::assertion_result r(false);
+    if (!dir)
+      r.message() << "shared data not found (looked for $V2C_SHARED_DATA, then ../shared/data next to the repo)";
+    else
+      r.message() << (*dir / relative).string() << " not found in the shared data";
+    return r;
+  }
+};
+
+// Boost.Test precondition: skips the test unless /usr/bin/python3 imports all `modules`.
+struct needs_python {
+  std::vector<std::string> modules;
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+    if (python_has(modules)) return true;
+    boost::test_tools::assertion_result r(false);
+    r.message() << "/usr/bin/python3 cannot import";
+    for (const auto& m : modules) r.message() << " " << m;
+    r.message() << " (make setup-test installs the test oracles)";
+    return r;
+  }
+};
+
+// Checks that fn() throws v2c::Error with exit code `code` and a message containing every fragment.
+// Returns the message ("" when nothing or something else was thrown) for further checks.
+template <class Fn>
+std::string check_error(Fn&& fn, v2c::ExitCode code, std::initializer_list<std::string> fragments) {
+  try {
+    fn();
+  } catch (const v2c::Error& e) {
+    const std::string msg = e.what();
+    BOOST_CHECK_MESSAGE(e.code() == code, "exit code " << static_cast<int>(e.code()) << ", expected "
+                                                       << static_cast<int>(code) << "; message: " << msg);
+    for (const auto& f : fragments)
+      BOOST_CHECK_MESSAGE(msg.find(f) != std::string::npos, "message lacks '" << f << "': " << msg);
+    return msg;
+  } catch (const std::exception& e) {
+    BOOST_ERROR("expected v2c::Error, got std::exception: " << e.what());
+    return "";
+  }
+  BOOST_ERROR("expected v2c::Error, nothing was thrown");
+  return "";
+}
+
+}  // namespace v2c::test
