@@ -17,12 +17,14 @@ if [[ ! -s "$junit" ]]; then
   echo "0 passed, 1 failed (the test binary ended without a report, exit $rc)"
   exit 1
 fi
-# The first <testsuite ...> element holds the module's totals.
-head_tag=$(grep -o '<testsuite [^>]*>' "$junit" | head -n 1)
-get() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$head_tag"; }
-tests=$(get tests); skipped=$(get skipped); errors=$(get errors); failures=$(get failures)
-failed=$(( ${errors:-0} + ${failures:-0} ))
-passed=$(( ${tests:-0} - ${skipped:-0} - failed ))
+# Count test cases in the JUnit log: skipped ones carry <skipped/>, failed ones <failure> or <error>.
+read -r cases skipped failed < <(awk '
+  /<testcase/ { n++; inside = 1; bad = 0; skip = 0 }
+  inside && /<skipped/ { skip = 1 }
+  inside && /<(failure|error)[ >]/ { bad = 1 }
+  inside && (/<\/testcase>/ || /<testcase[^>]*\/>/) { if (skip) s++; else if (bad) f++; inside = 0 }
+  END { print n + 0, s + 0, f + 0 }' "$junit")
+passed=$(( cases - skipped - failed ))
 echo "${passed} passed, ${failed} failed, ${skipped:-0} skipped"
 if [[ $rc -ne 0 && $failed -eq 0 ]]; then exit "$rc"; fi
 [[ $failed -eq 0 ]]
