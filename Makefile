@@ -24,7 +24,7 @@ BUILD_PACKAGES := g++ make pkg-config git libeigen3-dev libnifti2-dev libhdf5-de
                   libarmadillo-dev libopenblas-dev libboost-test-dev libyaml-cpp-dev \
                   libdeflate-dev zlib1g-dev
 TEST_PACKAGES  := python3 python3-numpy python3-nibabel python3-h5py python3-sklearn gzip
-BENCH_PACKAGES := python3 python3-numpy python3-h5py gzip
+BENCH_PACKAGES := python3 python3-numpy python3-h5py gzip bc
 
 .PHONY: setup setup-test setup-bench
 setup:
@@ -46,9 +46,11 @@ LDLIBS_ALL := $(SAN_FLAGS) -fopenmp -lhdf5_serial_cpp -lhdf5_serial -lnifti2 -lz
 LIB_SRC   := $(shell find pipeline -name '*.cpp' | sort)
 STAGE_SRC := $(wildcard stages/*.cpp)
 TEST_SRC  := $(wildcard tests/*.cpp)
+BENCH_SRC := $(wildcard bench/*.cpp)
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 STAGE_BIN := $(STAGE_SRC:stages/%.cpp=$(BUILD)/bin/v2c-%)
 TEST_BIN  := $(BUILD)/bin/v2c-tests
+BENCH_BIN := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bin/bench-%)
 LIB       := $(BUILD)/lib/libvox2clip.a
 
 .PHONY: build
@@ -64,6 +66,10 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/bin/v2c-%: $(BUILD)/obj/stages/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $< $(LIB) $(LDLIBS_ALL) -o $@
+
+$(BUILD)/bin/bench-%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $< $(LIB) $(LDLIBS_ALL) -o $@
 
@@ -88,7 +94,7 @@ asan:
 # ---- benchmarks ----------------------------------------------------------------------------
 .PHONY: bench
 bench: setup-bench
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build $(BENCH_BIN)
 	@BUILD=$(BUILD) bench/run.sh
 
 # ---- the pipeline --------------------------------------------------------------------------

@@ -58,13 +58,14 @@ void Progress::tick(int64_t n) {
 void Progress::done() {
   if (finished_) return;
   finished_ = true;
-  if (drawn_ && level() >= Level::info) draw(true);
+  if (drawn_ && level() >= Level::info && drawn_count_ != count_) draw(true);
 }
 
 void Progress::draw(bool final_line) {
   std::lock_guard<std::mutex> lock(g_mutex);
   last_draw_ = std::chrono::steady_clock::now();
   drawn_ = true;
+  drawn_count_ = count_;
   const double elapsed = seconds_since(start_);
   const double frac = total_ > 0 ? double(count_) / double(total_) : 0.0;
   std::string eta;

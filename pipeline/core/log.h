@@ -50,7 +50,7 @@ class Progress {
  private:
   void draw(bool final_line);
   std::string what_;
-  int64_t total_, count_ = 0;
+  int64_t total_, count_ = 0, drawn_count_ = -1;
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool drawn_ = false, finished_ = false, tty_;
 };

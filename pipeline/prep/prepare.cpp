@@ -175,8 +175,13 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
       const double tr = cfg.tr_s > 0 ? cfg.tr_s : headers[plan.file].tr_seconds;
       if (!(tr > 0))
         throw input_error("'", bold, "' has no TR in its header (pixdim[4] = 0); set prepare.tr_s");
-      MatrixF y = file_data.middleRows(plan.first_volume, plan.n_volumes);
-      if (plan.first_volume + plan.n_volumes == file_data.rows() && plans.size() == r + 1) file_data.resize(0, 0);
+      MatrixF y;
+      if (plan.first_volume == 0 && plan.n_volumes == file_data.rows()) {
+        y = std::move(file_data);  // the run is the whole file: no copy
+        loaded_file = SIZE_MAX;
+      } else {
+        y = file_data.middleRows(plan.first_volume, plan.n_volumes);
+      }
 
       const double run_length = double(plan.n_volumes) * tr;
       std::vector<events::Event> evs = plan.events;
@@ -189,7 +194,7 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
                             " volumes x TR ", tr, " s = ", run_length, " s)");
       }
 
-      VoxelHealth health = scan_nonfinite(y);
+      const VoxelHealth health = clean_run(y, cfg.detrend_order, scaling);
       for (int64_t j = 0; j < n_mask; ++j) {
         if (health.some_nonfinite[j] && cfg.nonfinite == "error") {
           const auto& v = mask.ijk[j];
@@ -198,9 +203,6 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
                             " and maybe others; fix the data or set prepare.nonfinite: drop to drop such voxels");
         }
       }
-      const Eigen::VectorXd baseline = column_means(y);
-      detrend(y, cfg.detrend_order);
-      scale_columns(y, scaling, baseline, health);
       for (int64_t j = 0; j < n_mask; ++j) {
         if (drop[j]) continue;
         if (health.all_nonfinite[j]) drop[j] = 1, ++n_all_nan;

@@ -1,6 +1,7 @@
 #include "pipeline/prep/signal.h"
 
 #include <Eigen/QR>
+#include <algorithm>
 #include <cmath>
 
 #include "pipeline/core/error.h"
@@ -40,7 +41,10 @@ VoxelHealth scan_nonfinite(MatrixF& y) {
 
 Eigen::VectorXd column_means(const MatrixF& y) {
   Eigen::VectorXd sum = Eigen::VectorXd::Zero(y.cols());
-  for (int64_t t = 0; t < y.rows(); ++t) sum += y.row(t).transpose().cast<double>();
+  for (int64_t t = 0; t < y.rows(); ++t) {
+    const float* row = y.row(t).data();
+    for (int64_t j = 0; j < y.cols(); ++j) sum[j] += row[j];
+  }
   return y.rows() > 0 ? Eigen::VectorXd(sum / double(y.rows())) : sum;
 }
 
@@ -76,8 +80,11 @@ void scale_columns(MatrixF& y, Scaling scaling, const Eigen::VectorXd& baseline,
   const Eigen::VectorXd mean = column_means(y);
   Eigen::VectorXd sq = Eigen::VectorXd::Zero(v);
   for (int64_t t = 0; t < n; ++t) {
-    const Eigen::VectorXd d = y.row(t).transpose().cast<double>() - mean;
-    sq += d.cwiseProduct(d);
+    const float* row = y.row(t).data();
+    for (int64_t j = 0; j < v; ++j) {
+      const double d = double(row[j]) - mean[j];
+      sq[j] += d * d;
+    }
   }
   Eigen::VectorXf mul(v), sub(v);
   for (int64_t j = 0; j < v; ++j) {
@@ -96,6 +103,41 @@ void scale_columns(MatrixF& y, Scaling scaling, const Eigen::VectorXd& baseline,
     sub[j] = float(mean[j]);
   }
   for (int64_t t = 0; t < n; ++t) y.row(t) = (y.row(t) - sub.transpose()).cwiseProduct(mul.transpose());
+}
+
+VoxelHealth clean_run(MatrixF& y, int detrend_order, Scaling scaling) {
+  const int64_t n = y.rows(), v = y.cols();
+  if (detrend_order >= 0 && n <= detrend_order)
+    throw input_error("cannot remove a polynomial of order ", detrend_order, " from a run of ", n, " volumes");
+  VoxelHealth health;
+  health.all_nonfinite.assign(v, 0);
+  health.some_nonfinite.assign(v, 0);
+  health.constant.assign(v, 0);
+  // Blocks of columns small enough to stay in cache: n x 1024 floats.
+  constexpr int64_t kBlock = 1024;
+  const int64_t n_blocks = (v + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(dynamic) if (n_blocks > 1 && n * v > (int64_t{1} << 16))
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const int64_t c0 = b * kBlock, w = std::min(kBlock, v - c0);
+    MatrixF block = y.middleCols(c0, w);
+    VoxelHealth h = scan_nonfinite(block);
+    const Eigen::VectorXd baseline = column_means(block);
+    detrend(block, detrend_order);
+    scale_columns(block, scaling, baseline, h);
+    y.middleCols(c0, w) = block;
+#pragma omp critical(clean_run_health)
+    {
+      for (int64_t j = 0; j < w; ++j) {
+        health.all_nonfinite[c0 + j] = h.all_nonfinite[j];
+        health.some_nonfinite[c0 + j] = h.some_nonfinite[j];
+        health.constant[c0 + j] = h.constant[j];
+      }
+      if (h.first_bad_volume >= 0 &&
+          (health.first_bad_voxel < 0 || c0 + h.first_bad_voxel < health.first_bad_voxel))
+        health.first_bad_volume = h.first_bad_volume, health.first_bad_voxel = c0 + h.first_bad_voxel;
+    }
+  }
+  return health;
 }
 
 VolumeWindow event_window(double onset_s, double duration_s, double shift_s, double tr_s, int64_t n_volumes) {

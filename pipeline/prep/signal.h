@@ -40,6 +40,10 @@ void scale_columns(MatrixF& y, Scaling scaling, const Eigen::VectorXd& baseline,
 
 Eigen::VectorXd column_means(const MatrixF& y);
 
+// The whole per-run cleaning, column block by column block in parallel (each voxel is
+// independent): scan_nonfinite, detrend, scale_columns. Same result as calling them in turn.
+VoxelHealth clean_run(MatrixF& y, int detrend_order, Scaling scaling);
+
 // Volumes averaged into one sample: every volume t with acquisition time t*TR inside
 // [onset + shift, onset + duration + shift) (half-open). Empty when none falls inside.
 struct VolumeWindow {

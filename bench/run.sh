@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# vox2clip benchmarks: each entry times our code and a peer in the same run, under the same
+# environment, and records ratio = ours_s / peer_s. Writes build/bench/results.json (a list of
+# {name, ours_s, peer_s, ratio, note}) and prints it as a table.
+#   bench/run.sh [NAME...]   only the named entries
+set -euo pipefail
+BUILD=${BUILD:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out="$BUILD/bench"
+data="$out/data"
+mkdir -p "$data"
+lines="$out/results.jsonl"
+: > "$lines"
+bin="$root/$BUILD/bin"
+coretype=${OPENBLAS_CORETYPE:-unset}
+repeats=${BENCH_REPEATS:-3}
+
+# best_of N CMD...: prints the fastest wall time (s) of N runs.
+best_of() {
+  local n=$1; shift
+  local best=""
+  for ((i = 0; i < n; i++)); do
+    local t0 t1 s
+    t0=$(date +%s.%N)
+    "$@" > /dev/null
+    t1=$(date +%s.%N)
+    s=$(echo "$t1 - $t0" | bc -l)
+    if [[ -z "$best" ]] || (( $(echo "$s < $best" | bc -l) )); then best=$s; fi
+  done
+  printf '%.4f' "$best"
+}
+
+# record NAME OURS_S PEER_S NOTE
+record() {
+  local ratio
+  ratio=$(printf "%.4f" "$(echo "$2 / $3" | bc -l)")
+  printf '{"name": "%s", "ours_s": %s, "peer_s": %s, "ratio": %s, "note": "%s"}\n' \
+    "$1" "$2" "$3" "$ratio" "$4 (OPENBLAS_CORETYPE=$coretype, best of $repeats)" >> "$lines"
+}
+
+bench_prepare() {
+  # One 96x96x60x300 int16 .nii.gz run: v2c-prepare (inflate, mask, detrend, z-score, event
+  # samples, HDF5 output) against `gzip -dc` of the same file. Goal: ratio <= 0.8.
+  local d="$data/prepare"
+  if [[ ! -s "$d/run_bold.nii.gz" ]]; then
+    mkdir -p "$d"
+    echo "bench: writing the 96x96x60x300 int16 test run (once)" >&2
+    "$bin/bench-make_run" "$d" 96 96 60 300
+  fi
+  local ours peer mem
+  ours=$(best_of "$repeats" "$bin/v2c-prepare" --bold "$d/run_bold.nii.gz" --events "$d/run_events.tsv" \
+           --mask "$d/mask.nii.gz" --out "$d/samples.h5" --force --quiet)
+  peer=$(best_of "$repeats" bash -c "gzip -dc '$d/run_bold.nii.gz' > /dev/null")
+  mem=$("$bin/v2c-prepare" --bold "$d/run_bold.nii.gz" --events "$d/run_events.tsv" --mask "$d/mask.nii.gz" \
+          --out "$d/samples.h5" --force 2>&1 | sed -n 's/.*done in .*peak memory \([0-9]*\) MiB.*/\1/p')
+  local raw_mib=$(( 96 * 96 * 60 * 300 * 2 / 1048576 ))
+  record "prepare 96x96x60x300 int16 .nii.gz vs gzip -dc" "$ours" "$peer" \
+    "peer: gzip -dc; our peak memory ${mem} MiB (uncompressed run ${raw_mib} MiB); goal ratio <= 0.8"
+}
+
+all=(prepare)
+selected=("${@:-${all[@]}}")
+for name in "${selected[@]}"; do
+  echo "bench: $name" >&2
+  "bench_$name"
+done
+
+/usr/bin/python3 - "$lines" "$out/results.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+json.dump(rows, open(sys.argv[2], "w"), indent=2)
+w = max([len(r["name"]) for r in rows] + [4])
+print(f"{'name':<{w}}  {'ours_s':>9}  {'peer_s':>9}  {'ratio':>7}  note")
+for r in rows:
+    print(f"{r['name']:<{w}}  {r['ours_s']:>9.3f}  {r['peer_s']:>9.3f}  {r['ratio']:>7.3f}  {r['note']}")
+print(f"\nwritten: {sys.argv[2]}")
+PY
