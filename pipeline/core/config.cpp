@@ -26,8 +26,10 @@ template <> const char* type_name<std::vector<std::string>>() { return "list of 
 
 namespace {
 
+// Short form for messages and --help (the YAML recorded in artifacts keeps full precision).
 std::string node_text(const YAML::Node& node) {
   YAML::Emitter out;
+  out.SetDoublePrecision(10);
   out << YAML::Flow << node;
   return out.c_str();
 }
@@ -82,17 +84,37 @@ T convert_node(const YAML::Node& node, const std::string& what) {
   }
 }
 
+namespace {
+// The shortest decimal that reads back as exactly `v` (0.85, not 0.84999999999999998).
+std::string shortest_decimal(double v) {
+  for (int precision = 6; precision < 17; ++precision) {
+    std::ostringstream os;
+    os << std::setprecision(precision) << v;
+    if (std::strtod(os.str().c_str(), nullptr) == v) return os.str();
+  }
+  std::ostringstream os;
+  os << std::setprecision(17) << v;
+  return os.str();
+}
+}  // namespace
+
 template <class T>
 YAML::Node to_node(const T& value) {
-  return YAML::Node(value);
+  if constexpr (std::is_same_v<T, double>) {
+    return YAML::Node(shortest_decimal(value));
+  } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+    YAML::Node n(YAML::NodeType::Sequence);
+    for (double x : value) n.push_back(YAML::Node(shortest_decimal(x)));
+    return n;
+  } else {
+    return YAML::Node(value);
+  }
 }
 
 template <class T>
 std::string to_text(const T& value) {
   if constexpr (std::is_same_v<T, double>) {
-    std::ostringstream os;
-    os << std::setprecision(10) << value;
-    return os.str();
+    return shortest_decimal(value);
   } else {
     return node_text(to_node<T>(value));
   }

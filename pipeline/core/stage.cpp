@@ -111,6 +111,7 @@ std::string help_markdown(const StageSpec& spec, const config::Schema& schema) {
     os << "\nConfig section `" << spec.name << "`:\n\n| key | type | default | rule | meaning |\n|---|---|---|---|---|\n";
     for (const auto& f : schema.fields()) {
       YAML::Emitter e;
+      e.SetDoublePrecision(10);
       e << YAML::Flow << f->get();
       os << "| `" << f->name << "` | " << f->type << " | `" << e.c_str() << "` | " << f->rule << " | " << f->doc
          << " |\n";
