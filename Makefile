@@ -91,6 +91,11 @@ asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT_FLAGS="-O1 -g" \
 	  SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer"
 
+# ---- docs ----------------------------------------------------------------------------------
+.PHONY: docs
+docs: build
+	scripts/gen-cli-reference.sh
+
 # ---- benchmarks ----------------------------------------------------------------------------
 .PHONY: bench
 bench: setup-bench
