@@ -285,6 +285,11 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
     opts.names_path = in.feature_names;
     opts.l2_normalize = cfg.l2_normalize_features;
     const features::FeatureTable table = features::read_features(in.features, opts);
+    if (!table.merged_duplicates.empty()) {
+      std::string ids;
+      for (const auto& id : table.merged_duplicates) ids += (ids.empty() ? "'" : ", '") + id + "'";
+      log::warn("'", in.features, "' lists ", ids, " more than once with identical vectors; the first row is used");
+    }
     std::map<std::string, std::string> aliases;
     if (!in.feature_aliases.empty())
       aliases = features::read_aliases(in.feature_aliases, cfg.alias_from_column, cfg.alias_to_column);
