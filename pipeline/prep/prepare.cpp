@@ -126,6 +126,67 @@ void discover_bids(const std::string& root, const std::string& subject, const st
   if (inputs.subject.empty()) inputs.subject = sub;
 }
 
+void attach_features(Samples& out, const FeatureJoin& join) {
+  const int64_t n_samples = out.n_samples();
+    features::FeatureOptions opts;
+    opts.names_path = join.feature_names;
+    opts.l2_normalize = join.l2_normalize;
+    const features::FeatureTable table = features::read_features(join.features, opts);
+    if (!table.merged_duplicates.empty()) {
+      std::string ids;
+      for (const auto& id : table.merged_duplicates) ids += (ids.empty() ? "'" : ", '") + id + "'";
+      log::warn("'", join.features, "' lists ", ids, " more than once with identical vectors; the first row is used");
+    }
+    std::map<std::string, std::string> aliases;
+    if (!join.feature_aliases.empty())
+      aliases = features::read_aliases(join.feature_aliases, join.alias_from_column, join.alias_to_column);
+    std::map<std::string, int32_t> row_of;  // feature id -> row of out.features
+    std::vector<std::string> wanted;
+    std::vector<int64_t> keep_samples;
+    std::set<std::string> missing;
+    for (int64_t i = 0; i < n_samples; ++i) {
+      auto it = aliases.find(out.stimulus[size_t(i)]);
+      const std::string id = it == aliases.end() ? out.stimulus[size_t(i)] : it->second;
+      if (table.find(id) < 0) {
+        if (join.missing == "error")
+          throw input_error("stimulus '", out.stimulus[size_t(i)], "'",
+                            it == aliases.end() ? std::string() : " (feature id '" + id + "')",
+                            " has no feature vector in '", join.features,
+                            "'; add it, alias it (--feature-aliases), exclude it (prepare.exclude_stimuli) or set "
+                            "prepare.missing_features: drop");
+        missing.insert(out.stimulus[size_t(i)]);
+        continue;
+      }
+      if (!row_of.count(id)) row_of[id] = int32_t(wanted.size()), wanted.push_back(id);
+      keep_samples.push_back(i);
+      out.feature_row.push_back(row_of[id]);
+    }
+    if (!missing.empty()) {
+      std::string names;
+      for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+      log::warn("dropped ", n_samples - int64_t(keep_samples.size()), " samples whose stimulus has no feature vector: ",
+                names);
+      if (keep_samples.empty()) throw input_error("no sample has a feature vector in '", join.features, "'");
+      Samples kept_out = out;
+      kept_out.data.resize(int64_t(keep_samples.size()), out.data.cols());
+      kept_out.stimulus.clear(), kept_out.run.clear(), kept_out.onset_s.clear(), kept_out.duration_s.clear(),
+          kept_out.volumes.clear();
+      for (size_t k = 0; k < keep_samples.size(); ++k) {
+        const size_t i = size_t(keep_samples[k]);
+        kept_out.data.row(int64_t(k)) = out.data.row(int64_t(i));
+        kept_out.stimulus.push_back(out.stimulus[i]);
+        kept_out.run.push_back(out.run[i]);
+        kept_out.onset_s.push_back(out.onset_s[i]);
+        kept_out.duration_s.push_back(out.duration_s[i]);
+        kept_out.volumes.push_back(out.volumes[i]);
+      }
+      out = std::move(kept_out);
+    }
+    out.feature_ids = wanted;
+    out.features = features::lookup(table, wanted, "stimulus features");
+    out.feature_source = join.features;
+  }
+
 Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
   if (in.bold.empty()) throw usage_error("no bold runs given");
   if (in.labels.empty() && in.events.size() != in.bold.size())
@@ -281,63 +342,9 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
   out.affine = headers[0].affine;
 
   if (!in.features.empty()) {
-    features::FeatureOptions opts;
-    opts.names_path = in.feature_names;
-    opts.l2_normalize = cfg.l2_normalize_features;
-    const features::FeatureTable table = features::read_features(in.features, opts);
-    if (!table.merged_duplicates.empty()) {
-      std::string ids;
-      for (const auto& id : table.merged_duplicates) ids += (ids.empty() ? "'" : ", '") + id + "'";
-      log::warn("'", in.features, "' lists ", ids, " more than once with identical vectors; the first row is used");
-    }
-    std::map<std::string, std::string> aliases;
-    if (!in.feature_aliases.empty())
-      aliases = features::read_aliases(in.feature_aliases, cfg.alias_from_column, cfg.alias_to_column);
-    std::map<std::string, int32_t> row_of;  // feature id -> row of out.features
-    std::vector<std::string> wanted;
-    std::vector<int64_t> keep_samples;
-    std::set<std::string> missing;
-    for (int64_t i = 0; i < n_samples; ++i) {
-      auto it = aliases.find(out.stimulus[size_t(i)]);
-      const std::string id = it == aliases.end() ? out.stimulus[size_t(i)] : it->second;
-      if (table.find(id) < 0) {
-        if (cfg.missing_features == "error")
-          throw input_error("stimulus '", out.stimulus[size_t(i)], "'",
-                            it == aliases.end() ? std::string() : " (feature id '" + id + "')",
-                            " has no feature vector in '", in.features,
-                            "'; add it, alias it (--feature-aliases), exclude it (prepare.exclude_stimuli) or set "
-                            "prepare.missing_features: drop");
-        missing.insert(out.stimulus[size_t(i)]);
-        continue;
-      }
-      if (!row_of.count(id)) row_of[id] = int32_t(wanted.size()), wanted.push_back(id);
-      keep_samples.push_back(i);
-      out.feature_row.push_back(row_of[id]);
-    }
-    if (!missing.empty()) {
-      std::string names;
-      for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
-      log::warn("dropped ", n_samples - int64_t(keep_samples.size()), " samples whose stimulus has no feature vector: ",
-                names);
-      if (keep_samples.empty()) throw input_error("no sample has a feature vector in '", in.features, "'");
-      Samples kept_out = out;
-      kept_out.data.resize(int64_t(keep_samples.size()), out.data.cols());
-      kept_out.stimulus.clear(), kept_out.run.clear(), kept_out.onset_s.clear(), kept_out.duration_s.clear(),
-          kept_out.volumes.clear();
-      for (size_t k = 0; k < keep_samples.size(); ++k) {
-        const size_t i = size_t(keep_samples[k]);
-        kept_out.data.row(int64_t(k)) = out.data.row(int64_t(i));
-        kept_out.stimulus.push_back(out.stimulus[i]);
-        kept_out.run.push_back(out.run[i]);
-        kept_out.onset_s.push_back(out.onset_s[i]);
-        kept_out.duration_s.push_back(out.duration_s[i]);
-        kept_out.volumes.push_back(out.volumes[i]);
-      }
-      out = std::move(kept_out);
-    }
-    out.feature_ids = wanted;
-    out.features = features::lookup(table, wanted, "stimulus features");
-    out.feature_source = in.features;
+    FeatureJoin join{in.features, in.feature_names, in.feature_aliases, cfg.l2_normalize_features,
+                     cfg.missing_features, cfg.alias_from_column, cfg.alias_to_column};
+    attach_features(out, join);
   }
   return out;
 }

@@ -76,4 +76,15 @@ void discover_bids(const std::string& root, const std::string& subject, const st
 
 Samples prepare_subject(const PrepareInputs& inputs, const PrepareConfig& cfg);
 
+// Joins a feature table onto samples: each sample's stimulus (through the alias table, if any)
+// must have a vector; fills out.feature_ids/features/feature_row. `missing`: "error" (input
+// error naming the stimulus) or "drop" (those samples are removed, with a warning).
+struct FeatureJoin {
+  std::string features, feature_names, feature_aliases;
+  bool l2_normalize = false;
+  std::string missing = "error";
+  std::string alias_from_column = "stimulus", alias_to_column = "feature";
+};
+void attach_features(Samples& samples, const FeatureJoin& join);
+
 }  // namespace v2c::prep
