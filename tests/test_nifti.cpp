@@ -452,4 +452,21 @@ BOOST_AUTO_TEST_CASE(header_json_format) {
   BOOST_CHECK(j.find('\n') == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(int16_scaling_keeps_zero_exact_and_3d_when_one_volume) {
+  const fs::path dir = fs::temp_directory_path() / ("v2c-nifti-zero-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  // Non-integral values force scaling; the zeros (outside a brain) must read back as exactly 0.
+  std::vector<float> v = {0.0f, 0.0f, 812.37f, 1033.9f, 0.0f, 999.5f, 0.0f, 1201.25f};
+  const std::string path = (dir / "zero.nii.gz").string();
+  write_series(path, {2, 2, 2, 1}, Eigen::Matrix4d::Identity(), 0.0, v, "int16");
+  const Image img = Image::load(path);
+  BOOST_CHECK_EQUAL(img.header().dims.size(), 3u);
+  BOOST_CHECK_EQUAL(img.header().scl_inter, 0.0);
+  for (int64_t i = 0; i < 8; ++i) {
+    if (v[i] == 0.0f) BOOST_CHECK_EQUAL(img.value(i), 0.0);
+    else BOOST_CHECK_CLOSE_FRACTION(img.value(i), double(v[i]), 1e-4);
+  }
+  fs::remove_all(dir);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -861,7 +861,8 @@ void write_map(const std::string& path, const Header& grid, const std::vector<fl
 void write_series(const std::string& path, const std::array<int64_t, 4>& dims,
                   const Eigen::Matrix4d& affine, double tr_seconds, const std::vector<float>& values,
                   const std::string& datatype) {
-  const std::vector<int64_t> d(dims.begin(), dims.end());
+  // nt == 1: a plain 3D image (masks), as tools expect.
+  const std::vector<int64_t> d(dims.begin(), dims.end() - (dims[3] == 1 ? 1 : 0));
   const int64_t n = dims[0] * dims[1] * dims[2] * dims[3];
   if (static_cast<int64_t>(values.size()) != n)
     throw input_error("cannot write series '", path, "': expected ", n, " values for dims ",
@@ -887,8 +888,9 @@ void write_series(const std::string& path, const std::array<int64_t, 4>& dims,
   if (n == 0) mn = mx = 0;
   float slope = 1, inter = 0;
   if (!(integral && mn >= -32768 && mx <= 32767)) {
-    inter = static_cast<float>((mx + mn) / 2);
-    slope = static_cast<float>((mx - mn) / 65534.0);
+    // Intercept 0 keeps 0 exactly 0 (outside-brain voxels, masks): slope from the largest |value|.
+    inter = 0;
+    slope = static_cast<float>(std::max(std::abs(mn), std::abs(mx)) / 32767.0);
     if (!(slope > 0)) slope = 1;
   }
   std::vector<int16_t> raw(static_cast<size_t>(n));

@@ -94,10 +94,11 @@ class Image {
 // and renames when complete.
 void write_map(const std::string& path, const Header& grid, const std::vector<float>& values);
 
-// A 4D series for simulated studies: dims {nx,ny,nz,nt}, affine, TR in seconds (xyzt_units
-// mm+sec), values (x fastest, then y, z, t), size nx*ny*nz*nt. datatype "int16" (values stored
-// exactly with slope 1 when they are all integers in range, else scl_slope/scl_inter chosen to
-// use the int16 range; non-finite values are an input_error) or "float32".
+// A 4D series for simulated studies: dims {nx,ny,nz,nt} (nt == 1 writes a 3D image), affine, TR
+// in seconds (xyzt_units mm+sec), values (x fastest, then y, z, t), size nx*ny*nz*nt. datatype
+// "int16" (values stored exactly with slope 1 when they are all integers in range, else
+// scl_inter 0 and scl_slope = max|value| / 32767, so 0 stays exactly 0; non-finite values are an
+// input_error) or "float32".
 // .nii or .nii.gz by extension. Temp + rename.
 void write_series(const std::string& path, const std::array<int64_t, 4>& dims,
                   const Eigen::Matrix4d& affine, double tr_seconds,
