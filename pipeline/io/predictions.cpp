@@ -1,0 +1,81 @@
+#include "pipeline/io/predictions.h"
+
+#include "pipeline/core/error.h"
+#include "pipeline/eval/metrics.h"
+#include "pipeline/io/h5.h"
+
+namespace v2c {
+
+void write_predictions(const std::string& path, const Predictions& p, const Provenance& prov, bool force) {
+  h5::ArtifactWriter w(path, "predictions", kPredictionsFormatVersion, prov, force);
+  w.attr("/", "subject", p.subject);
+  w.attr("/", "model", p.model);
+  w.attr("/", "mode", p.mode);
+  w.attr("/", "samples", p.samples_path);
+  w.attr("/", "train_fraction", p.train_fraction);
+  w.write("predictions", p.predictions);
+  w.write("truth", p.truth);
+  w.write("samples/stimulus", p.stimulus);
+  w.write("samples/run", p.run);
+  w.write("samples/fold", p.fold);
+  w.write("samples/feature_row", p.feature_row);
+  w.write("folds/alphas", p.alphas);
+  w.write("folds/alpha", p.fold_alpha);
+  w.write("folds/inner_score", p.inner_score);
+  w.write("folds/edge_low", p.edge_low);
+  w.write("folds/edge_high", p.edge_high);
+  w.write("metrics/profile_corr", p.profile_corr);
+  w.write("metrics/pattern_corr", p.pattern_corr);
+  w.write("metrics/r2", p.r2);
+  w.attr("/metrics", "mean_profile_corr", metrics::mean_finite(p.profile_corr));
+  w.attr("/metrics", "mean_pattern_corr", metrics::mean_finite(p.pattern_corr));
+  w.attr("/metrics", "mean_r2", metrics::mean_finite(p.r2));
+  if (p.weights.size() > 0) {
+    w.write("model/weights", p.weights);
+    w.write("model/intercept", p.intercept);
+    w.write("model/alpha", p.final_alpha);
+  }
+  w.commit();
+}
+
+Predictions read_predictions(const std::string& path) {
+  return with_context("reading predictions file '" + path + "'", [&] {
+    h5::ArtifactReader r(path, "predictions", kPredictionsFormatVersion);
+    Predictions p;
+    p.subject = r.attr_string("/", "subject");
+    p.model = r.attr_string("/", "model");
+    p.mode = r.attr_string("/", "mode");
+    p.samples_path = r.attr_string("/", "samples");
+    p.train_fraction = r.attr_double("/", "train_fraction");
+    p.predictions = r.read_matrix_f("predictions");
+    p.truth = r.read_matrix_f("truth");
+    p.stimulus = r.read_strings("samples/stimulus");
+    auto ints = [&](const std::string& name) {
+      std::vector<int32_t> v;
+      for (auto x : r.read_ints(name)) v.push_back(int32_t(x));
+      return v;
+    };
+    p.run = ints("samples/run");
+    p.fold = ints("samples/fold");
+    p.feature_row = ints("samples/feature_row");
+    p.alphas = r.read_doubles("folds/alphas");
+    p.fold_alpha = r.read_matrix_d("folds/alpha");
+    p.inner_score = r.read_matrix_d("folds/inner_score");
+    p.edge_low = r.read_doubles("folds/edge_low");
+    p.edge_high = r.read_doubles("folds/edge_high");
+    p.profile_corr = r.read_doubles("metrics/profile_corr");
+    p.pattern_corr = r.read_doubles("metrics/pattern_corr");
+    p.r2 = r.read_doubles("metrics/r2");
+    if (r.has("model/weights")) {
+      p.weights = r.read_matrix_f("model/weights");
+      const MatrixF b = r.read_matrix_f("model/intercept");
+      p.intercept.assign(b.data(), b.data() + b.size());
+      p.final_alpha = r.read_doubles("model/alpha");
+    }
+    if (p.truth.rows() != p.predictions.rows() || p.truth.cols() != p.predictions.cols())
+      throw input_error("predictions and truth differ in shape");
+    return p;
+  });
+}
+
+}  // namespace v2c

@@ -1,0 +1,304 @@
+#include "pipeline/models/cv.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "pipeline/core/error.h"
+
+namespace v2c::cv {
+
+using linalg::Mat;
+using linalg::RowVec;
+
+std::vector<Fold> run_folds(const std::vector<int32_t>& run_of_sample, const std::vector<int64_t>& rows_in,
+                            const std::string& scheme, int k, const std::vector<std::vector<int>>& explicit_runs) {
+  std::vector<int64_t> rows = rows_in;
+  if (rows.empty()) {
+    rows.resize(run_of_sample.size());
+    std::iota(rows.begin(), rows.end(), 0);
+  }
+  std::set<int32_t> run_set;
+  for (int64_t r : rows) run_set.insert(run_of_sample[size_t(r)]);
+  const std::vector<int32_t> runs(run_set.begin(), run_set.end());
+  std::vector<std::vector<int32_t>> test_runs;  // runs tested by each fold
+  if (scheme == "loro") {
+    for (int32_t r : runs) test_runs.push_back({r});
+  } else if (scheme == "groups") {
+    if (k < 2) throw usage_error("cross-validation: ", k, " fold(s) of runs; need at least 2");
+    if (int(runs.size()) < k)
+      throw input_error("cross-validation: ", k, " folds of consecutive runs need at least ", k, " runs; found ",
+                        runs.size());
+    for (int f = 0; f < k; ++f) {
+      const size_t a = runs.size() * size_t(f) / size_t(k), b = runs.size() * size_t(f + 1) / size_t(k);
+      test_runs.emplace_back(runs.begin() + long(a), runs.begin() + long(b));
+    }
+  } else if (scheme == "explicit") {
+    for (const auto& list : explicit_runs) {
+      std::vector<int32_t> t;
+      for (int r : list) {
+        if (!run_set.count(r)) throw input_error("cross-validation: explicit fold lists run ", r, ", which has no samples");
+        t.push_back(r);
+      }
+      test_runs.push_back(t);
+    }
+  } else {
+    throw usage_error("cross-validation: unknown fold scheme '", scheme, "' (loro, groups, explicit)");
+  }
+  if (test_runs.size() < 2) throw input_error("cross-validation needs at least 2 runs; found ", runs.size());
+  std::vector<Fold> folds(test_runs.size());
+  for (size_t f = 0; f < test_runs.size(); ++f) {
+    const std::set<int32_t> tested(test_runs[f].begin(), test_runs[f].end());
+    for (int64_t r : rows) (tested.count(run_of_sample[size_t(r)]) ? folds[f].test : folds[f].train).push_back(r);
+  }
+  return folds;
+}
+
+void make_exclusive(std::vector<Fold>& folds, const std::vector<std::string>& stimulus) {
+  for (auto& f : folds) {
+    std::set<std::string> tested;
+    for (int64_t r : f.test) tested.insert(stimulus[size_t(r)]);
+    std::vector<int64_t> kept;
+    for (int64_t r : f.train)
+      if (!tested.count(stimulus[size_t(r)])) kept.push_back(r);
+    f.train = std::move(kept);
+  }
+}
+
+namespace {
+
+// Training-fold standardisation of X's columns (SD 0 -> scale 1).
+template <class S>
+void standardize_with(const Mat<S>& train, Mat<S>& a, Mat<S>& b) {
+  const int64_t n = train.rows();
+  for (int64_t j = 0; j < train.cols(); ++j) {
+    const double mean = train.col(j).template cast<double>().mean();
+    const double var = (train.col(j).template cast<double>().array() - mean).square().sum() / std::max<int64_t>(n, 1);
+    const double sd = var > 1e-24 ? std::sqrt(var) : 1.0;
+    a.col(j) = ((a.col(j).template cast<double>().array() - mean) / sd).template cast<S>();
+    b.col(j) = ((b.col(j).template cast<double>().array() - mean) / sd).template cast<S>();
+  }
+}
+
+// Column indices of the k largest |corr(X[:, j], y)| over the rows of X (ties: lower index).
+template <class S>
+std::vector<int64_t> top_voxels(const Mat<S>& X, const Eigen::Matrix<S, Eigen::Dynamic, 1>& y, int64_t k) {
+  const int64_t n = X.rows(), p = X.cols();
+  const double ym = y.template cast<double>().mean();
+  Eigen::VectorXd yc = y.template cast<double>().array() - ym;
+  const double ynorm = yc.norm();
+  std::vector<double> score(size_t(p), 0.0);
+  for (int64_t j = 0; j < p; ++j) {
+    const Eigen::VectorXd xc = X.col(j).template cast<double>().array() - X.col(j).template cast<double>().mean();
+    const double d = xc.norm() * ynorm;
+    score[size_t(j)] = d > 0 ? std::abs(xc.dot(yc)) / d : 0.0;
+  }
+  (void)n;
+  std::vector<int64_t> idx(static_cast<size_t>(p));
+  std::iota(idx.begin(), idx.end(), 0);
+  k = std::min(k, p);
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int64_t a, int64_t b) {
+    return score[size_t(a)] > score[size_t(b)] || (score[size_t(a)] == score[size_t(b)] && a < b);
+  });
+  idx.resize(size_t(k));
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
+// Everything a fold needs, whatever the path: the Gram matrix when it can be reused.
+template <class S>
+class Solver {
+ public:
+  Solver(const Mat<S>& X, const Mat<S>& Y, const RidgeCvSettings& s) : X_(X), Y_(Y), s_(s) {
+    use_gram_ = s.select_voxels == 0 && !s.standardize_x && X.cols() > X.rows();
+    if (use_gram_) G_ = linalg::gram(X);
+  }
+
+  // Scores [n_alphas x t] of every α on one fold.
+  MatrixD score_all(const Fold& f) const {
+    const int64_t t = Y_.cols(), na = int64_t(s_.alphas.size());
+    MatrixD scores(na, t);
+    const Mat<S> truth = linalg::take_rows(Y_, f.test);
+    if (s_.select_voxels > 0) {
+      for (int64_t j = 0; j < t; ++j) {
+        const ridge::Path<S> path = target_path(f, j);
+        for (int64_t a = 0; a < na; ++a)
+          scores(a, j) = ridge::score_targets<S>(path.predict(s_.alphas[size_t(a)]), truth.col(j), s_.score)[0];
+      }
+      return scores;
+    }
+    const ridge::Path<S> path = fold_path(f);
+    for (int64_t t0 = 0; t0 < t; t0 += s_.target_batch) {
+      const int64_t cnt = std::min(s_.target_batch, t - t0);
+      for (int64_t a = 0; a < na; ++a) {
+        const std::vector<double> alpha(size_t(t), s_.alphas[size_t(a)]);
+        const Mat<S> pred = path.predict_range(alpha, t0, cnt);
+        const Mat<S> tr = truth.middleCols(t0, cnt);
+        scores.row(a).segment(t0, cnt) = ridge::score_targets<S>(pred, tr, s_.score).transpose();
+      }
+    }
+    return scores;
+  }
+
+  // Predictions [n_test x t] with α per target.
+  Mat<S> predict(const Fold& f, const std::vector<double>& alpha) const {
+    const int64_t t = Y_.cols();
+    Mat<S> out(int64_t(f.test.size()), t);
+    if (s_.select_voxels > 0) {
+      for (int64_t j = 0; j < t; ++j) out.col(j) = target_path(f, j).predict(alpha[size_t(j)]);
+      return out;
+    }
+    const ridge::Path<S> path = fold_path(f);
+    for (int64_t t0 = 0; t0 < t; t0 += s_.target_batch) {
+      const int64_t cnt = std::min(s_.target_batch, t - t0);
+      out.middleCols(t0, cnt) = path.predict_range(alpha, t0, cnt);
+    }
+    return out;
+  }
+
+ private:
+  ridge::Path<S> fold_path(const Fold& f) const {
+    if (use_gram_) return ridge::path_from_gram(G_, Y_, f.train, f.test);
+    Mat<S> xtr = linalg::take_rows(X_, f.train), xte = linalg::take_rows(X_, f.test);
+    if (s_.standardize_x) {
+      const Mat<S> ref = xtr;
+      standardize_with(ref, xtr, xte);
+    }
+    return ridge::path_from_data(xtr, linalg::take_rows(Y_, f.train), xte);
+  }
+
+  ridge::Path<S> target_path(const Fold& f, int64_t j) const {
+    Mat<S> xtr = linalg::take_rows(X_, f.train), xte = linalg::take_rows(X_, f.test);
+    if (s_.standardize_x) {
+      const Mat<S> ref = xtr;
+      standardize_with(ref, xtr, xte);
+    }
+    Mat<S> ytr(int64_t(f.train.size()), 1);
+    for (size_t i = 0; i < f.train.size(); ++i) ytr(int64_t(i), 0) = Y_(f.train[i], j);
+    const std::vector<int64_t> sel = top_voxels<S>(xtr, ytr.col(0), s_.select_voxels);
+    std::vector<int64_t> all_tr(f.train.size()), all_te(f.test.size());
+    std::iota(all_tr.begin(), all_tr.end(), 0);
+    std::iota(all_te.begin(), all_te.end(), 0);
+    return ridge::path_from_data(linalg::take(xtr, all_tr, sel), ytr, linalg::take(xte, all_te, sel));
+  }
+
+  const Mat<S>& X_;
+  const Mat<S>& Y_;
+  const RidgeCvSettings& s_;
+  bool use_gram_ = false;
+  Mat<S> G_;
+};
+
+// Best α per target from mean scores [n_alphas x t]; ties go to the larger α (alphas ascending).
+std::vector<double> best_alphas(const MatrixD& mean_score, const std::vector<double>& alphas, bool per_target) {
+  const int64_t na = mean_score.rows(), t = mean_score.cols();
+  std::vector<double> out(static_cast<size_t>(t));
+  if (!per_target) {
+    int64_t best = 0;
+    for (int64_t a = 0; a < na; ++a)
+      if (mean_score.row(a).mean() >= mean_score.row(best).mean()) best = a;
+    std::fill(out.begin(), out.end(), alphas[size_t(best)]);
+    return out;
+  }
+  for (int64_t j = 0; j < t; ++j) {
+    int64_t best = 0;
+    for (int64_t a = 1; a < na; ++a)
+      if (mean_score(a, j) >= mean_score(best, j)) best = a;
+    out[size_t(j)] = alphas[size_t(best)];
+  }
+  return out;
+}
+
+template <class S>
+std::vector<double> select_with(const Solver<S>& solver, const std::vector<int32_t>& run,
+                                const std::vector<int64_t>& rows, const std::vector<std::string>* stimulus,
+                                const RidgeCvSettings& s, int64_t t, MatrixD* mean_score) {
+  std::set<int32_t> runs;
+  for (int64_t r : rows) runs.insert(run[size_t(r)]);
+  // k groups of consecutive runs, or one run per fold when there are fewer runs than k.
+  std::vector<Fold> inner = int(runs.size()) >= s.inner_folds ? run_folds(run, rows, "groups", s.inner_folds)
+                                                               : run_folds(run, rows, "loro", 0);
+  if (stimulus && s.exclusive) make_exclusive(inner, *stimulus);
+  MatrixD sum = MatrixD::Zero(int64_t(s.alphas.size()), t);
+  for (const Fold& f : inner) sum += solver.score_all(f);
+  sum /= double(inner.size());
+  if (mean_score) *mean_score = sum;
+  return best_alphas(sum, s.alphas, s.per_target_alpha);
+}
+
+void check_settings(const RidgeCvSettings& s) {
+  if (s.alphas.empty()) throw usage_error("ridge: the α grid is empty");
+  for (size_t i = 0; i < s.alphas.size(); ++i) {
+    if (!(s.alphas[i] > 0)) throw usage_error("ridge: α must be > 0; found ", s.alphas[i]);
+    if (i && !(s.alphas[i] > s.alphas[i - 1])) throw usage_error("ridge: the α grid must be strictly ascending");
+  }
+  if (s.score != "correlation" && s.score != "r2") throw usage_error("ridge: unknown score '", s.score, "'");
+}
+
+}  // namespace
+
+template <class S>
+std::vector<double> select_alphas(const Mat<S>& X, const Mat<S>& Y, const std::vector<int32_t>& run,
+                                  const std::vector<int64_t>& rows, const RidgeCvSettings& settings,
+                                  MatrixD* mean_score) {
+  check_settings(settings);
+  const Solver<S> solver(X, Y, settings);
+  return select_with(solver, run, rows, nullptr, settings, Y.cols(), mean_score);
+}
+
+template <class S>
+RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vector<int32_t>& run,
+                                const std::vector<std::string>& stimulus, const RidgeCvSettings& s,
+                                const FoldCallback& on_fold) {
+  check_settings(s);
+  const int64_t n = X.rows(), t = Y.cols();
+  if (Y.rows() != n || int64_t(run.size()) != n || int64_t(stimulus.size()) != n)
+    throw input_error("ridge: ", n, " samples in X but ", Y.rows(), " in Y, ", run.size(), " runs, ", stimulus.size(),
+                      " stimuli");
+  RidgeCvResult<S> res;
+  res.folds = run_folds(run, {}, s.outer, s.outer_folds, s.explicit_folds);
+  if (s.exclusive) make_exclusive(res.folds, stimulus);
+  const int n_folds = int(res.folds.size());
+  res.predictions = Mat<S>::Constant(n, t, std::numeric_limits<S>::quiet_NaN());
+  res.fold_of_sample.assign(size_t(n), -1);
+  res.alpha.resize(n_folds, t);
+  res.inner_score.resize(n_folds, int64_t(s.alphas.size()));
+  const Solver<S> solver(X, Y, s);
+  for (int f = 0; f < n_folds; ++f) {
+    const Fold& fold = res.folds[size_t(f)];
+    if (fold.train.size() < 2) throw input_error("ridge: outer fold ", f, " has ", fold.train.size(), " training samples");
+    MatrixD mean_score;
+    const std::vector<double> alpha = select_with(solver, run, fold.train, &stimulus, s, t, &mean_score);
+    const Mat<S> pred = solver.predict(fold, alpha);
+    for (size_t i = 0; i < fold.test.size(); ++i) {
+      res.predictions.row(fold.test[i]) = pred.row(int64_t(i));
+      res.fold_of_sample[size_t(fold.test[i])] = f;
+    }
+    int64_t low = 0, high = 0;
+    for (int64_t j = 0; j < t; ++j) {
+      res.alpha(f, j) = alpha[size_t(j)];
+      low += alpha[size_t(j)] == s.alphas.front();
+      high += alpha[size_t(j)] == s.alphas.back();
+    }
+    res.inner_score.row(f) = mean_score.rowwise().mean().transpose();
+    res.edge_low.push_back(double(low) / double(t));
+    res.edge_high.push_back(double(high) / double(t));
+    if (on_fold) on_fold(f, n_folds);
+  }
+  return res;
+}
+
+#define V2C_CV(S)                                                                                                   \
+  template RidgeCvResult<S> cross_validate<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,           \
+                                              const std::vector<std::string>&, const RidgeCvSettings&,              \
+                                              const FoldCallback&);                                                 \
+  template std::vector<double> select_alphas<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,         \
+                                                const std::vector<int64_t>&, const RidgeCvSettings&, MatrixD*);
+V2C_CV(float)
+V2C_CV(double)
+#undef V2C_CV
+
+}  // namespace v2c::cv

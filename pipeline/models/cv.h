@@ -1,0 +1,73 @@
+// Leak-free cross-validation for ridge (kernels: no I/O).
+//
+// Outer folds are grouped by run (leave-one-run-out, k groups of consecutive runs, or explicit
+// run lists); inside each outer training set an inner CV, also grouped by run, chooses α per
+// target (best mean inner score, ties to the larger α) or one shared α. Every statistic — means,
+// SDs, voxel selection — is computed from the training rows of the fold at hand only. With
+// `exclusive`, training rows whose stimulus occurs in the test fold are dropped.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pipeline/core/types.h"
+#include "pipeline/models/ridge.h"
+
+namespace v2c::cv {
+
+struct Fold {
+  std::vector<int64_t> train, test;  // sample (row) indices
+};
+
+// Folds over the samples `rows` (all samples when empty), grouped by run_of_sample:
+//   scheme "loro": one fold per run; "groups": k folds of consecutive runs (sorted run values);
+//   "explicit": explicit_runs[f] lists the run values tested in fold f.
+std::vector<Fold> run_folds(const std::vector<int32_t>& run_of_sample, const std::vector<int64_t>& rows,
+                            const std::string& scheme, int k,
+                            const std::vector<std::vector<int>>& explicit_runs = {});
+
+// Drops from each fold's training rows the samples whose stimulus appears in its test rows.
+void make_exclusive(std::vector<Fold>& folds, const std::vector<std::string>& stimulus_of_sample);
+
+struct RidgeCvSettings {
+  std::vector<double> alphas;          // the grid (ascending after validation)
+  bool per_target_alpha = true;        // else one α shared by all targets
+  std::string score = "correlation";   // inner-CV score: correlation | r2
+  std::string outer = "loro";          // loro | groups | explicit
+  int outer_folds = 6;                 // for "groups"
+  std::vector<std::vector<int>> explicit_folds;
+  int inner_folds = 5;                 // inner CV: k groups of consecutive runs of the outer training set
+  bool exclusive = false;
+  int64_t select_voxels = 0;           // top-k voxels per target by |corr| in the training rows; 0 = all
+  bool standardize_x = false;          // z-score voxels with training-fold statistics
+  int64_t target_batch = 1024;         // targets predicted at once (bounds memory)
+};
+
+template <class S>
+struct RidgeCvResult {
+  linalg::Mat<S> predictions;           // [n x t] out-of-fold predictions (rows never tested: NaN)
+  std::vector<int32_t> fold_of_sample;  // [n] outer fold that tested each sample, -1 if none
+  std::vector<Fold> folds;
+  MatrixD alpha;                        // [n_folds x t] α chosen per fold and target
+  MatrixD inner_score;                  // [n_folds x n_alphas] mean inner score over targets
+  std::vector<double> edge_low, edge_high;  // [n_folds] fraction of targets at the grid's ends
+};
+
+using FoldCallback = std::function<void(int fold, int n_folds)>;
+
+// X [n x p] (voxels, or features when encoding), Y [n x t]; run and stimulus per sample.
+template <class S>
+RidgeCvResult<S> cross_validate(const linalg::Mat<S>& X, const linalg::Mat<S>& Y, const std::vector<int32_t>& run,
+                                const std::vector<std::string>& stimulus, const RidgeCvSettings& settings,
+                                const FoldCallback& on_fold = {});
+
+// α per target chosen by an inner CV over `rows` (the whole training set), as cross_validate
+// does inside each outer fold; mean_score [n_alphas x t] receives the mean inner scores.
+template <class S>
+std::vector<double> select_alphas(const linalg::Mat<S>& X, const linalg::Mat<S>& Y, const std::vector<int32_t>& run,
+                                  const std::vector<int64_t>& rows, const RidgeCvSettings& settings,
+                                  MatrixD* mean_score = nullptr);
+
+}  // namespace v2c::cv

@@ -1,0 +1,38 @@
+// Dense linear algebra on row-major Eigen matrices through the system BLAS/LAPACK (OpenBLAS):
+// the heavy products and the symmetric eigendecomposition of the ridge solver.
+// Kernels: no I/O. Threads: OpenBLAS's own (set by the stage framework from --threads).
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <vector>
+
+namespace v2c::linalg {
+
+template <class S>
+using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class S>
+using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+template <class S>
+using RowVec = Eigen::Matrix<S, 1, Eigen::Dynamic>;
+
+// C = op(A) * op(B) (op = transpose when the flag is set); C is resized.
+template <class S>
+void gemm(const Mat<S>& A, bool transpose_a, const Mat<S>& B, bool transpose_b, Mat<S>& C);
+
+// G = A * Aᵀ [rows x rows], the full symmetric matrix (BLAS syrk + mirror).
+template <class S>
+Mat<S> gram(const Mat<S>& A);
+
+// K = U diag(s) Uᵀ for symmetric K [n x n] (LAPACK divide and conquer): s ascending, U's
+// columns the eigenvectors. Returns false when LAPACK reports failure (the caller decides).
+template <class S>
+bool eig_sym(const Mat<S>& K, Vec<S>& s, Mat<S>& U);
+
+// Rows `rows` and columns `cols` of M.
+template <class S>
+Mat<S> take(const Mat<S>& M, const std::vector<int64_t>& rows, const std::vector<int64_t>& cols);
+template <class S>
+Mat<S> take_rows(const Mat<S>& M, const std::vector<int64_t>& rows);
+
+}  // namespace v2c::linalg

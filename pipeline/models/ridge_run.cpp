@@ -1,0 +1,122 @@
+#include "pipeline/models/ridge_run.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "pipeline/core/error.h"
+#include "pipeline/core/log.h"
+#include "pipeline/eval/metrics.h"
+#include "pipeline/models/cv.h"
+
+namespace v2c::ridge {
+
+std::vector<double> RidgeConfig::default_alphas() {
+  std::vector<double> a;
+  for (int i = 0; i < 20; ++i) a.push_back(std::pow(10.0, -2.0 + 8.0 * i / 19.0));
+  return a;
+}
+
+namespace {
+
+std::vector<std::vector<int>> parse_explicit(const std::vector<std::string>& folds) {
+  std::vector<std::vector<int>> out;
+  for (const auto& f : folds) {
+    std::string text = f;
+    for (char& c : text)
+      if (c == ',') c = ' ';
+    std::istringstream in(text);
+    std::vector<int> runs;
+    std::string tok;
+    while (in >> tok) {
+      char* end = nullptr;
+      const long v = std::strtol(tok.c_str(), &end, 10);
+      if (*end != '\0') throw usage_error("config field 'ridge.explicit_folds': '", f, "' is not a list of run indices");
+      runs.push_back(int(v));
+    }
+    out.push_back(runs);
+  }
+  return out;
+}
+
+template <class S>
+Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgress& progress) {
+  using M = linalg::Mat<S>;
+  const int64_t n = s.n_samples();
+  // Targets of each sample: its stimulus's feature vector.
+  MatrixF feats(n, s.features.cols());
+  for (int64_t i = 0; i < n; ++i) feats.row(i) = s.features.row(s.feature_row[size_t(i)]);
+  const bool decode = cfg.mode == "decode";
+  const M X = (decode ? s.data : feats).template cast<S>();
+  const M Y = (decode ? feats : s.data).template cast<S>();
+
+  cv::RidgeCvSettings st;
+  st.alphas = cfg.alphas;
+  st.per_target_alpha = cfg.alpha_per_target;
+  st.score = cfg.alpha_score;
+  st.outer = cfg.outer;
+  st.outer_folds = cfg.outer_folds;
+  st.explicit_folds = parse_explicit(cfg.explicit_folds);
+  st.inner_folds = cfg.inner_folds;
+  st.exclusive = cfg.exclusive;
+  st.select_voxels = decode ? cfg.select_voxels : 0;
+  st.standardize_x = cfg.standardize_x;
+  st.target_batch = cfg.target_batch;
+
+  const cv::RidgeCvResult<S> res = cv::cross_validate<S>(X, Y, s.run, s.stimulus, st, progress);
+
+  Predictions p;
+  p.subject = s.subject;
+  p.model = "ridge";
+  p.mode = cfg.mode;
+  p.predictions = res.predictions.template cast<float>();
+  p.truth = Y.template cast<float>();
+  p.stimulus = s.stimulus;
+  p.run = s.run;
+  p.fold = res.fold_of_sample;
+  p.feature_row = s.feature_row;
+  p.alphas = cfg.alphas;
+  p.fold_alpha = res.alpha;
+  p.inner_score = res.inner_score;
+  p.edge_low = res.edge_low;
+  p.edge_high = res.edge_high;
+  p.profile_corr = metrics::profile_correlation(p.predictions, p.truth);
+  p.pattern_corr = metrics::pattern_correlation(p.predictions, p.truth);
+  p.r2 = metrics::r2(p.predictions, p.truth);
+
+  if (cfg.fit_final) {
+    std::vector<int64_t> all(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) all[size_t(i)] = i;
+    cv::RidgeCvSettings final_st = st;
+    final_st.select_voxels = 0;  // the saved model is a plain linear map over all inputs
+    const std::vector<double> alpha = cv::select_alphas<S>(X, Y, s.run, all, final_st);
+    M W;
+    linalg::RowVec<S> b;
+    fit_weights<S>(X, Y, alpha, W, b);
+    p.weights = W.template cast<float>();
+    p.intercept.assign(b.data(), b.data() + b.size());
+    p.final_alpha = alpha;
+  }
+  return p;
+}
+
+}  // namespace
+
+Predictions run_ridge(const Samples& samples, const RidgeConfig& cfg, const FoldProgress& progress) {
+  if (!samples.has_features())
+    throw input_error("samples of ", samples.subject, " carry no stimulus features; run v2c-prepare with --features");
+  Predictions p = cfg.precision == "float64" ? run_typed<double>(samples, cfg, progress)
+                                             : run_typed<float>(samples, cfg, progress);
+  // The α diagnostic: many targets at an end of the grid means the grid is too narrow.
+  double low = 0, high = 0;
+  for (size_t f = 0; f < p.edge_low.size(); ++f) low += p.edge_low[f], high += p.edge_high[f];
+  low /= std::max<size_t>(p.edge_low.size(), 1), high /= std::max<size_t>(p.edge_high.size(), 1);
+  if (low > 0.1)
+    log::warn(int(100 * low + 0.5), "% of targets chose the smallest α (", cfg.alphas.front(),
+              "); extend ridge.alphas downwards");
+  if (high > 0.1)
+    log::warn(int(100 * high + 0.5), "% of targets chose the largest α (", cfg.alphas.back(),
+              "); extend ridge.alphas upwards (or the inputs carry little signal)");
+  return p;
+}
+
+}  // namespace v2c::ridge
