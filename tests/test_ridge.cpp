@@ -1,0 +1,283 @@
+// Ridge: agreement with scikit-learn, α chosen = brute force over the same folds, a planted
+// linear solution, no leakage under permuted labels (with voxel selection and inner CV), and the
+// real Haxby data.
+#include <boost/test/unit_test.hpp>
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include "pipeline/eval/metrics.h"
+#include "pipeline/models/cv.h"
+#include "pipeline/models/ridge.h"
+#include "pipeline/models/ridge_run.h"
+#include "pipeline/prep/prepare.h"
+#include "tests/test_util.h"
+
+using namespace v2c;
+namespace utf = boost::unit_test;
+using MD = linalg::Mat<double>;
+using MF = linalg::Mat<float>;
+
+namespace {
+
+MD random_matrix(int64_t rows, int64_t cols, uint64_t seed, double scale = 1.0) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> g(0.0, scale);
+  MD m(rows, cols);
+  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = g(rng);
+  return m;
+}
+
+// Writes a matrix as a little-endian float64 .npy (C order) for the Python oracle.
+void write_npy(const std::string& path, const MD& m) {
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + std::to_string(m.rows()) + ", " +
+                       std::to_string(m.cols()) + "), }";
+  while ((10 + header.size() + 1) % 64) header += ' ';
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t len = uint16_t(header.size());
+  out.write(reinterpret_cast<const char*>(&len), 2);
+  out << header;
+  out.write(reinterpret_cast<const char*>(m.data()), std::streamsize(m.size() * sizeof(double)));
+}
+
+MD read_npy_f8(const std::string& path, int64_t rows, int64_t cols) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[10];
+  in.read(magic, 10);
+  const uint16_t len = uint16_t(uint8_t(magic[8]) | (uint8_t(magic[9]) << 8));
+  in.ignore(len);
+  MD m(rows, cols);
+  in.read(reinterpret_cast<char*>(m.data()), std::streamsize(m.size() * sizeof(double)));
+  return m;
+}
+
+double max_rel_diff(const MD& a, const MD& b) {
+  return (a - b).cwiseAbs().maxCoeff() / std::max(b.cwiseAbs().maxCoeff(), 1e-300);
+}
+
+std::vector<int32_t> runs_of(int64_t n, int n_runs) {
+  std::vector<int32_t> r(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) r[size_t(i)] = int32_t(i * n_runs / n);
+  return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(ridge_solver)
+
+BOOST_AUTO_TEST_CASE(predictions_equal_scikit_learn, *utf::precondition(test::needs_python{{"sklearn", "numpy"}})) {
+  test::TempDir dir("v2c-ridge-sk");
+  // Both shapes: more voxels than samples (kernel form) and fewer (primal form).
+  for (const auto& [n, p] : std::vector<std::pair<int64_t, int64_t>>{{60, 150}, {120, 40}}) {
+    const MD X = random_matrix(n, p, 1 + p) .array() + 0.3;  // non-zero means: the intercept matters
+    const MD W = random_matrix(p, 7, 2);
+    const MD Y = X * W + random_matrix(n, 7, 3, 2.0);
+    const int64_t n_train = n * 3 / 4;
+    const MD Xtr = X.topRows(n_train), Ytr = Y.topRows(n_train), Xte = X.bottomRows(n - n_train);
+    write_npy(dir.file("xtr.npy"), Xtr);
+    write_npy(dir.file("ytr.npy"), Ytr);
+    write_npy(dir.file("xte.npy"), Xte);
+    for (double alpha : {0.5, 37.0}) {
+      test::run_python_ok("import numpy as np\nfrom sklearn.linear_model import Ridge\n"
+                          "m = Ridge(alpha=" + std::to_string(alpha) + ", fit_intercept=True, solver='svd')\n"
+                          "m.fit(np.load('xtr.npy'), np.load('ytr.npy'))\n"
+                          "np.save('pred.npy', m.predict(np.load('xte.npy')).astype('<f8'))\n"
+                          "np.save('coef.npy', np.ascontiguousarray(m.coef_.T).astype('<f8'))\n",
+                          dir.path().string());
+      const MD ref = read_npy_f8(dir.file("pred.npy"), n - n_train, 7);
+      const MD coef = read_npy_f8(dir.file("coef.npy"), p, 7);
+      for (const char* form : {"kernel", "primal"}) {
+        const MD pred = ridge::path_from_data<double>(Xtr, Ytr, Xte, form).predict(alpha);
+        BOOST_CHECK_MESSAGE(max_rel_diff(pred, ref) < 1e-6, form << " n=" << n << " p=" << p << " alpha=" << alpha
+                                                               << ": rel diff " << max_rel_diff(pred, ref));
+      }
+      // The Gram-reuse path: G over all rows, the fold's blocks centred algebraically.
+      std::vector<int64_t> tr, te;
+      for (int64_t i = 0; i < n; ++i) (i < n_train ? tr : te).push_back(i);
+      const MD G = X * X.transpose();
+      const MD pg = ridge::path_from_gram<double>(G, Y, tr, te).predict(alpha);
+      BOOST_CHECK_MESSAGE(max_rel_diff(pg, ref) < 1e-6, "gram: rel diff " << max_rel_diff(pg, ref));
+      MD Wfit;
+      linalg::RowVec<double> b;
+      ridge::fit_weights<double>(Xtr, Ytr, std::vector<double>(7, alpha), Wfit, b);
+      BOOST_CHECK_MESSAGE(max_rel_diff(Wfit, coef) < 1e-6, "weights: rel diff " << max_rel_diff(Wfit, coef));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(per_target_alpha_equals_brute_force) {
+  const int64_t n = 90, p = 30, t = 6;
+  const MD X = random_matrix(n, p, 11);
+  MD W = random_matrix(p, t, 12);
+  for (int64_t j = 0; j < t; ++j) W.col(j) *= std::pow(3.0, double(j) - 3.0);  // targets of very different SNR
+  const MD Y = X * W + random_matrix(n, t, 13, 3.0);
+  const auto run = runs_of(n, 6);
+  cv::RidgeCvSettings s;
+  s.alphas = {0.01, 0.1, 1, 10, 100, 1000, 1e4};
+  s.inner_folds = 3;
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < 75; ++i) rows.push_back(i);  // an outer training set: runs 0..4
+  MatrixD mean_score;
+  const auto chosen = cv::select_alphas<double>(X, Y, run, rows, s, &mean_score);
+  // Brute force: the same folds (3 groups of consecutive runs among runs 0..4), a direct solve
+  // of (XcᵀXc + αI) w = Xcᵀ yc for every α and target, Pearson correlation, mean, argmax.
+  const auto folds = cv::run_folds(run, rows, "groups", 3);
+  for (int64_t j = 0; j < t; ++j) {
+    std::vector<double> score(s.alphas.size(), 0.0);
+    for (const auto& f : folds) {
+      MD xtr(int64_t(f.train.size()), p), xte(int64_t(f.test.size()), p);
+      Eigen::VectorXd ytr(int64_t(f.train.size())), yte(int64_t(f.test.size()));
+      for (size_t i = 0; i < f.train.size(); ++i) xtr.row(int64_t(i)) = X.row(f.train[i]), ytr[int64_t(i)] = Y(f.train[i], j);
+      for (size_t i = 0; i < f.test.size(); ++i) xte.row(int64_t(i)) = X.row(f.test[i]), yte[int64_t(i)] = Y(f.test[i], j);
+      const Eigen::RowVectorXd mx = xtr.colwise().mean();
+      const double my = ytr.mean();
+      const MD xc = xtr.rowwise() - mx;
+      for (size_t a = 0; a < s.alphas.size(); ++a) {
+        const Eigen::MatrixXd A = xc.transpose() * xc + s.alphas[a] * Eigen::MatrixXd::Identity(p, p);
+        const Eigen::VectorXd w = A.ldlt().solve(xc.transpose() * (ytr.array() - my).matrix());
+        const Eigen::VectorXd pred = ((xte.rowwise() - mx) * w).array() + my;
+        const Eigen::VectorXd pc = pred.array() - pred.mean(), yc = yte.array() - yte.mean();
+        score[a] += pc.dot(yc) / (pc.norm() * yc.norm()) / double(folds.size());
+      }
+    }
+    size_t best = 0;
+    for (size_t a = 1; a < score.size(); ++a)
+      if (score[a] >= score[best] - 1e-12) best = a;  // ties to the larger α
+    BOOST_CHECK_EQUAL(chosen[size_t(j)], s.alphas[best]);
+    for (size_t a = 0; a < score.size(); ++a) BOOST_CHECK_SMALL(mean_score(int64_t(a), j) - score[a], 1e-9);
+  }
+  // The targets are not all alike: the choice really is per target.
+  BOOST_CHECK_GT(std::set<double>(chosen.begin(), chosen.end()).size(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(folds_group_runs_and_exclusive_drops_test_stimuli) {
+  const std::vector<int32_t> run = {0, 0, 1, 1, 2, 2, 3, 3};
+  const std::vector<std::string> stim = {"a", "b", "a", "c", "d", "b", "e", "f"};
+  auto folds = cv::run_folds(run, {}, "groups", 2);
+  BOOST_REQUIRE_EQUAL(folds.size(), 2u);
+  BOOST_CHECK((folds[0].test == std::vector<int64_t>{0, 1, 2, 3}));
+  BOOST_CHECK((folds[0].train == std::vector<int64_t>{4, 5, 6, 7}));
+  cv::make_exclusive(folds, stim);
+  BOOST_CHECK((folds[0].train == std::vector<int64_t>{4, 6, 7}));  // 5 shows "b", tested in fold 0
+  auto loro = cv::run_folds(run, {}, "loro", 0);
+  BOOST_CHECK_EQUAL(loro.size(), 4u);
+  auto expl = cv::run_folds(run, {}, "explicit", 0, {{0, 3}, {1, 2}});
+  BOOST_CHECK((expl[0].test == std::vector<int64_t>{0, 1, 6, 7}));
+  test::check_error([&] { cv::run_folds(run, {}, "groups", 5); }, ExitCode::input, {"5 runs", "found 4"});
+}
+
+BOOST_AUTO_TEST_CASE(planted_linear_solution_is_recovered) {
+  // Decoding from a linear model with known weights: CV profile correlation must come within
+  // 0.02 of what the true weights achieve on the same samples.
+  const int64_t n = 2400, p = 60, t = 8;
+  const MF X = random_matrix(n, p, 21).cast<float>();
+  const MD W = random_matrix(p, t, 22, 1.0 / std::sqrt(double(p)));
+  const MD clean = X.cast<double>() * W;
+  const MD Y = clean + random_matrix(n, t, 23, 1.0);  // SNR 1 per target
+  const auto run = runs_of(n, 8);
+  const std::vector<std::string> stim(size_t(n), "s");
+  cv::RidgeCvSettings s;
+  s.alphas = ridge::RidgeConfig::default_alphas();
+  const auto res = cv::cross_validate<float>(X, Y.cast<float>(), run, stim, s);
+  const auto ours = metrics::profile_correlation(res.predictions, Y.cast<float>());
+  const auto truth = metrics::profile_correlation(clean.cast<float>(), Y.cast<float>());
+  const double ours_mean = metrics::mean_finite(ours), truth_mean = metrics::mean_finite(truth);
+  BOOST_TEST_MESSAGE("planted: CV profile correlation " << ours_mean << ", true weights " << truth_mean);
+  BOOST_CHECK_SMALL(ours_mean - truth_mean, 0.02);
+}
+
+BOOST_AUTO_TEST_CASE(permuted_labels_stay_at_chance_with_selection_and_inner_cv) {
+  // Pure-noise voxels, labels at random: any leak (selection or α from test rows) would lift
+  // accuracy above chance. The same data with selection done on ALL rows (a deliberate leak)
+  // must rise clearly above chance, which shows the test can see a leak.
+  const int n_cat = 4, n_runs = 6, per_run = 8, p = 3000, d = 16;
+  const int64_t n = n_runs * per_run;
+  const MD cat_vec = random_matrix(n_cat, d, 31);
+  double acc_sum = 0, leak_sum = 0;
+  const int repeats = 6;
+  for (int rep = 0; rep < repeats; ++rep) {
+    const MF X = random_matrix(n, p, 100 + rep).cast<float>();
+    std::mt19937_64 rng(200 + rep);
+    std::vector<int> label(static_cast<size_t>(n));
+    for (auto& l : label) l = int(rng() % n_cat);
+    MF Y(n, d);
+    for (int64_t i = 0; i < n; ++i) Y.row(i) = cat_vec.row(label[size_t(i)]).cast<float>();
+    const auto run = runs_of(n, n_runs);
+    std::vector<std::string> stim;
+    for (int l : label) stim.push_back(std::to_string(l));
+    cv::RidgeCvSettings s;
+    s.alphas = {1, 10, 100, 1000, 1e4};
+    s.inner_folds = 3;
+    s.select_voxels = 20;
+    auto accuracy = [&](const MF& pred) {
+      const auto idx = metrics::nearest(pred, cat_vec.cast<float>());
+      double hits = 0;
+      for (int64_t i = 0; i < n; ++i) hits += idx[size_t(i)] == label[size_t(i)];
+      return hits / double(n);
+    };
+    acc_sum += accuracy(cv::cross_validate<float>(X, Y, run, stim, s).predictions);
+    // The deliberate leak: per target, pick voxels on all rows, then cross-validate on them.
+    MF leaky_pred(n, d);
+    for (int j = 0; j < d; ++j) {
+      std::vector<std::pair<double, int64_t>> c;
+      const Eigen::VectorXd y = Y.col(j).cast<double>().array() - Y.col(j).cast<double>().mean();
+      for (int64_t v = 0; v < p; ++v) {
+        const Eigen::VectorXd x = X.col(v).cast<double>().array() - X.col(v).cast<double>().mean();
+        c.push_back({-std::abs(x.dot(y)) / (x.norm() * y.norm() + 1e-30), v});
+      }
+      std::sort(c.begin(), c.end());
+      std::vector<int64_t> sel, all(static_cast<size_t>(n));
+      for (int k = 0; k < 20; ++k) sel.push_back(c[size_t(k)].second);
+      for (int64_t i = 0; i < n; ++i) all[size_t(i)] = i;
+      cv::RidgeCvSettings s2 = s;
+      s2.select_voxels = 0;
+      const MF yj = Y.col(j);
+      leaky_pred.col(j) = cv::cross_validate<float>(linalg::take(X, all, sel), yj, run, stim, s2).predictions;
+    }
+    leak_sum += accuracy(leaky_pred);
+  }
+  const double acc = acc_sum / repeats, leak = leak_sum / repeats, chance = 1.0 / n_cat;
+  // SE of the mean accuracy over repeats x n samples at chance: sqrt(p(1-p)/N).
+  const double se = std::sqrt(chance * (1 - chance) / double(repeats * n));
+  BOOST_TEST_MESSAGE("permuted: accuracy " << acc << " (chance " << chance << ", SE " << se << "); leaky selection "
+                                           << leak);
+  BOOST_CHECK_LT(acc, chance + 3 * se);
+  BOOST_CHECK_GT(acc, chance - 3 * se);
+  BOOST_CHECK_GT(leak, chance + 4 * se);
+}
+
+BOOST_AUTO_TEST_CASE(haxby_decodes_category_clip_vectors,
+                     *utf::precondition(test::needs_shared_data{"clip-vitb32/oid_clip_a+cname.npy"})) {
+  // The slice (530 voxels), z-scored per run, leave-one-run-out; decoded CLIP text vector ->
+  // nearest of the 7 category vectors. Reference figure ~0.65, chance 1/7.
+  prep::PrepareInputs in;
+  in.bold = {test::shared_data("haxby2001-sub001/bold.nii.gz")};
+  in.labels = test::shared_data("haxby2001-sub001/attributes_literal.txt");
+  in.mask = test::shared_data("haxby2001-sub001/mask.nii.gz");
+  in.features = test::shared_data("clip-vitb32/oid_clip_a+cname.npy");
+  in.feature_names = test::shared_data("clip-vitb32/names_oid.txt");
+  in.feature_aliases = test::shared_data("haxby2001-sub001/category_to_clip.tsv");
+  prep::PrepareConfig pc;
+  pc.alias_from_column = "category";
+  pc.alias_to_column = "clip_name";
+  pc.exclude_stimuli = {"scrambledpix"};
+  pc.l2_normalize_features = true;
+  const Samples s = prep::prepare_subject(in, pc);
+  ridge::RidgeConfig rc;
+  rc.fit_final = false;
+  const Predictions p = ridge::run_ridge(s, rc);
+  const auto idx = metrics::nearest(p.predictions, s.features);
+  double hits = 0;
+  for (int64_t i = 0; i < s.n_samples(); ++i) hits += idx[size_t(i)] == s.feature_row[size_t(i)];
+  const double acc = hits / double(s.n_samples());
+  BOOST_TEST_MESSAGE("Haxby category identification accuracy " << acc << " (chance " << 1.0 / 7 << ")");
+  BOOST_CHECK_GE(acc, 0.60);
+  for (int f : p.fold) BOOST_CHECK_GE(f, 0);  // every sample predicted out of fold
+}
+
+BOOST_AUTO_TEST_SUITE_END()
