@@ -83,31 +83,6 @@ void standardize_with(const Mat<S>& train, Mat<S>& a, Mat<S>& b) {
   }
 }
 
-// Column indices of the k largest |corr(X[:, j], y)| over the rows of X (ties: lower index).
-template <class S>
-std::vector<int64_t> top_voxels(const Mat<S>& X, const Eigen::Matrix<S, Eigen::Dynamic, 1>& y, int64_t k) {
-  const int64_t n = X.rows(), p = X.cols();
-  const double ym = y.template cast<double>().mean();
-  Eigen::VectorXd yc = y.template cast<double>().array() - ym;
-  const double ynorm = yc.norm();
-  std::vector<double> score(size_t(p), 0.0);
-  for (int64_t j = 0; j < p; ++j) {
-    const Eigen::VectorXd xc = X.col(j).template cast<double>().array() - X.col(j).template cast<double>().mean();
-    const double d = xc.norm() * ynorm;
-    score[size_t(j)] = d > 0 ? std::abs(xc.dot(yc)) / d : 0.0;
-  }
-  (void)n;
-  std::vector<int64_t> idx(static_cast<size_t>(p));
-  std::iota(idx.begin(), idx.end(), 0);
-  k = std::min(k, p);
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int64_t a, int64_t b) {
-    return score[size_t(a)] > score[size_t(b)] || (score[size_t(a)] == score[size_t(b)] && a < b);
-  });
-  idx.resize(size_t(k));
-  std::sort(idx.begin(), idx.end());
-  return idx;
-}
-
 // Everything a fold needs, whatever the path: the Gram matrix when it can be reused.
 template <class S>
 class Solver {
@@ -123,8 +98,10 @@ class Solver {
     MatrixD scores(na, t);
     const Mat<S> truth = linalg::take_rows(Y_, f.test);
     if (s_.select_voxels > 0) {
+      const Selection sel = select(f);
+#pragma omp parallel for schedule(dynamic)
       for (int64_t j = 0; j < t; ++j) {
-        const ridge::Path<S> path = target_path(f, j);
+        const ridge::Path<S> path = sel.path(j);
         for (int64_t a = 0; a < na; ++a)
           scores(a, j) = ridge::score_targets<S>(path.predict(s_.alphas[size_t(a)]), truth.col(j), s_.score)[0];
       }
@@ -148,7 +125,9 @@ class Solver {
     const int64_t t = Y_.cols();
     Mat<S> out(int64_t(f.test.size()), t);
     if (s_.select_voxels > 0) {
-      for (int64_t j = 0; j < t; ++j) out.col(j) = target_path(f, j).predict(alpha[size_t(j)]);
+      const Selection sel = select(f);
+#pragma omp parallel for schedule(dynamic)
+      for (int64_t j = 0; j < t; ++j) out.col(j) = sel.path(j).predict(alpha[size_t(j)]);
       return out;
     }
     const ridge::Path<S> path = fold_path(f);
@@ -170,19 +149,57 @@ class Solver {
     return ridge::path_from_data(xtr, linalg::take_rows(Y_, f.train), xte);
   }
 
-  ridge::Path<S> target_path(const Fold& f, int64_t j) const {
-    Mat<S> xtr = linalg::take_rows(X_, f.train), xte = linalg::take_rows(X_, f.test);
-    if (s_.standardize_x) {
-      const Mat<S> ref = xtr;
-      standardize_with(ref, xtr, xte);
+  // Per-target voxel selection on one fold: the fold's rows once, |corr| of every voxel with
+  // every target from the training rows, then one small problem per target.
+  struct Selection {
+    Mat<S> xtr, xte, ytr;
+    std::vector<std::vector<int64_t>> voxels;  // per target
+    ridge::Path<S> path(int64_t j) const {
+      std::vector<int64_t> all_tr(static_cast<size_t>(xtr.rows())), all_te(static_cast<size_t>(xte.rows()));
+      std::iota(all_tr.begin(), all_tr.end(), 0);
+      std::iota(all_te.begin(), all_te.end(), 0);
+      const Mat<S> y = ytr.col(j);
+      return ridge::path_from_data(linalg::take(xtr, all_tr, voxels[size_t(j)]), y,
+                                   linalg::take(xte, all_te, voxels[size_t(j)]));
     }
-    Mat<S> ytr(int64_t(f.train.size()), 1);
-    for (size_t i = 0; i < f.train.size(); ++i) ytr(int64_t(i), 0) = Y_(f.train[i], j);
-    const std::vector<int64_t> sel = top_voxels<S>(xtr, ytr.col(0), s_.select_voxels);
-    std::vector<int64_t> all_tr(f.train.size()), all_te(f.test.size());
-    std::iota(all_tr.begin(), all_tr.end(), 0);
-    std::iota(all_te.begin(), all_te.end(), 0);
-    return ridge::path_from_data(linalg::take(xtr, all_tr, sel), ytr, linalg::take(xte, all_te, sel));
+  };
+
+  Selection select(const Fold& f) const {
+    Selection sel;
+    sel.xtr = linalg::take_rows(X_, f.train);
+    sel.xte = linalg::take_rows(X_, f.test);
+    sel.ytr = linalg::take_rows(Y_, f.train);
+    if (s_.standardize_x) {
+      const Mat<S> ref = sel.xtr;
+      standardize_with(ref, sel.xtr, sel.xte);
+    }
+    // Correlations [p x t] = Zxᵀ Zy / n with columns z-scored over the training rows.
+    const auto zscore = [](const Mat<S>& m) {
+      Mat<S> z = m;
+      for (int64_t j = 0; j < z.cols(); ++j) {
+        const double mean = z.col(j).template cast<double>().mean();
+        const double sd = std::sqrt((z.col(j).template cast<double>().array() - mean).square().mean());
+        z.col(j) = ((z.col(j).template cast<double>().array() - mean) / (sd > 0 ? sd : 1.0)).template cast<S>();
+      }
+      return z;
+    };
+    Mat<S> R;
+    linalg::gemm(zscore(sel.xtr), true, zscore(sel.ytr), false, R);
+    const int64_t p = R.rows(), k = std::min<int64_t>(s_.select_voxels, p);
+    sel.voxels.resize(size_t(R.cols()));
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < R.cols(); ++j) {
+      std::vector<int64_t> idx(static_cast<size_t>(p));
+      std::iota(idx.begin(), idx.end(), 0);
+      std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int64_t a, int64_t b) {
+        const S ra = std::abs(R(a, j)), rb = std::abs(R(b, j));
+        return ra > rb || (ra == rb && a < b);
+      });
+      idx.resize(size_t(k));
+      std::sort(idx.begin(), idx.end());
+      sel.voxels[size_t(j)] = std::move(idx);
+    }
+    return sel;
   }
 
   const Mat<S>& X_;

@@ -1,7 +1,9 @@
 #include "pipeline/models/linalg.h"
 
 #include <cblas.h>
+#include <omp.h>
 
+#include <Eigen/Eigenvalues>
 #include <armadillo>
 
 namespace v2c::linalg {
@@ -23,6 +25,10 @@ void syrk_call(int n, int k, const double* a, int lda, double* c, int ldc) {
 }
 }  // namespace
 
+// Inside an OpenMP parallel region (many small problems solved side by side) the work stays on
+// the calling thread with Eigen's own kernels: BLAS's thread pool is not re-entered.
+bool in_parallel() { return omp_in_parallel() != 0; }
+
 template <class S>
 void gemm(const Mat<S>& A, bool ta, const Mat<S>& B, bool tb, Mat<S>& C) {
   const int64_t m = ta ? A.cols() : A.rows(), k = ta ? A.rows() : A.cols();
@@ -31,6 +37,13 @@ void gemm(const Mat<S>& A, bool ta, const Mat<S>& B, bool tb, Mat<S>& C) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
     C.setZero();
+    return;
+  }
+  if (in_parallel()) {
+    if (ta && tb) C.noalias() = A.transpose() * B.transpose();
+    else if (ta) C.noalias() = A.transpose() * B;
+    else if (tb) C.noalias() = A * B.transpose();
+    else C.noalias() = A * B;
     return;
   }
   gemm_call(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), A.data(),
@@ -43,6 +56,10 @@ Mat<S> gram(const Mat<S>& A) {
   Mat<S> G(n, n);
   if (n == 0) return G;
   if (A.cols() == 0) return G.setZero(), G;
+  if (in_parallel()) {
+    G.noalias() = A * A.transpose();
+    return G;
+  }
   syrk_call(int(n), int(A.cols()), A.data(), int(A.cols()), G.data(), int(n));
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < i; ++j) G(i, j) = G(j, i);
@@ -51,6 +68,13 @@ Mat<S> gram(const Mat<S>& A) {
 
 template <class S>
 bool eig_sym(const Mat<S>& K, Vec<S>& s, Mat<S>& U) {
+  if (in_parallel()) {
+    Eigen::SelfAdjointEigenSolver<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> es(K);
+    if (es.info() != Eigen::Success) return false;
+    s = es.eigenvalues();
+    U = es.eigenvectors();
+    return true;
+  }
   const arma::uword n = arma::uword(K.rows());
   // K is symmetric, so its row-major buffer is also its column-major buffer.
   const arma::Mat<S> k_arma(const_cast<S*>(K.data()), n, n, /*copy_aux_mem=*/false, /*strict=*/true);
