@@ -24,7 +24,7 @@ BUILD_PACKAGES := g++ make pkg-config git libeigen3-dev libnifti2-dev libhdf5-de
                   libarmadillo-dev libopenblas-dev libboost-test-dev libyaml-cpp-dev \
                   libdeflate-dev zlib1g-dev
 TEST_PACKAGES  := python3 python3-numpy python3-nibabel python3-h5py python3-sklearn gzip
-BENCH_PACKAGES := python3 python3-numpy python3-h5py gzip bc
+BENCH_PACKAGES := python3 python3-numpy python3-h5py python3-sklearn gzip bc
 
 .PHONY: setup setup-test setup-bench
 setup:

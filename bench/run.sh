@@ -59,7 +59,30 @@ bench_prepare() {
     "peer: gzip -dc; our peak memory ${mem} MiB (uncompressed run ${raw_mib} MiB); goal ratio <= 0.8"
 }
 
-all=(prepare)
+bench_ridge() {
+  # n=2000 samples, 20000 voxels, 512 targets, 20 α, 5 folds, float32 and float64:
+  #  - ours (α per target by 5-fold CV) against the bound: one X·Xᵀ plus one eigendecomposition
+  #    per fold, same BLAS, same run. Goal: ratio <= 1.3.
+  #  - ours + refit on all samples against scikit-learn RidgeCV(alphas, cv=5).fit (same work).
+  local d="$data/ridge" n=${RIDGE_N:-2000} p=${RIDGE_P:-20000} t=${RIDGE_T:-512}
+  mkdir -p "$d"
+  for precision in float32 float64; do
+    local line ours_cv ours_fit bound mem peer
+    line=$("$bin/bench-ridge" "$n" "$p" "$t" 20 5 "$precision" "$d")
+    read -r ours_cv ours_fit bound mem <<<"$line"
+    record "ridge CV n=$n p=$p t=$t 20 alphas 5 folds $precision vs bound" "$ours_cv" "$bound" \
+      "bound: one X·Xᵀ + one eigendecomposition per fold (same BLAS); our peak memory ${mem} MiB; goal ratio <= 1.3"
+    if [[ "${BENCH_SKIP_SKLEARN:-0}" != 1 ]]; then
+      echo "bench: scikit-learn RidgeCV $precision (about 2 minutes)" >&2
+      peer=$(/usr/bin/python3 "$root/bench/peers/ridge_sklearn.py" "$d" 20 5)
+      record "ridge CV+refit n=$n p=$p t=$t 20 alphas 5 folds $precision vs scikit-learn RidgeCV" "$ours_fit" "$peer" \
+        "peer: sklearn RidgeCV(alphas, cv=5).fit (one shared alpha); ours chooses alpha per target; our peak memory ${mem} MiB"
+    fi
+  done
+  rm -f "$d/X.npy" "$d/Y.npy"
+}
+
+all=(prepare ridge)
 selected=("${@:-${all[@]}}")
 for name in "${selected[@]}"; do
   echo "bench: $name" >&2

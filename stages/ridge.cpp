@@ -5,9 +5,11 @@
 #include "pipeline/core/log.h"
 #include "pipeline/core/stage.h"
 #include "pipeline/eval/metrics.h"
+#include "pipeline/io/bdata.h"
 #include "pipeline/io/nifti.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/models/ridge_run.h"
+#include "pipeline/prep/prepare.h"
 
 using namespace v2c;
 
@@ -23,15 +25,43 @@ const StageSpec spec{
         "eigendecomposition (of X·Xᵀ when voxels outnumber samples, else Xᵀ·X). Writes out-of-fold predictions, α "
         "per fold and target, profile/pattern correlation and R², and the model refit on all samples. Encoding "
         "also writes each voxel's cross-validated prediction correlation as a NIfTI map.",
-    .options = {{"samples", "FILE", "samples.h5 from v2c-prepare (with features)", false, true, ""},
+    .options = {{"samples", "FILE", "samples.h5 from v2c-prepare (with features)", false, false, ""},
+                {"bdata", "FILE", "instead of --samples: a BData HDF5 file (Kamitani lab, bdpy)", false, false, ""},
+                {"bdata-voxels", "EXPR", "--bdata: voxel columns, e.g. 'ROI_VC = 1'", false, false, "VoxelData = 1"},
+                {"bdata-run", "KEY", "--bdata: the design column holding the run", false, false, "Run"},
+                {"bdata-stimulus", "KEY", "--bdata: the design column naming the stimulus", false, false, "Label"},
+                {"subject", "ID", "--bdata: subject id recorded in the output", false, false, "sub-01"},
+                {"features", "FILE", "--bdata: stimulus feature table (.npy/.h5/.csv/.tsv)", false, false, ""},
+                {"feature-names", "FILE", "--bdata: ids of the .npy rows", false, false, ""},
+                {"feature-aliases", "FILE", "--bdata: TSV mapping stimulus ids to feature ids (columns stimulus, feature)",
+                 false, false, ""},
                 {"map", "FILE", "encode: the correlation map (default: OUT with _corr.nii.gz)", false, false, ""}},
     .output_help = "predictions file to write (HDF5, format 'predictions', docs/formats.md)",
 };
 
 void run(StageContext& ctx, ridge::RidgeConfig& cfg) {
-  const std::string samples_path = ctx.args.one("samples");
+  const Args& a = ctx.args;
+  if (a.has("samples") == a.has("bdata")) throw usage_error("give exactly one of --samples FILE and --bdata FILE");
+  const std::string samples_path = a.has("samples") ? a.one("samples") : a.one("bdata");
   ctx.add_input(samples_path);
-  const Samples s = read_samples(samples_path);
+  Samples s;
+  if (a.has("samples")) {
+    s = read_samples(samples_path);
+  } else {
+    bdata::BDataSelection sel;
+    sel.voxels = a.one("bdata-voxels", sel.voxels);
+    sel.run = a.one("bdata-run", sel.run);
+    sel.stimulus = a.one("bdata-stimulus", sel.stimulus);
+    s = bdata::samples_from_bdata(samples_path, sel, a.one("subject", "sub-01"));
+    if (!a.has("features")) throw usage_error("--bdata needs --features (the stimulus feature table)");
+    prep::FeatureJoin join;
+    join.features = a.one("features");
+    join.feature_names = a.one("feature-names");
+    join.feature_aliases = a.one("feature-aliases");
+    for (const auto& f : {join.features, join.feature_names, join.feature_aliases})
+      if (!f.empty()) ctx.add_input(f);
+    prep::attach_features(s, join);
+  }
   log::info(s.subject, ": ", cfg.mode, " ", s.n_samples(), " samples, ", s.n_voxels(), " voxels, ",
             s.features.cols(), "-d features, ", s.run_source.size(), " runs, ", cfg.alphas.size(), " alphas, ",
             cfg.precision);
@@ -52,7 +82,7 @@ void run(StageContext& ctx, ridge::RidgeConfig& cfg) {
   p.samples_path = samples_path;
   write_predictions(ctx.out, p, ctx.provenance, ctx.force);
 
-  if (cfg.mode == "encode") {
+  if (cfg.mode == "encode" && s.grid_dims[0] > 0) {
     nifti::Header grid;
     grid.dims = {s.grid_dims[0], s.grid_dims[1], s.grid_dims[2]};
     grid.affine = s.affine;

@@ -55,23 +55,8 @@ struct MiniStudy {
   }
 };
 
-struct StageRun {
-  int exit_code = -1;
-  std::string output;  // stdout + stderr
-};
-
-StageRun run_stage(const std::string& stage, const std::vector<std::string>& args) {
-  const char* bin = std::getenv("V2C_BIN_DIR");
-  std::string cmd = std::string(bin ? bin : "build/bin") + "/v2c-" + stage;
-  for (const auto& a : args) cmd += " " + test::shell_quote(a);
-  test::TempDir scratch("v2c-run");
-  const std::string log = scratch.file("log.txt");
-  const int status = std::system((cmd + " > " + test::shell_quote(log) + " 2>&1").c_str());
-  StageRun r;
-  r.output = test::read_text_file(log);
-  if (status != -1 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  return r;
-}
+using test::run_stage;
+using test::StageRun;
 
 // The stage failed with `code`, said every fragment, and left neither output nor temporary.
 void check_failure(const StageRun& r, int code, const std::string& out, std::initializer_list<std::string> fragments) {

@@ -9,7 +9,12 @@
 #include <random>
 #include <set>
 
+#include <filesystem>
+#include <map>
+
 #include "pipeline/eval/metrics.h"
+#include "pipeline/io/predictions.h"
+#include "pipeline/io/samples.h"
 #include "pipeline/models/cv.h"
 #include "pipeline/models/ridge.h"
 #include "pipeline/models/ridge_run.h"
@@ -17,6 +22,7 @@
 #include "tests/test_util.h"
 
 using namespace v2c;
+namespace fs = std::filesystem;
 namespace utf = boost::unit_test;
 using MD = linalg::Mat<double>;
 using MF = linalg::Mat<float>;
@@ -278,6 +284,129 @@ BOOST_AUTO_TEST_CASE(haxby_decodes_category_clip_vectors,
   BOOST_TEST_MESSAGE("Haxby category identification accuracy " << acc << " (chance " << 1.0 / 7 << ")");
   BOOST_CHECK_GE(acc, 0.60);
   for (int f : p.fold) BOOST_CHECK_GE(f, 0);  // every sample predicted out of fold
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- the v2c-ridge executable ----
+
+namespace {
+
+// A tiny simulated study prepared for sub-01 (with features), built once per test binary run.
+struct PreparedStudy {
+  test::TempDir dir{"v2c-ridge-study"};
+  std::string samples, nofeat;
+  PreparedStudy() {
+    const std::string bids = dir.file("bids");
+    const auto sim = test::run_stage(
+        "simulate", {"--set", "simulate.n_subjects=1", "--set", "simulate.grid_dims=[8,9,8]", "--set",
+                     "simulate.n_categories=3", "--set", "simulate.train_per_category=8", "--set",
+                     "simulate.test_per_category=2", "--set", "simulate.feature_dim=16", "--set",
+                     "simulate.latent_dim=4", "--set", "simulate.hidden_dim=8", "--set", "simulate.train_runs=4",
+                     "--set", "simulate.test_runs=1", "--set", "simulate.snr=2", "--quiet", "--out", bids});
+    BOOST_REQUIRE_MESSAGE(sim.exit_code == 0, sim.output);
+    samples = dir.file("samples.h5");
+    const auto prep = test::run_stage("prepare", {"--bids", bids, "--subject", "sub-01", "--features",
+                                                  bids + "/stimuli/features.h5", "--out", samples, "--quiet"});
+    BOOST_REQUIRE_MESSAGE(prep.exit_code == 0, prep.output);
+    nofeat = dir.file("nofeat.h5");
+    const auto prep2 = test::run_stage("prepare", {"--bids", bids, "--subject", "sub-01", "--out", nofeat, "--quiet"});
+    BOOST_REQUIRE_MESSAGE(prep2.exit_code == 0, prep2.output);
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(ridge_stage)
+
+BOOST_AUTO_TEST_CASE(decode_and_encode_write_predictions_and_a_map,
+                     *utf::precondition(test::needs_python{{"nibabel", "h5py"}})) {
+  PreparedStudy st;
+  const std::string dec = st.dir.file("decode.h5"), enc = st.dir.file("encode.h5");
+  auto r = test::run_stage("ridge", {"--samples", st.samples, "--out", dec, "--quiet"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const Predictions p = read_predictions(dec);
+  const Samples s = read_samples(st.samples);
+  BOOST_CHECK_EQUAL(p.predictions.rows(), s.n_samples());
+  BOOST_CHECK_EQUAL(p.predictions.cols(), 16);
+  BOOST_CHECK_EQUAL(p.fold_alpha.rows(), 5);  // leave-one-run-out over 5 runs
+  BOOST_CHECK_EQUAL(p.weights.rows(), s.n_voxels());
+  BOOST_CHECK_GT(metrics::mean_finite(p.profile_corr), 0.2);  // snr 2: clearly decodable
+  r = test::run_stage("ridge", {"--samples", st.samples, "--out", enc, "--set", "ridge.mode=encode", "--quiet"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const std::string map = st.dir.file("encode_corr.nii.gz");
+  BOOST_REQUIRE(fs::exists(map));
+  // The map puts each voxel's CV correlation at its (i,j,k), on the subject's grid.
+  const std::string out = test::run_python_ok(
+      "import nibabel as nib, h5py, numpy as np\n"
+      "m = nib.load('" + map + "'); s = h5py.File('" + st.samples + "'); p = h5py.File('" + enc + "')\n"
+      "ijk = s['voxels/ijk'][:]; c = p['metrics/profile_corr'][:]; d = m.get_fdata()\n"
+      "print(m.shape == tuple(s['grid/dims'][:]), np.allclose(m.affine, s['grid/affine'][:]),\n"
+      "      np.allclose(d[ijk[:,0], ijk[:,1], ijk[:,2]], np.nan_to_num(c), atol=1e-6), p['predictions'].shape[1] == ijk.shape[0])\n");
+  BOOST_CHECK_EQUAL(out, "True True True True\n");
+}
+
+BOOST_AUTO_TEST_CASE(bdata_input_decodes, *utf::precondition(test::needs_python{{"h5py", "numpy"}})) {
+  test::TempDir dir("v2c-ridge-bdata");
+  // A BData file as bdpy lays it out: 60 voxels + Run + Label columns, 6 runs x 12 samples,
+  // 4 stimuli whose voxel patterns differ; features in a CSV keyed by the vmap names.
+  test::run_python_ok(
+      "import h5py, numpy as np\n"
+      "rng = np.random.default_rng(0); n, v = 72, 60\n"
+      "label = np.tile([1., 2., 3., 4.], n // 4); run = np.repeat(np.arange(1., 7.), 12)\n"
+      "proto = rng.normal(size=(5, v)); data = proto[label.astype(int)] + rng.normal(size=(n, v))\n"
+      "ds = np.column_stack([data, run, label])\n"
+      "keys = ['VoxelData', 'Run', 'Label']; meta = np.full((3, v + 2), np.nan)\n"
+      "meta[0, :v] = 1; meta[1, v] = 1; meta[2, v + 1] = 1\n"
+      "with h5py.File('sub.h5', 'w') as f:\n"
+      "    f['dataset'] = ds\n"
+      "    f['metadata/key'] = np.array([k.encode() for k in keys], dtype='S16')\n"
+      "    f['metadata/description'] = np.array([b'voxels', b'run', b'label'], dtype='S16')\n"
+      "    f['metadata/value'] = meta\n"
+      "    for val, name in [(1, 'cat'), (2, 'dog'), (3, 'car'), (4, 'cup')]:\n"
+      "        f['vmap/Label/%.1f' % val] = name\n"
+      "feat = rng.normal(size=(4, 8))\n"
+      "with open('feat.csv', 'w') as o:\n"
+      "    o.write('id,' + ','.join('f%d' % i for i in range(8)) + '\\n')\n"
+      "    for name, row in zip(['cat', 'dog', 'car', 'cup'], feat): o.write(name + ',' + ','.join(map(str, row)) + '\\n')\n",
+      dir.path().string());
+  const std::string out = dir.file("pred.h5");
+  const auto r = test::run_stage("ridge", {"--bdata", dir.file("sub.h5"), "--features", dir.file("feat.csv"), "--out",
+                                           out, "--set", "ridge.inner_folds=3", "--quiet"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const Predictions p = read_predictions(out);
+  BOOST_CHECK_EQUAL(p.predictions.rows(), 72);
+  BOOST_CHECK_EQUAL(p.fold_alpha.rows(), 6);
+  BOOST_CHECK_EQUAL(p.stimulus[1], "dog");
+  // Distinct voxel patterns per stimulus: identification among the 4 is near perfect.
+  MatrixF feats(4, 8);
+  std::map<std::string, int> row;
+  for (size_t i = 0; i < p.stimulus.size() && row.size() < 4; ++i)
+    if (!row.count(p.stimulus[i])) row[p.stimulus[i]] = int(row.size()), feats.row(row[p.stimulus[i]]) = p.truth.row(int64_t(i));
+  const auto idx = metrics::nearest(p.predictions, feats);
+  double hits = 0;
+  for (size_t i = 0; i < idx.size(); ++i) hits += idx[i] == row[p.stimulus[i]];
+  BOOST_CHECK_GT(hits / double(idx.size()), 0.8);
+}
+
+BOOST_AUTO_TEST_CASE(bad_input_and_config) {
+  PreparedStudy st;
+  const std::string out = st.dir.file("bad.h5");
+  auto r = test::run_stage("ridge", {"--samples", st.nofeat, "--out", out});
+  BOOST_CHECK_EQUAL(r.exit_code, 3);
+  BOOST_CHECK(r.output.find("--features") != std::string::npos);
+  r = test::run_stage("ridge", {"--samples", st.samples, "--out", out, "--set", "ridge.alphas=[10, 1]"});
+  BOOST_CHECK_EQUAL(r.exit_code, 2);
+  BOOST_CHECK(r.output.find("ridge.alphas") != std::string::npos);
+  r = test::run_stage("ridge", {"--samples", st.samples, "--out", out, "--set", "ridge.outer=groups", "--set",
+                                "ridge.outer_folds=9"});
+  BOOST_CHECK_EQUAL(r.exit_code, 3);
+  BOOST_CHECK(r.output.find("9 folds") != std::string::npos);
+  r = test::run_stage("ridge", {"--samples", st.samples, "--bdata", st.samples, "--out", out});
+  BOOST_CHECK_EQUAL(r.exit_code, 2);
+  r = test::run_stage("ridge", {"--samples", st.dir.file("missing.h5"), "--out", out});
+  BOOST_CHECK_EQUAL(r.exit_code, 4);
+  BOOST_CHECK(!fs::exists(out));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -195,4 +195,30 @@ std::string check_error(Fn&& fn, v2c::ExitCode code, std::initializer_list<std::
   return "";
 }
 
+// A built stage executable: $V2C_BIN_DIR/v2c-<name> (set by scripts/run-tests.sh), else
+// <repo>/build/bin/v2c-<name>.
+inline std::string stage_binary(const std::string& name) {
+  if (const char* bin = std::getenv("V2C_BIN_DIR"); bin && *bin) return std::string(bin) + "/v2c-" + name;
+  const auto root = repo_root();
+  return ((root ? *root : fs::current_path()) / "build" / "bin" / ("v2c-" + name)).string();
+}
+
+struct StageRun {
+  int exit_code = -1;  // -1 when it did not exit normally
+  std::string output;  // stdout and stderr together
+};
+
+// Runs v2c-<stage> with the arguments (each shell-quoted), capturing its output.
+inline StageRun run_stage(const std::string& stage, const std::vector<std::string>& args) {
+  std::string cmd = shell_quote(stage_binary(stage));
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  TempDir scratch("v2c-run");
+  const std::string log = scratch.file("log.txt");
+  const int status = std::system((cmd + " > " + shell_quote(log) + " 2>&1").c_str());
+  StageRun r;
+  r.output = read_text_file(log);
+  if (status != -1 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  return r;
+}
+
 }  // namespace v2c::test
