@@ -7,6 +7,7 @@
 # Outputs under work/<study>/:
 #   bids/                      the simulated BIDS study (v2c-simulate)
 #   sub-XX/samples.h5          one subject's samples (v2c-prepare)
+#   sub-XX/ridge.h5            its ridge decoding, out-of-fold (v2c-ridge)
 
 CONFIG  ?= configs/default.yaml
 STUDY   ?= $(basename $(notdir $(CONFIG)))
@@ -20,7 +21,7 @@ STAGE_FLAGS := --config $(CONFIG) --threads $(THREADS) --force
 all: setup
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory run
-	@echo "vox2clip: study '$(STUDY)' prepared: $(WORK)/sub-*/samples.h5"
+	@echo "vox2clip: study '$(STUDY)' done: $(WORK)/sub-*/samples.h5 and ridge.h5"
 
 # Two phases: the subjects are known once the study exists.
 run: $(BIDS)/dataset_description.json
@@ -30,8 +31,11 @@ $(BIDS)/dataset_description.json: $(CONFIG) $(V2C)/v2c-simulate
 	$(V2C)/v2c-simulate $(STAGE_FLAGS) --out $(BIDS)
 
 SUBJECTS = $(notdir $(wildcard $(BIDS)/sub-*))
-prepare-subjects: $(foreach s,$(SUBJECTS),$(WORK)/$(s)/samples.h5)
+prepare-subjects: $(foreach s,$(SUBJECTS),$(WORK)/$(s)/samples.h5 $(WORK)/$(s)/ridge.h5)
 
 $(WORK)/%/samples.h5: $(BIDS)/dataset_description.json $(CONFIG) $(V2C)/v2c-prepare
 	$(V2C)/v2c-prepare $(STAGE_FLAGS) --bids $(BIDS) --subject $* --task sim \
 	  --features $(BIDS)/stimuli/features.h5 --out $@
+
+$(WORK)/%/ridge.h5: $(WORK)/%/samples.h5 $(CONFIG) $(V2C)/v2c-ridge
+	$(V2C)/v2c-ridge $(STAGE_FLAGS) --samples $< --out $@
