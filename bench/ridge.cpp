@@ -65,10 +65,9 @@ int run(int64_t n, int64_t p, int64_t t, int n_alphas, int folds, const std::str
   const double ours_cv = now() - t0;
   t0 = now();
   {
-    const std::vector<double> alpha2 = cv::select_alphas<S>(X, Y, run, all, s);
     M Wfit;
     linalg::RowVec<S> b;
-    ridge::fit_weights<S>(X, Y, alpha2, Wfit, b);
+    cv::select_and_fit<S>(X, Y, run, s, Wfit, b);
   }
   const double ours_fit = now() - t0;
 

@@ -112,6 +112,11 @@ BOOST_AUTO_TEST_CASE(predictions_equal_scikit_learn, *utf::precondition(test::ne
       linalg::RowVec<double> b;
       ridge::fit_weights<double>(Xtr, Ytr, std::vector<double>(7, alpha), Wfit, b);
       BOOST_CHECK_MESSAGE(max_rel_diff(Wfit, coef) < 1e-6, "weights: rel diff " << max_rel_diff(Wfit, coef));
+      MD Wg;
+      linalg::RowVec<double> bg;
+      ridge::fit_weights_from_gram<double>(MD(Xtr * Xtr.transpose()), Xtr, Ytr, std::vector<double>(7, alpha), Wg, bg);
+      BOOST_CHECK_MESSAGE(max_rel_diff(Wg, coef) < 1e-6, "weights from Gram: rel diff " << max_rel_diff(Wg, coef));
+      BOOST_CHECK_SMALL((bg - b).cwiseAbs().maxCoeff(), 1e-6 * std::max(1.0, b.cwiseAbs().maxCoeff()));
     }
   }
 }
@@ -159,6 +164,33 @@ BOOST_AUTO_TEST_CASE(per_target_alpha_equals_brute_force) {
   }
   // The targets are not all alike: the choice really is per target.
   BOOST_CHECK_GT(std::set<double>(chosen.begin(), chosen.end()).size(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(final_fit_with_standardized_inputs_maps_raw_inputs) {
+  // With standardize_x the saved W, b must apply to RAW inputs: X W + b equals the predictions
+  // of a model fitted on z-scored inputs.
+  const int64_t n = 80, p = 12, t = 3;
+  MD X = random_matrix(n, p, 41);
+  for (int64_t j = 0; j < p; ++j) X.col(j) = X.col(j) * double(j + 1) + Eigen::VectorXd::Constant(n, 5.0 * j);
+  const MD Y = X * random_matrix(p, t, 42) + random_matrix(n, t, 43);
+  const auto run = runs_of(n, 4);
+  cv::RidgeCvSettings s;
+  s.alphas = {0.1, 1, 10, 100};
+  s.inner_folds = 4;
+  s.standardize_x = true;
+  MD W;
+  linalg::RowVec<double> b;
+  const auto alpha = cv::select_and_fit<double>(X, Y, run, s, W, b);
+  MD Z = X;
+  for (int64_t j = 0; j < p; ++j) {
+    const double m = X.col(j).mean(), sd = std::sqrt((X.col(j).array() - m).square().mean());
+    Z.col(j) = (X.col(j).array() - m) / sd;
+  }
+  MD Wz;
+  linalg::RowVec<double> bz;
+  ridge::fit_weights<double>(Z, Y, alpha, Wz, bz);
+  const MD direct = (Z * Wz).rowwise() + bz, folded = (X * W).rowwise() + b;
+  BOOST_CHECK_LT(max_rel_diff(folded, direct), 1e-9);
 }
 
 BOOST_AUTO_TEST_CASE(folds_group_runs_and_exclusive_drops_test_stimuli) {

@@ -120,6 +120,23 @@ class Solver {
     return scores;
   }
 
+  // The final model on every sample, reusing the Gram matrix when there is one.
+  void fit_all(const std::vector<double>& alpha, Mat<S>& W, RowVec<S>& b) const {
+    if (use_gram_) return ridge::fit_weights_from_gram(G_, X_, Y_, alpha, W, b);
+    if (!s_.standardize_x) return ridge::fit_weights(X_, Y_, alpha, W, b);
+    // Standardised inputs: fit on z-scored X, then fold the scaling back into W and b.
+    Mat<S> z = X_, dummy(0, X_.cols());
+    standardize_with(X_, z, dummy);
+    ridge::fit_weights(z, Y_, alpha, W, b);
+    for (int64_t j = 0; j < X_.cols(); ++j) {
+      const double mean = X_.col(j).template cast<double>().mean();
+      const double var = (X_.col(j).template cast<double>().array() - mean).square().mean();
+      const double sd = var > 1e-24 ? std::sqrt(var) : 1.0;
+      W.row(j) /= S(sd);
+      b -= S(mean) * W.row(j);
+    }
+  }
+
   // Predictions [n_test x t] with α per target.
   Mat<S> predict(const Fold& f, const std::vector<double>& alpha) const {
     const int64_t t = Y_.cols();
@@ -267,6 +284,20 @@ std::vector<double> select_alphas(const Mat<S>& X, const Mat<S>& Y, const std::v
 }
 
 template <class S>
+std::vector<double> select_and_fit(const Mat<S>& X, const Mat<S>& Y, const std::vector<int32_t>& run,
+                                   const RidgeCvSettings& settings, Mat<S>& W, RowVec<S>& b) {
+  check_settings(settings);
+  RidgeCvSettings s = settings;
+  s.select_voxels = 0;  // the saved model is one linear map over all inputs
+  const Solver<S> solver(X, Y, s);
+  std::vector<int64_t> all(static_cast<size_t>(X.rows()));
+  std::iota(all.begin(), all.end(), 0);
+  const std::vector<double> alpha = select_with(solver, run, all, nullptr, s, Y.cols(), nullptr);
+  solver.fit_all(alpha, W, b);
+  return alpha;
+}
+
+template <class S>
 RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vector<int32_t>& run,
                                 const std::vector<std::string>& stimulus, const RidgeCvSettings& s,
                                 const FoldCallback& on_fold) {
@@ -313,7 +344,9 @@ RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vec
                                               const std::vector<std::string>&, const RidgeCvSettings&,              \
                                               const FoldCallback&);                                                 \
   template std::vector<double> select_alphas<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,         \
-                                                const std::vector<int64_t>&, const RidgeCvSettings&, MatrixD*);
+                                                const std::vector<int64_t>&, const RidgeCvSettings&, MatrixD*);    \
+  template std::vector<double> select_and_fit<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,        \
+                                                 const RidgeCvSettings&, Mat<S>&, RowVec<S>&);
 V2C_CV(float)
 V2C_CV(double)
 #undef V2C_CV

@@ -70,4 +70,10 @@ std::vector<double> select_alphas(const linalg::Mat<S>& X, const linalg::Mat<S>&
                                   const std::vector<int64_t>& rows, const RidgeCvSettings& settings,
                                   MatrixD* mean_score = nullptr);
 
+// select_alphas over all samples, then the refit on all samples with those α (what
+// scikit-learn's RidgeCV.fit does), sharing one Gram matrix between the two. W [p x t], b [t].
+template <class S>
+std::vector<double> select_and_fit(const linalg::Mat<S>& X, const linalg::Mat<S>& Y, const std::vector<int32_t>& run,
+                                   const RidgeCvSettings& settings, linalg::Mat<S>& W, linalg::RowVec<S>& b);
+
 }  // namespace v2c::cv

@@ -143,8 +143,9 @@ void fit_weights(const Mat<S>& X, const Mat<S>& Y, const std::vector<double>& al
   if (p > n) {
     decompose(linalg::gram(Xc), s, U);
     linalg::gemm(U, true, Yc, false, B);
-    const Mat<S> UZ = U * shrink(B, s, alpha, 0, t);  // [n x t]
-    linalg::gemm(Xc, true, UZ, false, W);              // Xcᵀ U Z: [p x t]
+    Mat<S> UZ;
+    linalg::gemm(U, false, shrink(B, s, alpha, 0, t), false, UZ);  // [n x t]
+    linalg::gemm(Xc, true, UZ, false, W);                          // Xcᵀ U Z: [p x t]
   } else {
     Mat<S> Q, XtY;
     linalg::gemm(Xc, true, Xc, false, Q);
@@ -154,6 +155,33 @@ void fit_weights(const Mat<S>& X, const Mat<S>& Y, const std::vector<double>& al
     const Mat<S> Z = shrink(B, s, alpha, 0, t);
     linalg::gemm(U, false, Z, false, W);
   }
+  b = y_mean - x_mean * W;
+}
+
+template <class S>
+void fit_weights_from_gram(const Mat<S>& G, const Mat<S>& X, const Mat<S>& Y, const std::vector<double>& alpha,
+                           Mat<S>& W, RowVec<S>& b) {
+  const int64_t n = X.rows(), t = Y.cols();
+  V2C_ASSERT(G.rows() == n && G.cols() == n && Y.rows() == n && int64_t(alpha.size()) == t);
+  if (n < 2) throw input_error("ridge: cannot fit ", n, " sample(s)");
+  // K_c = K - r1ᵀ - 1rᵀ + g (centred with all rows), then W = X_cᵀ U Z = Xᵀ(UZ) - x̄ᵀ(1ᵀUZ).
+  Vec<double> r(n);
+  for (int64_t i = 0; i < n; ++i) r[i] = G.row(i).template cast<double>().mean();
+  const double g = r.mean();
+  Mat<S> K(n, n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) K(i, j) = S(double(G(i, j)) - r[i] - r[j] + g);
+  Vec<S> s;
+  Mat<S> U, B, UZ;
+  decompose(K, s, U);
+  const RowVec<S> x_mean = column_means(X), y_mean = column_means(Y);
+  Mat<S> Yc = Y;
+  Yc.rowwise() -= y_mean;
+  linalg::gemm(U, true, Yc, false, B);
+  linalg::gemm(U, false, shrink(B, s, alpha, 0, t), false, UZ);
+  linalg::gemm(X, true, UZ, false, W);
+  const RowVec<S> col_sums = UZ.colwise().sum();
+  W.noalias() -= x_mean.transpose() * col_sums;
   b = y_mean - x_mean * W;
 }
 
@@ -192,6 +220,8 @@ Vec<double> score_targets(const Mat<S>& pred, const Mat<S>& truth, const std::st
                                      const std::vector<int64_t>&);                                            \
   template Path<S> path_from_data<S>(const Mat<S>&, const Mat<S>&, const Mat<S>&, const std::string&);        \
   template void fit_weights<S>(const Mat<S>&, const Mat<S>&, const std::vector<double>&, Mat<S>&, RowVec<S>&); \
+  template void fit_weights_from_gram<S>(const Mat<S>&, const Mat<S>&, const Mat<S>&, const std::vector<double>&,  \
+                                         Mat<S>&, RowVec<S>&);                                                  \
   template Vec<double> score_targets<S>(const Mat<S>&, const Mat<S>&, const std::string&);
 V2C_RIDGE(float)
 V2C_RIDGE(double)

@@ -61,6 +61,11 @@ template <class S>
 void fit_weights(const Mat<S>& X, const Mat<S>& Y, const std::vector<double>& alpha_per_target, Mat<S>& W,
                  RowVec<S>& b);
 
+// The same fit from the uncentred Gram matrix G = X Xᵀ of X's rows (kernel form, no second X·Xᵀ).
+template <class S>
+void fit_weights_from_gram(const Mat<S>& G, const Mat<S>& X, const Mat<S>& Y,
+                           const std::vector<double>& alpha_per_target, Mat<S>& W, RowVec<S>& b);
+
 // Per-target scores of predictions against truth [n x t]: "correlation" (Pearson, 0 when either
 // side is constant) or "r2" (1 - SS_res / SS_tot around the truth's mean).
 template <class S>

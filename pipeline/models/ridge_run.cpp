@@ -84,14 +84,9 @@ Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgre
   p.r2 = metrics::r2(p.predictions, p.truth);
 
   if (cfg.fit_final) {
-    std::vector<int64_t> all(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) all[size_t(i)] = i;
-    cv::RidgeCvSettings final_st = st;
-    final_st.select_voxels = 0;  // the saved model is a plain linear map over all inputs
-    const std::vector<double> alpha = cv::select_alphas<S>(X, Y, s.run, all, final_st);
     M W;
     linalg::RowVec<S> b;
-    fit_weights<S>(X, Y, alpha, W, b);
+    const std::vector<double> alpha = cv::select_and_fit<S>(X, Y, s.run, st, W, b);
     p.weights = W.template cast<float>();
     p.intercept.assign(b.data(), b.data() + b.size());
     p.final_alpha = alpha;
