@@ -207,6 +207,15 @@ BOOST_AUTO_TEST_CASE(folds_group_runs_and_exclusive_drops_test_stimuli) {
   auto expl = cv::run_folds(run, {}, "explicit", 0, {{0, 3}, {1, 2}});
   BOOST_CHECK((expl[0].test == std::vector<int64_t>{0, 1, 6, 7}));
   test::check_error([&] { cv::run_folds(run, {}, "groups", 5); }, ExitCode::input, {"5 runs", "found 4"});
+  // A single explicit fold is a plain train/test split.
+  auto split = cv::run_folds(run, {}, "explicit", 0, {{3}});
+  BOOST_REQUIRE_EQUAL(split.size(), 1u);
+  BOOST_CHECK((split[0].train == std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  // Learning curves: the first half of the training runs (runs 0 and 1 of 0, 1, 2).
+  cv::restrict_training_runs(split, run, 0.5);
+  BOOST_CHECK((split[0].train == std::vector<int64_t>{0, 1, 2, 3}));
+  cv::restrict_training_runs(split, run, 0.1);  // never fewer than one run
+  BOOST_CHECK((split[0].train == std::vector<int64_t>{0, 1}));
 }
 
 BOOST_AUTO_TEST_CASE(planted_linear_solution_is_recovered) {

@@ -48,7 +48,9 @@ std::vector<Fold> run_folds(const std::vector<int32_t>& run_of_sample, const std
   } else {
     throw usage_error("cross-validation: unknown fold scheme '", scheme, "' (loro, groups, explicit)");
   }
-  if (test_runs.size() < 2) throw input_error("cross-validation needs at least 2 runs; found ", runs.size());
+  if (test_runs.size() < 2 && scheme != "explicit")
+    throw input_error("cross-validation needs at least 2 runs; found ", runs.size());
+  if (test_runs.empty()) throw usage_error("cross-validation: no explicit folds given");
   std::vector<Fold> folds(test_runs.size());
   for (size_t f = 0; f < test_runs.size(); ++f) {
     const std::set<int32_t> tested(test_runs[f].begin(), test_runs[f].end());
@@ -65,6 +67,23 @@ void make_exclusive(std::vector<Fold>& folds, const std::vector<std::string>& st
     for (int64_t r : f.train)
       if (!tested.count(stimulus[size_t(r)])) kept.push_back(r);
     f.train = std::move(kept);
+  }
+}
+
+void restrict_training_runs(std::vector<Fold>& folds, const std::vector<int32_t>& run, double fraction) {
+  if (!(fraction > 0 && fraction <= 1)) throw usage_error("train_fraction must be in (0, 1]; found ", fraction);
+  if (fraction == 1.0) return;
+  for (auto& f : folds) {
+    std::set<int32_t> runs;
+    for (int64_t r : f.train) runs.insert(run[size_t(r)]);
+    const size_t keep = std::max<size_t>(1, size_t(std::lround(fraction * double(runs.size()))));
+    std::set<int32_t> kept;
+    for (int32_t r : runs)
+      if (kept.size() < keep) kept.insert(r);
+    std::vector<int64_t> rows;
+    for (int64_t r : f.train)
+      if (kept.count(run[size_t(r)])) rows.push_back(r);
+    f.train = std::move(rows);
   }
 }
 
@@ -309,6 +328,7 @@ RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vec
   RidgeCvResult<S> res;
   res.folds = run_folds(run, {}, s.outer, s.outer_folds, s.explicit_folds);
   if (s.exclusive) make_exclusive(res.folds, stimulus);
+  restrict_training_runs(res.folds, run, s.train_fraction);
   const int n_folds = int(res.folds.size());
   res.predictions = Mat<S>::Constant(n, t, std::numeric_limits<S>::quiet_NaN());
   res.fold_of_sample.assign(size_t(n), -1);

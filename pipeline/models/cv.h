@@ -23,13 +23,19 @@ struct Fold {
 
 // Folds over the samples `rows` (all samples when empty), grouped by run_of_sample:
 //   scheme "loro": one fold per run; "groups": k folds of consecutive runs (sorted run values);
-//   "explicit": explicit_runs[f] lists the run values tested in fold f.
+//   "explicit": explicit_runs[f] lists the run values tested in fold f (one fold = a plain
+//   train/test split, e.g. novel-stimulus test runs).
 std::vector<Fold> run_folds(const std::vector<int32_t>& run_of_sample, const std::vector<int64_t>& rows,
                             const std::string& scheme, int k,
                             const std::vector<std::vector<int>>& explicit_runs = {});
 
 // Drops from each fold's training rows the samples whose stimulus appears in its test rows.
 void make_exclusive(std::vector<Fold>& folds, const std::vector<std::string>& stimulus_of_sample);
+
+// Learning curves: keeps in each fold's training rows only the first k of its training runs
+// (in run order), k = max(1, round(fraction x n_training_runs)). fraction 1 keeps everything.
+// Every model restricted with the same fraction sees the same training runs.
+void restrict_training_runs(std::vector<Fold>& folds, const std::vector<int32_t>& run_of_sample, double fraction);
 
 struct RidgeCvSettings {
   std::vector<double> alphas;          // the grid (ascending after validation)
@@ -40,6 +46,7 @@ struct RidgeCvSettings {
   std::vector<std::vector<int>> explicit_folds;
   int inner_folds = 5;                 // inner CV: k groups of consecutive runs of the outer training set
   bool exclusive = false;
+  double train_fraction = 1.0;         // share of each outer fold's training runs used (first runs)
   int64_t select_voxels = 0;           // top-k voxels per target by |corr| in the training rows; 0 = all
   bool standardize_x = false;          // z-score voxels with training-fold statistics
   int64_t target_batch = 1024;         // targets predicted at once (bounds memory)

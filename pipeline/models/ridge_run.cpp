@@ -58,6 +58,7 @@ Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgre
   st.explicit_folds = parse_explicit(cfg.explicit_folds);
   st.inner_folds = cfg.inner_folds;
   st.exclusive = cfg.exclusive;
+  st.train_fraction = cfg.train_fraction;
   st.select_voxels = decode ? cfg.select_voxels : 0;
   st.standardize_x = cfg.standardize_x;
   st.target_batch = cfg.target_batch;
@@ -68,6 +69,7 @@ Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgre
   p.subject = s.subject;
   p.model = "ridge";
   p.mode = cfg.mode;
+  p.train_fraction = cfg.train_fraction;
   p.predictions = res.predictions.template cast<float>();
   p.truth = Y.template cast<float>();
   p.stimulus = s.stimulus;

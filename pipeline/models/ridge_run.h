@@ -22,6 +22,7 @@ struct RidgeConfig {
   std::vector<std::string> explicit_folds = {};
   int inner_folds = 5;
   bool exclusive = false;
+  double train_fraction = 1.0;
   int select_voxels = 0;
   bool standardize_x = false;
   std::string precision = "float32";
@@ -50,6 +51,9 @@ struct RidgeConfig {
     s.field("inner_folds", inner_folds, "inner CV inside each outer training set: folds of consecutive runs")
         .range(2, 1000);
     s.field("exclusive", exclusive, "drop from training every sample whose stimulus is in the test fold");
+    s.field("train_fraction", train_fraction,
+            "share of each outer fold's training runs used (its first runs), for learning curves")
+        .check([](const double& f) { return f > 0 && f <= 1; }, "in (0, 1]");
     s.field("select_voxels", select_voxels,
             "decode: per target, keep the top-k voxels by |correlation| in the training fold (0 = all)")
         .min(0);
