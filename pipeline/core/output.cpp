@@ -32,7 +32,17 @@ int register_temp(const std::string& path, bool is_dir) {
   return -1;
 }
 
+volatile sig_atomic_t g_defer = 0;
+volatile sig_atomic_t g_requested = 0;
+
 void on_signal(int sig) {
+  if (g_defer && !g_requested) {
+    g_requested = 1;
+    const char msg[] = "\nvox2clip: interrupt received; finishing the step and writing a checkpoint (again to abort)\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)ignored;
+    return;
+  }
   for (int i = 0; i < kSlots; ++i) {
     // A directory's files cannot be removed safely from here; its temp name is enough for make.
     if (g_slot_used[i] && !g_slot_is_dir[i]) unlink(g_temp_paths[i]);
@@ -45,6 +55,9 @@ void on_signal(int sig) {
 }
 
 }  // namespace
+
+void defer_interrupts(bool on) { g_defer = on ? 1 : 0; }
+bool interrupt_requested() { return g_requested != 0; }
 
 void install_interrupt_cleanup() {
   struct sigaction sa {};

@@ -28,4 +28,10 @@ class AtomicOutput {
 // Installs the SIGINT/SIGTERM handler (done by the stage framework).
 void install_interrupt_cleanup();
 
+// For long training loops: while deferred, SIGINT/SIGTERM only set a flag (a second signal
+// still exits at once); the loop polls interrupt_requested(), writes a checkpoint and ends with
+// an Error(ExitCode::interrupted).
+void defer_interrupts(bool on);
+bool interrupt_requested();
+
 }  // namespace v2c
