@@ -91,6 +91,12 @@ asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT_FLAGS="-O1 -g" \
 	  SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer"
 
+# ---- public datasets (network needed) ---------------------------------------------------
+.PHONY: fetch-haxby2001 fetch-god fetch-horikawa2020
+fetch-%:
+	@scripts/ensure-debian-packages.sh curl python3
+	datasets/fetch.sh $* data/$*
+
 # ---- docs ----------------------------------------------------------------------------------
 .PHONY: docs
 docs: build
