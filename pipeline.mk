@@ -1,41 +1,91 @@
 # The pipeline: real file dependencies, so an interrupted run resumes where it stopped, a changed
-# config or binary re-runs only what depends on it, and `make -j2` prepares subjects in parallel.
+# config or binary re-runs only what depends on it, and `make -j2` runs subjects in parallel.
 #
 #   make                                  the default simulated study (configs/default.yaml)
-#   make CONFIG=configs/my.yaml           another simulated study, outputs in work/my/
+#   make CONFIG=configs/haxby2001.yaml    the real Haxby data in ../shared/data
+#   make CONFIG=configs/my.yaml           a study of yours (section `study:`), outputs in work/my/
 #
 # Outputs under work/<study>/:
-#   bids/                      the simulated BIDS study (v2c-simulate)
-#   sub-XX/samples.h5          one subject's samples (v2c-prepare)
-#   sub-XX/ridge.h5            its ridge decoding, out-of-fold (v2c-ridge)
+#   plan.mk                          the study as make variables (v2c-plan)
+#   bids/                            the simulated BIDS study (v2c-simulate; simulated studies only)
+#   sub-XX/samples.h5                one subject's samples (v2c-prepare)
+#   sub-XX/ridge-fF.h5               ridge decoding on a share F of the training runs (v2c-ridge)
+#   pretrain/encoder.h5              the shared encoder pretrained on the other subjects (v2c-pretrain)
+#   sub-XX/encoder-MODE-fF.h5        the encoder fine-tuned on a held-out subject (v2c-finetune)
+#   sub-XX/*.retrieval.h5            retrieval metrics of each predictions file (v2c-retrieve)
+#   report/index.html, results.csv   ridge vs the encoder (v2c-report)
 
 CONFIG  ?= configs/default.yaml
 STUDY   ?= $(basename $(notdir $(CONFIG)))
 WORK    ?= work/$(STUDY)
 THREADS ?= 0
 BIDS    := $(WORK)/bids
+PLAN    := $(WORK)/plan.mk
 V2C     := $(BUILD)/bin
 STAGE_FLAGS := --config $(CONFIG) --threads $(THREADS) --force
+# Stages that exist in this checkout (later stages are added to the pipeline as they land).
+HAVE = $(wildcard stages/$(1).cpp)
 
-.PHONY: all run prepare-subjects
+.PHONY: all run pipeline
 all: setup
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory run
-	@echo "vox2clip: study '$(STUDY)' done: $(WORK)/sub-*/samples.h5 and ridge.h5"
 
-# Two phases: the subjects are known once the study exists.
-run: $(BIDS)/dataset_description.json
-	@$(MAKE) --no-print-directory prepare-subjects
+# Phase 1 writes the plan; phase 2 reads it (subjects, fractions, prepare arguments).
+run: $(V2C)/v2c-plan
+	@mkdir -p $(WORK)
+	@$(V2C)/v2c-plan --config $(CONFIG) --bids-dir $(BIDS) --out $(PLAN).new --force --quiet
+	@cmp -s $(PLAN).new $(PLAN) && rm -f $(PLAN).new || mv $(PLAN).new $(PLAN)
+	@$(MAKE) --no-print-directory pipeline V2C_PIPELINE=1
+	@if [ -f $(WORK)/report/index.html ]; then echo "vox2clip: report: $(abspath $(WORK))/report/index.html"; \
+	 else echo "vox2clip: study '$(STUDY)' done in $(WORK)/"; fi
 
-$(BIDS)/dataset_description.json: $(CONFIG) $(V2C)/v2c-simulate
+ifeq ($(V2C_PIPELINE),1)
+include $(PLAN)
+.SECONDEXPANSION:
+
+SAMPLES := $(foreach s,$(SUBJECTS),$(WORK)/$(s)/samples.h5)
+RIDGE   := $(foreach s,$(SUBJECTS),$(foreach f,$(FRACTIONS),$(WORK)/$(s)/ridge-f$(f).h5))
+ENCODER_SUBJECTS := $(if $(PRETRAIN_SUBJECTS),$(HELDOUT),$(SUBJECTS))
+MODES   := $(if $(PRETRAIN_SUBJECTS),adapter full,full)
+ENCODER := $(WORK)/pretrain/encoder.h5
+FINETUNED := $(if $(call HAVE,finetune),$(foreach s,$(ENCODER_SUBJECTS),$(foreach m,$(MODES),\
+               $(foreach f,$(FRACTIONS),$(WORK)/$(s)/encoder-$(m)-f$(f).h5))))
+PREDICTIONS := $(RIDGE) $(FINETUNED)
+RETRIEVAL := $(if $(call HAVE,retrieve),$(PREDICTIONS:.h5=.retrieval.h5))
+REPORT := $(if $(call HAVE,report),$(WORK)/report/index.html)
+
+pipeline: $(SAMPLES) $(PREDICTIONS) $(RETRIEVAL) $(REPORT)
+
+ifeq ($(STUDY_SOURCE),simulate)
+SIM_STAMP := $(BIDS)/dataset_description.json
+$(SIM_STAMP): $(CONFIG) $(V2C)/v2c-simulate
 	$(V2C)/v2c-simulate $(STAGE_FLAGS) --out $(BIDS)
+endif
 
-SUBJECTS = $(notdir $(wildcard $(BIDS)/sub-*))
-prepare-subjects: $(foreach s,$(SUBJECTS),$(WORK)/$(s)/samples.h5 $(WORK)/$(s)/ridge.h5)
+$(WORK)/%/samples.h5: $(SIM_STAMP) $(PLAN) $(V2C)/v2c-prepare
+	$(V2C)/v2c-prepare $(STAGE_FLAGS) $(PREPARE_ARGS_$*) --out $@
 
-$(WORK)/%/samples.h5: $(BIDS)/dataset_description.json $(CONFIG) $(V2C)/v2c-prepare
-	$(V2C)/v2c-prepare $(STAGE_FLAGS) --bids $(BIDS) --subject $* --task sim \
-	  --features $(BIDS)/stimuli/features.h5 --out $@
+define ridge_rule
+$(WORK)/%/ridge-f$(1).h5: $(WORK)/%/samples.h5 $(CONFIG) $(V2C)/v2c-ridge
+	$(V2C)/v2c-ridge $(STAGE_FLAGS) --samples $$< --set ridge.train_fraction=$(1) --out $$@
+endef
+$(foreach f,$(FRACTIONS),$(eval $(call ridge_rule,$(f))))
 
-$(WORK)/%/ridge.h5: $(WORK)/%/samples.h5 $(CONFIG) $(V2C)/v2c-ridge
-	$(V2C)/v2c-ridge $(STAGE_FLAGS) --samples $< --out $@
+$(ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(CONFIG) $(V2C)/v2c-pretrain
+	@mkdir -p $(@D)
+	$(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(filter %samples.h5,$^) --out $@
+
+define finetune_rule
+$(WORK)/%/encoder-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(if $(PRETRAIN_SUBJECTS),$(ENCODER)) $(CONFIG) $(V2C)/v2c-finetune
+	$(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< $(if $(PRETRAIN_SUBJECTS),--pretrained $(ENCODER)) \
+	  --set finetune.mode=$(2) --set finetune.train_fraction=$(1) --out $$@
+endef
+$(foreach f,$(FRACTIONS),$(foreach m,$(MODES),$(eval $(call finetune_rule,$(f),$(m)))))
+
+$(WORK)/%.retrieval.h5: $(WORK)/%.h5 $(WORK)/$$(dir $$*)samples.h5 $(CONFIG) $(V2C)/v2c-retrieve
+	$(V2C)/v2c-retrieve $(STAGE_FLAGS) --predictions $< --samples $(WORK)/$(dir $*)samples.h5 --out $@
+
+$(WORK)/report/index.html: $(RETRIEVAL) $(PREDICTIONS) $(CONFIG) $(V2C)/v2c-report
+	$(V2C)/v2c-report $(STAGE_FLAGS) --study $(WORK) --out $(WORK)/report
+endif

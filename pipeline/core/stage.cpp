@@ -36,8 +36,8 @@ namespace {
 
 std::vector<OptionSpec> standard_options(const StageSpec& spec) {
   std::vector<OptionSpec> opts = {
-      {"config", "FILE", "YAML config; this stage reads its section '" + spec.name + "'", false, false, ""},
-      {"set", "KEY=VALUE", "override one config key (repeatable), e.g. --set " + spec.name + ".KEY=VALUE", true,
+      {"config", "FILE", "YAML config; this stage reads its section '" + (spec.config_section.empty() ? spec.name : spec.config_section) + "'", false, false, ""},
+      {"set", "KEY=VALUE", "override one config key (repeatable), e.g. --set " + (spec.config_section.empty() ? spec.name : spec.config_section) + ".KEY=VALUE", true,
        false, ""},
   };
   if (spec.has_output) {
@@ -90,7 +90,7 @@ std::string help_text(const StageSpec& spec, const config::Schema& schema) {
   }
   os << "\nStandard options:\n";
   print(standard_options(spec));
-  if (!schema.fields().empty()) os << "\nConfig keys (section '" << spec.name << "'):\n" << schema.help(2);
+  if (!schema.fields().empty()) os << "\nConfig keys (section '" << schema.section() << "'):\n" << schema.help(2);
   os << "\nExit codes:\n" << exit_code_table(false);
   return os.str();
 }
@@ -108,7 +108,7 @@ std::string help_markdown(const StageSpec& spec, const config::Schema& schema) {
   os << "\nPlus the standard options (`--config`, `--set`, `--force`, `--threads`, `--seed`, `--quiet`, "
         "`--verbose`, `--help`).\n";
   if (!schema.fields().empty()) {
-    os << "\nConfig section `" << spec.name << "`:\n\n| key | type | default | rule | meaning |\n|---|---|---|---|---|\n";
+    os << "\nConfig section `" << schema.section() << "`:\n\n| key | type | default | rule | meaning |\n|---|---|---|---|---|\n";
     for (const auto& f : schema.fields()) {
       YAML::Emitter e;
       e.SetDoublePrecision(10);

@@ -38,6 +38,7 @@ struct StageSpec {
   std::string positional_help;
   bool has_output = true;      // --out is required and protected by --force
   std::string output_help = "output file";
+  std::string config_section = "";  // config section read, when not the stage's name
 };
 
 class Args {
@@ -79,7 +80,7 @@ int run_stage(int argc, char** argv, const StageSpec& spec, config::Schema& sche
 template <class Config>
 int stage_main(int argc, char** argv, const StageSpec& spec, void (*run)(StageContext&, Config&)) {
   Config cfg;
-  config::Schema schema(spec.name);
+  config::Schema schema(spec.config_section.empty() ? spec.name : spec.config_section);
   cfg.describe(schema);
   return run_stage(argc, argv, spec, schema, [&](StageContext& ctx) { run(ctx, cfg); });
 }

@@ -1,0 +1,55 @@
+// The study a config describes, for the Makefile pipeline (pipeline.mk): where the data comes
+// from, which subjects, which are held out of pretraining, and the learning-curve fractions.
+// v2c-plan turns it into make variables (work/<study>/plan.mk).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pipeline/core/config.h"
+
+namespace v2c::study {
+
+struct StudyConfig {
+  std::string source = "simulate";
+  std::string bids_root = "";
+  std::string task = "sim";
+  std::vector<std::string> subjects = {};
+  std::vector<std::string> heldout = {};
+  std::vector<double> train_fractions = {0.25, 0.5, 1.0};
+  std::vector<std::string> bold = {};
+  std::vector<std::string> events = {};
+  std::string labels = "";
+  std::string mask = "";
+  std::string features = "";
+  std::string feature_names = "";
+  std::string feature_aliases = "";
+
+  void describe(config::Schema& s) {
+    s.field("source", source,
+            "where the runs come from: simulate (v2c-simulate into work/<study>/bids), bids (a BIDS tree), files (one "
+            "subject given file by file)")
+        .one_of({"simulate", "bids", "files"});
+    s.field("bids_root", bids_root, "source bids: the BIDS root");
+    s.field("task", task, "BIDS task label of the runs");
+    s.field("subjects", subjects, "source bids: subject ids (sub-XX); simulate: sub-01.. from simulate.n_subjects");
+    s.field("heldout", heldout,
+            "subjects left out of pretraining and fine-tuned instead (default: the last subject; none with one subject)");
+    s.field("train_fractions", train_fractions, "learning curve: shares of each fold's training runs")
+        .check([](const std::vector<double>& v) {
+          if (v.empty()) return false;
+          for (double f : v)
+            if (!(f > 0 && f <= 1)) return false;
+          return true;
+        }, "a non-empty list of numbers in (0, 1]");
+    s.field("bold", bold, "source files: the run files (one 4D file per run, or one file with --labels)");
+    s.field("events", events, "source files: one events.tsv per bold file");
+    s.field("labels", labels, "source files: a per-volume 'label run' file instead of events");
+    s.field("mask", mask, "source files/bids: the brain or ROI mask");
+    s.field("features", features, "stimulus feature table (.npy/.h5/.csv); simulate: the study's own");
+    s.field("feature_names", feature_names, ".npy features: one id per line");
+    s.field("feature_aliases", feature_aliases, "TSV mapping stimulus ids to feature ids");
+  }
+};
+
+}  // namespace v2c::study

@@ -1,0 +1,114 @@
+// v2c-plan: a study config -> make variables for pipeline.mk (subjects, held-out subjects,
+// learning-curve fractions, each subject's v2c-prepare arguments).
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "pipeline/core/output.h"
+#include "pipeline/core/stage.h"
+#include "pipeline/study/study.h"
+
+using namespace v2c;
+
+namespace {
+
+const StageSpec spec{
+    .name = "plan",
+    .summary = "turn a study config into make variables for the pipeline (work/<study>/plan.mk)",
+    .description =
+        "Reads the config's `study` section (and simulate.n_subjects for simulated studies) and writes the subjects, "
+        "the subjects held out of pretraining, the learning-curve fractions and each subject's v2c-prepare "
+        "arguments as make variables. pipeline.mk includes the result; nothing else reads it.",
+    .options = {{"bids-dir", "DIR", "where a simulated study's BIDS tree lives (work/<study>/bids)", false, true, ""}},
+    .output_help = "make fragment to write",
+    .config_section = "study",
+};
+
+std::string quote(const std::string& s) {
+  if (s.find_first_of(" '\"$\\") == std::string::npos) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : c == '$' ? std::string("$$") : std::string(1, c);
+  return out + "'";
+}
+
+std::string fraction_text(double f) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(2) << f;
+  return os.str();
+}
+
+void run(StageContext& ctx, study::StudyConfig& cfg) {
+  const std::string bids = ctx.args.one("bids-dir");
+  std::vector<std::string> subjects = cfg.subjects;
+  std::map<std::string, std::string> prepare_args;
+  if (cfg.source == "simulate") {
+    int n = 8;  // v2c-simulate's default
+    if (ctx.args.has("config")) {
+      const YAML::Node root = YAML::LoadFile(ctx.args.one("config"));
+      if (root["simulate"] && root["simulate"]["n_subjects"]) n = root["simulate"]["n_subjects"].as<int>();
+    }
+    subjects.clear();
+    for (int i = 1; i <= n; ++i) subjects.push_back(cat("sub-", i < 10 ? "0" : "", i));
+    for (const auto& s : subjects)
+      prepare_args[s] = cat("--bids ", quote(bids), " --subject ", s, " --task ", quote(cfg.task), " --features ",
+                            quote(bids + "/stimuli/features.h5"));
+  } else if (cfg.source == "bids") {
+    if (cfg.bids_root.empty() || subjects.empty())
+      throw usage_error("config field 'study.bids_root' and 'study.subjects' are needed for source bids");
+    for (const auto& s : subjects) {
+      std::string a = cat("--bids ", quote(cfg.bids_root), " --subject ", s, " --task ", quote(cfg.task));
+      if (!cfg.mask.empty()) a += " --mask " + quote(cfg.mask);
+      prepare_args[s] = a;
+    }
+  } else {  // files: one subject
+    if (cfg.bold.empty() || cfg.mask.empty() || (cfg.events.empty() && cfg.labels.empty()))
+      throw usage_error("source files needs study.bold, study.mask and study.events or study.labels");
+    if (subjects.empty()) subjects = {"sub-01"};
+    if (subjects.size() != 1) throw usage_error("source files describes one subject; study.subjects has ", subjects.size());
+    std::string a = "--subject " + subjects[0] + " --mask " + quote(cfg.mask) + " --bold";
+    for (const auto& b : cfg.bold) a += " " + quote(b);
+    if (!cfg.labels.empty()) a += " --labels " + quote(cfg.labels);
+    else {
+      a += " --events";
+      for (const auto& e : cfg.events) a += " " + quote(e);
+    }
+    prepare_args[subjects[0]] = a;
+  }
+  if (cfg.source != "simulate") {
+    for (auto& [s, a] : prepare_args) {
+      if (!cfg.features.empty()) a += " --features " + quote(cfg.features);
+      if (!cfg.feature_names.empty()) a += " --feature-names " + quote(cfg.feature_names);
+      if (!cfg.feature_aliases.empty()) a += " --feature-aliases " + quote(cfg.feature_aliases);
+    }
+  }
+  std::vector<std::string> heldout = cfg.heldout;
+  if (heldout.empty() && subjects.size() > 1) heldout = {subjects.back()};
+  std::vector<std::string> pretrain;
+  for (const auto& s : subjects)
+    if (std::find(heldout.begin(), heldout.end(), s) == heldout.end()) pretrain.push_back(s);
+
+  AtomicOutput out(ctx.out, ctx.force);
+  std::ofstream mk(out.temp_path());
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
+    return s;
+  };
+  mk << "# written by v2c-plan from the study config; do not edit\n";
+  mk << "SUBJECTS := " << list(subjects) << "\n";
+  mk << "HELDOUT := " << list(heldout) << "\n";
+  mk << "PRETRAIN_SUBJECTS := " << list(pretrain) << "\n";
+  mk << "FRACTIONS :=";
+  for (double f : cfg.train_fractions) mk << " " << fraction_text(f);
+  mk << "\nSTUDY_SOURCE := " << cfg.source << "\n";
+  for (const auto& [s, a] : prepare_args) mk << "PREPARE_ARGS_" << s << " := " << a << "\n";
+  mk.close();
+  if (!mk) throw io_error("cannot write '", out.temp_path(), "'");
+  out.commit();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return stage_main<study::StudyConfig>(argc, argv, spec, run); }
