@@ -8,8 +8,10 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <set>
 
 #include "pipeline/eval/retrieval.h"
+#include "pipeline/eval/retrieve_run.h"
 #include "pipeline/io/h5.h"
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
@@ -241,6 +243,237 @@ BOOST_AUTO_TEST_CASE(bootstrap_interval_is_reproducible_and_brackets_the_mean) {
   // Normal theory: half-width 1.96 / sqrt(400) = 0.098.
   BOOST_CHECK_CLOSE_FRACTION(a.ci_high - a.ci_low, 2 * 0.098, 0.15);
   BOOST_CHECK(std::isnan(rt::bootstrap_mean({}, 10, 1).value));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// A small decode study: 12 training and 8 novel ("test-") stimuli with 16-d features, each shown
+// twice (once per run); decoded vectors = features + noise; one sample never tested.
+struct StageStudy {
+  test::TempDir dir{"v2c-retrieve"};
+  std::string samples = dir.file("samples.h5"), predictions = dir.file("predictions.h5");
+  Samples s;
+  Predictions p;
+
+  StageStudy() {
+    const int64_t n_stim = 20, d = 16, n = 2 * n_stim;
+    s.subject = "sub-01";
+    s.data = random_rows(n, 3, 41);
+    s.ijk = decltype(s.ijk)::Zero(3, 3);
+    s.xyz = MatrixD::Zero(3, 3);
+    s.grid_dims = {3, 1, 1};
+    s.run_source = {"r0.nii", "r1.nii"};
+    s.run_events = {"e0.tsv", "e1.tsv"};
+    s.run_volumes = {20, 20};
+    s.run_tr_s = {2.0, 2.0};
+    s.features = random_rows(n_stim, d, 42);
+    for (int64_t j = 0; j < n_stim; ++j)
+      s.feature_ids.push_back((j < 12 ? "train-" : "test-") + std::to_string(j));
+    const MatrixF noise = random_rows(n, d, 43);
+    p.subject = "sub-01";
+    p.model = "ridge";
+    p.mode = "decode";
+    p.train_fraction = 1.0;
+    p.predictions.resize(n, d);
+    p.truth.resize(n, d);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t stim = i % n_stim;
+      s.stimulus.push_back(s.feature_ids[size_t(stim)]);
+      s.run.push_back(int32_t(i / n_stim));
+      s.onset_s.push_back(double(i));
+      s.duration_s.push_back(2.0);
+      s.volumes.push_back(1);
+      s.feature_row.push_back(int32_t(stim));
+      p.predictions.row(i) = s.features.row(stim) + 0.9f * noise.row(i);
+      p.truth.row(i) = s.features.row(stim);
+    }
+    p.stimulus = s.stimulus;
+    p.run = s.run;
+    p.fold = s.run;
+    p.fold[5] = -1;
+    p.feature_row = s.feature_row;
+    p.samples_path = samples;
+    p.alphas = {1.0};
+    p.fold_alpha = MatrixD::Ones(2, d);
+    p.inner_score = MatrixD::Zero(2, 1);
+    p.edge_low = p.edge_high = {0.0, 0.0};
+    p.profile_corr = p.r2 = std::vector<double>(size_t(d), 0.0);
+    p.pattern_corr = std::vector<double>(size_t(n), 0.0);
+    Provenance prov;
+    prov.stage = "test";
+    write_samples(samples, s, prov, false);
+    write_predictions(predictions, p, prov, false);
+  }
+};
+
+struct RetrievalFile {
+  std::map<std::string, size_t> row;
+  std::vector<double> value, low, high, chance;
+  std::vector<int64_t> n_candidates, rank, top_k;
+  std::vector<std::string> stimulus, ids;
+  std::string candidate_set;
+
+  explicit RetrievalFile(const std::string& path) {
+    h5::ArtifactReader r(path, "retrieval", retrieve::kRetrievalFormatVersion);
+    const auto names = r.read_strings("metrics/name");
+    for (size_t i = 0; i < names.size(); ++i) row[names[i]] = i;
+    value = r.read_doubles("metrics/value");
+    low = r.read_doubles("metrics/ci_low");
+    high = r.read_doubles("metrics/ci_high");
+    chance = r.read_doubles("metrics/chance");
+    n_candidates = r.read_ints("metrics/n_candidates");
+    rank = r.read_ints("queries/rank");
+    top_k = r.read_ints("queries/top_k");
+    stimulus = r.read_strings("queries/stimulus");
+    ids = r.read_strings("candidates/ids");
+    candidate_set = r.attr_string("/", "candidate_set");
+  }
+  double operator[](const std::string& name) const { return value.at(row.at(name)); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(retrieval_stage)
+
+BOOST_AUTO_TEST_CASE(metrics_in_the_file_equal_the_kernels) {
+  StageStudy st;
+  const std::string out = st.dir.file("retrieval.h5");
+  const auto run = test::run_stage("retrieve", {"--predictions", st.predictions, "--out", out, "--seed", "3"});
+  BOOST_REQUIRE_MESSAGE(run.exit_code == 0, run.output);
+  BOOST_CHECK(run.output.find("pairwise_identification") != std::string::npos);  // the table
+  const RetrievalFile f(out);
+  BOOST_CHECK_EQUAL(f.candidate_set, "test");
+  BOOST_REQUIRE_EQUAL(f.ids.size(), 20u);  // every stimulus has a tested sample
+  BOOST_REQUIRE_EQUAL(f.stimulus.size(), 39u);  // 40 samples, one never tested
+
+  // The same computation straight from the kernels.
+  MatrixF q(39, 16);
+  std::vector<int64_t> truth;
+  int64_t u = 0;
+  for (int64_t i = 0; i < 40; ++i) {
+    if (i == 5) continue;
+    q.row(u++) = st.p.predictions.row(i);
+    truth.push_back(i % 20);  // candidates are the feature rows, sorted
+  }
+  const rt::SearchResult r = rt::search(q, st.s.features, truth);
+  const auto pw = rt::pairwise_identification(r, 20);
+  double mean_rank = 0, mean_pw = 0;
+  for (size_t i = 0; i < 39; ++i) {
+    BOOST_CHECK_EQUAL(f.rank[i], r.rank[i]);
+    for (int64_t j = 0; j < 5; ++j) BOOST_CHECK_EQUAL(f.top_k[i * 5 + size_t(j)], r.index[i * 5 + size_t(j)]);
+    mean_rank += double(r.rank[i]) / 39;
+    mean_pw += pw[i] / 39;
+  }
+  BOOST_CHECK_CLOSE_FRACTION(f["mean_rank"], mean_rank, 1e-12);
+  BOOST_CHECK_CLOSE_FRACTION(f["pairwise_identification"], mean_pw, 1e-12);
+  BOOST_CHECK_GT(mean_pw, 0.8);  // decoding works on this study
+  const auto among = rt::top_k_among_n(q, st.s.features, truth, {1, 5}, 20, 30, 3);
+  BOOST_CHECK_CLOSE_FRACTION(f["top1_forward"], rt::bootstrap_mean(among[0], 10).value, 1e-12);
+  BOOST_CHECK_CLOSE_FRACTION(f["top5_forward"], rt::bootstrap_mean(among[1], 10).value, 1e-12);
+  BOOST_CHECK_CLOSE_FRACTION(f.chance.at(f.row.at("top1_forward")), 1.0 / 20, 1e-12);
+  BOOST_CHECK_EQUAL(f.n_candidates.at(f.row.at("top1_forward")), 20);
+  BOOST_CHECK_EQUAL(f.chance.at(f.row.at("pairwise_identification")), 0.5);
+  BOOST_CHECK_CLOSE_FRACTION(f.chance.at(f.row.at("mean_rank")), 10.5, 1e-12);
+  BOOST_CHECK(f.row.count("top1_backward") && f.row.count("pairwise_identification_backward"));
+  for (size_t m = 0; m < f.value.size(); ++m) BOOST_CHECK(f.low[m] <= f.value[m] && f.value[m] <= f.high[m]);
+}
+
+BOOST_AUTO_TEST_CASE(novel_queries_averaged_and_a_gallery) {
+  StageStudy st;
+  // Gallery: 30 unseen stimuli plus one id that is already a test stimulus (kept once).
+  const MatrixF g = random_rows(31, 16, 51);
+  std::string csv = "id";
+  for (int j = 0; j < 16; ++j) csv += ",f" + std::to_string(j);
+  csv += "\n";
+  for (int64_t r = 0; r < 31; ++r) {
+    csv += r == 30 ? std::string("test-13") : "unseen-" + std::to_string(r);
+    for (int j = 0; j < 16; ++j) csv += "," + std::to_string(r == 30 ? st.s.features(13, j) : g(r, j));
+    csv += "\n";
+  }
+  const std::string gallery = st.dir.write("gallery.csv", csv);
+  const std::string out = st.dir.file("r.h5");
+  const auto run = test::run_stage("retrieve", {"--predictions", st.predictions, "--samples", st.samples, "--gallery",
+                                                gallery, "--out", out, "--set", "retrieve.candidates=gallery", "--set",
+                                                "retrieve.queries=novel", "--set", "retrieve.average_repeats=true",
+                                                "--quiet"});
+  BOOST_REQUIRE_MESSAGE(run.exit_code == 0, run.output);
+  const RetrievalFile f(out);
+  BOOST_CHECK_EQUAL(f.candidate_set, "gallery");
+  BOOST_CHECK_EQUAL(f.stimulus.size(), 8u);  // the 8 novel stimuli, repeats averaged
+  for (const auto& s : f.stimulus) BOOST_CHECK(s.rfind("test-", 0) == 0);
+  BOOST_CHECK_EQUAL(f.ids.size(), 8u + 30u);
+  BOOST_CHECK_EQUAL(f.n_candidates.at(f.row.at("mean_rank")), 38);
+  BOOST_CHECK_EQUAL(f.n_candidates.at(f.row.at("top1_backward")), 8);  // backward: among the decoded vectors
+  std::set<std::string> unique(f.ids.begin(), f.ids.end());
+  BOOST_CHECK_EQUAL(unique.size(), f.ids.size());  // test-13 once
+  for (int64_t t : f.top_k) BOOST_CHECK(t >= 0 && t < 38);
+  BOOST_CHECK_GT(f["pairwise_identification"], 0.8);
+}
+
+BOOST_AUTO_TEST_CASE(category_labels_and_bad_input) {
+  StageStudy st;
+  std::string csv = "id";
+  for (int j = 0; j < 16; ++j) csv += ",f" + std::to_string(j);
+  csv += "\n";
+  const MatrixF c = random_rows(4, 16, 61);
+  for (int64_t r = 0; r < 4; ++r) {
+    csv += "cat" + std::to_string(r);
+    for (int j = 0; j < 16; ++j) csv += "," + std::to_string(c(r, j));
+    csv += "\n";
+  }
+  const std::string cats = st.dir.write("cats.csv", csv);
+  std::string aliases = "stimulus\tcategory\n";
+  for (const auto& id : st.s.feature_ids) aliases += id + "\tcat" + std::to_string(std::stoi(id.substr(id.find('-') + 1)) % 4) + "\n";
+  const std::string good = st.dir.write("aliases.tsv", aliases);
+  std::string broken = aliases;
+  broken.replace(broken.find("cat3"), 4, "cat9");  // a category the gallery lacks
+  const std::string missing_cat = st.dir.write("missing.tsv", broken);
+  const std::string out = st.dir.file("r.h5");
+  auto r = test::run_stage("retrieve", {"--predictions", st.predictions, "--gallery", cats, "--gallery-aliases", good,
+                                        "--out", out, "--set", "retrieve.candidates=categories", "--quiet"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  {
+    const RetrievalFile f(out);
+    BOOST_CHECK_EQUAL(f.ids.size(), 4u);
+    BOOST_CHECK(f.row.count("top1_forward") && !f.row.count("top1_backward"));
+    BOOST_CHECK_EQUAL(f.chance.at(f.row.at("top1_forward")), 0.25);
+  }
+
+  const std::string none = st.dir.file("none.h5");
+  r = test::run_stage("retrieve", {"--predictions", st.predictions, "--gallery", cats, "--gallery-aliases",
+                                   missing_cat, "--out", none, "--set", "retrieve.candidates=categories"});
+  BOOST_CHECK_EQUAL(r.exit_code, 3);
+  BOOST_CHECK_MESSAGE(r.output.find("cat9") != std::string::npos, r.output);
+  BOOST_CHECK(!std::filesystem::exists(none));
+
+  // Encode-mode predictions.
+  Predictions enc = st.p;
+  enc.mode = "encode";
+  Provenance prov;
+  write_predictions(st.dir.file("enc.h5"), enc, prov, false);
+  r = test::run_stage("retrieve", {"--predictions", st.dir.file("enc.h5"), "--out", none});
+  BOOST_CHECK_EQUAL(r.exit_code, 3);
+  BOOST_CHECK_MESSAGE(r.output.find("decode") != std::string::npos, r.output);
+  BOOST_CHECK(!std::filesystem::exists(none));
+
+  // Missing files: predictions, gallery.
+  r = test::run_stage("retrieve", {"--predictions", st.dir.file("nope.h5"), "--out", none});
+  BOOST_CHECK_EQUAL(r.exit_code, 4);
+  r = test::run_stage("retrieve", {"--predictions", st.predictions, "--gallery", st.dir.file("nope.csv"), "--out", none,
+                                   "--set", "retrieve.candidates=gallery"});
+  BOOST_CHECK_EQUAL(r.exit_code, 4);
+  // A gallery without candidates=gallery, and candidates=gallery without one: usage.
+  r = test::run_stage("retrieve", {"--predictions", st.predictions, "--gallery", cats, "--out", none});
+  BOOST_CHECK_EQUAL(r.exit_code, 2);
+  r = test::run_stage("retrieve", {"--predictions", st.predictions, "--out", none, "--set", "retrieve.candidates=gallery"});
+  BOOST_CHECK_EQUAL(r.exit_code, 2);
+  // No novel stimulus matches.
+  r = test::run_stage("retrieve", {"--predictions", st.predictions, "--out", none, "--set", "retrieve.queries=novel",
+                                   "--set", "retrieve.novel_pattern=^holdout-"});
+  BOOST_CHECK_EQUAL(r.exit_code, 3);
+  BOOST_CHECK(!std::filesystem::exists(none));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,262 @@
+#include "pipeline/eval/retrieve_run.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <unordered_map>
+
+#include "pipeline/core/error.h"
+#include "pipeline/core/log.h"
+#include "pipeline/eval/retrieval.h"
+#include "pipeline/io/h5.h"
+
+namespace v2c::retrieve {
+
+namespace {
+
+namespace rt = v2c::retrieval;
+
+// One query: a sample, or (average_repeats) the mean of a stimulus's presentations.
+struct Unit {
+  std::string stimulus;
+  int64_t feature_row = -1;
+  std::vector<int64_t> samples;
+};
+
+Metric summarize(const std::string& name, const std::vector<double>& per_query, double chance, int64_t n_candidates,
+                 const RetrieveConfig& cfg, uint64_t seed) {
+  const rt::Estimate e = rt::bootstrap_mean(per_query, cfg.bootstrap, seed);
+  return {name, e.value, e.ci_low, e.ci_high, chance, n_candidates, e.n};
+}
+
+// top-1 / top-5 among n for one direction, appended to `out`.
+void among_n_metrics(const std::string& direction, const MatrixF& queries, const MatrixF& candidates,
+                     const std::vector<int64_t>& truth, const RetrieveConfig& cfg, uint64_t seed,
+                     std::vector<Metric>& out) {
+  const int64_t pool = candidates.rows();
+  if (pool < 2) return;
+  const int64_t n = std::min<int64_t>(cfg.among_n, pool);
+  if (n < cfg.among_n)
+    log::warn(direction, ": among_n = ", cfg.among_n, " but only ", pool, " candidates: top-1/top-5 among ", n);
+  const auto among = rt::top_k_among_n(queries, candidates, truth, {1, 5}, n, cfg.draws, seed);
+  out.push_back(summarize("top1_" + direction, among[0], 1.0 / double(n), n, cfg, seed + 1));
+  out.push_back(summarize("top5_" + direction, among[1], double(std::min<int64_t>(5, n)) / double(n), n, cfg, seed + 2));
+}
+
+}  // namespace
+
+RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cfg, uint64_t seed) {
+  const Predictions& p = in.predictions;
+  const Samples& s = in.samples;
+  if (p.mode != "decode")
+    throw input_error("predictions of mode '", p.mode,
+                      "': retrieval needs decode-mode predictions (voxels -> stimulus features)");
+  if (!s.has_features())
+    throw input_error("the samples file has no stimulus features (/features): give v2c-prepare --features");
+  const int64_t d = p.predictions.cols();
+  if (s.features.cols() != d)
+    throw input_error("predictions have ", d, " dimensions, the samples' stimulus features ", s.features.cols());
+  const int64_t n_samples = p.predictions.rows();
+  if (int64_t(p.fold.size()) != n_samples || int64_t(p.feature_row.size()) != n_samples ||
+      int64_t(p.stimulus.size()) != n_samples)
+    throw input_error("predictions: the sample table does not have ", n_samples, " rows");
+
+  // The evaluated samples, grouped into queries.
+  const bool novel_only = cfg.queries == "novel";
+  const std::regex novel(cfg.novel_pattern);
+  std::vector<Unit> units;
+  std::unordered_map<std::string, size_t> unit_of_stimulus;
+  for (int64_t i = 0; i < n_samples; ++i) {
+    const int64_t row = p.feature_row[size_t(i)];
+    if (p.fold[size_t(i)] < 0 || row < 0 || !p.predictions.row(i).allFinite()) continue;
+    if (novel_only && !std::regex_search(p.stimulus[size_t(i)], novel)) continue;
+    if (row >= s.features.rows())
+      throw input_error("sample ", i, " (", p.stimulus[size_t(i)], "): feature row ", row, " but the samples file has ",
+                        s.features.rows(), " stimuli with features");
+    const std::string& stim = p.stimulus[size_t(i)];
+    if (cfg.average_repeats) {
+      auto [it, fresh] = unit_of_stimulus.emplace(stim, units.size());
+      if (fresh) units.push_back({stim, row, {}});
+      if (units[it->second].feature_row != row)
+        throw input_error("stimulus '", stim, "' has samples with different feature rows (", units[it->second].feature_row,
+                          ", ", row, ")");
+      units[it->second].samples.push_back(i);
+    } else {
+      units.push_back({stim, row, {i}});
+    }
+  }
+  if (units.empty())
+    throw input_error("no out-of-fold decoded sample with a stimulus feature to evaluate",
+                      novel_only ? cat(" whose stimulus matches novel_pattern '", cfg.novel_pattern, "'") : "");
+  const int64_t nq = int64_t(units.size());
+  MatrixF queries = MatrixF::Zero(nq, d);
+  for (int64_t u = 0; u < nq; ++u) {
+    for (int64_t i : units[size_t(u)].samples) queries.row(u) += p.predictions.row(i);
+    queries.row(u) /= float(units[size_t(u)].samples.size());
+  }
+
+  // The candidates and each query's true one.
+  RetrievalReport r;
+  r.subject = p.subject;
+  r.model = p.model;
+  r.train_fraction = p.train_fraction;
+  r.candidate_set = cfg.candidates;
+  std::vector<int64_t> truth(static_cast<size_t>(nq), -1);
+  MatrixF candidates;
+  std::vector<int64_t> test_rows;  // candidate rows that are the evaluated stimuli (test/gallery)
+  if (cfg.candidates == "categories") {
+    if (in.gallery.ids.empty()) throw usage_error("candidates: categories needs --gallery (the category vectors)");
+    if (in.gallery.values.cols() != d)
+      throw input_error("gallery '", in.gallery.source, "' has ", in.gallery.values.cols(), " dimensions, predictions ", d);
+    candidates = in.gallery.values;
+    r.candidate_ids = in.gallery.ids;
+    for (int64_t u = 0; u < nq; ++u) {
+      const std::string& stim = units[size_t(u)].stimulus;
+      const auto a = in.aliases.find(stim);
+      const std::string id = a != in.aliases.end() ? a->second : stim;
+      truth[size_t(u)] = in.gallery.find(id);
+      if (truth[size_t(u)] < 0)
+        throw input_error("stimulus '", stim, "'", id != stim ? cat(" (category '", id, "')") : "",
+                          ": no vector in the gallery '", in.gallery.source, "' (", in.gallery.ids.size(),
+                          " ids, e.g. '", in.gallery.ids.front(), "')");
+    }
+  } else {
+    std::vector<int64_t> rows;
+    for (const auto& u : units) rows.push_back(u.feature_row);
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    std::unordered_map<int64_t, int64_t> cand_of_row;
+    for (size_t j = 0; j < rows.size(); ++j) cand_of_row[rows[j]] = int64_t(j);
+    for (int64_t u = 0; u < nq; ++u) truth[size_t(u)] = cand_of_row.at(units[size_t(u)].feature_row);
+    std::vector<int64_t> extra;  // gallery rows not among the evaluated stimuli
+    for (int64_t row : rows) r.candidate_ids.push_back(s.feature_ids[size_t(row)]);
+    if (cfg.candidates == "gallery") {
+      if (in.gallery.ids.empty()) throw usage_error("candidates: gallery needs --gallery FILE");
+      if (in.gallery.values.cols() != d)
+        throw input_error("gallery '", in.gallery.source, "' has ", in.gallery.values.cols(), " dimensions, predictions ",
+                          d);
+      std::unordered_map<std::string, int64_t> test_ids;
+      for (size_t j = 0; j < rows.size(); ++j) test_ids[r.candidate_ids[j]] = rows[j];
+      int64_t differing = 0;
+      for (int64_t g = 0; g < int64_t(in.gallery.ids.size()); ++g) {
+        const auto it = test_ids.find(in.gallery.ids[size_t(g)]);
+        if (it == test_ids.end()) {
+          extra.push_back(g);
+        } else if (rt::exact_cosine(in.gallery.values.row(g).data(), s.features.row(it->second).data(), d) <
+                   1 - 1e-6) {
+          ++differing;
+        }
+      }
+      if (differing)
+        log::warn(differing, " gallery ids name an evaluated stimulus with a different vector than the samples file's; "
+                  "the samples file's vector is used");
+      for (int64_t g : extra) r.candidate_ids.push_back(in.gallery.ids[size_t(g)]);
+    }
+    candidates.resize(int64_t(rows.size() + extra.size()), d);
+    for (size_t j = 0; j < rows.size(); ++j) candidates.row(int64_t(j)) = s.features.row(rows[j]);
+    for (size_t j = 0; j < extra.size(); ++j) candidates.row(int64_t(rows.size() + j)) = in.gallery.values.row(extra[j]);
+    test_rows = rows;
+  }
+  const int64_t N = candidates.rows();
+  log::info(nq, " queries (", cfg.queries, cfg.average_repeats ? ", repeats averaged" : "", ") among ", N, " ",
+            cfg.candidates, " candidates, ", d, " dimensions");
+
+  // Forward: decoded vector -> stimulus.
+  retrieval::SearchOptions opt;
+  opt.k = cfg.k;
+  opt.scan = cfg.scan == "float32" ? rt::Scan::float32 : cfg.scan == "bfloat16" ? rt::Scan::bfloat16 : rt::Scan::automatic;
+  const rt::SearchResult fwd = rt::search(queries, candidates, truth, opt);
+  r.scan = rt::scan_name(fwd.scan_used);
+  r.k = fwd.k;
+  r.query_truth = truth;
+  r.query_rank = fwd.rank;
+  r.query_pairwise = rt::pairwise_identification(fwd, N);
+  for (const auto& u : units) r.query_stimulus.push_back(u.stimulus);
+  r.query_top_k.assign(fwd.index.begin(), fwd.index.end());
+
+  among_n_metrics("forward", queries, candidates, truth, cfg, seed, r.metrics);
+  std::vector<double> top1_all(static_cast<size_t>(nq)), top5_all(static_cast<size_t>(nq)),
+      rank(static_cast<size_t>(nq));
+  for (int64_t u = 0; u < nq; ++u) {
+    rank[size_t(u)] = double(fwd.rank[size_t(u)]);
+    top1_all[size_t(u)] = fwd.rank[size_t(u)] <= 1;
+    top5_all[size_t(u)] = fwd.rank[size_t(u)] <= 5;
+  }
+  r.metrics.push_back(summarize("top1_all_forward", top1_all, 1.0 / double(N), N, cfg, seed + 3));
+  r.metrics.push_back(summarize("top5_all_forward", top5_all, double(std::min<int64_t>(5, N)) / double(N), N, cfg, seed + 4));
+  if (N >= 2)
+    r.metrics.push_back(summarize("pairwise_identification", r.query_pairwise, 0.5, N, cfg, seed + 5));
+  r.metrics.push_back(summarize("mean_rank", rank, (double(N) + 1) / 2, N, cfg, seed + 6));
+
+  // Backward: stimulus -> decoded vector, one decoded vector per evaluated stimulus (the mean of
+  // its queries), the candidates being those decoded vectors only.
+  if (cfg.candidates != "categories" && test_rows.size() >= 2) {
+    const int64_t m = int64_t(test_rows.size());
+    MatrixF stim = candidates.topRows(m), decoded = MatrixF::Zero(m, d);
+    std::vector<int64_t> count(static_cast<size_t>(m), 0), identity(static_cast<size_t>(m));
+    for (int64_t u = 0; u < nq; ++u) {
+      decoded.row(truth[size_t(u)]) += queries.row(u);
+      ++count[size_t(truth[size_t(u)])];
+    }
+    for (int64_t j = 0; j < m; ++j) {
+      decoded.row(j) /= float(count[size_t(j)]);
+      identity[size_t(j)] = j;
+    }
+    among_n_metrics("backward", stim, decoded, identity, cfg, seed + 10, r.metrics);
+    const rt::SearchResult bwd = rt::search(stim, decoded, identity, opt);
+    r.metrics.push_back(summarize("pairwise_identification_backward", rt::pairwise_identification(bwd, m), 0.5, m, cfg,
+                                  seed + 11));
+  }
+  return r;
+}
+
+void write_retrieval(const std::string& path, const RetrievalReport& r, const Provenance& prov, bool force) {
+  h5::ArtifactWriter w(path, "retrieval", kRetrievalFormatVersion, prov, force);
+  w.attr("/", "subject", r.subject);
+  w.attr("/", "model", r.model);
+  w.attr("/", "train_fraction", r.train_fraction);
+  w.attr("/", "candidate_set", r.candidate_set);
+  w.attr("/", "scan", r.scan);
+  std::vector<std::string> names;
+  std::vector<double> value, low, high, chance;
+  std::vector<int64_t> n_candidates, n_queries;
+  for (const auto& m : r.metrics) {
+    names.push_back(m.name);
+    value.push_back(m.value);
+    low.push_back(m.ci_low);
+    high.push_back(m.ci_high);
+    chance.push_back(m.chance);
+    n_candidates.push_back(m.n_candidates);
+    n_queries.push_back(m.n_queries);
+  }
+  w.write("metrics/name", names);
+  w.write("metrics/value", value);
+  w.write("metrics/ci_low", low);
+  w.write("metrics/ci_high", high);
+  w.write("metrics/chance", chance);
+  w.write("metrics/n_candidates", n_candidates);
+  w.write("metrics/n_queries", n_queries);
+  w.write("queries/stimulus", r.query_stimulus);
+  w.write("queries/true_candidate", r.query_truth);
+  w.write("queries/rank", r.query_rank);
+  w.write("queries/pairwise", r.query_pairwise);
+  w.write("queries/top_k", r.query_top_k, r.k);
+  w.write("candidates/ids", r.candidate_ids);
+  w.commit();
+}
+
+std::vector<std::string> metric_table(const RetrievalReport& r) {
+  std::vector<std::string> lines;
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%-34s %9s  %-21s %9s %9s", "metric", "value", "95% CI (bootstrap)", "chance", "N");
+  lines.push_back(buf);
+  for (const auto& m : r.metrics) {
+    std::snprintf(buf, sizeof buf, "%-34s %9.4g  [%9.4g, %9.4g] %9.4g %9lld", m.name.c_str(), m.value, m.ci_low,
+                  m.ci_high, m.chance, static_cast<long long>(m.n_candidates));
+    lines.push_back(buf);
+  }
+  return lines;
+}
+
+}  // namespace v2c::retrieve
