@@ -36,9 +36,10 @@
 // Determinism: dropout masks come from a counter-based hash of (a key drawn from the trainer's Rng,
 // row, column), MixCo draws from the same Rng, and every reduction uses fixed chunks summed in a
 // fixed order, so with a given seed and batch order the weights are bitwise identical run to run and
-// across checkpoint/resume. Across thread counts only the BLAS products may round differently
-// (OpenBLAS may split a product differently): weights then agree to float rounding (observed
-// relative differences ~1e-6 after a few steps), not bitwise. Tests pin 1 thread for bitwise checks.
+// across checkpoint/resume with one thread. The fused adapter update uses fixed row blocks and is
+// thread-count independent too; only the BLAS products (OpenBLAS may split a product differently
+// with more threads) can round differently, so with more threads weights agree to float rounding
+// (relative differences of order 1e-6 after a few steps; see the encoder tests), not bitwise.
 //
 // Kernels: no I/O, except save_checkpoint/load_checkpoint (HDF5 artifact "encoder_checkpoint",
 // version 1: every parameter, AdamW moments and step counts, trainer step, configs, Rng state).
@@ -144,6 +145,9 @@ class Encoder {
   // Freezing drops the gradient and AdamW moments of those parameters.
   int set_trainable(const std::string& prefix, bool trainable);
 
+  // The parameters one batch of `subject` reaches: blocks, head, that subject's adapter.
+  std::vector<Param<S>*> path_params(const std::string& subject);
+
   const EncoderConfig& config() const { return cfg_; }
 
  private:
@@ -169,7 +173,7 @@ class Encoder {
   const Mat<S>* x_ = nullptr;
   std::string subject_;
   bool train_ = false;
-  Mat<S> h_, xhat_f_, y_, d_h0_;
+  Mat<S> h_, xhat_f_, y_, out_, d_h0_, dy_, dz_, ytmp_;
   std::vector<S> rstd_f_;
 };
 
@@ -265,7 +269,7 @@ class Trainer {
   Rng rng_;
   int64_t step_ = 0;
   double grad_norm_ = 0, lr_ = 0;
-  Mat<S> x_mix_, t_mix_, soft_, dY_, g_block_;
+  Mat<S> x_mix_, t_mix_, soft_, dY_;
 };
 
 // Writes every parameter (value, trainable flag, AdamW m/v/steps), the trainer's step and Rng state,
