@@ -191,7 +191,8 @@ void scan_float32(const Scanner& sc, ScanState& st, int64_t block_c, int64_t blo
     for (size_t b = 0; b < qblocks.size(); ++b) {
       const int64_t q0 = int64_t(b) * block_q;
       linalg::gemm(qblocks[b], false, cblock, true, scores);
-#pragma omp parallel for schedule(dynamic, 16) reduction(+ : rescored) if (scores.size() > 100000)
+      // Serial on purpose: the scan costs ~1% of the GEMM, and an OpenMP team spinning between
+      // BLAS calls competes with BLAS's own threads for the cores (measured: 2x slower).
       for (int64_t r = 0; r < scores.rows(); ++r) rescored += sc.scan_row(st, q0 + r, scores.row(r).data(), nb, c0);
     }
   }
