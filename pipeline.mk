@@ -76,10 +76,13 @@ $(ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(CONFIG) 
 	@mkdir -p $(@D)
 	$(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(filter %samples.h5,$^) --out $@
 
+# Same outer folds as ridge: read from the subject's ridge output.
+FOLDS_FROM = $(WORK)/$(1)/ridge-f$(lastword $(FRACTIONS)).h5
 define finetune_rule
-$(WORK)/%/encoder-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(if $(PRETRAIN_SUBJECTS),$(ENCODER)) $(CONFIG) $(V2C)/v2c-finetune
+$(WORK)/%/encoder-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $$(call FOLDS_FROM,$$*) $(if $(PRETRAIN_SUBJECTS),$(ENCODER)) \
+                                 $(CONFIG) $(V2C)/v2c-finetune
 	$(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< $(if $(PRETRAIN_SUBJECTS),--pretrained $(ENCODER)) \
-	  --set finetune.mode=$(2) --set finetune.train_fraction=$(1) --out $$@
+	  --folds-from $$(call FOLDS_FROM,$$*) --set finetune.mode=$(2) --set finetune.train_fraction=$(1) --out $$@
 endef
 $(foreach f,$(FRACTIONS),$(foreach m,$(MODES),$(eval $(call finetune_rule,$(f),$(m)))))
 
