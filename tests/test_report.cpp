@@ -380,7 +380,12 @@ BOOST_AUTO_TEST_CASE(chromium_renders_the_page_without_errors, *utf::preconditio
   const std::string png = test::read_text_file(shot);
   BOOST_CHECK(png.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
   BOOST_CHECK_GT(png.size(), 20000u);  // a blank 1200x2000 page compresses to a few kB
-  if (const char* keep = std::getenv("V2C_REPORT_SCREENSHOT"); keep && *keep) fs::copy_file(shot, keep, fs::copy_options::overwrite_existing);
+  // V2C_REPORT_KEEP=DIR keeps the report and the screenshot for a person to look at.
+  if (const char* keep = std::getenv("V2C_REPORT_KEEP"); keep && *keep) {
+    fs::create_directories(keep);
+    fs::copy(study.out(), keep, fs::copy_options::overwrite_existing | fs::copy_options::recursive);
+    fs::copy_file(shot, fs::path(keep) / "screenshot.png", fs::copy_options::overwrite_existing);
+  }
 
   // Console messages and page errors name the page's URL; Chromium's own start-up noise does not.
   for (const auto& log : {dom_log, shot_log}) {

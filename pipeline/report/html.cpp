@@ -34,8 +34,9 @@ h3 { font-size: 16px; margin: 20px 0 6px; }
 .verdict { background: #eef5fb; border-left: 4px solid #0072B2; padding: 8px 14px; margin: 12px 0; }
 .verdict li { margin: 3px 0; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 14px; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #e3e5e8; text-align: right; white-space: nowrap; }
-th { background: #f0f2f5; font-weight: 600; }
+th, td { padding: 4px 9px; border-bottom: 1px solid #e3e5e8; text-align: right; white-space: nowrap; }
+th { background: #f0f2f5; font-weight: 600; white-space: normal; vertical-align: bottom; }
+.scroll { overflow-x: auto; }
 td.text, th.text { text-align: left; }
 tr:nth-child(even) td { background: #fafbfc; }
 td.best { font-weight: 700; }
@@ -189,8 +190,14 @@ std::string verdict(const Retrieval& r) {
       os << "does not beat ridge at the largest training fraction (" << fraction_label(common.back()) << ": "
          << short_number(a->mean) << " vs " << short_number(b->mean) << ")";
     } else {
-      os << "beats ridge " << (*from == common.front() ? "at every training fraction tested, from " : "from ")
-         << "train_fraction " << fraction_label(*from) << " on (at " << fraction_label(common.back()) << ": "
+      if (common.size() == 1)
+        os << "beats ridge at train_fraction " << fraction_label(*from);
+      else if (*from == common.front())
+        os << "beats ridge at every training fraction tested (" << fraction_label(common.front()) << " to "
+           << fraction_label(common.back()) << ")";
+      else
+        os << "beats ridge from train_fraction " << fraction_label(*from) << " on";
+      os << " (at " << fraction_label(common.back()) << ": "
          << short_number(a->mean) << " vs " << short_number(b->mean) << "; the intervals "
          << (separated_at_largest ? "do not overlap" : "overlap") << ")";
     }
@@ -387,7 +394,7 @@ std::string series_label(const PredictionsSummary& p, bool with_model) {
 
 std::string predictions_table(const std::vector<PredictionsSummary>& preds) {
   std::ostringstream os;
-  os << "<table id=\"predictions-table\">\n<tr><th class=\"text\">subject</th><th class=\"text\">model</th>"
+  os << "<div class=\"scroll\"><table id=\"predictions-table\">\n<tr><th class=\"text\">subject</th><th class=\"text\">model</th>"
         "<th class=\"text\">mode</th><th>train_fraction</th><th>samples</th><th>targets</th><th>folds</th>"
         "<th>mean profile r</th><th>mean pattern r</th><th>mean R²</th><th>median α</th>"
         "<th>at smallest α</th><th>at largest α</th></tr>\n";
@@ -399,7 +406,7 @@ std::string predictions_table(const std::vector<PredictionsSummary>& preds) {
        << short_number(p.mean_r2) << "</td><td>" << (p.alphas.empty() ? "–" : alpha_label(median(p.fold_alpha)))
        << "</td><td>" << percent(mean_of(p.edge_low)) << "</td><td>" << percent(mean_of(p.edge_high)) << "</td></tr>\n";
   }
-  os << "</table>\n";
+  os << "</table></div>\n";
   return os.str();
 }
 
@@ -489,47 +496,76 @@ std::string alpha_sections(const std::vector<PredictionsSummary>& preds) {
                    " (each subject at its largest train_fraction). Mass piled on the first or last bar means the "
                    "grid is too narrow there: extend <code>ridge.alphas</code> in that direction.");
 
-  svg::LinePlot e;
-  e.id = "alpha-edges";
-  e.title = "Targets at the ends of the α grid, per outer fold";
-  e.x.label = "outer fold";
-  e.y.label = "share of targets (%)";
   int64_t max_folds = 0;
   for (const auto* p : chosen) max_folds = std::max<int64_t>(max_folds, int64_t(p->edge_low.size()));
-  for (int64_t k = 1; k <= max_folds; ++k) e.x.ticks.push_back(double(k)), e.x.tick_labels.push_back(std::to_string(k));
-  for (size_t i = 0; i < chosen.size(); ++i) {
-    const auto& p = *chosen[i];
-    svg::Series lo, hi;
-    lo.label = series_label(p, with_model);
-    lo.colour = hi.colour = svg::palette(i);
-    lo.marker = "circle";
-    hi.marker = "triangle";
-    hi.dashed = true;
-    hi.in_legend = false;
-    lo.marker = "none";  // the legend shows the colour; the style entries below show the edge
-    for (size_t k = 0; k < p.edge_low.size(); ++k) lo.x.push_back(double(k + 1)), lo.y.push_back(100 * p.edge_low[k]);
-    for (size_t k = 0; k < p.edge_high.size(); ++k) hi.x.push_back(double(k + 1)), hi.y.push_back(100 * p.edge_high[k]);
-    svg::Series lo_points = lo;
-    lo_points.marker = "circle";
-    lo_points.line = false;
-    lo_points.in_legend = false;
-    e.series.push_back(lo);
-    e.series.push_back(lo_points);
-    e.series.push_back(hi);
+  if (max_folds > 1 && chosen.size() <= 6) {
+    // Few files with several folds: every fold's value, one colour per subject.
+    svg::LinePlot e;
+    e.id = "alpha-edges";
+    e.title = "Targets at the ends of the α grid, per outer fold";
+    e.x.label = "outer fold";
+    e.y.label = "share of targets (%)";
+    for (int64_t k = 1; k <= max_folds; ++k)
+      e.x.ticks.push_back(double(k)), e.x.tick_labels.push_back(std::to_string(k));
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      const auto& p = *chosen[i];
+      svg::Series lo, lo_points, hi;
+      lo.label = series_label(p, with_model);
+      lo.colour = lo_points.colour = hi.colour = svg::palette(i);
+      lo.marker = "none";  // the legend shows the colour; the style entries below show the edge
+      lo_points.marker = "circle";
+      lo_points.line = false;
+      lo_points.in_legend = false;
+      hi.marker = "triangle";
+      hi.dashed = true;
+      hi.in_legend = false;
+      for (size_t k = 0; k < p.edge_low.size(); ++k) lo.x.push_back(double(k + 1)), lo.y.push_back(100 * p.edge_low[k]);
+      for (size_t k = 0; k < p.edge_high.size(); ++k)
+        hi.x.push_back(double(k + 1)), hi.y.push_back(100 * p.edge_high[k]);
+      lo_points.x = lo.x;
+      lo_points.y = lo.y;
+      e.series.insert(e.series.end(), {lo, lo_points, hi});
+    }
+    svg::Series style_lo, style_hi;
+    style_lo.label = "smallest α";
+    style_hi.label = "largest α";
+    style_lo.colour = style_hi.colour = "#555";
+    style_hi.marker = "triangle";
+    style_hi.dashed = true;
+    e.series.push_back(style_lo);
+    e.series.push_back(style_hi);
+    e.references.push_back({"warning level (10%)", {}, {10.0}});
+    os << figure(svg::line_plot(e),
+                 "<b>Share of targets whose chosen α is the grid's smallest (solid, circles) or largest (dashed, "
+                 "triangles) value</b>, per outer fold; one colour per subject. v2c-ridge warns above the dashed 10% "
+                 "line: α may want to go beyond the grid there.");
+  } else {
+    // Many files or a single fold: per file, the mean over folds with the range of the folds.
+    svg::BarChart e;
+    e.id = "alpha-edges";
+    e.title = "Targets at the ends of the α grid";
+    e.x_label = "subject";
+    e.y.label = "share of targets (%)";
+    svg::BarSeries lo{"smallest α", svg::palette(5), {}, {}, {}}, hi{"largest α", svg::palette(4), {}, {}, {}};
+    for (const auto* p : chosen) {
+      e.groups.push_back(series_label(*p, with_model));
+      for (auto [series, values] : {std::pair{&lo, &p->edge_low}, std::pair{&hi, &p->edge_high}}) {
+        std::vector<double> v = *values;
+        for (double& x : v) x *= 100;
+        series->values.push_back(mean_of(v));
+        const bool spread = v.size() > 1;
+        series->low.push_back(spread ? *std::min_element(v.begin(), v.end()) : NAN);
+        series->high.push_back(spread ? *std::max_element(v.begin(), v.end()) : NAN);
+      }
+    }
+    e.series = {lo, hi};
+    e.references.push_back({"warning level (10%)", {}, {10.0}});
+    os << figure(svg::bar_chart(e),
+                 "<b>Share of targets whose chosen α is the grid's smallest or largest value</b>, per subject (at "
+                 "its largest train_fraction): the mean over outer folds" +
+                     std::string(max_folds > 1 ? ", whiskers from the lowest to the highest fold" : " (one fold)") +
+                     ". v2c-ridge warns above the dashed 10% line: α may want to go beyond the grid there.");
   }
-  svg::Series style_lo, style_hi;
-  style_lo.label = "smallest α";
-  style_hi.label = "largest α";
-  style_lo.colour = style_hi.colour = "#555";
-  style_hi.marker = "triangle";
-  style_hi.dashed = true;
-  e.series.push_back(style_lo);
-  e.series.push_back(style_hi);
-  e.references.push_back({"warning level (10%)", {}, {10.0}});
-  os << figure(svg::line_plot(e),
-               "<b>Share of targets whose chosen α is the grid's smallest (solid, circles) or largest (dashed, "
-               "triangles) value</b>, per outer fold; one colour per subject. v2c-ridge warns above the dashed 10% "
-               "line: α may want to go beyond the grid there.");
   os << "</section>\n";
   return os.str();
 }

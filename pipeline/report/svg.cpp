@@ -74,7 +74,8 @@ struct Range {
 void y_scale(const Axis& axis, Range r, Scale& s, std::vector<double>& ticks) {
   if (r.empty()) r = {0, 1};
   double lo = std::isfinite(axis.min) ? axis.min : (r.lo >= 0 ? 0.0 : r.lo);
-  double hi = std::isfinite(axis.max) ? axis.max : r.hi;
+  // Headroom above the highest value, so a bar or point never touches the frame.
+  double hi = std::isfinite(axis.max) ? axis.max : r.hi + 0.04 * (r.hi - std::min(lo, r.lo));
   if (hi <= lo) hi = lo + (lo == 0 ? 1.0 : std::abs(lo) * 0.5);
   ticks = axis.ticks.empty() ? nice_ticks(lo, hi) : axis.ticks;
   if (axis.ticks.empty() && !ticks.empty()) {
@@ -251,7 +252,9 @@ std::string escape(const std::string& s) {
 }
 
 std::string palette(size_t i) {
-  static const char* colours[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000"};
+  // Okabe & Ito's palette (yellow left out: too light on white), then Paul Tol's wine, teal, olive, indigo.
+  static const char* colours[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9",
+                                  "#000000", "#882255", "#44AA99", "#999933", "#332288"};
   return colours[i % (sizeof colours / sizeof colours[0])];
 }
 

@@ -18,7 +18,7 @@ namespace v2c::report::svg {
 // Escapes & < > " ' for HTML/SVG text and attribute values.
 std::string escape(const std::string& text);
 
-// The i-th colour of a colour-blind-safe palette (Okabe & Ito), cycling.
+// The i-th colour of a colour-blind-safe palette (Okabe & Ito, then Tol; 11 colours), cycling.
 std::string palette(size_t i);
 
 // Number for a tick label or a table: %g with `digits` significant digits.
@@ -56,7 +56,7 @@ struct LinePlot {
   Axis x, y;
   std::vector<Series> series;
   std::vector<Reference> references;
-  int width = 760, height = 400;
+  int width = 900, height = 420;
 };
 std::string line_plot(const LinePlot& plot);
 
@@ -72,7 +72,7 @@ struct BarChart {
   Axis y;                                // log and ticks are ignored for bars; min/max honoured
   std::vector<BarSeries> series;
   std::vector<Reference> references;
-  int width = 760, height = 380;
+  int width = 900, height = 400;
 };
 std::string bar_chart(const BarChart& chart);
 
