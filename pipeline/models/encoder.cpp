@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 #include <unsupported/Eigen/SpecialFunctions>
 
 #include "pipeline/io/h5.h"
@@ -23,6 +24,28 @@ constexpr int64_t kAdapterBlockElems = int64_t(1) << 17;
 constexpr int64_t kSumChunk = int64_t(1) << 16;
 
 bool go_parallel(int64_t work) { return work >= kParallelMin && !omp_in_parallel(); }
+
+// Runs fn(task, worker) for every task in [0, n_tasks), contiguous ranges of tasks on up to
+// omp_get_max_threads() std::threads (worker 0 is the caller). Not OpenMP on purpose: libgomp's
+// idle workers keep spinning after a region and would take the cores from the OpenBLAS calls of
+// the next forward pass. Which tasks exist never depends on the thread count.
+template <class F>
+void run_tasks(int64_t n_tasks, F&& fn) {
+  const int64_t n_workers = std::min<int64_t>(n_tasks, omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads()));
+  if (n_workers <= 1) {
+    for (int64_t k = 0; k < n_tasks; ++k) fn(k, 0);
+    return;
+  }
+  auto work = [&](int64_t w) {
+    for (int64_t k = w * n_tasks / n_workers; k < (w + 1) * n_tasks / n_workers; ++k) fn(k, w);
+  };
+  std::vector<std::thread> pool;
+  for (int64_t w = 1; w < n_workers; ++w) pool.emplace_back(work, w);
+  work(0);
+  for (auto& t : pool) t.join();
+}
+
+int max_workers() { return omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads()); }
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -61,17 +84,20 @@ void colsum(const Mat<S>& A, const Mat<S>* B, Mat<S>& out) {
 template <class S>
 double sum_squares(const S* x, int64_t n) {
   const int64_t n_chunks = (n + kSumChunk - 1) / kSumChunk;
-  std::vector<double> part(size_t(n_chunks), 0.0);
-#pragma omp parallel for schedule(static) if (go_parallel(n))
-  for (int64_t c = 0; c < n_chunks; ++c) {
+  std::vector<double> part(static_cast<size_t>(n_chunks), 0.0);
+  auto chunk = [&](int64_t c, int64_t) {
     const int64_t i0 = c * kSumChunk, i1 = std::min(n, i0 + kSumChunk);
-    double s = 0;
-    for (int64_t i = i0; i < i1; ++i) s += double(x[i]) * double(x[i]);
-    part[size_t(c)] = s;
-  }
-  double s = 0;
-  for (double v : part) s += v;
-  return s;
+    double acc = 0;
+    for (int64_t i = i0; i < i1; ++i) acc += double(x[i]) * double(x[i]);
+    part[size_t(c)] = acc;
+  };
+  if (n >= kParallelMin)
+    run_tasks(n_chunks, chunk);
+  else
+    for (int64_t c = 0; c < n_chunks; ++c) chunk(c, 0);
+  double total = 0;
+  for (double v : part) total += v;
+  return total;
 }
 
 template <class S>
@@ -583,18 +609,17 @@ void AdamW<S>::update_range(Param<S>& p, int64_t offset, int64_t count, const S*
   const S decay = p.decay ? S(1.0 - lr * cfg_.weight_decay) : S(1);
   const S b1 = S(cfg_.beta1), b2 = S(cfg_.beta2), c1 = S(1.0 - cfg_.beta1), c2 = S(1.0 - cfg_.beta2);
   const S gs = S(grad_scale);
-  S* __restrict w = p.value.data() + offset;
-  S* __restrict m = p.m.data() + offset;
-  S* __restrict v = p.v.data() + offset;
-  const S* __restrict g = grad;
-#pragma omp parallel for simd schedule(static) if (go_parallel(count))
-  for (int64_t i = 0; i < count; ++i) {
-    const S gi = g[i] * gs;
-    const S mi = b1 * m[i] + c1 * gi;
-    const S vi = b2 * v[i] + c2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    w[i] = w[i] * decay - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+  using Arr = Eigen::Array<S, Eigen::Dynamic, 1>;
+  // One pass: short segments (L1-resident) through three vectorised Eigen statements.
+  constexpr int64_t kSeg = 512;
+  for (int64_t i0 = 0; i0 < count; i0 += kSeg) {
+    const int64_t n = std::min(kSeg, count - i0);
+    Eigen::Map<Arr> w(p.value.data() + offset + i0, n), m(p.m.data() + offset + i0, n),
+        v(p.v.data() + offset + i0, n);
+    const Eigen::Map<const Arr> g(grad + i0, n);
+    m = b1 * m + c1 * gs * g;
+    v = b2 * v + c2 * (gs * g).square();
+    w = w * decay - step_size * m / (v.sqrt() * inv_sqrt_bc2 + eps);
   }
 }
 
@@ -602,7 +627,16 @@ template <class S>
 void AdamW<S>::update(Param<S>& p, double lr, double grad_scale) const {
   V2C_ASSERT(p.grad.size() == p.value.size(), "AdamW: ", p.name, " has no gradient");
   begin(p);
-  update_range(p, 0, p.value.size(), p.grad.data(), lr, grad_scale);
+  const int64_t n = p.value.size();
+  if (n < kParallelMin) {
+    update_range(p, 0, n, p.grad.data(), lr, grad_scale);
+    return;
+  }
+  const int64_t n_tasks = (n + kSumChunk - 1) / kSumChunk;
+  run_tasks(n_tasks, [&](int64_t k, int64_t) {
+    const int64_t i0 = k * kSumChunk, len = std::min(kSumChunk, n - i0);
+    update_range(p, i0, len, p.grad.data() + i0, lr, grad_scale);
+  });
 }
 
 // ---- Trainer -----------------------------------------------------------------------------
@@ -706,24 +740,21 @@ LossParts Trainer<S>::train_step(const std::string& subject, const Mat<S>& X, co
   for (Param<S>* p : path)
     if (p != adapter_W && p->trainable) opt_.update(*p, lr_, scale);
   if (adapter_W->trainable) {
-    // One parallel region: each thread computes row blocks of the gradient (Eigen's kernel on the
-    // calling thread; blocks fixed, so the result does not depend on the thread count) and applies
-    // AdamW to the block while it is in cache.
+    // Row blocks of the gradient, each computed and applied to AdamW while in cache; the blocks are
+    // fixed, so the result does not depend on the thread count.
     const int64_t p = adapter_W->value.rows(), L = adapter_W->value.cols();
     const int64_t rows = std::max<int64_t>(1, kAdapterBlockElems / L);
     const int64_t n_blocks = (p + rows - 1) / rows;
     opt_.begin(*adapter_W);
-#pragma omp parallel if (!omp_in_parallel())
-    {
-      Mat<S> g_block(rows, L);
-#pragma omp for schedule(static)
-      for (int64_t blk = 0; blk < n_blocks; ++blk) {
-        const int64_t r0 = blk * rows, n = std::min(rows, p - r0);
-        auto g = g_block.topRows(n);
-        g.noalias() = Xin.middleCols(r0, n).transpose() * G;
-        opt_.update_range(*adapter_W, r0 * L, n * L, g_block.data(), lr_, scale);
-      }
-    }
+    g_blocks_.resize(size_t(max_workers()));
+    run_tasks(n_blocks, [&](int64_t blk, int64_t worker) {
+      Mat<S>& g_block = g_blocks_[size_t(worker)];
+      g_block.resize(rows, L);
+      const int64_t r0 = blk * rows, n = std::min(rows, p - r0);
+      auto g = g_block.topRows(n);
+      g.noalias() = Xin.middleCols(r0, n).transpose() * G;  // Eigen's kernel on this thread
+      opt_.update_range(*adapter_W, r0 * L, n * L, g_block.data(), lr_, scale);
+    });
   }
   Param<S>& ls = enc_.param("loss/logit_scale");
   ls.value(0, 0) = std::clamp(ls.value(0, 0), S(0), S(loss_.max_logit_scale));

@@ -270,6 +270,7 @@ class Trainer {
   int64_t step_ = 0;
   double grad_norm_ = 0, lr_ = 0;
   Mat<S> x_mix_, t_mix_, soft_, dY_;
+  std::vector<Mat<S>> g_blocks_;  // per-worker adapter gradient block
 };
 
 // Writes every parameter (value, trainable flag, AdamW m/v/steps), the trainer's step and Rng state,
