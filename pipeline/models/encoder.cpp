@@ -33,11 +33,19 @@ template <class F>
 void run_tasks(int64_t n_tasks, F&& fn) {
   const int64_t n_workers = std::min<int64_t>(n_tasks, omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads()));
   if (n_workers <= 1) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
     for (int64_t k = 0; k < n_tasks; ++k) fn(k, 0);
+    omp_set_num_threads(saved);
     return;
   }
+  // Each worker is one thread: Eigen must not start OpenMP teams of its own inside (its parallel
+  // GEMM spin-waits), so the OpenMP thread count of every worker is 1 while it runs.
   auto work = [&](int64_t w) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
     for (int64_t k = w * n_tasks / n_workers; k < (w + 1) * n_tasks / n_workers; ++k) fn(k, w);
+    omp_set_num_threads(saved);
   };
   std::vector<std::thread> pool;
   for (int64_t w = 1; w < n_workers; ++w) pool.emplace_back(work, w);
