@@ -31,7 +31,12 @@
 // traffic, so its gradient is never materialised: its norm comes from ‖Xᵀ·G‖²_F = ⟨X·Xᵀ, G·Gᵀ⟩_F
 // (two B x B Gram matrices), and the update computes the gradient one row block at a time
 // (Xᵀ[rows]·G, cache-resident) and applies clipping + AdamW to that block in the same pass.
-// Everything else is updated in one fused pass per buffer. The big products use BLAS.
+// Everything else is updated in one fused pass per buffer. The forward/backward products use BLAS
+// (OpenBLAS's threads); the adapter and optimiser passes run on plain std::threads
+// (omp_get_max_threads() of them), each running Eigen's kernel single-threaded: an OpenMP region
+// there would leave libgomp's workers spinning on the cores OpenBLAS needs next. OpenMP is used only
+// for elementwise/LayerNorm work above 2^20 elements (never at B = 128, L = 1024, where the
+// serial pass is cheaper than the spin it would cause).
 //
 // Determinism: dropout masks come from a counter-based hash of (a key drawn from the trainer's Rng,
 // row, column), MixCo draws from the same Rng, and every reduction uses fixed chunks summed in a
