@@ -79,9 +79,11 @@ $(ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(CONFIG) 
 # Same outer folds as ridge: read from the subject's ridge output.
 FOLDS_FROM = $(WORK)/$(1)/ridge-f$(lastword $(FRACTIONS)).h5
 define finetune_rule
-$(WORK)/%/encoder-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $$(call FOLDS_FROM,$$*) $(if $(PRETRAIN_SUBJECTS),$(ENCODER)) \
+$(WORK)/%/encoder-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $$$$(call FOLDS_FROM,$$$$*) $(if $(PRETRAIN_SUBJECTS),$(ENCODER) \
+                                 $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5)) \
                                  $(CONFIG) $(V2C)/v2c-finetune
-	$(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< $(if $(PRETRAIN_SUBJECTS),--pretrained $(ENCODER)) \
+	$(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< \
+	  $(if $(PRETRAIN_SUBJECTS),--pretrained $(ENCODER) --reference $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5)) \
 	  --folds-from $$(call FOLDS_FROM,$$*) --set finetune.mode=$(2) --set finetune.train_fraction=$(1) --out $$@
 endef
 $(foreach f,$(FRACTIONS),$(foreach m,$(MODES),$(eval $(call finetune_rule,$(f),$(m)))))

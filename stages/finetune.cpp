@@ -23,7 +23,9 @@ const StageSpec spec{
     .options = {{"samples", "FILE", "samples.h5 of the subject (with features)", false, true, ""},
                 {"pretrained", "FILE", "the pretrained model from v2c-pretrain", false, false, ""},
                 {"folds-from", "FILE", "a predictions file (e.g. v2c-ridge's) whose outer folds to use", false,
-                 false, ""}},
+                 false, ""},
+                {"reference", "FILE", "samples.h5 of pretraining subjects, for the ridge start of the new adapter",
+                 true, false, ""}},
     .output_help = "predictions file to write (HDF5, format 'predictions')",
 };
 
@@ -39,7 +41,12 @@ void run(StageContext& ctx, encoder::FinetuneConfig& cfg) {
   }
   if (pretrained.empty() && cfg.mode == "adapter")
     log::warn("no --pretrained model: training the whole encoder from scratch (finetune.mode ignored)");
-  Predictions p = encoder::finetune(s, pretrained, cfg, folds, ctx.seed);
+  std::vector<Samples> refs;
+  for (const auto& r : ctx.args.all("reference")) {
+    ctx.add_input(r);
+    refs.push_back(read_samples(r));
+  }
+  Predictions p = encoder::finetune(s, pretrained, cfg, folds, ctx.seed, refs);
   p.samples_path = samples_path;
   write_predictions(ctx.out, p, ctx.provenance, ctx.force);
   log::info(s.subject, ": ", p.model, " at train_fraction ", cfg.train_fraction, ": mean profile correlation ",

@@ -42,6 +42,9 @@ struct SimulateConfig {
         .range(1, 9999);
     s.field("test_per_category", p.test_per_category, "novel test stimuli per category (never in training runs)")
         .range(0, 9999);
+    s.field("train_per_subject", p.train_per_subject,
+            "training stimuli each subject sees, a random subset of the pool (0 = the whole pool, shared by all)")
+        .range(0, 1000000);
     s.field("latent_dim", p.latent_dim, "dimension of the shared latent code g(f)").range(1, 4096);
     s.field("hidden_dim", p.hidden_dim, "hidden units of the MLP g (ignored when linear)").range(1, 16384);
     s.field("nonlinearity_gain", p.nonlinearity_gain, "g = W2 gelu(gain * W1 f + b1): larger = more nonlinear")

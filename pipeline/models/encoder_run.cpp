@@ -62,6 +62,10 @@ void PretrainConfig::describe(config::Schema& s) {
 void FinetuneConfig::describe(config::Schema& s) {
   s.field("mode", mode, "adapter: train the new subject's adapter only (backbone frozen); full: everything (MindEye2)")
       .one_of({"adapter", "full"});
+  s.field("adapter_init", adapter_init,
+          "new adapter's start: ridge (voxels -> the pretrained latents of the same training stimuli in the "
+          "--reference subjects; random when there are none) or random")
+      .one_of({"ridge", "random"});
   s.field("train_fraction", train_fraction, "share of each outer fold's training runs used (its first runs, as ridge)")
       .check([](const double& f) { return f > 0 && f <= 1; }, "in (0, 1]");
   s.field("outer", outer, "outer folds when --folds-from is not given: loro, groups, explicit (as ridge)")
@@ -202,6 +206,60 @@ void load_backbone(Encoder<float>& enc, const std::string& path) {
   }
 }
 
+// Mean latent code (pretrained adapter output h0 = x W_j + b_j) of every stimulus over the
+// reference subjects' samples.
+std::map<std::string, Eigen::RowVectorXf> reference_latents(const std::string& pretrained,
+                                                            const std::vector<Samples>& refs) {
+  h5::ArtifactReader r(pretrained, "encoder_checkpoint", 1);
+  std::map<std::string, Eigen::RowVectorXd> sum;
+  std::map<std::string, int64_t> count;
+  for (const Samples& ref : refs) {
+    const std::string w = "params/adapter/" + ref.subject + "/W", b = "params/adapter/" + ref.subject + "/b";
+    if (!r.has(w))
+      throw input_error("reference subject '", ref.subject, "' has no adapter in the pretrained model '", pretrained, "'");
+    const MF W = r.read_matrix_f(w), bias = r.read_matrix_f(b);
+    if (W.rows() != ref.n_voxels())
+      throw input_error("reference subject '", ref.subject, "': ", ref.n_voxels(), " voxels, but its adapter takes ",
+                        W.rows());
+    MF h;
+    linalg::gemm(MF(ref.data), false, W, false, h);
+    for (int64_t i = 0; i < h.rows(); ++i) {
+      const std::string& st = ref.stimulus[size_t(i)];
+      Eigen::RowVectorXd row = (h.row(i) + bias.row(0)).cast<double>();
+      auto it = sum.find(st);
+      if (it == sum.end()) sum.emplace(st, row), count[st] = 1;
+      else it->second += row, ++count[st];
+    }
+  }
+  std::map<std::string, Eigen::RowVectorXf> mean;
+  for (const auto& [st, v] : sum) mean[st] = (v / double(count[st])).cast<float>();
+  return mean;
+}
+
+// The new adapter's start: ridge from the training rows' voxels to their stimuli's reference
+// latents (α by inner CV over the training runs, shared by all latent units).
+bool ridge_adapter(const SubjectData& d, const std::vector<int64_t>& train,
+                   const std::map<std::string, Eigen::RowVectorXf>& latents, AdapterInit<float>& init) {
+  std::vector<int64_t> rows;
+  for (int64_t r : train)
+    if (latents.count(d.stimulus[size_t(r)])) rows.push_back(r);
+  std::vector<int32_t> run;
+  std::set<int32_t> runs;
+  for (int64_t r : rows) run.push_back(d.run[size_t(r)]), runs.insert(d.run[size_t(r)]);
+  if (rows.size() < 4 || runs.size() < 2) return false;
+  const MF X = rows_of(d.X, rows);
+  MF H(int64_t(rows.size()), latents.begin()->second.size());
+  for (size_t i = 0; i < rows.size(); ++i) H.row(int64_t(i)) = latents.at(d.stimulus[size_t(rows[i])]);
+  cv::RidgeCvSettings s;
+  for (int k = 0; k < 13; ++k) s.alphas.push_back(std::pow(10.0, -1.0 + k));  // 0.1 .. 1e11
+  s.per_target_alpha = false;
+  s.inner_folds = std::min<int>(5, int(runs.size()));
+  linalg::RowVec<float> b;
+  cv::select_and_fit<float>(X, H, run, s, init.W, b);
+  init.b = b;
+  return true;
+}
+
 }  // namespace
 
 void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, uint64_t seed,
@@ -318,8 +376,11 @@ void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, ui
 }
 
 Predictions finetune(const Samples& s, const std::string& pretrained, const FinetuneConfig& cfg,
-                     std::vector<int32_t> fold_of_sample, uint64_t seed) {
+                     std::vector<int32_t> fold_of_sample, uint64_t seed, const std::vector<Samples>& references) {
   const SubjectData d = subject_data(s);
+  std::map<std::string, Eigen::RowVectorXf> latents;
+  if (!pretrained.empty() && cfg.adapter_init == "ridge" && !references.empty())
+    latents = reference_latents(pretrained, references);
   const int64_t n = d.X.rows();
   // Folds: as given (e.g. read from the ridge predictions), else computed like ridge's.
   std::vector<cv::Fold> folds;
@@ -371,7 +432,10 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
     const cv::Fold& fold = folds[f];
     Encoder<float> enc(encoder_config(arch, int(d.T.cols())), seed + 7 * f);
     if (!pretrained.empty()) load_backbone(enc, pretrained);
-    enc.add_subject(d.id, d.X.cols(), {}, seed + 11 * f + 3);
+    AdapterInit<float> init;
+    if (!latents.empty() && !ridge_adapter(d, fold.train, latents, init))
+      log::warn("fold ", f, ": too few training runs with reference stimuli for a ridge start; random adapter");
+    enc.add_subject(d.id, d.X.cols(), init, seed + 11 * f + 3);
     if (!pretrained.empty() && cfg.mode == "adapter") {
       enc.set_trainable("", false);
       enc.set_trainable("adapter/", true);

@@ -53,6 +53,7 @@ struct PretrainConfig : TrainSettings {
 
 struct FinetuneConfig : TrainSettings {
   std::string mode = "adapter";
+  std::string adapter_init = "ridge";
   double train_fraction = 1.0;
   std::string outer = "loro";
   int outer_folds = 6;
@@ -69,8 +70,12 @@ void pretrain(const std::vector<Samples>& subjects, const PretrainConfig& cfg, u
 
 // Out-of-fold predictions for one subject. pretrained: an encoder checkpoint, or "" (train from
 // scratch). fold_of_sample: the outer fold of every sample (-1: never tested), e.g. from a ridge
-// predictions file; empty = computed from cfg.outer.
+// predictions file; empty = computed from cfg.outer. references: samples of pretraining subjects;
+// with adapter_init "ridge" the new adapter starts as a ridge map from the subject's voxels to the
+// latent codes that the pretrained adapters give the same stimuli in those subjects (only the
+// fold's training stimuli are looked up, so no test stimulus informs the start).
 Predictions finetune(const Samples& subject, const std::string& pretrained, const FinetuneConfig& cfg,
-                     std::vector<int32_t> fold_of_sample, uint64_t seed);
+                     std::vector<int32_t> fold_of_sample, uint64_t seed,
+                     const std::vector<Samples>& references = {});
 
 }  // namespace v2c::encoder

@@ -85,7 +85,11 @@ void validate(const StudyParams& p) {
     throw fail("baseline_range", cat(p.baseline_range.size(), " values"), "[low, high] with 0 < low <= high");
   if (p.mask_fill_min > p.mask_fill_max)
     throw fail("mask_fill_min", number_text(p.mask_fill_min), cat("<= mask_fill_max (", p.mask_fill_max, ")"));
-  const int n_train = p.n_categories * p.train_per_category;
+  const int pool = p.n_categories * p.train_per_category;
+  if (p.train_per_subject > pool)
+    throw fail("train_per_subject", std::to_string(p.train_per_subject),
+               cat("<= the training pool, n_categories * train_per_category (", pool, ")"));
+  const int n_train = p.train_per_subject > 0 ? p.train_per_subject : pool;
   if (p.train_runs > n_train)
     throw fail("train_runs", std::to_string(p.train_runs),
                cat("<= the number of training stimuli, n_categories * train_per_category (", n_train, ")"));
@@ -294,6 +298,8 @@ std::vector<std::vector<int>> split_even(const std::vector<int>& items, int part
 std::vector<Run> make_schedule(const StudyParams& p, const Stimuli& stimuli, Rng& rng) {
   std::vector<int> train = stimuli.train_indices();
   rng.shuffle(train);
+  // Each subject sees its own random subset of the training pool (as in NSD), when asked.
+  if (p.train_per_subject > 0 && p.train_per_subject < int(train.size())) train.resize(size_t(p.train_per_subject));
   std::vector<int> test_presentations;
   const std::vector<int> test = stimuli.test_indices();
   for (int rep = 0; rep < p.test_repeats; ++rep) {

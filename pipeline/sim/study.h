@@ -51,6 +51,7 @@ struct StudyParams {
   double category_spread = 1.0;
   int train_per_category = 24;
   int test_per_category = 5;
+  int train_per_subject = 0;   // training stimuli each subject sees, drawn from the pool (0 = all)
   // shared feature -> latent function g
   int latent_dim = 64;
   int hidden_dim = 256;
