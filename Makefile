@@ -25,7 +25,7 @@ BUILD_PACKAGES := g++ make pkg-config git libeigen3-dev libnifti2-dev libhdf5-de
                   libdeflate-dev zlib1g-dev
 TEST_PACKAGES  := python3 python3-numpy python3-nibabel python3-h5py python3-sklearn gzip \
                   chromium fonts-liberation fonts-dejavu-core
-BENCH_PACKAGES := python3 python3-numpy python3-h5py python3-sklearn gzip bc
+BENCH_PACKAGES := python3 python3-numpy python3-h5py python3-sklearn python3-torch python3-faiss gzip bc
 
 .PHONY: setup setup-test setup-bench
 setup:

@@ -82,7 +82,31 @@ bench_ridge() {
   rm -f "$d/X.npy" "$d/Y.npy"
 }
 
-all=(prepare ridge)
+bench_encoder() {
+  # Training throughput: 20000 voxels -> latent 1024, 2 residual blocks, CLIP 512, batch 128, CLIP +
+  # MSE loss, AdamW, against the same model, losses and optimiser in PyTorch (2 threads).
+  # Recorded as seconds per 1000 samples, so ratio = torch samples/s / ours (goal <= 1/3).
+  local ours_sps ours_mem torch_sps torch_mem ours_s peer_s
+  read -r ours_sps ours_mem <<<"$("$bin/bench-encoder" 20000 1024 2 512 128 3 30)"
+  read -r torch_sps torch_mem <<<"$(/usr/bin/python3 "$root/bench/peers/encoder_torch.py" 20000 1024 2 512 128 3 30)"
+  ours_s=$(printf "%.4f" "$(echo "1000 / $ours_sps" | bc -l)")
+  peer_s=$(printf "%.4f" "$(echo "1000 / $torch_sps" | bc -l)")
+  record "encoder training, s per 1000 samples (20000 vox, L1024, 2 blocks, batch 128) vs PyTorch" "$ours_s" "$peer_s" \
+    "ours ${ours_sps} samples/s, peak ${ours_mem} MiB; PyTorch ${torch_sps} samples/s, peak ${torch_mem} MiB; goal ratio <= 0.33 at no more memory"
+}
+
+bench_retrieval() {
+  # Exact top-5 of 10,000 queries among 1,000,000 candidates x 512 (float32) vs FAISS IndexFlatIP.
+  local d="$data/retrieval" nq=${RETRIEVAL_Q:-10000} nc=${RETRIEVAL_N:-1000000}
+  mkdir -p "$d"
+  local ours mem peer
+  read -r ours mem <<<"$("$bin/bench-retrieval" "$d" "$nq" "$nc" 512 5)"
+  peer=$(/usr/bin/python3 "$root/bench/peers/retrieval_faiss.py" "$d" 5)
+  record "retrieval top-5, $nq queries x $nc candidates x 512 float32 vs FAISS IndexFlatIP" "$ours" "$peer" \
+    "exact top-5 checked against a double-precision search; our peak ${mem} MiB; goal ratio <= 0.67 (1.5x FAISS)"
+}
+
+all=(prepare ridge encoder retrieval)
 selected=("${@:-${all[@]}}")
 for name in "${selected[@]}"; do
   echo "bench: $name" >&2
