@@ -6,6 +6,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <sstream>
 
 #include "pipeline/core/error.h"
 
@@ -57,6 +58,25 @@ std::vector<Fold> run_folds(const std::vector<int32_t>& run_of_sample, const std
     for (int64_t r : rows) (tested.count(run_of_sample[size_t(r)]) ? folds[f].test : folds[f].train).push_back(r);
   }
   return folds;
+}
+
+std::vector<std::vector<int>> parse_run_lists(const std::vector<std::string>& folds, const std::string& field) {
+  std::vector<std::vector<int>> out;
+  for (const auto& f : folds) {
+    std::string text = f;
+    std::replace(text.begin(), text.end(), ',', ' ');
+    std::istringstream in(text);
+    std::vector<int> runs;
+    std::string tok;
+    while (in >> tok) {
+      char* end = nullptr;
+      const long v = std::strtol(tok.c_str(), &end, 10);
+      if (*end != '\0') throw usage_error("config field '", field, "': '", f, "' is not a list of run indices");
+      runs.push_back(int(v));
+    }
+    out.push_back(runs);
+  }
+  return out;
 }
 
 void make_exclusive(std::vector<Fold>& folds, const std::vector<std::string>& stimulus) {

@@ -29,6 +29,10 @@ std::vector<Fold> run_folds(const std::vector<int32_t>& run_of_sample, const std
                             const std::string& scheme, int k,
                             const std::vector<std::vector<int>>& explicit_runs = {});
 
+// Explicit folds as written in a config: one string of run indices per fold ("8 9" or "8,9");
+// `field` names the config field in the error for anything else.
+std::vector<std::vector<int>> parse_run_lists(const std::vector<std::string>& folds, const std::string& field);
+
 // Drops from each fold's training rows the samples whose stimulus appears in its test rows.
 void make_exclusive(std::vector<Fold>& folds, const std::vector<std::string>& stimulus_of_sample);
 

@@ -385,15 +385,7 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
   // Folds: as given (e.g. read from the ridge predictions), else computed like ridge's.
   std::vector<cv::Fold> folds;
   if (fold_of_sample.empty()) {
-    std::vector<std::vector<int>> expl;
-    for (const auto& f : cfg.explicit_folds) {
-      std::vector<int> runs;
-      std::string text = f;
-      std::replace(text.begin(), text.end(), ',', ' ');
-      std::istringstream in(text);
-      for (int r; in >> r;) runs.push_back(r);
-      expl.push_back(runs);
-    }
+    const auto expl = cv::parse_run_lists(cfg.explicit_folds, "finetune.explicit_folds");
     folds = cv::run_folds(d.run, {}, cfg.outer, cfg.outer_folds, expl);
   } else {
     if (int64_t(fold_of_sample.size()) != n)

@@ -18,26 +18,6 @@ std::vector<double> RidgeConfig::default_alphas() {
 
 namespace {
 
-std::vector<std::vector<int>> parse_explicit(const std::vector<std::string>& folds) {
-  std::vector<std::vector<int>> out;
-  for (const auto& f : folds) {
-    std::string text = f;
-    for (char& c : text)
-      if (c == ',') c = ' ';
-    std::istringstream in(text);
-    std::vector<int> runs;
-    std::string tok;
-    while (in >> tok) {
-      char* end = nullptr;
-      const long v = std::strtol(tok.c_str(), &end, 10);
-      if (*end != '\0') throw usage_error("config field 'ridge.explicit_folds': '", f, "' is not a list of run indices");
-      runs.push_back(int(v));
-    }
-    out.push_back(runs);
-  }
-  return out;
-}
-
 template <class S>
 Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgress& progress) {
   using M = linalg::Mat<S>;
@@ -55,7 +35,7 @@ Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgre
   st.score = cfg.alpha_score;
   st.outer = cfg.outer;
   st.outer_folds = cfg.outer_folds;
-  st.explicit_folds = parse_explicit(cfg.explicit_folds);
+  st.explicit_folds = cv::parse_run_lists(cfg.explicit_folds, "ridge.explicit_folds");
   st.inner_folds = cfg.inner_folds;
   st.exclusive = cfg.exclusive;
   st.train_fraction = cfg.train_fraction;
