@@ -19,11 +19,26 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Sequential double sum of exact float products (a float x float product is exact in double),
+// Double-precision dot product of float vectors. A float x float product is exact in double, so
+// only the sums round; their association is fixed (four AVX2 accumulators, then a fixed combine),
 // so any two calls on the same vectors give the same bits. One compiled body on purpose.
 __attribute__((noinline)) double dot_double(const float* a, const float* b, int64_t d) {
-  double s = 0;
-  for (int64_t i = 0; i < d; ++i) s += double(a[i]) * double(b[i]);
+  __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+  int64_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    for (int h = 0; h < 2; ++h) {
+      const __m256 va = _mm256_loadu_ps(a + i + 8 * h), vb = _mm256_loadu_ps(b + i + 8 * h);
+      acc[2 * h] = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(va)),
+                                   _mm256_cvtps_pd(_mm256_castps256_ps128(vb)), acc[2 * h]);
+      acc[2 * h + 1] = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(va, 1)),
+                                       _mm256_cvtps_pd(_mm256_extractf128_ps(vb, 1)), acc[2 * h + 1]);
+    }
+  }
+  const __m256d sum = _mm256_add_pd(_mm256_add_pd(acc[0], acc[1]), _mm256_add_pd(acc[2], acc[3]));
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, sum);
+  double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (; i < d; ++i) s += double(a[i]) * double(b[i]);
   return s;
 }
 

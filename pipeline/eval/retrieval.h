@@ -11,7 +11,9 @@
 // is bounded: |a - s| <= eps, eps = (d + 8) 2^-23 (float32) or 2^-7 + 2^-15 + d 2^-23 (bfloat16)
 // for the exact cosine s. Every candidate that the bound cannot exclude is rescored exactly
 // (double precision, exact_cosine()) before it enters the running top-k or the rank counts, so
-// the results equal a brute-force double-precision search whatever the scan precision.
+// the results equal a brute-force double-precision search whatever the scan precision (up to
+// the order of cosines within ~1e-15 of each other, where two double sums may differ; exact
+// duplicates always tie).
 // Memory: O(block_queries x block_candidates) scores plus O(n_queries x k) state per thread;
 // queries x all candidates is never materialised.
 //
