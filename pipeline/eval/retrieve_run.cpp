@@ -237,6 +237,7 @@ void write_retrieval(const std::string& path, const RetrievalReport& r, const Pr
   w.write("metrics/chance", chance);
   w.write("metrics/n_candidates", n_candidates);
   w.write("metrics/n_queries", n_queries);
+  w.attr("/metrics", "ci_method", "percentile bootstrap over queries, 95%");
   w.write("queries/stimulus", r.query_stimulus);
   w.write("queries/true_candidate", r.query_truth);
   w.write("queries/rank", r.query_rank);
