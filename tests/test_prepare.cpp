@@ -13,6 +13,7 @@
 #include "pipeline/io/samples.h"
 #include "pipeline/prep/prepare.h"
 #include "pipeline/prep/signal.h"
+#include "tests/haxby_inputs.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -214,17 +215,8 @@ BOOST_AUTO_TEST_CASE(haxby_per_run_25mm_files_give_96_samples,
 
 BOOST_AUTO_TEST_CASE(haxby_features_join_through_aliases,
                      *utf::precondition(test::needs_shared_data{"clip-vitb32/oid_clip_a+cname.npy"})) {
-  prep::PrepareInputs in;
-  in.bold = {test::shared_data("haxby2001-sub001/bold.nii.gz")};
-  in.labels = test::shared_data("haxby2001-sub001/attributes_literal.txt");
-  in.mask = test::shared_data("haxby2001-sub001/mask.nii.gz");
-  in.features = test::shared_data("clip-vitb32/oid_clip_a+cname.npy");
-  in.feature_names = test::shared_data("clip-vitb32/names_oid.txt");
-  in.feature_aliases = test::shared_data("haxby2001-sub001/category_to_clip.tsv");
   prep::PrepareConfig cfg;
-  cfg.alias_from_column = "category";
-  cfg.alias_to_column = "clip_name";
-  cfg.l2_normalize_features = true;
+  const prep::PrepareInputs in = test::haxby_slice_with_clip(cfg);
   // scrambledpix has no CLIP vector: an error naming it, unless excluded.
   test::check_error([&] { prep::prepare_subject(in, cfg); }, ExitCode::input, {"scrambledpix", "no feature vector"});
   cfg.exclude_stimuli = {"scrambledpix"};

@@ -19,6 +19,7 @@
 #include "pipeline/models/ridge.h"
 #include "pipeline/models/ridge_run.h"
 #include "pipeline/prep/prepare.h"
+#include "tests/haxby_inputs.h"
 #include "tests/test_util.h"
 
 using namespace v2c;
@@ -302,18 +303,9 @@ BOOST_AUTO_TEST_CASE(haxby_decodes_category_clip_vectors,
                      *utf::precondition(test::needs_shared_data{"clip-vitb32/oid_clip_a+cname.npy"})) {
   // The slice (530 voxels), z-scored per run, leave-one-run-out; decoded CLIP text vector ->
   // nearest of the 7 category vectors. Reference figure ~0.65, chance 1/7.
-  prep::PrepareInputs in;
-  in.bold = {test::shared_data("haxby2001-sub001/bold.nii.gz")};
-  in.labels = test::shared_data("haxby2001-sub001/attributes_literal.txt");
-  in.mask = test::shared_data("haxby2001-sub001/mask.nii.gz");
-  in.features = test::shared_data("clip-vitb32/oid_clip_a+cname.npy");
-  in.feature_names = test::shared_data("clip-vitb32/names_oid.txt");
-  in.feature_aliases = test::shared_data("haxby2001-sub001/category_to_clip.tsv");
   prep::PrepareConfig pc;
-  pc.alias_from_column = "category";
-  pc.alias_to_column = "clip_name";
+  const prep::PrepareInputs in = test::haxby_slice_with_clip(pc);
   pc.exclude_stimuli = {"scrambledpix"};
-  pc.l2_normalize_features = true;
   const Samples s = prep::prepare_subject(in, pc);
   ridge::RidgeConfig rc;
   rc.fit_final = false;
