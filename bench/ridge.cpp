@@ -14,6 +14,7 @@
 #include <random>
 #include <string>
 
+#include "pipeline/io/features.h"
 #include "pipeline/models/cv.h"
 #include "pipeline/models/linalg.h"
 #include "pipeline/models/ridge.h"
@@ -25,21 +26,6 @@ namespace {
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 template <class S>
-void write_npy(const std::string& path, const linalg::Mat<S>& m) {
-  std::string header = std::string("{'descr': '<f") + (sizeof(S) == 4 ? "4" : "8") +
-                       "', 'fortran_order': False, 'shape': (" + std::to_string(m.rows()) + ", " +
-                       std::to_string(m.cols()) + "), }";
-  while ((10 + header.size() + 1) % 64) header += ' ';
-  header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  const uint16_t len = uint16_t(header.size());
-  out.write(reinterpret_cast<const char*>(&len), 2);
-  out << header;
-  out.write(reinterpret_cast<const char*>(m.data()), std::streamsize(m.size() * sizeof(S)));
-}
-
-template <class S>
 int run(int64_t n, int64_t p, int64_t t, int n_alphas, int folds, const std::string& dir) {
   using M = linalg::Mat<S>;
   std::mt19937_64 rng(5);
@@ -49,8 +35,8 @@ int run(int64_t n, int64_t p, int64_t t, int n_alphas, int folds, const std::str
   for (int64_t i = 0; i < W.size(); ++i) W.data()[i] = S(g(rng) / std::sqrt(double(p)));
   linalg::gemm(X, false, W, false, Y);
   for (int64_t i = 0; i < Y.size(); ++i) Y.data()[i] += S(2.0 * g(rng));
-  write_npy(dir + "/X.npy", X);
-  write_npy(dir + "/Y.npy", Y);
+  features::write_npy(dir + "/X.npy", X);
+  features::write_npy(dir + "/Y.npy", Y);
 
   std::vector<int32_t> run(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) run[size_t(i)] = int32_t(i * folds / n);

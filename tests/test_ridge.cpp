@@ -13,6 +13,7 @@
 #include <map>
 
 #include "pipeline/eval/metrics.h"
+#include "pipeline/io/features.h"
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/models/cv.h"
@@ -36,20 +37,6 @@ MD random_matrix(int64_t rows, int64_t cols, uint64_t seed, double scale = 1.0) 
   MD m(rows, cols);
   for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = g(rng);
   return m;
-}
-
-// Writes a matrix as a little-endian float64 .npy (C order) for the Python oracle.
-void write_npy(const std::string& path, const MD& m) {
-  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + std::to_string(m.rows()) + ", " +
-                       std::to_string(m.cols()) + "), }";
-  while ((10 + header.size() + 1) % 64) header += ' ';
-  header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  const uint16_t len = uint16_t(header.size());
-  out.write(reinterpret_cast<const char*>(&len), 2);
-  out << header;
-  out.write(reinterpret_cast<const char*>(m.data()), std::streamsize(m.size() * sizeof(double)));
 }
 
 MD read_npy_f8(const std::string& path, int64_t rows, int64_t cols) {
@@ -86,9 +73,9 @@ BOOST_AUTO_TEST_CASE(predictions_equal_scikit_learn, *utf::precondition(test::ne
     const MD Y = X * W + random_matrix(n, 7, 3, 2.0);
     const int64_t n_train = n * 3 / 4;
     const MD Xtr = X.topRows(n_train), Ytr = Y.topRows(n_train), Xte = X.bottomRows(n - n_train);
-    write_npy(dir.file("xtr.npy"), Xtr);
-    write_npy(dir.file("ytr.npy"), Ytr);
-    write_npy(dir.file("xte.npy"), Xte);
+    features::write_npy(dir.file("xtr.npy"), Xtr);
+    features::write_npy(dir.file("ytr.npy"), Ytr);
+    features::write_npy(dir.file("xte.npy"), Xte);
     for (double alpha : {0.5, 37.0}) {
       test::run_python_ok("import numpy as np\nfrom sklearn.linear_model import Ridge\n"
                           "m = Ridge(alpha=" + std::to_string(alpha) + ", fit_intercept=True, solver='svd')\n"

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "pipeline/core/error.h"
+#include "pipeline/core/output.h"
 #include "pipeline/io/tsv.h"
 
 namespace v2c::features {
@@ -534,5 +535,29 @@ std::vector<std::string> apply_aliases(const std::map<std::string, std::string>&
   }
   return out;
 }
+
+namespace {
+template <class M>
+void write_npy_matrix(const std::string& path, const M& m, const char* descr) {
+  static_assert(std::endian::native == std::endian::little, "write_npy writes little-endian data");
+  std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" +
+                       std::to_string(m.rows()) + ", " + std::to_string(m.cols()) + "), }";
+  while ((10 + header.size() + 1) % 64) header += ' ';
+  header += '\n';
+  AtomicOutput out(path, true);
+  std::ofstream f(out.temp_path(), std::ios::binary);
+  f.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t len = uint16_t(header.size());
+  f.write(reinterpret_cast<const char*>(&len), 2);
+  f << header;
+  f.write(reinterpret_cast<const char*>(m.data()), std::streamsize(m.size() * sizeof(typename M::Scalar)));
+  f.close();
+  if (!f) throw io_error("cannot write '", path, "'");
+  out.commit();
+}
+}  // namespace
+
+void write_npy(const std::string& path, const MatrixF& m) { write_npy_matrix(path, m, "<f4"); }
+void write_npy(const std::string& path, const MatrixD& m) { write_npy_matrix(path, m, "<f8"); }
 
 }  // namespace v2c::features

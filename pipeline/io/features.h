@@ -69,4 +69,9 @@ std::vector<std::string> apply_aliases(const std::map<std::string, std::string>&
 // IEEE 754 half -> float, exact for all values (subnormals, infinities, NaN payload kept).
 float half_to_float(uint16_t bits);
 
+// Writes a matrix as a NumPy .npy file (format 1.0, little-endian <f4 / <f8, C order), under a
+// temporary name renamed when complete. For oracles and benchmark peers that read numpy.
+void write_npy(const std::string& path, const MatrixF& m);
+void write_npy(const std::string& path, const MatrixD& m);
+
 }  // namespace v2c::features
