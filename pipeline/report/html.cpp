@@ -161,34 +161,64 @@ std::map<std::string, std::string> model_colours(const std::vector<std::string>&
 
 // ---- retrieval sections ----
 
+// Ridge's mean over the subjects that `model_group` has (the encoder is usually evaluated on the
+// held-out subjects only, ridge on all): the comparison is paired, subject for subject.
+struct Paired {
+  double model = 0, ridge = 0;
+  size_t n = 0;
+};
+Paired paired_means(const GroupSummary& a, const GroupSummary& ridge) {
+  Paired p;
+  for (size_t i = 0; i < a.subjects.size(); ++i) {
+    const auto it = std::find(ridge.subjects.begin(), ridge.subjects.end(), a.subjects[i]);
+    if (it == ridge.subjects.end()) continue;
+    p.model += a.values[i];
+    p.ridge += ridge.values[size_t(it - ridge.subjects.begin())];
+    ++p.n;
+  }
+  if (p.n) p.model /= double(p.n), p.ridge /= double(p.n);
+  return p;
+}
+
 std::string verdict(const Retrieval& r) {
   if (r.metrics.empty() || std::find(r.models.begin(), r.models.end(), "ridge") == r.models.end()) return "";
   const std::string& metric = r.metrics.front();
   std::ostringstream os;
   os << "<div class=\"verdict\"><b>Encoder vs ridge</b> on " << escape(metric_display_name(metric))
-     << " (mean over subjects):<ul>\n";
+     << " (paired: each model against ridge on the same subjects):<ul>\n";
   int n_items = 0;
   for (const auto& model : r.models) {
     if (model == "ridge") continue;
     std::vector<double> common;
-    for (double f : r.fractions)
-      if (find_group(r, model, f, metric) && find_group(r, "ridge", f, metric)) common.push_back(f);
+    for (double f : r.fractions) {
+      const GroupSummary *a = find_group(r, model, f, metric), *b = find_group(r, "ridge", f, metric);
+      if (a && b && paired_means(*a, *b).n > 0) common.push_back(f);
+    }
     if (common.empty()) continue;
     // The smallest fraction from which the model beats ridge at every larger fraction too.
     std::optional<double> from;
-    bool separated_at_largest = false;
     for (auto it = common.rbegin(); it != common.rend(); ++it) {
-      const GroupSummary *a = find_group(r, model, *it, metric), *b = find_group(r, "ridge", *it, metric);
-      if (!(a->mean > b->mean)) break;
-      if (it == common.rbegin()) separated_at_largest = a->ci_low > b->ci_high;
+      const Paired p = paired_means(*find_group(r, model, *it, metric), *find_group(r, "ridge", *it, metric));
+      if (!(p.model > p.ridge)) break;
       from = *it;
     }
     const GroupSummary *a = find_group(r, model, common.back(), metric),
                        *b = find_group(r, "ridge", common.back(), metric);
+    const Paired last = paired_means(*a, *b);
+    // With one shared subject its own intervals say whether the difference is clear.
+    std::string overlap;
+    if (last.n == 1) {
+      const MetricRow *ra = find_row(r, a->subjects.front(), model, common.back(), metric),
+                      *rb = find_row(r, a->subjects.front(), "ridge", common.back(), metric);
+      if (ra && rb)
+        overlap = std::string("; the intervals ") +
+                  ((ra->ci_low > rb->ci_high || rb->ci_low > ra->ci_high) ? "do not overlap" : "overlap");
+    }
+    const std::string on = cat(last.n, last.n == 1 ? " subject" : " subjects");
     os << "<li><b>" << escape(model) << "</b> ";
     if (!from) {
       os << "does not beat ridge at the largest training fraction (" << fraction_label(common.back()) << ": "
-         << short_number(a->mean) << " vs " << short_number(b->mean) << ")";
+         << short_number(last.model) << " vs " << short_number(last.ridge) << " on " << on << overlap << ")";
     } else {
       if (common.size() == 1)
         os << "beats ridge at train_fraction " << fraction_label(*from);
@@ -197,9 +227,8 @@ std::string verdict(const Retrieval& r) {
            << fraction_label(common.back()) << ")";
       else
         os << "beats ridge from train_fraction " << fraction_label(*from) << " on";
-      os << " (at " << fraction_label(common.back()) << ": "
-         << short_number(a->mean) << " vs " << short_number(b->mean) << "; the intervals "
-         << (separated_at_largest ? "do not overlap" : "overlap") << ")";
+      os << " (at " << fraction_label(common.back()) << ": " << short_number(last.model) << " vs "
+         << short_number(last.ridge) << " on " << on << overlap << ")";
     }
     os << ".</li>\n";
     ++n_items;
