@@ -1,5 +1,6 @@
 #include "pipeline/io/h5.h"
 
+#include <climits>
 #include <filesystem>
 
 #include "pipeline/core/error.h"
@@ -238,6 +239,16 @@ std::vector<int64_t> ArtifactReader::read_ints(const std::string& name) const {
   if (n > 0) ds.read(v.data(), H5::PredType::NATIVE_INT64);
   return v;
 }
+std::vector<int32_t> ArtifactReader::read_int32s(const std::string& name) const {
+  std::vector<int32_t> out;
+  for (const int64_t v : read_ints(name)) {
+    if (v < INT32_MIN || v > INT32_MAX)
+      throw input_error("'", path_, "' dataset '", name, "': value ", v, " does not fit 32 bits");
+    out.push_back(int32_t(v));
+  }
+  return out;
+}
+
 std::vector<std::string> ArtifactReader::read_strings(const std::string& name) const {
   H5::DataSet ds = open(name);
   H5::DataType type = ds.getDataType();

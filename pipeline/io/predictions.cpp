@@ -50,14 +50,9 @@ Predictions read_predictions(const std::string& path) {
     p.predictions = r.read_matrix_f("predictions");
     p.truth = r.read_matrix_f("truth");
     p.stimulus = r.read_strings("samples/stimulus");
-    auto ints = [&](const std::string& name) {
-      std::vector<int32_t> v;
-      for (auto x : r.read_ints(name)) v.push_back(int32_t(x));
-      return v;
-    };
-    p.run = ints("samples/run");
-    p.fold = ints("samples/fold");
-    p.feature_row = ints("samples/feature_row");
+    p.run = r.read_int32s("samples/run");
+    p.fold = r.read_int32s("samples/fold");
+    p.feature_row = r.read_int32s("samples/feature_row");
     p.alphas = r.read_doubles("folds/alphas");
     p.fold_alpha = r.read_matrix_d("folds/alpha");
     p.inner_score = r.read_matrix_d("folds/inner_score");

@@ -40,10 +40,10 @@ Samples read_samples(const std::string& path) {
     s.subject = r.attr_string("/", "subject");
     s.data = r.read_matrix_f("data");
     s.stimulus = r.read_strings("samples/stimulus");
-    for (auto v : r.read_ints("samples/run")) s.run.push_back(int32_t(v));
+    s.run = r.read_int32s("samples/run");
     s.onset_s = r.read_doubles("samples/onset");
     s.duration_s = r.read_doubles("samples/duration");
-    for (auto v : r.read_ints("samples/volumes")) s.volumes.push_back(int32_t(v));
+    s.volumes = r.read_int32s("samples/volumes");
     const auto ijk = r.read_ints("voxels/ijk");
     if (ijk.size() != size_t(3 * s.data.cols()))
       throw input_error("voxels/ijk has ", ijk.size(), " values; expected 3 x ", s.data.cols(), " voxels");
@@ -60,12 +60,12 @@ Samples read_samples(const std::string& path) {
     s.affine = aff;
     s.run_source = r.read_strings("runs/source");
     s.run_events = r.read_strings("runs/events");
-    for (auto v : r.read_ints("runs/volumes")) s.run_volumes.push_back(int32_t(v));
+    s.run_volumes = r.read_int32s("runs/volumes");
     s.run_tr_s = r.read_doubles("runs/tr");
     if (r.has("features/values")) {
       s.feature_ids = r.read_strings("features/ids");
       s.features = r.read_matrix_f("features/values");
-      for (auto v : r.read_ints("samples/feature_row")) s.feature_row.push_back(int32_t(v));
+      s.feature_row = r.read_int32s("samples/feature_row");
       s.feature_source = r.attr_string("/features", "source");
     }
     const size_t n = size_t(s.data.rows());
