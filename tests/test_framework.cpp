@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "pipeline/core/config.h"
 #include "pipeline/core/output.h"
 
@@ -124,6 +126,23 @@ BOOST_AUTO_TEST_CASE(atomic_output_renames_only_on_commit) {
   std::string text;
   in >> text;
   BOOST_CHECK_EQUAL(text, "new");
+}
+
+BOOST_AUTO_TEST_CASE(atomic_output_removes_leftovers_of_dead_processes) {
+  const fs::path dir = temp_dir("atomic_stale");
+  // A study directory half-written by a process that was killed (pid 2^22+1 is above Linux's
+  // default pid_max, so no such process runs), and one of a live process (ours' parent).
+  const fs::path stale = dir / ".study.tmp-4194305", live = dir / (".study.tmp-" + std::to_string(getppid()));
+  fs::create_directories(stale / "sub-01");
+  fs::create_directories(live);
+  {
+    AtomicOutput out((dir / "study").string(), false, true);
+    fs::create_directories(out.temp_path());
+    out.commit();
+  }
+  BOOST_CHECK(!fs::exists(stale));
+  BOOST_CHECK(fs::exists(live));
+  BOOST_CHECK(fs::is_directory(dir / "study"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

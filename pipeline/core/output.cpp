@@ -1,6 +1,10 @@
 #include "pipeline/core/output.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <csignal>
 #include <cstring>
@@ -78,8 +82,19 @@ AtomicOutput::AtomicOutput(std::string final_path, bool force, bool is_directory
     fs::create_directories(p.parent_path(), ec);
     if (ec) throw io_error("cannot create directory '", p.parent_path().string(), "': ", ec.message());
   }
-  temp_ = (p.parent_path() / ("." + p.filename().string() + ".tmp-" + std::to_string(getpid()))).string();
-  fs::remove_all(temp_, ec);
+  const std::string prefix = "." + p.filename().string() + ".tmp-";
+  temp_ = (p.parent_path() / (prefix + std::to_string(getpid()))).string();
+  // Leftovers of killed runs (a dead process's temporary, e.g. a half-written study directory
+  // after SIGKILL or SIGINT) are removed; a live process's temporary is left alone.
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    if (pid == getpid() || (kill(pid_t(pid), 0) != 0 && errno == ESRCH)) fs::remove_all(e.path(), ec);
+  }
   slot_ = register_temp(temp_, is_directory_);
 }
 

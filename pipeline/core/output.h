@@ -9,7 +9,8 @@ namespace v2c {
 
 class AtomicOutput {
  public:
-  // Refuses (usage error) when final_path exists and !force; creates the parent directory.
+  // Refuses (usage error) when final_path exists and !force; creates the parent directory;
+  // removes temporaries of the same output left by processes that no longer run.
   AtomicOutput(std::string final_path, bool force, bool is_directory = false);
   ~AtomicOutput();  // removes the temporary unless committed
   AtomicOutput(const AtomicOutput&) = delete;
