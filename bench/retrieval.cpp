@@ -20,7 +20,7 @@
 
 #include "pipeline/core/log.h"
 #include "pipeline/eval/retrieval.h"
-#include "pipeline/models/linalg.h"
+#include "pipeline/math/linalg.h"
 
 using namespace v2c;
 namespace rt = v2c::retrieval;

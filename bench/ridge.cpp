@@ -15,8 +15,8 @@
 #include <string>
 
 #include "pipeline/io/features.h"
+#include "pipeline/math/linalg.h"
 #include "pipeline/models/cv.h"
-#include "pipeline/models/linalg.h"
 #include "pipeline/models/ridge.h"
 
 using namespace v2c;

@@ -1,9 +1,9 @@
 // v2c-finetune: the pretrained encoder adapted to a new subject, judged on ridge's folds.
 #include "pipeline/core/log.h"
 #include "pipeline/core/stage.h"
-#include "pipeline/eval/metrics.h"
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
+#include "pipeline/math/metrics.h"
 #include "pipeline/models/encoder_run.h"
 
 using namespace v2c;

@@ -4,10 +4,10 @@
 
 #include "pipeline/core/log.h"
 #include "pipeline/core/stage.h"
-#include "pipeline/eval/metrics.h"
 #include "pipeline/io/bdata.h"
 #include "pipeline/io/nifti.h"
 #include "pipeline/io/samples.h"
+#include "pipeline/math/metrics.h"
 #include "pipeline/models/ridge_run.h"
 #include "pipeline/prep/prepare.h"
 

@@ -12,10 +12,10 @@
 #include <filesystem>
 #include <map>
 
-#include "pipeline/eval/metrics.h"
 #include "pipeline/io/features.h"
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
+#include "pipeline/math/metrics.h"
 #include "pipeline/models/cv.h"
 #include "pipeline/models/ridge.h"
 #include "pipeline/models/ridge_run.h"

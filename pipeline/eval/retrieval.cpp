@@ -11,7 +11,7 @@
 #include <unordered_set>
 
 #include "pipeline/core/error.h"
-#include "pipeline/models/linalg.h"
+#include "pipeline/math/linalg.h"
 
 namespace v2c::retrieval {
 

@@ -1,8 +1,8 @@
 #include "pipeline/io/predictions.h"
 
 #include "pipeline/core/error.h"
-#include "pipeline/eval/metrics.h"
 #include "pipeline/io/h5.h"
+#include "pipeline/math/metrics.h"
 
 namespace v2c {
 

@@ -58,7 +58,7 @@
 #include <vector>
 
 #include "pipeline/core/stage.h"
-#include "pipeline/models/linalg.h"
+#include "pipeline/math/linalg.h"
 
 namespace v2c::encoder {
 

@@ -15,8 +15,8 @@
 #include "pipeline/core/error.h"
 #include "pipeline/core/log.h"
 #include "pipeline/core/output.h"
-#include "pipeline/eval/metrics.h"
 #include "pipeline/io/h5.h"
+#include "pipeline/math/metrics.h"
 #include "pipeline/models/cv.h"
 #include "pipeline/models/encoder.h"
 

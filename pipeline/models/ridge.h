@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/models/linalg.h"
+#include "pipeline/math/linalg.h"
 
 namespace v2c::ridge {
 

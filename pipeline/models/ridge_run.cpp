@@ -5,7 +5,7 @@
 
 #include "pipeline/core/error.h"
 #include "pipeline/core/log.h"
-#include "pipeline/eval/metrics.h"
+#include "pipeline/math/metrics.h"
 #include "pipeline/models/cv.h"
 
 namespace v2c::ridge {

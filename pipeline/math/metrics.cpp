@@ -1,4 +1,4 @@
-#include "pipeline/eval/metrics.h"
+#include "pipeline/math/metrics.h"
 
 #include <cmath>
 

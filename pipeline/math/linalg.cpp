@@ -1,4 +1,4 @@
-#include "pipeline/models/linalg.h"
+#include "pipeline/math/linalg.h"
 
 #include <cblas.h>
 #include <omp.h>
