@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "pipeline/core/types.h"
-#include "pipeline/models/encoder.h"
+#include "pipeline/models/encoder/model.h"
+#include "pipeline/models/encoder/trainer.h"
 
 using namespace v2c;
 

@@ -4,7 +4,7 @@
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/math/metrics.h"
-#include "pipeline/models/encoder_run.h"
+#include "pipeline/models/encoder/finetune.h"
 
 using namespace v2c;
 

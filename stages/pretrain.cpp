@@ -2,7 +2,7 @@
 #include "pipeline/core/log.h"
 #include "pipeline/core/stage.h"
 #include "pipeline/io/samples.h"
-#include "pipeline/models/encoder_run.h"
+#include "pipeline/models/encoder/pretrain.h"
 
 using namespace v2c;
 

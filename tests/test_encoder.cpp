@@ -1,4 +1,4 @@
-// Tests of the shared brain encoder (pipeline/models/encoder.h): finite-difference gradients of every
+// Tests of the shared brain encoder (pipeline/models/encoder/): finite-difference gradients of every
 // layer and loss (double), AdamW / schedule / clipping against hand computation, the fused adapter
 // update against the plain one, an overfit sanity check, bitwise checkpoint/resume, freezing.
 #include <omp.h>
@@ -8,7 +8,9 @@
 #include <cstring>
 
 #include "pipeline/io/h5.h"
-#include "pipeline/models/encoder.h"
+#include "pipeline/models/encoder/checkpoint.h"
+#include "pipeline/models/encoder/model.h"
+#include "pipeline/models/encoder/trainer.h"
 #include "tests/test_util.h"
 
 using namespace v2c;
@@ -437,6 +439,7 @@ BOOST_AUTO_TEST_CASE(bad_shapes_and_configs_are_reported) {
   test::check_error([&] { bad.validate(); }, ExitCode::usage, {"encoder.dropout", "[0, 1)"});
   LossConfig none;
   none.w_clip = 0;
+  none.w_mse = 0;
   test::check_error([&] { none.validate(); }, ExitCode::usage, {"every weight is 0"});
 }
 

@@ -1,0 +1,173 @@
+#include "pipeline/models/encoder/checkpoint.h"
+
+#include <array>
+#include <vector>
+
+#include "pipeline/core/error.h"
+#include "pipeline/io/h5.h"
+
+namespace v2c::encoder {
+
+namespace {
+
+constexpr int kCheckpointVersion = 1;
+const char* kCheckpointKind = "encoder_checkpoint";
+template <class S>
+const char* scalar_name() {
+  return sizeof(S) == 4 ? "float32" : "float64";
+}
+
+}  // namespace
+
+template <class S>
+void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Provenance& prov, bool force) {
+  with_context(cat("writing encoder checkpoint '", path, "'"), [&] {
+    h5::ArtifactWriter w(path, kCheckpointKind, kCheckpointVersion, prov, force);
+    const Encoder<S>& enc = tr.encoder();
+    std::vector<std::string> names;
+    std::vector<int32_t> trainable, has_moments;
+    std::vector<int64_t> steps;
+    for (const Param<S>* p : enc.params()) {
+      names.push_back(p->name);
+      trainable.push_back(p->trainable ? 1 : 0);
+      has_moments.push_back(p->m.size() ? 1 : 0);
+      steps.push_back(p->steps);
+      w.write("params/" + p->name, p->value);
+      if (p->m.size()) {
+        w.write("adam_m/" + p->name, p->m);
+        w.write("adam_v/" + p->name, p->v);
+      }
+    }
+    w.write("param_names", names);
+    w.write("param_trainable", trainable);
+    w.write("param_has_moments", has_moments);
+    w.write("param_steps", steps);
+    std::vector<int64_t> rng;
+    for (uint64_t s : tr.rng().state()) rng.push_back(int64_t(s));
+    w.write("trainer/rng_state", rng);
+    w.write("trainer/step", std::vector<int64_t>{tr.step()});
+    const EncoderConfig& ec = enc.config();
+    const AdamWConfig& oc = tr.optimizer().config();
+    w.attr("/", "scalar_type", std::string(scalar_name<S>()));
+    w.attr("/", "latent", int64_t(ec.latent));
+    w.attr("/", "n_blocks", int64_t(ec.n_blocks));
+    w.attr("/", "clip_dim", int64_t(ec.clip_dim));
+    w.attr("/", "dropout", ec.dropout);
+    w.attr("/", "lr", oc.lr);
+    w.attr("/", "min_lr", oc.min_lr);
+    w.attr("/", "warmup_steps", int64_t(oc.warmup_steps));
+    w.attr("/", "total_steps", int64_t(oc.total_steps));
+    w.commit();
+  });
+}
+
+template <class S>
+void load_checkpoint(const std::string& path, Trainer<S>& tr) {
+  with_context(cat("reading encoder checkpoint '", path, "'"), [&] {
+    h5::ArtifactReader r(path, kCheckpointKind, kCheckpointVersion);
+    if (r.format_version() != kCheckpointVersion)
+      throw input_error("format version ", r.format_version(), "; this vox2clip reads version ", kCheckpointVersion);
+    const std::string scalar = r.attr_string("/", "scalar_type");
+    if (scalar != scalar_name<S>())
+      throw input_error("parameters are ", scalar, "; this model uses ", scalar_name<S>());
+    Encoder<S>& enc = tr.encoder();
+    const EncoderConfig& ec = enc.config();
+    const AdamWConfig& oc = tr.optimizer().config();
+    auto check = [&](const char* field, double found, double expected) {
+      if (found != expected)
+        throw input_error(field, " is ", found, " in the checkpoint; this model has ", expected);
+    };
+    check("latent", r.attr_double("/", "latent"), ec.latent);
+    check("n_blocks", r.attr_double("/", "n_blocks"), ec.n_blocks);
+    check("clip_dim", r.attr_double("/", "clip_dim"), ec.clip_dim);
+    check("optimizer lr", r.attr_double("/", "lr"), oc.lr);
+    check("optimizer min_lr", r.attr_double("/", "min_lr"), oc.min_lr);
+    check("optimizer warmup_steps", r.attr_double("/", "warmup_steps"), double(oc.warmup_steps));
+    check("optimizer total_steps", r.attr_double("/", "total_steps"), double(oc.total_steps));
+    const auto names = r.read_strings("param_names");
+    const auto trainable = r.read_ints("param_trainable");
+    const auto has_moments = r.read_ints("param_has_moments");
+    const auto steps = r.read_ints("param_steps");
+    if (trainable.size() != names.size() || has_moments.size() != names.size() || steps.size() != names.size())
+      throw input_error("param_names has ", names.size(), " entries but the per-parameter lists differ in length");
+    if (names.size() != enc.params().size())
+      throw input_error("holds ", names.size(), " parameters; this model has ", enc.params().size(),
+                        " (different subjects or architecture)");
+    auto read = [&](const std::string& name) -> Mat<S> {
+      if constexpr (sizeof(S) == 4)
+        return r.read_matrix_f(name);
+      else
+        return r.read_matrix_d(name);
+    };
+    for (size_t k = 0; k < names.size(); ++k) {
+      if (!enc.has_param(names[k])) throw input_error("has parameter '", names[k], "' that this model lacks");
+      Param<S>& p = enc.param(names[k]);
+      Mat<S> value = read("params/" + names[k]);
+      if (value.rows() != p.value.rows() || value.cols() != p.value.cols())
+        throw input_error("parameter '", names[k], "' is ", value.rows(), " x ", value.cols(), "; this model has ",
+                          p.value.rows(), " x ", p.value.cols());
+      p.value = std::move(value);
+      p.trainable = trainable[k] != 0;
+      p.steps = steps[k];
+      p.grad.resize(0, 0);
+      if (has_moments[k]) {
+        p.m = read("adam_m/" + names[k]);
+        p.v = read("adam_v/" + names[k]);
+        if (p.m.size() != p.value.size() || p.v.size() != p.value.size())
+          throw input_error("AdamW moments of '", names[k], "' do not match its shape");
+        p.m.resize(p.value.rows(), p.value.cols());
+        p.v.resize(p.value.rows(), p.value.cols());
+      } else {
+        p.m.resize(0, 0);
+        p.v.resize(0, 0);
+      }
+    }
+    const auto rng = r.read_ints("trainer/rng_state");
+    const auto step = r.read_ints("trainer/step");
+    if (rng.size() != 4 || step.size() != 1) throw input_error("trainer state is malformed");
+    std::array<uint64_t, 4> state;
+    for (int i = 0; i < 4; ++i) state[size_t(i)] = uint64_t(rng[size_t(i)]);
+    tr.rng().set_state(state);
+    tr.set_step(step[0]);
+  });
+}
+
+EncoderConfig read_architecture(const std::string& path) {
+  h5::ArtifactReader r(path, kCheckpointKind, kCheckpointVersion);
+  EncoderConfig ec;
+  ec.latent = int(r.attr_double("/", "latent"));
+  ec.n_blocks = int(r.attr_double("/", "n_blocks"));
+  ec.dropout = r.attr_double("/", "dropout");
+  ec.clip_dim = int(r.attr_double("/", "clip_dim"));
+  return ec;
+}
+
+void load_backbone(Encoder<float>& enc, const std::string& path) {
+  h5::ArtifactReader r(path, kCheckpointKind, kCheckpointVersion);
+  for (Param<float>* p : enc.params()) {
+    if (p->name.rfind("adapter/", 0) == 0) continue;
+    const std::string ds = "params/" + p->name;
+    if (!r.has(ds)) throw input_error("pretrained model '", path, "' has no parameter '", p->name, "'");
+    const Mat<float> v = r.read_matrix_f(ds);
+    if (v.rows() != p->value.rows() || v.cols() != p->value.cols())
+      throw input_error("pretrained model '", path, "': parameter '", p->name, "' is ", v.rows(), "x", v.cols(),
+                        "; expected ", p->value.rows(), "x", p->value.cols());
+    p->value = v;
+  }
+}
+
+bool read_adapter(const std::string& path, const std::string& subject, Mat<float>& W, Mat<float>& b) {
+  h5::ArtifactReader r(path, kCheckpointKind, kCheckpointVersion);
+  const std::string w = "params/adapter/" + subject + "/W";
+  if (!r.has(w)) return false;
+  W = r.read_matrix_f(w);
+  b = r.read_matrix_f("params/adapter/" + subject + "/b");
+  return true;
+}
+
+template void save_checkpoint<float>(const std::string&, const Trainer<float>&, const Provenance&, bool);
+template void save_checkpoint<double>(const std::string&, const Trainer<double>&, const Provenance&, bool);
+template void load_checkpoint<float>(const std::string&, Trainer<float>&);
+template void load_checkpoint<double>(const std::string&, Trainer<double>&);
+
+}  // namespace v2c::encoder

@@ -1,0 +1,41 @@
+// The encoder checkpoint: the only reader and writer of the HDF5 artifact "encoder_checkpoint",
+// version 1 (docs/formats.md): every parameter, AdamW moments and step counts, the trainer's step
+// and Rng state, and the architecture and schedule as root attributes.
+#pragma once
+
+#include <string>
+
+#include "pipeline/models/encoder/model.h"
+#include "pipeline/models/encoder/settings.h"
+#include "pipeline/models/encoder/trainer.h"
+
+namespace v2c {
+struct Provenance;
+}
+
+namespace v2c::encoder {
+
+// Writes every parameter (value, trainable flag, AdamW m/v/steps), the trainer's step and Rng
+// state, and the configs (temp + rename; refuses to overwrite unless force).
+template <class S>
+void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Provenance& prov, bool force);
+
+// Restores a checkpoint into a trainer whose encoder has the same architecture and subjects (as
+// after the same constructor and add_subject calls). input_error when the kind, version,
+// architecture, a parameter or a shape does not match.
+template <class S>
+void load_checkpoint(const std::string& path, Trainer<S>& tr);
+
+// The architecture a checkpoint was trained with: latent, n_blocks, dropout and clip_dim (the
+// other fields keep their defaults).
+EncoderConfig read_architecture(const std::string& path);
+
+// Copies the backbone, head and loss parameters (everything but the adapters) of a float32
+// checkpoint into `enc`; input_error naming a parameter that is absent or shaped otherwise.
+void load_backbone(Encoder<float>& enc, const std::string& path);
+
+// One subject's adapter, W [voxels x latent] and b [1 x latent]; false when the checkpoint has
+// none for that subject.
+bool read_adapter(const std::string& path, const std::string& subject, Mat<float>& W, Mat<float>& b);
+
+}  // namespace v2c::encoder

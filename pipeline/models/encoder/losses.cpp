@@ -1,0 +1,131 @@
+#include "pipeline/models/encoder/losses.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "pipeline/core/error.h"
+
+namespace v2c::encoder {
+
+using linalg::Mat;
+
+namespace {
+
+// log σ(x), stable for any x.
+double log_sigmoid(double x) { return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x)); }
+double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
+
+}  // namespace
+
+template <class S>
+LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc, const Mat<S>& soft,
+                        const Mat<S>& mse_target, const LossScalars<S>& sc, Mat<S>* dP, LossScalars<S>* dsc) {
+  const int64_t B = P.rows(), D = P.cols();
+  V2C_ASSERT(Tc.rows() == B && Tc.cols() == D, "target ", Tc.rows(), " x ", Tc.cols(), " vs pred ", B, " x ", D);
+  V2C_ASSERT(soft.size() == 0 || (soft.rows() == B && soft.cols() == B), "soft labels must be B x B");
+  const Mat<S>& Tm = mse_target.size() ? mse_target : Tc;
+  V2C_ASSERT(Tm.rows() == B && Tm.cols() == D, "mse target shape");
+  LossParts parts;
+  if (dP) dP->setZero(B, D);
+  if (dsc) *dsc = LossScalars<S>{};
+  auto q = [&](int64_t i, int64_t j) { return soft.size() ? double(soft(i, j)) : (i == j ? 1.0 : 0.0); };
+
+  if (cfg.w_clip > 0 || cfg.w_siglip > 0) {
+    Mat<S> Pn(B, D), Tn(B, D);
+    std::vector<double> pnorm(static_cast<size_t>(B));
+    for (int64_t i = 0; i < B; ++i) {
+      pnorm[size_t(i)] = std::max(double(P.row(i).template cast<double>().norm()), 1e-12);
+      Pn.row(i) = P.row(i) / S(pnorm[size_t(i)]);
+      Tn.row(i) = Tc.row(i) / S(std::max(double(Tc.row(i).template cast<double>().norm()), 1e-12));
+    }
+    Mat<S> sim;
+    linalg::gemm(Pn, false, Tn, true, sim);  // [B x B] cosine similarities
+    Mat<double> dsim = Mat<double>::Zero(B, B);
+    if (cfg.w_clip > 0) {
+      const bool clamped = double(sc.logit_scale) > cfg.max_logit_scale;
+      const double scale = std::exp(std::min(double(sc.logit_scale), cfg.max_logit_scale));
+      Mat<double> logits = sim.template cast<double>() * scale, dl = Mat<double>::Zero(B, B);
+      double loss_rows = 0, loss_cols = 0;
+      for (int64_t i = 0; i < B; ++i) {  // prediction i over targets
+        const double mx = logits.row(i).maxCoeff();
+        const double lse = mx + std::log((logits.row(i).array() - mx).exp().sum());
+        double qsum = 0;
+        for (int64_t j = 0; j < B; ++j) {
+          loss_rows -= q(i, j) * (logits(i, j) - lse);
+          qsum += q(i, j);
+        }
+        for (int64_t j = 0; j < B; ++j) dl(i, j) += std::exp(logits(i, j) - lse) * qsum - q(i, j);
+      }
+      for (int64_t j = 0; j < B; ++j) {  // target j over predictions
+        const double mx = logits.col(j).maxCoeff();
+        const double lse = mx + std::log((logits.col(j).array() - mx).exp().sum());
+        double qsum = 0;
+        for (int64_t i = 0; i < B; ++i) {
+          loss_cols -= q(i, j) * (logits(i, j) - lse);
+          qsum += q(i, j);
+        }
+        for (int64_t i = 0; i < B; ++i) dl(i, j) += std::exp(logits(i, j) - lse) * qsum - q(i, j);
+      }
+      parts.clip = (loss_rows + loss_cols) / (2.0 * double(B));
+      dl /= 2.0 * double(B);
+      dsim += cfg.w_clip * scale * dl;
+      if (dsc && !clamped) dsc->logit_scale = S(cfg.w_clip * (dl.array() * logits.array()).sum());
+    }
+    if (cfg.w_siglip > 0) {
+      const double t = std::exp(double(sc.siglip_t)), b = double(sc.siglip_b);
+      double loss = 0, dt = 0, db = 0;
+      for (int64_t i = 0; i < B; ++i)
+        for (int64_t j = 0; j < B; ++j) {
+          const double l = t * double(sim(i, j)) + b, y = q(i, j);
+          loss -= y * log_sigmoid(l) + (1.0 - y) * log_sigmoid(-l);
+          const double d = (sigmoid(l) - y) / double(B);
+          dsim(i, j) += cfg.w_siglip * t * d;
+          dt += d * t * double(sim(i, j));
+          db += d;
+        }
+      parts.siglip = loss / double(B);
+      if (dsc) {
+        dsc->siglip_t = S(cfg.w_siglip * dt);
+        dsc->siglip_b = S(cfg.w_siglip * db);
+      }
+    }
+    if (dP) {
+      Mat<S> dsim_s = dsim.template cast<S>(), dPn;
+      linalg::gemm(dsim_s, false, Tn, false, dPn);
+      for (int64_t i = 0; i < B; ++i) {
+        const S proj = Pn.row(i).dot(dPn.row(i));
+        dP->row(i) += (dPn.row(i) - proj * Pn.row(i)) / S(pnorm[size_t(i)]);
+      }
+    }
+  }
+  if (cfg.w_mse > 0) {
+    double s = 0;
+    for (int64_t i = 0; i < B; ++i) s += (P.row(i) - Tm.row(i)).template cast<double>().squaredNorm();
+    parts.mse = s / double(B * D);
+    if (dP) *dP += S(cfg.w_mse * 2.0 / double(B * D)) * (P - Tm);
+  }
+  if (cfg.w_cos > 0) {
+    double s = 0;
+    for (int64_t i = 0; i < B; ++i) {
+      const double np = std::max(double(P.row(i).template cast<double>().norm()), 1e-8);
+      const double nt = std::max(double(Tm.row(i).template cast<double>().norm()), 1e-8);
+      const double c = double(P.row(i).template cast<double>().dot(Tm.row(i).template cast<double>())) / (np * nt);
+      s += 1.0 - c;
+      if (dP)
+        dP->row(i) -= S(cfg.w_cos / double(B)) *
+                      ((Tm.row(i) / S(nt) - S(c) * P.row(i) / S(np)) / S(np));
+    }
+    parts.cos = s / double(B);
+  }
+  parts.total = cfg.w_clip * parts.clip + cfg.w_siglip * parts.siglip + cfg.w_mse * parts.mse + cfg.w_cos * parts.cos;
+  return parts;
+}
+
+template LossParts loss_and_grad<float>(const LossConfig&, const Mat<float>&, const Mat<float>&, const Mat<float>&,
+                                        const Mat<float>&, const LossScalars<float>&, Mat<float>*,
+                                        LossScalars<float>*);
+template LossParts loss_and_grad<double>(const LossConfig&, const Mat<double>&, const Mat<double>&,
+                                         const Mat<double>&, const Mat<double>&, const LossScalars<double>&,
+                                         Mat<double>*, LossScalars<double>*);
+
+}  // namespace v2c::encoder

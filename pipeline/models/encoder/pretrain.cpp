@@ -1,0 +1,178 @@
+#include "pipeline/models/encoder/pretrain.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <set>
+
+#include "pipeline/core/error.h"
+#include "pipeline/core/log.h"
+#include "pipeline/core/output.h"
+#include "pipeline/math/metrics.h"
+#include "pipeline/models/encoder/checkpoint.h"
+#include "pipeline/models/encoder/trainer.h"
+#include "pipeline/models/encoder/training_data.h"
+
+namespace fs = std::filesystem;
+
+namespace v2c::encoder {
+
+namespace {
+
+// Top-1 of each row of `pred` among the distinct targets of these rows (chance 1/#distinct).
+double top1_among_distinct(const MF& pred, const MF& target, const std::vector<std::string>& stim) {
+  std::map<std::string, int64_t> index;
+  std::vector<int64_t> row_of(stim.size());
+  std::vector<int64_t> first;
+  for (size_t i = 0; i < stim.size(); ++i) {
+    auto [it, added] = index.emplace(stim[i], int64_t(first.size()));
+    if (added) first.push_back(int64_t(i));
+    row_of[i] = it->second;
+  }
+  const MF cand = rows_of(target, first);
+  const auto best = metrics::nearest(pred, cand);
+  double hits = 0;
+  for (size_t i = 0; i < best.size(); ++i) hits += best[i] == row_of[i];
+  return best.empty() ? 0.0 : hits / double(best.size());
+}
+
+struct StopState {
+  double best = -1;
+  int64_t best_epoch = -1, bad_epochs = 0;
+};
+
+void write_state(const std::string& path, const StopState& st) {
+  AtomicOutput out(path, true);
+  std::ofstream(out.temp_path()) << std::setprecision(17) << st.best << " " << st.best_epoch << " " << st.bad_epochs
+                                 << "\n";
+  out.commit();
+}
+
+StopState read_state(const std::string& path) {
+  StopState st;
+  std::ifstream in(path);
+  if (!(in >> st.best >> st.best_epoch >> st.bad_epochs)) throw input_error("cannot read training state '", path, "'");
+  return st;
+}
+
+}  // namespace
+
+void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, uint64_t seed,
+              const std::string& out_path, const Provenance& prov, bool force, bool resume) {
+  if (samples.empty()) throw usage_error("v2c-pretrain needs at least one subject's samples");
+  if (fs::exists(out_path) && !force) throw usage_error("output '", out_path, "' already exists; pass --force to overwrite it");
+  std::vector<SubjectData> data;
+  std::set<std::string> ids;
+  for (const auto& s : samples) {
+    data.push_back(subject_data(s));
+    if (!ids.insert(s.subject).second) throw input_error("subject '", s.subject, "' is given twice");
+  }
+  const int clip_dim = int(data[0].T.cols());
+  for (const auto& d : data)
+    if (d.T.cols() != clip_dim)
+      throw input_error("subject ", d.id, " has ", d.T.cols(), "-d features; ", data[0].id, " has ", clip_dim);
+  // Training and validation rows: excluded runs dropped; the last val_runs runs validate.
+  const std::set<int32_t> excluded(cfg.exclude_runs.begin(), cfg.exclude_runs.end());
+  std::vector<std::vector<int64_t>> train_rows(data.size()), val_rows(data.size());
+  for (size_t s = 0; s < data.size(); ++s) {
+    std::set<int32_t> runs;
+    for (int32_t r : data[s].run)
+      if (!excluded.count(r)) runs.insert(r);
+    if (int(runs.size()) <= cfg.val_runs)
+      throw input_error("subject ", data[s].id, " has ", runs.size(), " usable run(s); pretrain.val_runs = ",
+                        cfg.val_runs, " leaves none for training");
+    std::set<int32_t> val;
+    for (auto it = runs.rbegin(); it != runs.rend() && int(val.size()) < cfg.val_runs; ++it) val.insert(*it);
+    for (int64_t i = 0; i < int64_t(data[s].run.size()); ++i) {
+      const int32_t r = data[s].run[size_t(i)];
+      if (excluded.count(r)) continue;
+      (val.count(r) ? val_rows[s] : train_rows[s]).push_back(i);
+    }
+  }
+  const int64_t steps_per_epoch = int64_t(epoch_batches(train_rows, cfg.batch_size, seed, 0).size());
+  if (steps_per_epoch == 0) throw input_error("no training batch: too few samples for pretrain.batch_size");
+  const int64_t total_steps = steps_per_epoch * cfg.epochs;
+
+  EncoderConfig model = cfg.model;
+  model.clip_dim = clip_dim;
+  Encoder<float> enc(model, seed);
+  for (size_t s = 0; s < data.size(); ++s) enc.add_subject(data[s].id, data[s].X.cols(), {}, seed + 101 + s);
+  Trainer<float> tr(enc, cfg.loss, cfg.schedule(total_steps), seed);
+  const std::string ckpt = out_path + ".ckpt", state_path = out_path + ".ckpt.state", best = out_path + ".best";
+  StopState st;
+  if (resume && fs::exists(ckpt)) {
+    load_checkpoint(ckpt, tr);
+    st = read_state(state_path);
+    log::info("resumed from ", ckpt, " at step ", tr.step(), " (epoch ", tr.step() / steps_per_epoch + 1, ")");
+  } else if (resume) {
+    log::warn("--resume: no checkpoint '", ckpt, "'; starting from scratch");
+  }
+  log::info("pretraining on ", data.size(), " subjects: ", steps_per_epoch, " steps/epoch x ", cfg.epochs,
+            " epochs, batch ", cfg.batch_size, ", latent ", cfg.model.latent, ", ", cfg.model.n_blocks, " blocks");
+
+  defer_interrupts(true);
+  const auto save_ckpt = [&] {
+    save_checkpoint(ckpt, tr, prov, true);
+    write_state(state_path, st);
+  };
+  const auto t_start = std::chrono::steady_clock::now();
+  bool stopped = false;
+  while (tr.step() < total_steps && !stopped) {
+    const int64_t epoch = tr.step() / steps_per_epoch;
+    const std::vector<Batch> batches = epoch_batches(train_rows, cfg.batch_size, seed, epoch);
+    LossParts sum;
+    int64_t n_steps = 0;
+    for (int64_t b = tr.step() % steps_per_epoch; b < steps_per_epoch; ++b) {
+      const Batch& batch = batches[size_t(b)];
+      const SubjectData& d = data[batch.subject];
+      const LossParts lp = tr.train_step(d.id, rows_of(d.X, batch.rows), rows_of(d.T, batch.rows));
+      sum.total += lp.total, sum.clip += lp.clip, sum.mse += lp.mse, ++n_steps;
+      if (!std::isfinite(lp.total))
+        throw numerical_error("pretraining diverged at step ", tr.step(), " (loss ", lp.total, "); lower pretrain.lr");
+      if (tr.step() % cfg.checkpoint_every == 0) save_ckpt();
+      if (interrupt_requested()) {
+        save_ckpt();
+        throw Error(ExitCode::interrupted, cat("interrupted at step ", tr.step(), "; checkpoint ", ckpt,
+                                               " written: rerun with --resume to continue"));
+      }
+    }
+    // Validation: top-1 among each subject's validation stimuli, averaged over subjects.
+    double val = 0, chance = 0;
+    int n_val = 0;
+    for (size_t s = 0; s < data.size(); ++s) {
+      if (val_rows[s].empty()) continue;
+      const MF pred = predict(enc, data[s].id, rows_of(data[s].X, val_rows[s]));
+      std::vector<std::string> stim;
+      for (int64_t r : val_rows[s]) stim.push_back(data[s].stimulus[size_t(r)]);
+      val += top1_among_distinct(pred, rows_of(data[s].T, val_rows[s]), stim);
+      chance += 1.0 / double(std::set<std::string>(stim.begin(), stim.end()).size());
+      ++n_val;
+    }
+    if (n_val) val /= n_val, chance /= n_val;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    log::info("epoch ", epoch + 1, "/", cfg.epochs, ": loss ", sum.total / std::max<int64_t>(n_steps, 1), " (clip ",
+              sum.clip / std::max<int64_t>(n_steps, 1), ", mse ", sum.mse / std::max<int64_t>(n_steps, 1), ")",
+              n_val ? cat(", validation top-1 ", val, " (chance ", chance, ")") : std::string(), ", lr ", tr.last_lr(),
+              ", ", int(secs), " s");
+    if (n_val == 0 || val > st.best) {
+      st.best = val, st.best_epoch = epoch, st.bad_epochs = 0;
+      save_checkpoint(best, tr, prov, true);
+    } else if (++st.bad_epochs >= cfg.patience) {
+      log::info("early stopping: no better validation top-1 for ", cfg.patience, " epochs (best ", st.best,
+                " at epoch ", st.best_epoch + 1, ")");
+      stopped = true;
+    }
+    save_ckpt();
+  }
+  defer_interrupts(false);
+  // The output is the best validation model (the last one without validation runs).
+  load_checkpoint(best, tr);
+  save_checkpoint(out_path, tr, prov, force);
+  std::error_code ec;
+  for (const auto& p : {ckpt, state_path, best}) fs::remove(p, ec);
+}
+
+}  // namespace v2c::encoder

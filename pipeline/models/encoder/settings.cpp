@@ -1,0 +1,110 @@
+#include "pipeline/models/encoder/settings.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "pipeline/core/config.h"
+#include "pipeline/core/error.h"
+
+namespace v2c::encoder {
+
+namespace {
+
+// describe_training's rules applied to `t`, the fields named `section`.key.
+void check_stage_rules(TrainSettings t, const char* section) {
+  config::Schema s(section);
+  t.describe_training(s);
+  s.validate();
+}
+
+}  // namespace
+
+void EncoderConfig::validate() const {
+  TrainSettings t;
+  t.model = *this;
+  check_stage_rules(t, "encoder");
+  if (clip_dim < 1) throw usage_error("encoder.clip_dim = ", clip_dim, ": must be >= 1");
+}
+
+void LossConfig::validate() const {
+  TrainSettings t;
+  t.loss = *this;
+  check_stage_rules(t, "loss");
+  for (auto [name, w] : {std::pair{"w_clip", w_clip}, {"w_siglip", w_siglip}, {"w_mse", w_mse}, {"w_cos", w_cos}})
+    if (!std::isfinite(w)) throw usage_error("loss.", name, " = ", w, ": must be finite");
+  if (w_clip + w_siglip + w_mse + w_cos <= 0) throw usage_error("loss: every weight is 0; give at least one > 0");
+  if (!(mixco_fraction >= 0 && mixco_fraction <= 1))
+    throw usage_error("loss.mixco_fraction = ", mixco_fraction, ": must be in [0, 1]");
+  if (!(mixco_alpha > 0)) throw usage_error("loss.mixco_alpha = ", mixco_alpha, ": must be > 0");
+  if (!(mixco_prob >= 0 && mixco_prob <= 1))
+    throw usage_error("loss.mixco_prob = ", mixco_prob, ": must be in [0, 1]");
+}
+
+void AdamWConfig::validate() const {
+  TrainSettings t;
+  t.optimizer = *this;
+  check_stage_rules(t, "optimizer");
+  if (!(beta1 >= 0 && beta1 < 1)) throw usage_error("optimizer.beta1 = ", beta1, ": must be in [0, 1)");
+  if (!(beta2 >= 0 && beta2 < 1)) throw usage_error("optimizer.beta2 = ", beta2, ": must be in [0, 1)");
+  if (!(eps > 0)) throw usage_error("optimizer.eps = ", eps, ": must be > 0");
+  if (warmup_steps < 0) throw usage_error("optimizer.warmup_steps = ", warmup_steps, ": must be >= 0");
+  if (total_steps < 1) throw usage_error("optimizer.total_steps = ", total_steps, ": must be >= 1");
+  if (!(min_lr >= 0 && min_lr <= lr)) throw usage_error("optimizer.min_lr = ", min_lr, ": must be in [0, lr]");
+}
+
+AdamWConfig TrainSettings::schedule(int64_t total_steps) const {
+  AdamWConfig o = optimizer;
+  o.total_steps = std::max<int64_t>(1, total_steps);
+  o.warmup_steps = int64_t(warmup_fraction * double(o.total_steps));
+  return o;
+}
+
+void TrainSettings::describe_training(config::Schema& s) {
+  s.field("latent", model.latent, "width of the shared latent space").range(2, 16384);
+  s.field("n_blocks", model.n_blocks, "residual MLP blocks of the shared backbone").range(0, 64);
+  s.field("dropout", model.dropout, "dropout probability inside each block").check(
+      [](const double& d) { return d >= 0 && d < 1; }, "in [0, 1)");
+  s.field("w_clip", loss.w_clip, "weight of the symmetric contrastive CLIP loss (learnable temperature)").min(0.0);
+  s.field("w_siglip", loss.w_siglip, "weight of SigLIP's sigmoid loss").min(0.0);
+  s.field("w_mse", loss.w_mse, "weight of the MSE to the target vector").min(0.0);
+  s.field("w_cos", loss.w_cos, "weight of the cosine loss 1 - cos(prediction, target)").min(0.0);
+  s.field("mixco", loss.mixco, "MixCo mixup of brain samples during the first third of training");
+  s.field("lr", optimizer.lr, "peak learning rate (AdamW)").check([](const double& v) { return v > 0; }, "> 0");
+  s.field("weight_decay", optimizer.weight_decay, "AdamW decoupled weight decay (weight matrices only)").min(0.0);
+  s.field("warmup_fraction", warmup_fraction, "share of the steps with a linear warm-up, then cosine decay")
+      .range(0.0, 1.0);
+  s.field("clip_norm", optimizer.clip_norm, "gradient clipping by global norm (0 = off)").min(0.0);
+  s.field("epochs", epochs, "passes over the training samples").range(1, 100000);
+  s.field("batch_size", batch_size, "samples per batch (one subject per batch)").range(2, 65536);
+}
+
+void PretrainConfig::describe(config::Schema& s) {
+  describe_training(s);
+  s.field("val_runs", val_runs, "last training runs of every subject held out for validation and early stopping")
+      .range(0, 1000);
+  s.field("patience", patience, "stop after this many epochs without a better validation top-1").range(1, 100000);
+  s.field("checkpoint_every", checkpoint_every, "steps between checkpoints (<out>.ckpt; also on SIGINT/SIGTERM)")
+      .range(1, 100000000);
+  s.field("exclude_runs", exclude_runs,
+          "run indices (0-based) left out of pretraining in every subject: the held-out subject's test runs, so the "
+          "backbone never sees the novel test stimuli");
+}
+
+void FinetuneConfig::describe(config::Schema& s) {
+  s.field("mode", mode, "adapter: train the new subject's adapter only (backbone frozen); full: everything (MindEye2)")
+      .one_of({"adapter", "full"});
+  s.field("adapter_init", adapter_init,
+          "new adapter's start: ridge (voxels -> the pretrained latents of the same training stimuli in the "
+          "--reference subjects; random when there are none) or random")
+      .one_of({"ridge", "random"});
+  s.field("train_fraction", train_fraction, "share of each outer fold's training runs used (its first runs, as ridge)")
+      .check([](const double& f) { return f > 0 && f <= 1; }, "in (0, 1]");
+  s.field("outer", outer, "outer folds when --folds-from is not given: loro, groups, explicit (as ridge)")
+      .one_of({"loro", "groups", "explicit"});
+  s.field("outer_folds", outer_folds, "outer: groups: number of folds").range(2, 1000);
+  s.field("explicit_folds", explicit_folds, "outer: explicit: the run indices each fold tests (\"8 9\")");
+  describe_training(s);
+}
+
+}  // namespace v2c::encoder

@@ -1,0 +1,140 @@
+#include "pipeline/models/encoder/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "pipeline/core/error.h"
+#include "pipeline/models/encoder/parallel.h"
+
+namespace v2c::encoder {
+
+namespace {
+// Rows of the adapter updated per block by the fused gradient + AdamW pass (× L elements).
+constexpr int64_t kAdapterBlockElems = int64_t(1) << 17;
+}  // namespace
+
+template <class S>
+Trainer<S>::Trainer(Encoder<S>& enc, const LossConfig& loss, const AdamWConfig& opt, uint64_t seed)
+    : enc_(enc), loss_(loss), opt_(opt), rng_(seed) {
+  loss_.validate();
+  opt.validate();
+}
+
+template <class S>
+LossParts Trainer<S>::run(const std::string& subject, const Mat<S>& X, const Mat<S>& T, bool with_grad,
+                          bool materialize) {
+  const int64_t B = X.rows(), D = enc_.config().clip_dim;
+  if (T.rows() != B || T.cols() != D)
+    throw input_error("encoder training: targets are ", T.rows(), " x ", T.cols(), "; expected ", B, " x ", D,
+                      " (batch x clip_dim)");
+  if (B < 1) throw input_error("encoder training: empty batch");
+  const bool mix = loss_.mixco && double(step_) < loss_.mixco_fraction * double(opt_.config().total_steps);
+  const Mat<S>* x_in = &X;
+  soft_.resize(0, 0);
+  t_mix_.resize(0, 0);
+  if (mix) {
+    std::vector<int64_t> perm(static_cast<size_t>(B));
+    for (int64_t i = 0; i < B; ++i) perm[size_t(i)] = i;
+    for (int64_t i = B - 1; i > 0; --i) std::swap(perm[size_t(i)], perm[size_t(rng_.next() % uint64_t(i + 1))]);
+    std::vector<S> lambda(static_cast<size_t>(B), S(1));
+    for (int64_t i = 0; i < B; ++i)
+      if (rng_.uniform() < loss_.mixco_prob) lambda[size_t(i)] = S(rng_.beta(loss_.mixco_alpha, loss_.mixco_alpha));
+    x_mix_.resize(B, X.cols());
+    t_mix_.resize(B, D);
+    soft_.setZero(B, B);
+#pragma omp parallel for schedule(static) if (go_parallel(X.size()))
+    for (int64_t i = 0; i < B; ++i) {
+      const S l = lambda[size_t(i)];
+      const int64_t k = perm[size_t(i)];
+      x_mix_.row(i) = l * X.row(i) + (S(1) - l) * X.row(k);
+      t_mix_.row(i) = l * T.row(i) + (S(1) - l) * T.row(k);
+    }
+    for (int64_t i = 0; i < B; ++i) {
+      soft_(i, i) += lambda[size_t(i)];
+      soft_(i, perm[size_t(i)]) += S(1) - lambda[size_t(i)];
+    }
+    x_in = &x_mix_;
+  }
+  const Mat<S>& Y = enc_.forward(subject, *x_in, true, &rng_);
+  Param<S>& ls = enc_.param("loss/logit_scale");
+  Param<S>& st = enc_.param("loss/siglip_t");
+  Param<S>& sb = enc_.param("loss/siglip_b");
+  const LossScalars<S> sc{ls.value(0, 0), st.value(0, 0), sb.value(0, 0)};
+  LossScalars<S> dsc;
+  const LossParts parts = loss_and_grad(loss_, Y, T, soft_, t_mix_, sc, with_grad ? &dY_ : nullptr, &dsc);
+  if (!std::isfinite(parts.total))
+    throw numerical_error("encoder training: loss is ", parts.total, " at step ", step_, " (subject ", subject, ")");
+  if (with_grad) {
+    enc_.backward(dY_, materialize);
+    // Loss scalars get a gradient only from the losses in use (otherwise AdamW leaves them alone).
+    auto set = [](Param<S>& p, bool active, S g) {
+      if (p.trainable && active)
+        p.grad.setConstant(1, 1, g);
+      else
+        p.grad.resize(0, 0);
+    };
+    set(ls, loss_.w_clip > 0, dsc.logit_scale);
+    set(st, loss_.w_siglip > 0, dsc.siglip_t);
+    set(sb, loss_.w_siglip > 0, dsc.siglip_b);
+  }
+  return parts;
+}
+
+template <class S>
+LossParts Trainer<S>::loss(const std::string& subject, const Mat<S>& X, const Mat<S>& T, bool with_grad) {
+  return run(subject, X, T, with_grad, true);
+}
+
+template <class S>
+LossParts Trainer<S>::train_step(const std::string& subject, const Mat<S>& X, const Mat<S>& T) {
+  const LossParts parts = run(subject, X, T, true, false);
+  // The parameters this batch reaches; the adapter's W gradient stays implicit (Xᵀ·G).
+  std::vector<Param<S>*> path = enc_.path_params(subject);
+  Param<S>* adapter_W = &enc_.param("adapter/" + subject + "/W");
+  if (loss_.w_clip > 0) path.push_back(&enc_.param("loss/logit_scale"));
+  if (loss_.w_siglip > 0) {
+    path.push_back(&enc_.param("loss/siglip_t"));
+    path.push_back(&enc_.param("loss/siglip_b"));
+  }
+  const Mat<S>& Xin = enc_.last_input();
+  const Mat<S>& G = enc_.adapter_grad();
+  double sq = 0;
+  if (adapter_W->trainable) {  // ‖XᵀG‖²_F = ⟨XXᵀ, GGᵀ⟩_F
+    const Mat<S> gx = linalg::gram(Xin), gg = linalg::gram(G);
+    sq += (gx.template cast<double>().array() * gg.template cast<double>().array()).sum();
+  }
+  for (Param<S>* p : path)
+    if (p != adapter_W && p->trainable) sq += sum_squares(p->grad.data(), p->grad.size());
+  grad_norm_ = std::sqrt(std::max(sq, 0.0));
+  const double clip = opt_.config().clip_norm;
+  const double scale = clip > 0 ? std::min(1.0, clip / (grad_norm_ + 1e-6)) : 1.0;
+  lr_ = opt_.lr_at(step_);
+  for (Param<S>* p : path)
+    if (p != adapter_W && p->trainable) opt_.update(*p, lr_, scale);
+  if (adapter_W->trainable) {
+    // Row blocks of the gradient, each computed and applied to AdamW while in cache; the blocks are
+    // fixed, so the result does not depend on the thread count.
+    const int64_t p = adapter_W->value.rows(), L = adapter_W->value.cols();
+    const int64_t rows = std::max<int64_t>(1, kAdapterBlockElems / L);
+    const int64_t n_blocks = (p + rows - 1) / rows;
+    opt_.begin(*adapter_W);
+    g_blocks_.resize(size_t(max_workers()));
+    run_tasks(n_blocks, [&](int64_t blk, int64_t worker) {
+      Mat<S>& g_block = g_blocks_[size_t(worker)];
+      g_block.resize(rows, L);
+      const int64_t r0 = blk * rows, n = std::min(rows, p - r0);
+      auto g = g_block.topRows(n);
+      g.noalias() = Xin.middleCols(r0, n).transpose() * G;  // Eigen's kernel on this thread
+      opt_.update_range(*adapter_W, r0 * L, n * L, g_block.data(), lr_, scale);
+    });
+  }
+  Param<S>& ls = enc_.param("loss/logit_scale");
+  ls.value(0, 0) = std::clamp(ls.value(0, 0), S(0), S(loss_.max_logit_scale));
+  ++step_;
+  return parts;
+}
+
+template class Trainer<float>;
+template class Trainer<double>;
+
+}  // namespace v2c::encoder
