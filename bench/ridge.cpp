@@ -43,6 +43,7 @@ int run(int64_t n, int64_t p, int64_t t, int n_alphas, int folds, const std::str
   std::vector<int64_t> all(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) all[size_t(i)] = i;
   cv::RidgeCvSettings s;
+  s.alphas.clear();
   for (int k = 0; k < n_alphas; ++k) s.alphas.push_back(std::pow(10.0, -2.0 + 8.0 * k / (n_alphas - 1)));
   s.inner_folds = folds;
 

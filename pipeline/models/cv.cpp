@@ -142,18 +142,19 @@ class Solver {
       for (int64_t j = 0; j < t; ++j) {
         const ridge::Path<S> path = sel.path(j);
         for (int64_t a = 0; a < na; ++a)
-          scores(a, j) = ridge::score_targets<S>(path.predict(s_.alphas[size_t(a)]), truth.col(j), s_.score)[0];
+          scores(a, j) =
+              ridge::score_targets<S>(path.predict(s_.alphas[size_t(a)]), truth.col(j), s_.alpha_score)[0];
       }
       return scores;
     }
     const ridge::Path<S> path = fold_path(f);
     for (int64_t t0 = 0; t0 < t; t0 += s_.target_batch) {
-      const int64_t cnt = std::min(s_.target_batch, t - t0);
+      const int64_t cnt = std::min<int64_t>(s_.target_batch, t - t0);
       for (int64_t a = 0; a < na; ++a) {
         const std::vector<double> alpha(size_t(t), s_.alphas[size_t(a)]);
         const Mat<S> pred = path.predict_range(alpha, t0, cnt);
         const Mat<S> tr = truth.middleCols(t0, cnt);
-        scores.row(a).segment(t0, cnt) = ridge::score_targets<S>(pred, tr, s_.score).transpose();
+        scores.row(a).segment(t0, cnt) = ridge::score_targets<S>(pred, tr, s_.alpha_score).transpose();
       }
     }
     return scores;
@@ -188,7 +189,7 @@ class Solver {
     }
     const ridge::Path<S> path = fold_path(f);
     for (int64_t t0 = 0; t0 < t; t0 += s_.target_batch) {
-      const int64_t cnt = std::min(s_.target_batch, t - t0);
+      const int64_t cnt = std::min<int64_t>(s_.target_batch, t - t0);
       out.middleCols(t0, cnt) = path.predict_range(alpha, t0, cnt);
     }
     return out;
@@ -299,16 +300,7 @@ std::vector<double> select_with(const Solver<S>& solver, const std::vector<int32
   for (const Fold& f : inner) sum += solver.score_all(f);
   sum /= double(inner.size());
   if (mean_score) *mean_score = sum;
-  return best_alphas(sum, s.alphas, s.per_target_alpha);
-}
-
-void check_settings(const RidgeCvSettings& s) {
-  if (s.alphas.empty()) throw usage_error("ridge: the α grid is empty");
-  for (size_t i = 0; i < s.alphas.size(); ++i) {
-    if (!(s.alphas[i] > 0)) throw usage_error("ridge: α must be > 0; found ", s.alphas[i]);
-    if (i && !(s.alphas[i] > s.alphas[i - 1])) throw usage_error("ridge: the α grid must be strictly ascending");
-  }
-  if (s.score != "correlation" && s.score != "r2") throw usage_error("ridge: unknown score '", s.score, "'");
+  return best_alphas(sum, s.alphas, s.alpha_per_target);
 }
 
 }  // namespace
@@ -317,7 +309,7 @@ template <class S>
 std::vector<double> select_alphas(const Mat<S>& X, const Mat<S>& Y, const std::vector<int32_t>& run,
                                   const std::vector<int64_t>& rows, const RidgeCvSettings& settings,
                                   MatrixD* mean_score) {
-  check_settings(settings);
+  settings.validate();
   const Solver<S> solver(X, Y, settings);
   return select_with(solver, run, rows, nullptr, settings, Y.cols(), mean_score);
 }
@@ -325,7 +317,7 @@ std::vector<double> select_alphas(const Mat<S>& X, const Mat<S>& Y, const std::v
 template <class S>
 std::vector<double> select_and_fit(const Mat<S>& X, const Mat<S>& Y, const std::vector<int32_t>& run,
                                    const RidgeCvSettings& settings, Mat<S>& W, RowVec<S>& b) {
-  check_settings(settings);
+  settings.validate();
   RidgeCvSettings s = settings;
   s.select_voxels = 0;  // the saved model is one linear map over all inputs
   const Solver<S> solver(X, Y, s);
@@ -340,13 +332,14 @@ template <class S>
 RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vector<int32_t>& run,
                                 const std::vector<std::string>& stimulus, const RidgeCvSettings& s,
                                 const FoldCallback& on_fold) {
-  check_settings(s);
+  s.validate();
   const int64_t n = X.rows(), t = Y.cols();
   if (Y.rows() != n || int64_t(run.size()) != n || int64_t(stimulus.size()) != n)
     throw input_error("ridge: ", n, " samples in X but ", Y.rows(), " in Y, ", run.size(), " runs, ", stimulus.size(),
                       " stimuli");
   RidgeCvResult<S> res;
-  res.folds = run_folds(run, {}, s.outer, s.outer_folds, s.explicit_folds);
+  res.folds =
+      run_folds(run, {}, s.outer, s.outer_folds, parse_run_lists(s.explicit_folds, "ridge.explicit_folds"));
   if (s.exclusive) make_exclusive(res.folds, stimulus);
   restrict_training_runs(res.folds, run, s.train_fraction);
   const int n_folds = int(res.folds.size());

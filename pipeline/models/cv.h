@@ -14,6 +14,7 @@
 
 #include "pipeline/core/types.h"
 #include "pipeline/models/ridge.h"
+#include "pipeline/models/ridge_config.h"
 
 namespace v2c::cv {
 
@@ -41,20 +42,11 @@ void make_exclusive(std::vector<Fold>& folds, const std::vector<std::string>& st
 // Every model restricted with the same fraction sees the same training runs.
 void restrict_training_runs(std::vector<Fold>& folds, const std::vector<int32_t>& run_of_sample, double fraction);
 
-struct RidgeCvSettings {
-  std::vector<double> alphas;          // the grid (ascending after validation)
-  bool per_target_alpha = true;        // else one α shared by all targets
-  std::string score = "correlation";   // inner-CV score: correlation | r2
-  std::string outer = "loro";          // loro | groups | explicit
-  int outer_folds = 6;                 // for "groups"
-  std::vector<std::vector<int>> explicit_folds;
-  int inner_folds = 5;                 // inner CV: k groups of consecutive runs of the outer training set
-  bool exclusive = false;
-  double train_fraction = 1.0;         // share of each outer fold's training runs used (first runs)
-  int64_t select_voxels = 0;           // top-k voxels per target by |corr| in the training rows; 0 = all
-  bool standardize_x = false;          // z-score voxels with training-fold statistics
-  int64_t target_batch = 1024;         // targets predicted at once (bounds memory)
-};
+// The solver's settings are v2c-ridge's config as it is (ridge_config.h: defaults and rules);
+// it reads alphas, alpha_per_target, alpha_score, outer, outer_folds, explicit_folds,
+// inner_folds, exclusive, train_fraction, select_voxels, standardize_x and target_batch, and
+// applies validate() at every entry.
+using RidgeCvSettings = ridge::RidgeConfig;
 
 template <class S>
 struct RidgeCvResult {

@@ -10,12 +10,6 @@
 
 namespace v2c::ridge {
 
-std::vector<double> RidgeConfig::default_alphas() {
-  std::vector<double> a;
-  for (int i = 0; i < 20; ++i) a.push_back(std::pow(10.0, -2.0 + 8.0 * i / 19.0));
-  return a;
-}
-
 namespace {
 
 template <class S>
@@ -29,21 +23,11 @@ Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgre
   const M X = (decode ? s.data : feats).template cast<S>();
   const M Y = (decode ? feats : s.data).template cast<S>();
 
-  cv::RidgeCvSettings st;
-  st.alphas = cfg.alphas;
-  st.per_target_alpha = cfg.alpha_per_target;
-  st.score = cfg.alpha_score;
-  st.outer = cfg.outer;
-  st.outer_folds = cfg.outer_folds;
-  st.explicit_folds = cv::parse_run_lists(cfg.explicit_folds, "ridge.explicit_folds");
-  st.inner_folds = cfg.inner_folds;
-  st.exclusive = cfg.exclusive;
-  st.train_fraction = cfg.train_fraction;
-  st.select_voxels = decode ? cfg.select_voxels : 0;
-  st.standardize_x = cfg.standardize_x;
-  st.target_batch = cfg.target_batch;
+  // The solver takes the stage's settings; voxel selection applies to the decoder's inputs only.
+  RidgeConfig solver = cfg;
+  if (!decode) solver.select_voxels = 0;
 
-  const cv::RidgeCvResult<S> res = cv::cross_validate<S>(X, Y, s.run, s.stimulus, st, progress);
+  const cv::RidgeCvResult<S> res = cv::cross_validate<S>(X, Y, s.run, s.stimulus, solver, progress);
 
   Predictions p;
   p.subject = s.subject;
@@ -68,7 +52,7 @@ Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgre
   if (cfg.fit_final) {
     M W;
     linalg::RowVec<S> b;
-    const std::vector<double> alpha = cv::select_and_fit<S>(X, Y, s.run, st, W, b);
+    const std::vector<double> alpha = cv::select_and_fit<S>(X, Y, s.run, solver, W, b);
     p.weights = W.template cast<float>();
     p.intercept.assign(b.data(), b.data() + b.size());
     p.final_alpha = alpha;

@@ -60,9 +60,10 @@ bool ridge_adapter(const SubjectData& d, const std::vector<int64_t>& train,
   const MF X = rows_of(d.X, rows);
   MF H(int64_t(rows.size()), latents.begin()->second.size());
   for (size_t i = 0; i < rows.size(); ++i) H.row(int64_t(i)) = latents.at(d.stimulus[size_t(rows[i])]);
-  cv::RidgeCvSettings s;
+  ridge::RidgeConfig s;
+  s.alphas.clear();
   for (int k = 0; k < 13; ++k) s.alphas.push_back(std::pow(10.0, -1.0 + k));  // 0.1 .. 1e11
-  s.per_target_alpha = false;
+  s.alpha_per_target = false;
   s.inner_folds = std::min<int>(5, int(runs.size()));
   linalg::RowVec<float> b;
   cv::select_and_fit<float>(X, H, run, s, init.W, b);
