@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "pipeline/core/error.h"
 
@@ -14,6 +15,38 @@ namespace {
 // log σ(x), stable for any x.
 double log_sigmoid(double x) { return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x)); }
 double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
+
+// One direction of the symmetric InfoNCE: -Σ_k Σ_m q log softmax over each row k of the logits
+// [B x B] (each column with by_col), its gradient added to dl. q(i, j) and dl are indexed like
+// the logits.
+template <bool by_col, class Q>
+double softmax_cross_entropy(const Mat<double>& logits, const Q& q, Mat<double>& dl) {
+  const int64_t B = logits.rows();
+  const auto at = [](int64_t k, int64_t m) { return by_col ? std::pair{m, k} : std::pair{k, m}; };
+  double loss = 0;
+  for (int64_t k = 0; k < B; ++k) {
+    double mx, sum;
+    if constexpr (by_col) {
+      mx = logits.col(k).maxCoeff();
+      sum = (logits.col(k).array() - mx).exp().sum();
+    } else {
+      mx = logits.row(k).maxCoeff();
+      sum = (logits.row(k).array() - mx).exp().sum();
+    }
+    const double lse = mx + std::log(sum);
+    double qsum = 0;
+    for (int64_t m = 0; m < B; ++m) {
+      const auto [i, j] = at(k, m);
+      loss -= q(i, j) * (logits(i, j) - lse);
+      qsum += q(i, j);
+    }
+    for (int64_t m = 0; m < B; ++m) {
+      const auto [i, j] = at(k, m);
+      dl(i, j) += std::exp(logits(i, j) - lse) * qsum - q(i, j);
+    }
+  }
+  return loss;
+}
 
 }  // namespace
 
@@ -45,27 +78,8 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
       const bool clamped = double(sc.logit_scale) > cfg.max_logit_scale;
       const double scale = std::exp(std::min(double(sc.logit_scale), cfg.max_logit_scale));
       Mat<double> logits = sim.template cast<double>() * scale, dl = Mat<double>::Zero(B, B);
-      double loss_rows = 0, loss_cols = 0;
-      for (int64_t i = 0; i < B; ++i) {  // prediction i over targets
-        const double mx = logits.row(i).maxCoeff();
-        const double lse = mx + std::log((logits.row(i).array() - mx).exp().sum());
-        double qsum = 0;
-        for (int64_t j = 0; j < B; ++j) {
-          loss_rows -= q(i, j) * (logits(i, j) - lse);
-          qsum += q(i, j);
-        }
-        for (int64_t j = 0; j < B; ++j) dl(i, j) += std::exp(logits(i, j) - lse) * qsum - q(i, j);
-      }
-      for (int64_t j = 0; j < B; ++j) {  // target j over predictions
-        const double mx = logits.col(j).maxCoeff();
-        const double lse = mx + std::log((logits.col(j).array() - mx).exp().sum());
-        double qsum = 0;
-        for (int64_t i = 0; i < B; ++i) {
-          loss_cols -= q(i, j) * (logits(i, j) - lse);
-          qsum += q(i, j);
-        }
-        for (int64_t i = 0; i < B; ++i) dl(i, j) += std::exp(logits(i, j) - lse) * qsum - q(i, j);
-      }
+      const double loss_rows = softmax_cross_entropy<false>(logits, q, dl);  // prediction i over targets
+      const double loss_cols = softmax_cross_entropy<true>(logits, q, dl);   // target j over predictions
       parts.clip = (loss_rows + loss_cols) / (2.0 * double(B));
       dl /= 2.0 * double(B);
       dsim += cfg.w_clip * scale * dl;
