@@ -134,6 +134,18 @@ BOOST_AUTO_TEST_CASE(event_windows_follow_the_shift) {
   BOOST_CHECK_EQUAL(w.count, 9);
   w = prep::event_window(295.0, 5.0, 10.0, 2.5, 121);  // shifted past the last volume (300 s)
   BOOST_CHECK_EQUAL(w.count, 0);
+  // An event shorter than a TR still gets the volume after its shifted onset, whatever its phase:
+  // 0.9 s images at TR 2 s, onsets every 0.1 s.
+  for (int i = 0; i < 40; ++i) {
+    const double onset = 10.0 + 0.1 * i;
+    w = prep::event_window(onset, 0.9, 4.0, 2.0, 100);
+    BOOST_CHECK_EQUAL(w.count, 1);
+    BOOST_CHECK_EQUAL(w.first, int64_t(std::ceil((onset + 4.0 - 1e-6) / 2.0)));
+  }
+  // A window cut by the end of the run keeps the volumes inside it.
+  w = prep::event_window(190.0, 8.0, 4.0, 2.0, 100);
+  BOOST_CHECK_EQUAL(w.first, 97);
+  BOOST_CHECK_EQUAL(w.count, 3);
 }
 
 BOOST_AUTO_TEST_CASE(planted_values_are_window_means_of_the_raw_data) {

@@ -11,6 +11,7 @@
 #include "pipeline/io/events.h"
 #include "pipeline/io/features.h"
 #include "pipeline/io/nifti.h"
+#include "pipeline/prep/drift.h"
 #include "pipeline/prep/signal.h"
 
 namespace fs = std::filesystem;
@@ -255,7 +256,7 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
                             " volumes x TR ", tr, " s = ", run_length, " s)");
       }
 
-      const VoxelHealth health = clean_run(y, cfg.detrend_order, scaling);
+      const VoxelHealth health = clean_run(y, polynomial_basis(plan.n_volumes, cfg.detrend_order), scaling);
       for (int64_t j = 0; j < n_mask; ++j) {
         if (health.some_nonfinite[j] && cfg.nonfinite == "error") {
           const auto& v = mask.ijk[j];

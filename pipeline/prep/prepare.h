@@ -35,7 +35,7 @@ struct PrepareConfig {
         .range(-1, 5);
     s.field("scaling", scaling, "per-run voxel scaling after detrending: zscore, percent signal change, none")
         .one_of({"zscore", "psc", "none"});
-    s.field("shift_s", shift_s, "haemodynamic shift: volumes from onset+shift to onset+duration+shift are averaged (s)")
+    s.field("shift_s", shift_s, "haemodynamic shift (s): event mode averages the volumes in [onset+shift, onset+shift+max(duration, TR))")
         .range(0.0, 30.0);
     s.field("sample_mode", sample_mode, "one sample per stimulus presentation (event) or per labelled volume (volume)")
         .one_of({"event", "volume"});

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "pipeline/core/error.h"
+#include "pipeline/prep/drift.h"
 
 namespace v2c::prep {
 
@@ -48,31 +49,31 @@ Eigen::VectorXd column_means(const MatrixF& y) {
   return y.rows() > 0 ? Eigen::VectorXd(sum / double(y.rows())) : sum;
 }
 
-void detrend(MatrixF& y, int order) {
-  if (order < 0) return;
-  const int64_t n = y.rows();
-  if (n <= order)
-    throw input_error("cannot remove a polynomial of order ", order, " from a run of ", n, " volumes");
-  // Legendre polynomials P_0..P_order on [-1, 1] by the three-term recurrence, then QR for an
-  // exactly orthonormal basis Q [n x (order+1)]; y -= Q (Q^T y).
-  Eigen::MatrixXd basis(n, order + 1);
-  for (int64_t t = 0; t < n; ++t) {
-    const double x = n > 1 ? -1.0 + 2.0 * double(t) / double(n - 1) : 0.0;
-    double p_prev = 1.0, p = x;
-    basis(t, 0) = 1.0;
-    if (order >= 1) basis(t, 1) = x;
-    for (int k = 2; k <= order; ++k) {
-      const double p_next = ((2.0 * k - 1.0) * x * p - (k - 1.0) * p_prev) / k;
-      p_prev = p;
-      p = p_next;
-      basis(t, k) = p;
-    }
-  }
-  Eigen::HouseholderQR<Eigen::MatrixXd> qr(basis);
-  const Eigen::MatrixXf q = (qr.householderQ() * Eigen::MatrixXd::Identity(n, order + 1)).cast<float>();
-  const Eigen::MatrixXf coef = q.transpose() * y;  // (order+1) x n_voxels
+namespace {
+// An orthonormal basis [n x rank] of the columns' span (rank-revealing QR: a confound that repeats a
+// drift term counts once).
+Eigen::MatrixXf orthonormal_span(const MatrixD& basis) {
+  if (basis.cols() == 0 || basis.rows() == 0) return Eigen::MatrixXf(basis.rows(), 0);
+  const Eigen::MatrixXd b = basis;
+  Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(b);
+  qr.setThreshold(1e-10);
+  return (qr.householderQ() * Eigen::MatrixXd::Identity(b.rows(), qr.rank())).cast<float>();
+}
+
+// y -= Q (Q^T y).
+void project_out(MatrixF& y, const Eigen::MatrixXf& q) {
+  if (q.cols() == 0) return;
+  const Eigen::MatrixXf coef = q.transpose() * y;  // rank x n_voxels
   y.noalias() -= q * coef;
 }
+}  // namespace
+
+void regress_out(MatrixF& y, const MatrixD& basis) {
+  V2C_ASSERT(basis.rows() == y.rows());
+  project_out(y, orthonormal_span(basis));
+}
+
+void detrend(MatrixF& y, int order) { regress_out(y, polynomial_basis(y.rows(), order)); }
 
 void scale_columns(MatrixF& y, Scaling scaling, const Eigen::VectorXd& baseline, VoxelHealth& health) {
   const int64_t n = y.rows(), v = y.cols();
@@ -105,10 +106,10 @@ void scale_columns(MatrixF& y, Scaling scaling, const Eigen::VectorXd& baseline,
   for (int64_t t = 0; t < n; ++t) y.row(t) = (y.row(t) - sub.transpose()).cwiseProduct(mul.transpose());
 }
 
-VoxelHealth clean_run(MatrixF& y, int detrend_order, Scaling scaling) {
+VoxelHealth clean_run(MatrixF& y, const MatrixD& nuisance, Scaling scaling) {
   const int64_t n = y.rows(), v = y.cols();
-  if (detrend_order >= 0 && n <= detrend_order)
-    throw input_error("cannot remove a polynomial of order ", detrend_order, " from a run of ", n, " volumes");
+  V2C_ASSERT(nuisance.rows() == n);
+  const Eigen::MatrixXf q = orthonormal_span(nuisance);
   VoxelHealth health;
   health.all_nonfinite.assign(v, 0);
   health.some_nonfinite.assign(v, 0);
@@ -122,7 +123,7 @@ VoxelHealth clean_run(MatrixF& y, int detrend_order, Scaling scaling) {
     MatrixF block = y.middleCols(c0, w);
     VoxelHealth h = scan_nonfinite(block);
     const Eigen::VectorXd baseline = column_means(block);
-    detrend(block, detrend_order);
+    project_out(block, q);
     scale_columns(block, scaling, baseline, h);
     y.middleCols(c0, w) = block;
 #pragma omp critical(clean_run_health)
@@ -141,12 +142,12 @@ VoxelHealth clean_run(MatrixF& y, int detrend_order, Scaling scaling) {
 }
 
 VolumeWindow event_window(double onset_s, double duration_s, double shift_s, double tr_s, int64_t n_volumes) {
-  // Volume t is acquired at t * TR; it belongs to the window if start <= t*TR < end.
-  const double start = onset_s + shift_s, end = onset_s + duration_s + shift_s;
+  // Volume t is acquired at t * TR; it belongs to the window if start <= t*TR < end. A tolerance of
+  // 1e-6 TR keeps onsets written with rounded decimals on the grid they were meant for.
+  const double start = onset_s + shift_s, end = start + std::max(duration_s, tr_s);
   const double eps = 1e-6 * tr_s;
   int64_t first = int64_t(std::ceil((start - eps) / tr_s));
   int64_t last = int64_t(std::ceil((end - eps) / tr_s)) - 1;  // inclusive
-  if (duration_s <= 0) last = first;                          // an instantaneous event: one volume
   first = std::max<int64_t>(first, 0);
   last = std::min<int64_t>(last, n_volumes - 1);
   VolumeWindow w;

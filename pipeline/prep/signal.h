@@ -28,9 +28,13 @@ struct VoxelHealth {
 // Finds non-finite columns, sets them to 0 so the linear algebra below stays finite.
 VoxelHealth scan_nonfinite(MatrixF& y);
 
-// Removes a polynomial of degree `order` in time from every column (least squares, Legendre
-// basis on [-1, 1], orthonormalised): order -1 = nothing, 0 = the mean, 1 = linear, ...
-// Returns nothing; `y` is modified in place. Needs n_volumes > order.
+// Removes from every column its least-squares fit on the columns of `basis` [n_volumes x p]
+// (y -= Q Q^T y with Q an orthonormal basis of their span; linearly dependent columns count once).
+// p = 0: nothing. `y` is modified in place.
+void regress_out(MatrixF& y, const MatrixD& basis);
+
+// regress_out with polynomial_basis(n_volumes, order) (drift.h): order -1 = nothing, 0 = the
+// mean, 1 = linear, ... Needs n_volumes > order.
 void detrend(MatrixF& y, int order);
 
 // Scales every column in place: zscore (mean 0, SD 1 with ddof 0), psc (100 * (y - mean) /
@@ -41,11 +45,14 @@ void scale_columns(MatrixF& y, Scaling scaling, const Eigen::VectorXd& baseline,
 Eigen::VectorXd column_means(const MatrixF& y);
 
 // The whole per-run cleaning, column block by column block in parallel (each voxel is
-// independent): scan_nonfinite, detrend, scale_columns. Same result as calling them in turn.
-VoxelHealth clean_run(MatrixF& y, int detrend_order, Scaling scaling);
+// independent): scan_nonfinite, regress_out(nuisance), scale_columns. Same result as calling them
+// in turn. `nuisance` [n_volumes x p]: the run's drift terms and confounds (p may be 0).
+VoxelHealth clean_run(MatrixF& y, const MatrixD& nuisance, Scaling scaling);
 
-// Volumes averaged into one sample: every volume t with acquisition time t*TR inside
-// [onset + shift, onset + duration + shift) (half-open). Empty when none falls inside.
+// Volumes averaged into one sample: every volume t whose acquisition time t*TR lies in
+// [onset + shift, onset + shift + max(duration, TR)) (half-open). The window is at least one TR
+// long, so it holds at least one volume (the nearest one after onset + shift) unless it starts
+// after the run's last volume; it is cut at the end of the run. count 0: no volume.
 struct VolumeWindow {
   int64_t first = 0, count = 0;
 };
