@@ -106,7 +106,22 @@ bench_retrieval() {
     "exact top-5 checked against a double-precision search; our peak ${mem} MiB; goal ratio <= 0.67 (1.5x FAISS)"
 }
 
-all=(prepare ridge encoder retrieval)
+bench_lss() {
+  # Least squares - separate for one run: 300 volumes, 300 trials, 50,000 voxels (float32), 4
+  # conditions, 17 nuisance columns: our shared-work solver against the numpy oracle doing one
+  # numpy.linalg.lstsq per trial, same data, same run. Goal: ratio <= 0.2 (5x) at no more peak memory.
+  local d="$data/lss" nv=${LSS_VOLUMES:-300} nt=${LSS_TRIALS:-300} nx=${LSS_VOXELS:-50000}
+  mkdir -p "$d"
+  local ours mem peer peer_mem rel
+  read -r ours mem <<<"$("$bin/bench-lss" "$nv" "$nt" "$nx" "$d")"
+  echo "bench: numpy LSS loop ($nt lstsq solves of $nv x $nx)" >&2
+  read -r peer peer_mem rel <<<"$(/usr/bin/python3 "$root/bench/peers/lss_numpy.py" "$d")"
+  record "LSS $nt trials, $nv volumes, $nx voxels vs numpy lstsq per trial" "$ours" "$peer" \
+    "peer: tests/oracle/glm_numpy.py lss (one numpy.linalg.lstsq per trial); estimates agree to ${rel} (max relative, per trial); peak memory ours ${mem} MiB, numpy ${peer_mem} MiB; goal ratio <= 0.2 at no more memory"
+  rm -f "$d"/*.npy
+}
+
+all=(prepare ridge encoder retrieval lss)
 selected=("${@:-${all[@]}}")
 for name in "${selected[@]}"; do
   echo "bench: $name" >&2
