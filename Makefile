@@ -22,7 +22,7 @@ VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unkn
 # ---- set-up: Debian packages ---------------------------------------------------------------
 BUILD_PACKAGES := g++ make pkg-config git libeigen3-dev libnifti2-dev libhdf5-dev \
                   libarmadillo-dev libopenblas-dev libboost-test-dev libyaml-cpp-dev \
-                  libdeflate-dev zlib1g-dev
+                  libdeflate-dev zlib1g-dev nlohmann-json3-dev
 TEST_PACKAGES  := python3 python3-numpy python3-scipy python3-nibabel python3-h5py python3-sklearn gzip \
                   chromium fonts-liberation fonts-dejavu-core
 BENCH_PACKAGES := python3 python3-numpy python3-h5py python3-sklearn python3-torch python3-faiss gzip bc

@@ -1,10 +1,11 @@
 // v2c-report: one study's results as tables and plots — results.csv and an offline index.html.
 #include <filesystem>
-#include <fstream>
 
+#include "pipeline/core/json.h"
 #include "pipeline/core/log.h"
 #include "pipeline/core/output.h"
 #include "pipeline/core/stage.h"
+#include "pipeline/core/text_file.h"
 #include "pipeline/report/gather.h"
 #include "pipeline/report/html.h"
 
@@ -43,24 +44,6 @@ const StageSpec spec{
     .output_help = "report directory to write (results.csv, index.html, provenance.json)",
 };
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += char(c);
-    else if (c == '\n') out += "\\n";
-    else if (c < 0x20) out += cat("\\u00", "0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15]);
-    else out += char(c);
-  }
-  return out + "\"";
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  if (!out) throw io_error("cannot write '", path, "'");
-}
-
 void run(StageContext& ctx, ReportConfig& cfg) {
   const std::string study_dir = ctx.args.one("study");
   AtomicOutput out(ctx.out, ctx.force, /*is_directory=*/true);
@@ -82,13 +65,11 @@ void run(StageContext& ctx, ReportConfig& cfg) {
   if (ec) throw io_error("cannot create directory '", dir.string(), "': ", ec.message());
   write_text((dir / "results.csv").string(), report::results_csv(study.metrics));
   write_text((dir / "index.html").string(), report::render_page(study, options, info));
-  std::string inputs;
-  for (const auto& f : prov.inputs) inputs += (inputs.empty() ? "" : ", ") + json_string(f);
-  write_text((dir / "provenance.json").string(),
-             cat("{\"stage\": ", json_string(prov.stage), ", \"command_line\": ", json_string(prov.command_line),
-                 ", \"version\": ", json_string(prov.version), ", \"created_utc\": ", json_string(prov.created_utc),
-                 ", \"seed\": ", prov.seed, ", \"config\": ", json_string(prov.config_yaml), ", \"inputs\": [", inputs,
-                 "]}\n"));
+  const json::Value record = {{"stage", prov.stage},         {"command_line", prov.command_line},
+                              {"version", prov.version},     {"created_utc", prov.created_utc},
+                              {"seed", prov.seed},           {"config", prov.config_yaml},
+                              {"inputs", prov.inputs}};
+  write_text((dir / "provenance.json").string(), json::dump(record) + "\n");
   out.commit();
   log::info(study.name, ": ", study.metrics.size(), " retrieval metric rows, ", study.predictions.size(),
             " predictions files, ", study.maps.size(), " encoding maps -> ", ctx.out, "/index.html");

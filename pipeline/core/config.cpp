@@ -6,6 +6,9 @@
 #include <iomanip>
 #include <sstream>
 
+#include "pipeline/core/format.h"
+#include "pipeline/core/parse.h"
+
 namespace v2c::config {
 
 const std::vector<std::string>& known_sections() {
@@ -42,8 +45,6 @@ template <class T>
 T scalar_as(const YAML::Node& node, const std::string& what) {
   if (!node.IsScalar()) type_mismatch(node, what, type_name<T>());
   const std::string text = node.Scalar();
-  std::istringstream in(text);
-  T value{};
   if constexpr (std::is_same_v<T, bool>) {
     if (text == "true" || text == "True" || text == "yes") return true;
     if (text == "false" || text == "False" || text == "no") return false;
@@ -51,15 +52,13 @@ T scalar_as(const YAML::Node& node, const std::string& what) {
   } else if constexpr (std::is_same_v<T, std::string>) {
     return text;
   } else if constexpr (std::is_same_v<T, double>) {
-    // Accept YAML spellings such as 1e-2, .5, 1_000 is not accepted.
-    char* end = nullptr;
-    value = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !std::isfinite(value)) type_mismatch(node, what, "a finite number");
+    // YAML spellings such as 1e-2 and .5 are numbers; 1_000 and 0x10 are not.
+    double value = 0;
+    if (!parse_double(text, value)) type_mismatch(node, what, "a finite number");
     return value;
   } else {
-    char* end = nullptr;
-    const long long v = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0') type_mismatch(node, what, "an integer");
+    int64_t v = 0;
+    if (!parse_int(text, v)) type_mismatch(node, what, "an integer");
     if constexpr (std::is_same_v<T, int>) {
       if (v < INT32_MIN || v > INT32_MAX) type_mismatch(node, what, "an integer in the 32-bit range");
     }
@@ -84,19 +83,6 @@ T convert_node(const YAML::Node& node, const std::string& what) {
   }
 }
 
-namespace {
-// The shortest decimal that reads back as exactly `v` (0.85, not 0.84999999999999998).
-std::string shortest_decimal(double v) {
-  for (int precision = 6; precision < 17; ++precision) {
-    std::ostringstream os;
-    os << std::setprecision(precision) << v;
-    if (std::strtod(os.str().c_str(), nullptr) == v) return os.str();
-  }
-  std::ostringstream os;
-  os << std::setprecision(17) << v;
-  return os.str();
-}
-}  // namespace
 
 template <class T>
 YAML::Node to_node(const T& value) {

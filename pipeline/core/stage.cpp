@@ -10,6 +10,7 @@
 
 #include "pipeline/core/log.h"
 #include "pipeline/core/output.h"
+#include "pipeline/core/parse.h"
 
 extern "C" void openblas_set_num_threads(int num_threads);
 
@@ -141,13 +142,6 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-long long parse_int(const std::string& opt, const std::string& text, long long lo) {
-  char* end = nullptr;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || v < lo)
-    throw usage_error("--", opt, ": expected an integer >= ", lo, ", found '", text, "'");
-  return v;
-}
 
 }  // namespace
 
@@ -221,11 +215,11 @@ class StageRunner {
       ctx.out = args.one("out");
       if (spec.has_output && ctx.out.empty()) throw usage_error("missing required option --out PATH");
       ctx.force = args.has("force");
-      const long long threads = parse_int("threads", args.one("threads", "0"), 0);
-      ctx.threads = threads == 0 ? omp_get_num_procs() : int(threads);
+      const int threads = parse_int<int>(args.one("threads", "0"), "--threads", ExitCode::usage, 0);
+      ctx.threads = threads == 0 ? omp_get_num_procs() : threads;
       omp_set_num_threads(ctx.threads);
       openblas_set_num_threads(ctx.threads);
-      ctx.seed = uint64_t(parse_int("seed", args.one("seed", "1"), 0));
+      ctx.seed = parse_int<uint64_t>(args.one("seed", "1"), "--seed", ExitCode::usage);
 
       std::string cmd;
       for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + shell_quote(argv[i]);

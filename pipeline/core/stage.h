@@ -17,6 +17,7 @@
 
 #include "pipeline/core/config.h"
 #include "pipeline/core/error.h"
+#include "pipeline/core/provenance.h"
 
 namespace v2c {
 
@@ -52,14 +53,6 @@ class Args {
   friend class StageRunner;
   std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positionals_;
-};
-
-// What every artifact records about how it was made.
-struct Provenance {
-  std::string stage, command_line, version, config_yaml, created_utc;
-  uint64_t seed = 0;
-  int threads = 0;
-  std::vector<std::string> inputs;
 };
 
 struct StageContext {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "pipeline/core/config.h"
-#include "pipeline/core/stage.h"
+#include "pipeline/core/provenance.h"
 #include "pipeline/io/features.h"
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "pipeline/core/error.h"
+#include "pipeline/core/parse.h"
 
 namespace v2c::bdata {
 namespace {
@@ -108,12 +109,6 @@ std::vector<std::string> read_strings(const H5::DataSet& ds, const std::string& 
   return out;
 }
 
-bool parse_number(const std::string& text, double& value) {
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  return ec == std::errc() && ptr == end;
-}
-
 // vmap as bdpy writes it: /vmap/<key>/<value as text> -> scalar label string.
 std::map<std::string, std::map<double, std::string>> read_vmap(const H5::H5File& file, const std::string& path) {
   std::map<std::string, std::map<double, std::string>> vmap;
@@ -129,7 +124,7 @@ std::map<std::string, std::map<double, std::string>> read_vmap(const H5::H5File&
     for (const std::string& entry : members(group)) {
       const std::string where = "/vmap/" + key + "/" + entry;
       double value = 0;
-      if (entry.back() == '/' || !parse_number(entry, value))
+      if (entry.back() == '/' || !parse_double(entry, value))
         throw input_error("'", path, "': ", where, ": expected a dataset named by a number (the value of '", key,
                           "' it labels)");
       const auto text = read_strings(group.openDataSet(entry), path, where);
@@ -261,7 +256,7 @@ class Selector {
       take();
       bool negative = false;
       if (at_op("-")) take(), negative = true;
-      if (peek().kind != Token::word || !parse_number(peek().text, value)) fail("expected a number after '='");
+      if (peek().kind != Token::word || !parse_double(peek().text, value)) fail("expected a number after '='");
       take();
       if (negative) value = -value;
     }

@@ -15,6 +15,7 @@
 
 #include "pipeline/core/error.h"
 #include "pipeline/core/output.h"
+#include "pipeline/core/parse.h"
 #include "pipeline/io/tsv.h"
 
 namespace v2c::features {
@@ -45,7 +46,7 @@ struct PyValue {
   enum Kind { string, boolean, integer, none, tuple, list, dict } kind = none;
   std::string text;
   bool flag = false;
-  long long number = 0;
+  int64_t number = 0;
   std::vector<PyValue> items;                            // tuple, list
   std::vector<std::pair<std::string, PyValue>> entries;  // dict
 };
@@ -118,11 +119,7 @@ class PyLiteralParser {
       v.kind = PyValue::integer;
       size_t start = i_++;
       while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
-      const std::string digits = s_.substr(start, i_ - start);
-      errno = 0;
-      char* end = nullptr;
-      v.number = std::strtoll(digits.c_str(), &end, 10);
-      if (errno != 0 || end == digits.c_str() || *end != '\0') fail("bad integer");
+      if (!parse_int(std::string_view(s_).substr(start, i_ - start), v.number)) fail("bad integer");
       if (i_ < s_.size() && (s_[i_] == 'L' || s_[i_] == 'l')) ++i_;  // Python 2 long
     } else if (s_.compare(i_, 4, "True") == 0) {
       v.kind = PyValue::boolean, v.flag = true, i_ += 4;

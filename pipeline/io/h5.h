@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "pipeline/core/output.h"
-#include "pipeline/core/stage.h"
+#include "pipeline/core/provenance.h"
 #include "pipeline/core/types.h"
 
 namespace v2c::h5 {

@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "pipeline/core/error.h"
+#include "pipeline/core/json.h"
 
 namespace v2c::nifti {
 
@@ -438,23 +439,6 @@ std::string json_number(double v) {
   return buf;
 }
 
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-    } else {
-      o += static_cast<char>(c);
-    }
-  }
-  return o + "\"";
-}
-
 // ---- writing ------------------------------------------------------------------------------
 
 template <class T>
@@ -695,13 +679,13 @@ Header read_header(const std::string& path) {
 }
 
 std::string header_json(const Header& h, const ValueStats* stats) {
-  std::string s = "{\"path\":" + json_string(h.path);
+  std::string s = "{\"path\":" + json::quote(h.path);
   s += ",\"version\":" + std::to_string(h.version);
-  s += ",\"storage\":" + json_string(h.storage);
+  s += ",\"storage\":" + json::quote(h.storage);
   s += ",\"dims\":[";
   for (size_t i = 0; i < h.dims.size(); ++i) s += (i ? "," : "") + std::to_string(h.dims[i]);
   s += "],\"datatype\":" + std::to_string(h.datatype);
-  s += ",\"datatype_name\":" + json_string(h.datatype_name);
+  s += ",\"datatype_name\":" + json::quote(h.datatype_name);
   s += ",\"voxel_size\":[" + json_number(h.voxel_size[0]) + "," + json_number(h.voxel_size[1]) + "," +
        json_number(h.voxel_size[2]) + "]";
   s += ",\"tr\":" + json_number(h.tr_seconds);
@@ -713,7 +697,7 @@ std::string header_json(const Header& h, const ValueStats* stats) {
     for (int c = 0; c < 4; ++c) s += (c ? "," : "") + json_number(h.affine(r, c));
     s += "]";
   }
-  s += "],\"affine_source\":" + json_string(h.affine_source);
+  s += "],\"affine_source\":" + json::quote(h.affine_source);
   s += ",\"qform_code\":" + std::to_string(h.qform_code);
   s += ",\"sform_code\":" + std::to_string(h.sform_code);
   if (stats) {

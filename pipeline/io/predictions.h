@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/core/stage.h"
+#include "pipeline/core/provenance.h"
 #include "pipeline/core/types.h"
 
 namespace v2c {

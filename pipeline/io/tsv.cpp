@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -119,30 +118,6 @@ bool is_blank(const std::string& s) {
 }
 
 }  // namespace
-
-bool parse_double(const std::string& text, double& value) {
-  const char* first = text.data();
-  const char* last = first + text.size();
-  if (first != last && *first == '+') ++first;
-  if (first == last) return false;
-  double v = 0;
-  auto [ptr, ec] = std::from_chars(first, last, v);
-  if (ec != std::errc() || ptr != last || !std::isfinite(v)) return false;
-  value = v;
-  return true;
-}
-
-bool parse_int(const std::string& text, int& value) {
-  const char* first = text.data();
-  const char* last = first + text.size();
-  if (first != last && *first == '+') ++first;
-  if (first == last) return false;
-  int v = 0;
-  auto [ptr, ec] = std::from_chars(first, last, v);
-  if (ec != std::errc() || ptr != last) return false;
-  value = v;
-  return true;
-}
 
 size_t Table::column_count() const {
   if (!columns.empty()) return columns.size();

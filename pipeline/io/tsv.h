@@ -6,11 +6,14 @@
 // CSV (',') cells may be double-quoted ("a, b" and "say ""hi""") on one line; TSV has no quoting.
 // Errors: a missing or unreadable file is an io_error (exit 4); anything malformed in it
 // (ragged row, duplicate header column, non-numeric value) is an input_error (exit 3).
+// Numbers in cells are read by core/parse.h's strict parsers (parse_double, parse_int).
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <vector>
+
+#include "pipeline/core/parse.h"
 
 namespace v2c {
 
@@ -45,10 +48,5 @@ struct TextLine {
 // The lines of a text file (BOM and CR removed, trimmed). skip_blank drops empty lines;
 // otherwise only trailing empty lines (after the last non-empty one) are dropped.
 std::vector<TextLine> read_lines(const std::string& path, bool skip_blank = true);
-
-// Strict whole-string parses for user input (no exceptions): false on any leftover character,
-// overflow, or (for parse_double) a non-finite result. A leading '+' is accepted.
-bool parse_double(const std::string& text, double& value);
-bool parse_int(const std::string& text, int& value);
 
 }  // namespace v2c

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "pipeline/core/error.h"
+#include "pipeline/core/parse.h"
 
 namespace v2c::cv {
 
@@ -69,10 +70,9 @@ std::vector<std::vector<int>> parse_run_lists(const std::vector<std::string>& fo
     std::vector<int> runs;
     std::string tok;
     while (in >> tok) {
-      char* end = nullptr;
-      const long v = std::strtol(tok.c_str(), &end, 10);
-      if (*end != '\0') throw usage_error("config field '", field, "': '", f, "' is not a list of run indices");
-      runs.push_back(int(v));
+      int v = 0;
+      if (!parse_int(tok, v)) throw usage_error("config field '", field, "': '", f, "' is not a list of run indices");
+      runs.push_back(v);
     }
     out.push_back(runs);
   }

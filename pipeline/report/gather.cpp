@@ -3,13 +3,13 @@
 #include <H5Cpp.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <set>
 #include <tuple>
 
 #include "pipeline/core/error.h"
+#include "pipeline/core/format.h"
 #include "pipeline/core/log.h"
 #include "pipeline/io/h5.h"
 #include "pipeline/io/nifti.h"
@@ -176,10 +176,7 @@ std::string subject_for_map(const fs::path& map_path, const std::vector<Predicti
 
 std::string format_number(double v) {
   if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[64];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, res.ptr);
+  return shortest_decimal(v);
 }
 
 Study gather_study(const std::string& study_dir) {

@@ -65,7 +65,7 @@ Study gather_study(const std::string& study_dir);
 // one row per metric row, numbers in the shortest form that reads back to the same double.
 std::string results_csv(const std::vector<MetricRow>& rows);
 
-// Shortest decimal that round-trips (std::to_chars); "NaN", "inf", "-inf" for non-finite values.
+// shortest_decimal (core/format.h) with CSV's spelling of NaN: "NaN", "inf", "-inf" for non-finite values.
 std::string format_number(double v);
 
 // Mean over subjects of one metric for one (model, train_fraction).

@@ -5,19 +5,23 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <numeric>
 #include <sstream>
 
 #include "pipeline/core/error.h"
+#include "pipeline/core/format.h"
+#include "pipeline/core/json.h"
 #include "pipeline/core/log.h"
+#include "pipeline/core/text_file.h"
 #include "pipeline/io/h5.h"
 #include "pipeline/io/nifti.h"
 
 namespace fs = std::filesystem;
 
 namespace v2c::sim {
+
+using rng::derive_seed;
 
 namespace {
 
@@ -31,41 +35,6 @@ std::string two_digits(int n) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%02d", n);
   return buf;
-}
-
-// Shortest round-tripping text of a time or amount, e.g. 8, 2.5, 0.1.
-std::string number_text(double v) {
-  char buf[32];
-  for (int precision = 6; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
-}
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  if (ec) throw io_error("cannot create directory '", fs::path(path).parent_path().string(), "': ", ec.message());
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  if (!out) throw io_error("cannot write '", path, "'");
 }
 
 }  // namespace
@@ -84,7 +53,7 @@ void validate(const StudyParams& p) {
   if (p.baseline_range.size() != 2 || !(p.baseline_range[0] > 0) || p.baseline_range[0] > p.baseline_range[1])
     throw fail("baseline_range", cat(p.baseline_range.size(), " values"), "[low, high] with 0 < low <= high");
   if (p.mask_fill_min > p.mask_fill_max)
-    throw fail("mask_fill_min", number_text(p.mask_fill_min), cat("<= mask_fill_max (", p.mask_fill_max, ")"));
+    throw fail("mask_fill_min", shortest_decimal(p.mask_fill_min), cat("<= mask_fill_max (", p.mask_fill_max, ")"));
   const int pool = p.n_categories * p.train_per_category;
   if (p.train_per_subject > pool)
     throw fail("train_per_subject", std::to_string(p.train_per_subject),
@@ -98,45 +67,6 @@ void validate(const StudyParams& p) {
     throw fail("test_runs", std::to_string(p.test_runs),
                cat("<= the number of test presentations, n_categories * test_per_category * test_repeats (",
                    n_test * p.test_repeats, ")"));
-}
-
-// ---- random numbers ----------------------------------------------------------------------
-
-uint64_t derive_seed(uint64_t seed, uint64_t stream, uint64_t index) {
-  auto mix = [](uint64_t z) {
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  };
-  return mix(mix(mix(seed) ^ stream) ^ index);
-}
-
-double Rng::uniform() { return double(engine_() >> 11) * 0x1.0p-53; }
-
-double Rng::uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-
-int64_t Rng::below(int64_t n) {
-  V2C_ASSERT(n >= 1, "Rng::below(", n, ")");
-  const uint64_t range = uint64_t(n);
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % range;
-  uint64_t x;
-  do x = engine_();
-  while (x >= limit);
-  return int64_t(x % range);
-}
-
-double Rng::normal() {
-  if (has_spare_) {
-    has_spare_ = false;
-    return spare_;
-  }
-  const double u1 = 1.0 - uniform();  // (0, 1]: log is finite
-  const double u2 = uniform();
-  const double r = std::sqrt(-2.0 * std::log(u1));
-  spare_ = r * std::sin(2.0 * kPi * u2);
-  has_spare_ = true;
-  return r * std::cos(2.0 * kPi * u2);
 }
 
 // ---- stimuli -----------------------------------------------------------------------------
@@ -548,7 +478,7 @@ std::string events_tsv(const Run& run, const Stimuli& stimuli) {
   std::ostringstream os;
   os << "onset\tduration\ttrial_type\n";
   for (const Event& e : run.events)
-    os << number_text(e.onset_s) << '\t' << number_text(e.duration_s) << '\t' << stimuli.ids[e.stimulus] << '\n';
+    os << shortest_decimal(e.onset_s) << '\t' << shortest_decimal(e.duration_s) << '\t' << stimuli.ids[e.stimulus] << '\n';
   return os.str();
 }
 
@@ -636,12 +566,13 @@ StudySummary write_study(const std::string& dir, const StudyParams& p, uint64_t 
   const Study st = make_study(p, seed);
   const Stimuli& stim = st.stimuli;
 
-  write_text(dir + "/dataset_description.json",
-             cat("{\n  \"Name\": \"vox2clip simulated study (seed ", seed, ")\",\n  \"BIDSVersion\": \"1.8.0\",\n",
-                 "  \"DatasetType\": \"raw\",\n  \"GeneratedBy\": [{\"Name\": \"vox2clip v2c-simulate\", \"Version\": \"",
-                 json_escape(prov.version), "\"}]\n}\n"));
+  json::Value description = {{"Name", cat("vox2clip simulated study (seed ", seed, ")")},
+                              {"BIDSVersion", "1.8.0"},
+                              {"DatasetType", "raw"}};
+  description["GeneratedBy"] = json::Value::array({{{"Name", "vox2clip v2c-simulate"}, {"Version", prov.version}}});
+  write_text(dir + "/dataset_description.json", json::dump(description, 2) + "\n");
   write_text(dir + "/task-sim_bold.json",
-             cat("{\n  \"TaskName\": \"sim\",\n  \"RepetitionTime\": ", number_text(p.tr_s), "\n}\n"));
+             json::dump(json::Value{{"TaskName", "sim"}, {"RepetitionTime", p.tr_s}}, 2) + "\n");
 
   std::ostringstream table;
   table << "stimulus_id\tcategory\tsplit\n";

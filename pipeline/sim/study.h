@@ -2,8 +2,8 @@
 // image-decoding experiment, as I/O-free kernels (parameters in, matrices out), and one writer
 // that lays a whole study out on disk (BIDS-like).
 //
-// The model, in order (every draw from std::mt19937_64 through Rng below, so results do not
-// depend on the standard library's distributions; each component has its own seed stream):
+// The model, in order (every draw from std::mt19937_64 through core/rng.h's transforms, so results
+// do not depend on the standard library's distributions; each component has its own seed stream):
 //   stimuli   n_categories random unit centres in feature_dim dims; stimulus =
 //             normalize(centre + category_spread * z / sqrt(feature_dim)), z ~ N(0, I): CLIP-like
 //             unit vectors clustered by category (cosine to its centre ~ 1/sqrt(1 + spread^2)).
@@ -34,11 +34,11 @@
 #include <Eigen/Core>
 #include <array>
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
-#include "pipeline/core/stage.h"
+#include "pipeline/core/provenance.h"
+#include "pipeline/core/rng.h"
 #include "pipeline/core/types.h"
 
 namespace v2c::sim {
@@ -92,27 +92,8 @@ void validate(const StudyParams& p);
 
 // ---- random numbers ----------------------------------------------------------------------
 
-// A seed for one independent stream: splitmix64 of (seed, stream, index).
-uint64_t derive_seed(uint64_t seed, uint64_t stream, uint64_t index = 0);
-
-// std::mt19937_64 with our own transforms (identical on every standard library).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : engine_(seed) {}
-  double uniform();                    // [0, 1), 53 random bits
-  double uniform(double lo, double hi);
-  int64_t below(int64_t n);            // uniform integer in [0, n), n >= 1 (unbiased)
-  double normal();                     // N(0, 1), Box-Muller
-  template <class T>
-  void shuffle(std::vector<T>& v) {    // Fisher-Yates
-    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[size_t(below(int64_t(i)))]);
-  }
-
- private:
-  std::mt19937_64 engine_;
-  bool has_spare_ = false;
-  double spare_ = 0;
-};
+// Every draw of the model; one per seed stream (rng::derive_seed of the study seed).
+using Rng = rng::StreamRng;
 
 // ---- stimuli and the shared latent model -------------------------------------------------
 
