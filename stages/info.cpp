@@ -4,7 +4,8 @@
 
 #include "pipeline/core/log.h"
 #include "pipeline/core/stage.h"
-#include "pipeline/io/nifti.h"
+#include "pipeline/io/nifti/header_json.h"
+#include "pipeline/io/nifti/image.h"
 
 using namespace v2c;
 

@@ -1,11 +1,13 @@
 // v2c-ridge: per-subject ridge decoding or encoding with leak-free nested cross-validation.
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "pipeline/core/log.h"
+#include "pipeline/core/output.h"
 #include "pipeline/core/stage.h"
 #include "pipeline/io/bdata.h"
-#include "pipeline/io/nifti.h"
+#include "pipeline/io/nifti/writer.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/math/metrics.h"
 #include "pipeline/models/ridge_run.h"
@@ -70,8 +72,9 @@ void run(StageContext& ctx, ridge::RidgeConfig& cfg) {
     const std::filesystem::path o(ctx.out);
     map_path = (o.parent_path() / (o.stem().string() + "_corr.nii.gz")).string();
   }
-  if (!map_path.empty() && std::filesystem::exists(map_path) && !ctx.force)
-    throw usage_error("output '", map_path, "' already exists; pass --force to overwrite it");
+  // Made before the work, so an existing map is refused (without --force) before any fitting.
+  std::optional<AtomicOutput> map_out;
+  if (!map_path.empty()) map_out.emplace(map_path, ctx.force);
 
   std::unique_ptr<log::Progress> progress;
   Predictions p = ridge::run_ridge(s, cfg, [&](int, int n_folds) {
@@ -92,7 +95,7 @@ void run(StageContext& ctx, ridge::RidgeConfig& cfg) {
       const double c = p.profile_corr[size_t(v)];
       map[size_t(flat)] = std::isfinite(c) ? float(c) : 0.0f;
     }
-    nifti::write_map(map_path, grid, map);
+    nifti::write_map(*map_out, grid, map);
     log::info("voxel correlation map -> ", map_path);
   }
   log::info(s.subject, ": mean profile correlation ", metrics::mean_finite(p.profile_corr),

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "pipeline/core/error.h"
 
@@ -23,8 +24,10 @@ constexpr int kPathMax = 4096;
 char g_temp_paths[kSlots][kPathMax];
 volatile sig_atomic_t g_slot_used[kSlots];
 volatile sig_atomic_t g_slot_is_dir[kSlots];
+std::mutex g_slots_mutex;  // outputs are made from several threads; the signal handler only reads
 
 int register_temp(const std::string& path, bool is_dir) {
+  const std::lock_guard<std::mutex> lock(g_slots_mutex);
   for (int i = 0; i < kSlots; ++i) {
     if (!g_slot_used[i] && path.size() < kPathMax) {
       std::memcpy(g_temp_paths[i], path.c_str(), path.size() + 1);
@@ -103,7 +106,10 @@ AtomicOutput::~AtomicOutput() {
     std::error_code ec;
     fs::remove_all(temp_, ec);
   }
-  if (slot_ >= 0) g_slot_used[slot_] = 0;
+  if (slot_ >= 0) {
+    const std::lock_guard<std::mutex> lock(g_slots_mutex);
+    g_slot_used[slot_] = 0;
+  }
 }
 
 void AtomicOutput::commit() {

@@ -1,5 +1,6 @@
 // Feature tables: stimulus id -> feature vector (e.g. CLIP embeddings), read from .npy (+ a
-// names file), HDF5, or CSV/TSV; and alias tables that map stimulus names onto feature ids.
+// names file; the .npy format itself is io/npy.h), HDF5, or CSV/TSV; and alias tables that map
+// stimulus names onto feature ids.
 // Every reader checks shapes, id counts, duplicate ids and finiteness, and names the file.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "pipeline/core/types.h"
+#include "pipeline/io/npy.h"
 
 namespace v2c::features {
 
@@ -66,12 +68,8 @@ std::map<std::string, std::string> read_aliases(const std::string& path, const s
 std::vector<std::string> apply_aliases(const std::map<std::string, std::string>& aliases,
                                        const std::vector<std::string>& ids);
 
-// IEEE 754 half -> float, exact for all values (subnormals, infinities, NaN payload kept).
-float half_to_float(uint16_t bits);
-
-// Writes a matrix as a NumPy .npy file (format 1.0, little-endian <f4 / <f8, C order), under a
-// temporary name renamed when complete. For oracles and benchmark peers that read numpy.
-void write_npy(const std::string& path, const MatrixF& m);
-void write_npy(const std::string& path, const MatrixD& m);
+// The .npy helpers (io/npy.h) under the names feature code and its tests use.
+using npy::half_to_float;
+using npy::write_npy;
 
 }  // namespace v2c::features

@@ -12,7 +12,7 @@
 #include "pipeline/core/format.h"
 #include "pipeline/core/log.h"
 #include "pipeline/io/h5.h"
-#include "pipeline/io/nifti.h"
+#include "pipeline/io/nifti/image.h"
 #include "pipeline/io/predictions.h"
 
 namespace v2c::report {

@@ -15,7 +15,7 @@
 #include "pipeline/core/log.h"
 #include "pipeline/core/text_file.h"
 #include "pipeline/io/h5.h"
-#include "pipeline/io/nifti.h"
+#include "pipeline/io/nifti/writer.h"
 
 namespace fs = std::filesystem;
 
