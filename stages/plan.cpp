@@ -1,13 +1,13 @@
 // v2c-plan: a study config -> make variables for pipeline.mk (subjects, held-out subjects,
 // learning-curve fractions, each subject's v2c-prepare arguments).
-#include <yaml-cpp/yaml.h>
-
-#include <fstream>
-#include <iomanip>
+#include <algorithm>
 #include <sstream>
 
+#include "pipeline/core/format.h"
 #include "pipeline/core/output.h"
 #include "pipeline/core/stage.h"
+#include "pipeline/core/text_file.h"
+#include "pipeline/sim/config.h"
 #include "pipeline/study/study.h"
 
 using namespace v2c;
@@ -33,10 +33,15 @@ std::string quote(const std::string& s) {
   return out + "'";
 }
 
-std::string fraction_text(double f) {
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(2) << f;
-  return os.str();
+// simulate.n_subjects as v2c-simulate reads it: the simulate section through its own schema (its
+// default, its rule, unknown keys refused).
+int simulated_subjects(const StageContext& ctx) {
+  sim::SimulateConfig sim_cfg;
+  config::Schema schema("simulate");
+  sim_cfg.describe(schema);
+  if (ctx.args.has("config")) config::apply_file(schema, ctx.args.one("config"));
+  schema.validate();
+  return sim_cfg.p.n_subjects;
 }
 
 void run(StageContext& ctx, study::StudyConfig& cfg) {
@@ -44,11 +49,7 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
   std::vector<std::string> subjects = cfg.subjects;
   std::map<std::string, std::string> prepare_args;
   if (cfg.source == "simulate") {
-    int n = 8;  // v2c-simulate's default
-    if (ctx.args.has("config")) {
-      const YAML::Node root = YAML::LoadFile(ctx.args.one("config"));
-      if (root["simulate"] && root["simulate"]["n_subjects"]) n = root["simulate"]["n_subjects"].as<int>();
-    }
+    const int n = simulated_subjects(ctx);
     subjects.clear();
     for (int i = 1; i <= n; ++i) subjects.push_back(cat("sub-", i < 10 ? "0" : "", i));
     for (const auto& s : subjects)
@@ -90,7 +91,7 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
     if (std::find(heldout.begin(), heldout.end(), s) == heldout.end()) pretrain.push_back(s);
 
   AtomicOutput out(ctx.out, ctx.force);
-  std::ofstream mk(out.temp_path());
+  std::ostringstream mk;
   auto list = [](const std::vector<std::string>& v) {
     std::string s;
     for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
@@ -101,11 +102,10 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
   mk << "HELDOUT := " << list(heldout) << "\n";
   mk << "PRETRAIN_SUBJECTS := " << list(pretrain) << "\n";
   mk << "FRACTIONS :=";
-  for (double f : cfg.train_fractions) mk << " " << fraction_text(f);
+  for (double f : cfg.train_fractions) mk << " " << shortest_decimal(f);  // exact: 0.125 stays 0.125
   mk << "\nSTUDY_SOURCE := " << cfg.source << "\n";
   for (const auto& [s, a] : prepare_args) mk << "PREPARE_ARGS_" << s << " := " << a << "\n";
-  mk.close();
-  if (!mk) throw io_error("cannot write '", out.temp_path(), "'");
+  write_text(out.temp_path(), mk.str());
   out.commit();
 }
 

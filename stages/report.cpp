@@ -6,6 +6,7 @@
 #include "pipeline/core/output.h"
 #include "pipeline/core/stage.h"
 #include "pipeline/core/text_file.h"
+#include "pipeline/report/config.h"
 #include "pipeline/report/gather.h"
 #include "pipeline/report/html.h"
 
@@ -13,23 +14,6 @@ using namespace v2c;
 
 namespace {
 
-struct ReportConfig {
-  std::string title;
-  std::vector<std::string> metrics = {"top1_forward", "pairwise_identification"};
-  std::string candidate_set;
-  int map_slices = 6;
-  int64_t png_above = 4096;
-
-  void describe(config::Schema& s) {
-    s.field("title", title, "page title (empty: 'vox2clip report: <study name>')");
-    s.field("metrics", metrics, "retrieval metrics plotted and summarised (results.csv has all)")
-        .check([](const std::vector<std::string>& v) { return !v.empty(); }, "a non-empty list");
-    s.field("candidate_set", candidate_set, "retrieval candidate set shown (empty: the one most files use)");
-    s.field("map_slices", map_slices, "axial slices shown per encoding map").range(1, 64);
-    s.field("png_above", png_above, "slices with more voxels than this are embedded as PNG, not SVG rects")
-        .min(int64_t(0));
-  }
-};
 
 const StageSpec spec{
     .name = "report",
@@ -44,18 +28,12 @@ const StageSpec spec{
     .output_help = "report directory to write (results.csv, index.html, provenance.json)",
 };
 
-void run(StageContext& ctx, ReportConfig& cfg) {
+void run(StageContext& ctx, report::ReportConfig& cfg) {
   const std::string study_dir = ctx.args.one("study");
   AtomicOutput out(ctx.out, ctx.force, /*is_directory=*/true);
   const report::Study study = report::gather_study(study_dir);
   for (const auto& f : study.inputs) ctx.add_input(f);
 
-  report::ReportOptions options;
-  options.title = cfg.title;
-  options.metrics = cfg.metrics;
-  options.candidate_set = cfg.candidate_set;
-  options.map_slices = cfg.map_slices;
-  options.png_above = cfg.png_above;
   const Provenance& prov = ctx.provenance;
   const report::PageInfo info{prov.version, prov.created_utc, prov.command_line, prov.config_yaml};
 
@@ -64,7 +42,7 @@ void run(StageContext& ctx, ReportConfig& cfg) {
   std::filesystem::create_directories(dir, ec);
   if (ec) throw io_error("cannot create directory '", dir.string(), "': ", ec.message());
   write_text((dir / "results.csv").string(), report::results_csv(study.metrics));
-  write_text((dir / "index.html").string(), report::render_page(study, options, info));
+  write_text((dir / "index.html").string(), report::render_page(study, cfg, info));
   const json::Value record = {{"stage", prov.stage},         {"command_line", prov.command_line},
                               {"version", prov.version},     {"created_utc", prov.created_utc},
                               {"seed", prov.seed},           {"config", prov.config_yaml},
@@ -77,4 +55,4 @@ void run(StageContext& ctx, ReportConfig& cfg) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return stage_main<ReportConfig>(argc, argv, spec, run); }
+int main(int argc, char** argv) { return stage_main<report::ReportConfig>(argc, argv, spec, run); }

@@ -14,11 +14,18 @@
 #include <vector>
 
 #include "pipeline/core/config.h"
+#include "pipeline/eval/retrieve_run.h"
 #include "pipeline/models/cv.h"
 #include "pipeline/models/encoder/model.h"
 #include "pipeline/models/encoder/settings.h"
 #include "pipeline/models/encoder/trainer.h"
 #include "pipeline/models/ridge_config.h"
+#include "pipeline/prep/prepare.h"
+#include "pipeline/report/config.h"
+#include "pipeline/report/html.h"
+#include "pipeline/sim/config.h"
+#include "pipeline/sim/study.h"
+#include "pipeline/study/study.h"
 #include "tests/test_util.h"
 
 using namespace v2c;
@@ -195,6 +202,142 @@ BOOST_AUTO_TEST_CASE(finetune_model_losses_and_adamw_get_the_documented_defaults
     expect_documented(l, {{"epochs", "60"}, {"mode", "adapter"}, {"adapter_init", "ridge"}, {"train_fraction", "1"},
                           {"outer", "loro"}, {"outer_folds", "6"}, {"explicit_folds", "[]"}});
   });
+}
+
+// ---- simulate, prepare, retrieve, report, plan -----------------------------------------------
+// These stages hand their config struct itself to their loop (make_study / write_study,
+// prepare_subject, run_retrieval, render_page, v2c-plan's run): what the schema loads is what the
+// kernels read.
+
+BOOST_AUTO_TEST_CASE(simulate_model_gets_the_documented_defaults) {
+  for_each_empty_config<sim::SimulateConfig>("simulate", [](const auto& l) {
+    const sim::StudyParams& p = l.cfg.p;
+    expect(l, "n_categories", "8", p.n_categories);
+    expect(l, "feature_dim", "512", p.feature_dim);
+    expect(l, "category_spread", "1", p.category_spread);
+    expect(l, "train_per_category", "24", p.train_per_category);
+    expect(l, "test_per_category", "5", p.test_per_category);
+    expect(l, "train_per_subject", "0", p.train_per_subject);
+    expect(l, "latent_dim", "64", p.latent_dim);
+    expect(l, "hidden_dim", "256", p.hidden_dim);
+    expect(l, "nonlinearity_gain", "2", p.nonlinearity_gain);
+    expect(l, "linear", "false", p.linear);
+    expect(l, "n_subjects", "8", p.n_subjects);
+    expect_documented(l, {{"grid_dims", "[16, 20, 16]"}, {"baseline_range", "[800, 1200]"}});
+    BOOST_CHECK((p.grid_dims == std::vector<int>{16, 20, 16}));
+    BOOST_CHECK((p.baseline_range == std::vector<double>{800, 1200}));
+    expect(l, "grid_jitter", "2", p.grid_jitter);
+    expect(l, "voxel_mm", "3", p.voxel_mm);
+    expect(l, "mask_fill_min", "0.85", p.mask_fill_min);
+    expect(l, "mask_fill_max", "1", p.mask_fill_max);
+    expect(l, "responsive_fraction", "0.6", p.responsive_fraction);
+    expect(l, "readout_smoothness_vox", "1", p.readout_smoothness_vox);
+    expect(l, "signal_pct", "2", p.signal_pct);
+    expect(l, "train_runs", "8", p.train_runs);
+    expect(l, "test_runs", "2", p.test_runs);
+    expect(l, "test_repeats", "2", p.test_repeats);
+    expect(l, "design", "event", p.design);
+    expect(l, "stimulus_s", "4", p.stimulus_s);
+    expect(l, "isi_s", "4", p.isi_s);
+    expect(l, "block_s", "16", p.block_s);
+    expect(l, "rest_start_s", "8", p.rest_start_s);
+    expect(l, "rest_end_s", "12", p.rest_end_s);
+    expect(l, "tr_s", "2", p.tr_s);
+    expect(l, "drift", "1", p.drift);
+    expect(l, "ar1", "0.3", p.ar1);
+    expect(l, "snr", "0.5", p.snr);
+    expect(l, "bold_datatype", "int16", p.bold_datatype);
+    // The model built from them: 8 categories x (24 + 5) stimuli of 512 dims, a 64-d latent code,
+    // sub-01's grid within 16x20x16 +- 2 voxels.
+    const sim::Study st = sim::make_study(p, 1);
+    BOOST_CHECK_EQUAL(st.stimuli.features.rows(), 8 * (24 + 5));
+    BOOST_CHECK_EQUAL(st.stimuli.features.cols(), 512);
+    BOOST_CHECK_EQUAL(st.latent.cols(), 64);
+    const sim::Subject s = sim::make_subject(p, 0, 1, st.stimuli);
+    for (int a = 0; a < 3; ++a) BOOST_CHECK_LE(std::abs(s.dims[a] - p.grid_dims[a]), 2);
+    BOOST_CHECK_EQUAL(s.runs.size(), 8u + 2u);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(prepare_gets_the_documented_defaults) {
+  static_assert(std::is_invocable_v<decltype(&prep::prepare_subject), const prep::PrepareInputs&,
+                                    const prep::PrepareConfig&>);
+  for_each_empty_config<prep::PrepareConfig>("prepare", [](const auto& l) {
+    const prep::PrepareConfig& c = l.cfg;
+    expect(l, "detrend_order", "2", c.detrend_order);
+    expect(l, "scaling", "zscore", c.scaling);
+    expect(l, "shift_s", "4", c.shift_s);
+    expect(l, "sample_mode", "event", c.sample_mode);
+    expect(l, "stimulus_column", "trial_type", c.stimulus_column);
+    expect_documented(l, {{"rest_labels", "[rest, 0, n/a]"}});
+    BOOST_CHECK((c.rest_labels == std::vector<std::string>{"rest", "0", "n/a"}));
+    expect(l, "exclude_stimuli", "[]", c.exclude_stimuli);
+    expect(l, "tr_s", "0", c.tr_s);
+    expect(l, "nonfinite", "error", c.nonfinite);
+    expect(l, "grid_tolerance", "0.001", c.grid_tolerance);
+    expect(l, "l2_normalize_features", "false", c.l2_normalize_features);
+    expect(l, "missing_features", "error", c.missing_features);
+    expect(l, "alias_from_column", "stimulus", c.alias_from_column);
+    expect(l, "alias_to_column", "feature", c.alias_to_column);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(retrieve_gets_the_documented_defaults) {
+  static_assert(std::is_invocable_v<decltype(&retrieve::run_retrieval), const retrieve::RetrieveInputs&,
+                                    const retrieve::RetrieveConfig&, uint64_t>);
+  for_each_empty_config<retrieve::RetrieveConfig>("retrieve", [](const auto& l) {
+    const retrieve::RetrieveConfig& c = l.cfg;
+    expect(l, "candidates", "test", c.candidates);
+    expect(l, "queries", "all", c.queries);
+    expect(l, "novel_pattern", "^test-", c.novel_pattern);
+    expect(l, "average_repeats", "false", c.average_repeats);
+    expect(l, "k", "5", c.k);
+    expect(l, "among_n", "300", c.among_n);
+    expect(l, "draws", "30", c.draws);
+    expect(l, "bootstrap", "2000", c.bootstrap);
+    expect(l, "scan", "automatic", c.scan);
+    expect(l, "alias_from_column", "stimulus", c.alias_from_column);
+    expect(l, "alias_to_column", "category", c.alias_to_column);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(report_page_gets_the_documented_defaults) {
+  // The page takes the stage's config itself (no copy into a second struct).
+  static_assert(std::is_invocable_r_v<std::string, decltype(&report::render_page), const report::Study&,
+                                      const report::ReportConfig&, const report::PageInfo&>);
+  for_each_empty_config<report::ReportConfig>("report", [](const auto& l) {
+    const report::ReportConfig& c = l.cfg;
+    expect_documented(l, {{"title", "\"\""}, {"candidate_set", "\"\""},
+                          {"metrics", "[top1_forward, pairwise_identification]"}});
+    BOOST_CHECK(c.title.empty());
+    BOOST_CHECK(c.candidate_set.empty());
+    BOOST_CHECK((c.metrics == std::vector<std::string>{"top1_forward", "pairwise_identification"}));
+    expect(l, "map_slices", "6", c.map_slices);
+    expect(l, "png_above", "4096", c.png_above);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(plan_gets_the_documented_defaults) {
+  for_each_empty_config<study::StudyConfig>("study", [](const auto& l) {
+    const study::StudyConfig& c = l.cfg;
+    expect(l, "source", "simulate", c.source);
+    expect(l, "task", "sim", c.task);
+    expect(l, "subjects", "[]", c.subjects);
+    expect(l, "heldout", "[]", c.heldout);
+    expect_documented(l, {{"train_fractions", "[0.25, 0.5, 1]"}});
+    BOOST_CHECK((c.train_fractions == std::vector<double>{0.25, 0.5, 1.0}));
+  });
+  // What v2c-plan makes of an empty config: the simulated study's subjects (simulate.n_subjects'
+  // default), the last one held out, the fractions as given.
+  test::TempDir dir("v2c-defaults-plan");
+  const auto r = test::run_stage("plan", {"--config", dir.write("empty.yaml", ""), "--bids-dir", dir.file("bids"),
+                                          "--out", dir.file("plan.mk"), "--quiet"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const std::string mk = test::read_text_file(dir.file("plan.mk"));
+  for (const char* line : {"SUBJECTS := sub-01 sub-02 sub-03 sub-04 sub-05 sub-06 sub-07 sub-08\n",
+                           "HELDOUT := sub-08\n", "FRACTIONS := 0.25 0.5 1\n", "STUDY_SOURCE := simulate\n"})
+    BOOST_CHECK_MESSAGE(mk.find(line) != std::string::npos, "plan.mk lacks '" << line << "':\n" << mk);
+  BOOST_CHECK(mk.find("--task sim ") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -283,6 +283,20 @@ std::string results_csv(const std::vector<MetricRow>& rows) {
   return out;
 }
 
+const GroupSummary* find_group(const std::vector<GroupSummary>& groups, const std::string& model, double f,
+                               const std::string& metric) {
+  for (const auto& g : groups)
+    if (g.model == model && g.train_fraction == f && g.metric == metric) return &g;
+  return nullptr;
+}
+
+const MetricRow* find_row(const std::vector<MetricRow>& rows, const std::string& subject, const std::string& model,
+                          double f, const std::string& metric) {
+  for (const auto& m : rows)
+    if (m.subject == subject && m.model == model && m.train_fraction == f && m.metric == metric) return &m;
+  return nullptr;
+}
+
 std::vector<GroupSummary> summarise(const std::vector<MetricRow>& rows) {
   std::map<std::tuple<std::string, double, std::string>, std::vector<const MetricRow*>> groups;
   for (const auto& r : rows) {

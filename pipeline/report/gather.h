@@ -84,6 +84,13 @@ struct GroupSummary {
 // mean (subjects as fixed effects). Chance: the mean of the files' chance levels.
 std::vector<GroupSummary> summarise(const std::vector<MetricRow>& rows);
 
+// The group of (model, train_fraction, metric), or nullptr; the row of (subject, model,
+// train_fraction, metric), or nullptr.
+const GroupSummary* find_group(const std::vector<GroupSummary>& groups, const std::string& model, double train_fraction,
+                               const std::string& metric);
+const MetricRow* find_row(const std::vector<MetricRow>& rows, const std::string& subject, const std::string& model,
+                          double train_fraction, const std::string& metric);
+
 // Models in display order: "ridge" first, then the others by name.
 std::vector<std::string> model_order(const std::vector<std::string>& models);
 

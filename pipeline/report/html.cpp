@@ -10,6 +10,7 @@
 
 #include "pipeline/core/error.h"
 #include "pipeline/report/svg.h"
+#include "pipeline/report/verdict.h"
 
 namespace v2c::report {
 
@@ -101,19 +102,15 @@ struct Retrieval {
 };
 
 const GroupSummary* find_group(const Retrieval& r, const std::string& model, double f, const std::string& metric) {
-  for (const auto& g : r.groups)
-    if (g.model == model && g.train_fraction == f && g.metric == metric) return &g;
-  return nullptr;
+  return report::find_group(r.groups, model, f, metric);
 }
 
 const MetricRow* find_row(const Retrieval& r, const std::string& subject, const std::string& model, double f,
                           const std::string& metric) {
-  for (const auto& m : r.rows)
-    if (m.subject == subject && m.model == model && m.train_fraction == f && m.metric == metric) return &m;
-  return nullptr;
+  return report::find_row(r.rows, subject, model, f, metric);
 }
 
-Retrieval organise(const Study& s, const ReportOptions& o) {
+Retrieval organise(const Study& s, const ReportConfig& o) {
   Retrieval r;
   std::map<std::string, int> per_set;
   for (const auto& m : s.metrics) ++per_set[m.candidate_set];
@@ -161,80 +158,38 @@ std::map<std::string, std::string> model_colours(const std::vector<std::string>&
 
 // ---- retrieval sections ----
 
-// Ridge's mean over the subjects that `model_group` has (the encoder is usually evaluated on the
-// held-out subjects only, ridge on all): the comparison is paired, subject for subject.
-struct Paired {
-  double model = 0, ridge = 0;
-  size_t n = 0;
-};
-Paired paired_means(const GroupSummary& a, const GroupSummary& ridge) {
-  Paired p;
-  for (size_t i = 0; i < a.subjects.size(); ++i) {
-    const auto it = std::find(ridge.subjects.begin(), ridge.subjects.end(), a.subjects[i]);
-    if (it == ridge.subjects.end()) continue;
-    p.model += a.values[i];
-    p.ridge += ridge.values[size_t(it - ridge.subjects.begin())];
-    ++p.n;
-  }
-  if (p.n) p.model /= double(p.n), p.ridge /= double(p.n);
-  return p;
-}
-
 std::string verdict(const Retrieval& r) {
-  if (r.metrics.empty() || std::find(r.models.begin(), r.models.end(), "ridge") == r.models.end()) return "";
+  if (r.metrics.empty()) return "";
   const std::string& metric = r.metrics.front();
+  const std::vector<Verdict> verdicts = judge_against_ridge(r.rows, metric);
+  if (verdicts.empty()) return "";
   std::ostringstream os;
   os << "<div class=\"verdict\"><b>Encoder vs ridge</b> on " << escape(metric_display_name(metric))
      << " (paired: each model against ridge on the same subjects):<ul>\n";
-  int n_items = 0;
-  for (const auto& model : r.models) {
-    if (model == "ridge") continue;
-    std::vector<double> common;
-    for (double f : r.fractions) {
-      const GroupSummary *a = find_group(r, model, f, metric), *b = find_group(r, "ridge", f, metric);
-      if (a && b && paired_means(*a, *b).n > 0) common.push_back(f);
-    }
-    if (common.empty()) continue;
-    // The smallest fraction from which the model beats ridge at every larger fraction too.
-    std::optional<double> from;
-    for (auto it = common.rbegin(); it != common.rend(); ++it) {
-      const Paired p = paired_means(*find_group(r, model, *it, metric), *find_group(r, "ridge", *it, metric));
-      if (!(p.model > p.ridge)) break;
-      from = *it;
-    }
-    const GroupSummary *a = find_group(r, model, common.back(), metric),
-                       *b = find_group(r, "ridge", common.back(), metric);
-    const Paired last = paired_means(*a, *b);
-    // With one shared subject its own intervals say whether the difference is clear.
-    std::string overlap;
-    if (last.n == 1) {
-      const MetricRow *ra = find_row(r, a->subjects.front(), model, common.back(), metric),
-                      *rb = find_row(r, a->subjects.front(), "ridge", common.back(), metric);
-      if (ra && rb)
-        overlap = std::string("; the intervals ") +
-                  ((ra->ci_low > rb->ci_high || rb->ci_low > ra->ci_high) ? "do not overlap" : "overlap");
-    }
-    const std::string on = cat(last.n, last.n == 1 ? " subject" : " subjects");
-    os << "<li><b>" << escape(model) << "</b> ";
-    if (!from) {
-      os << "does not beat ridge at the largest training fraction (" << fraction_label(common.back()) << ": "
-         << short_number(last.model) << " vs " << short_number(last.ridge) << " on " << on << overlap << ")";
+  for (const Verdict& v : verdicts) {
+    const std::string overlap =
+        v.intervals_overlap ? std::string("; the intervals ") + (*v.intervals_overlap ? "overlap" : "do not overlap")
+                            : std::string();
+    const std::string on = cat(v.n_subjects, v.n_subjects == 1 ? " subject" : " subjects");
+    const std::string at = cat(short_number(v.model_mean), " vs ", short_number(v.ridge_mean), " on ", on, overlap, ")");
+    os << "<li><b>" << escape(v.model) << "</b> ";
+    if (!v.beats_from) {
+      os << "does not beat ridge at the largest training fraction (" << fraction_label(v.largest_fraction()) << ": "
+         << at;
     } else {
-      if (common.size() == 1)
-        os << "beats ridge at train_fraction " << fraction_label(*from);
-      else if (*from == common.front())
-        os << "beats ridge at every training fraction tested (" << fraction_label(common.front()) << " to "
-           << fraction_label(common.back()) << ")";
+      if (v.fractions.size() == 1)
+        os << "beats ridge at train_fraction " << fraction_label(*v.beats_from);
+      else if (*v.beats_from == v.fractions.front())
+        os << "beats ridge at every training fraction tested (" << fraction_label(v.fractions.front()) << " to "
+           << fraction_label(v.largest_fraction()) << ")";
       else
-        os << "beats ridge from train_fraction " << fraction_label(*from) << " on";
-      os << " (at " << fraction_label(common.back()) << ": " << short_number(last.model) << " vs "
-         << short_number(last.ridge) << " on " << on << overlap << ")";
+        os << "beats ridge from train_fraction " << fraction_label(*v.beats_from) << " on";
+      os << " (at " << fraction_label(v.largest_fraction()) << ": " << at;
     }
     os << ".</li>\n";
-    ++n_items;
   }
   os << "</ul></div>\n";
-  return n_items ? os.str() : "";
+  return os.str();
 }
 
 std::string summary_table(const Retrieval& r) {
@@ -360,7 +315,7 @@ std::string subject_bars(const Retrieval& r, const std::string& metric, double f
   return figure(svg::bar_chart(c), caption);
 }
 
-std::string retrieval_sections(const Study& s, const ReportOptions& o) {
+std::string retrieval_sections(const Study& s, const ReportConfig& o) {
   std::ostringstream os;
   os << "<section id=\"summary\">\n<h2>Summary: encoder vs ridge</h2>\n";
   if (s.metrics.empty()) {
@@ -601,7 +556,7 @@ std::string alpha_sections(const std::vector<PredictionsSummary>& preds) {
 
 // ---- encoding maps ----
 
-std::string map_sections(const std::vector<EncodingMap>& maps, const ReportOptions& o) {
+std::string map_sections(const std::vector<EncodingMap>& maps, const ReportConfig& o) {
   std::ostringstream os;
   os << "<section id=\"encoding-maps\">\n<h2>Encoding maps</h2>\n";
   if (maps.empty()) {
@@ -691,7 +646,7 @@ std::string id_fragment(const std::string& s) {
   return out;
 }
 
-std::string render_page(const Study& s, const ReportOptions& o, const PageInfo& info) {
+std::string render_page(const Study& s, const ReportConfig& o, const PageInfo& info) {
   const std::string title = o.title.empty() ? "vox2clip report: " + s.name : o.title;
   std::ostringstream os;
   os << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

@@ -17,17 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/report/config.h"
 #include "pipeline/report/gather.h"
 
 namespace v2c::report {
-
-struct ReportOptions {
-  std::string title;                  // "" -> "vox2clip report: <study name>"
-  std::vector<std::string> metrics;   // retrieval metrics plotted and summarised
-  std::string candidate_set;          // "" -> the candidate set most retrieval files use
-  int map_slices = 6;                 // axial slices shown per encoding map
-  int64_t png_above = 4096;           // slices with more voxels are embedded as PNG
-};
 
 struct PageInfo {
   std::string version, created_utc, command_line, config_yaml;
@@ -39,6 +32,6 @@ std::string metric_display_name(const std::string& metric);
 // A string usable inside an id attribute: [A-Za-z0-9_-], others -> '-'.
 std::string id_fragment(const std::string& s);
 
-std::string render_page(const Study& study, const ReportOptions& options, const PageInfo& info);
+std::string render_page(const Study& study, const ReportConfig& config, const PageInfo& info);
 
 }  // namespace v2c::report

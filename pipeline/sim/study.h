@@ -1,6 +1,6 @@
 // The simulated study behind v2c-simulate: a planted-truth generative model of an fMRI
-// image-decoding experiment, as I/O-free kernels (parameters in, matrices out), and one writer
-// that lays a whole study out on disk (BIDS-like).
+// image-decoding experiment, as I/O-free kernels (parameters in, matrices out). The files on disk
+// are pipeline/sim/bids_writer.h; the config section is pipeline/sim/config.h.
 //
 // The model, in order (every draw from std::mt19937_64 through core/rng.h's transforms, so results
 // do not depend on the standard library's distributions; each component has its own seed stream):
@@ -37,7 +37,6 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/core/provenance.h"
 #include "pipeline/core/rng.h"
 #include "pipeline/core/types.h"
 
@@ -172,6 +171,8 @@ struct Subject {
   uint64_t run_seed = 0;                 // runs' drift and noise streams derive from it
   int64_t n_voxels() const { return int64_t(flat.size()); }
 };
+// "01" for 1: the BIDS labels of subjects (sub-01) and runs (run-01).
+std::string two_digits(int n);
 // Subject `index` (0-based) of the study: grid, mask, read-out, baseline, schedule.
 Subject make_subject(const StudyParams& p, int index, uint64_t seed, const Stimuli& stimuli);
 
@@ -186,6 +187,10 @@ MatrixD stimulus_signal(const Run& run, const MatrixD& amplitudes, double tr_s);
 // baseline are not counted. Returns NaN when there is no responsive voxel.
 double snr_of(const std::vector<MatrixD>& signal, const std::vector<MatrixD>& noise,
               const std::vector<uint8_t>& responsive);
+// The two sums of snr_of for one run (so runs can be summed without keeping them):
+// sum over responsive voxels of (s - mean_run(s))^2, and of n^2.
+double signal_sum_sq(const MatrixD& signal, const std::vector<uint8_t>& responsive);
+double noise_sum_sq(const MatrixD& noise, const std::vector<uint8_t>& responsive);
 // Sets s.noise_scale / s.noise_std so that the expected snr_of equals p.snr (without responsive
 // voxels or signal: c = signal_pct / 100 / snr).
 void calibrate_noise(const StudyParams& p, Subject& s, const MatrixD& amplitudes);
@@ -213,19 +218,5 @@ struct Study {
   MatrixD latent;  // [n_stimuli x latent_dim] = g.apply(stimuli.features)
 };
 Study make_study(const StudyParams& p, uint64_t seed);
-
-// Writes the study into the existing, empty directory `dir` (the stage makes it atomic):
-//   dataset_description.json, participants.tsv, stimuli/{features.h5, stimuli.tsv},
-//   sub-XX/anat/sub-XX_desc-brain_mask.nii.gz, sub-XX/func/sub-XX_task-sim_run-NN_{bold.nii.gz,events.tsv},
-//   sub-XX/func/sub-XX_task-sim_runs.tsv, ground_truth.h5.
-// Subjects one after another (progress on stderr); the runs of a subject in parallel (OpenMP),
-// so memory holds a few runs at a time. Byte-identical output for the same params and seed,
-// except created_utc (and command line) in the HDF5 provenance.
-struct StudySummary {
-  int n_subjects = 0, n_runs = 0;
-  int64_t min_voxels = 0, max_voxels = 0;
-  double min_snr = 0, max_snr = 0;  // measured (snr_of) per subject
-};
-StudySummary write_study(const std::string& dir, const StudyParams& p, uint64_t seed, const Provenance& prov);
 
 }  // namespace v2c::sim

@@ -1,0 +1,65 @@
+#include "pipeline/report/verdict.h"
+
+#include <algorithm>
+#include <set>
+
+namespace v2c::report {
+namespace {
+
+// The means of `a` and of ridge over the subjects both have.
+struct Paired {
+  double model = 0, ridge = 0;
+  size_t n = 0;
+};
+Paired paired_means(const GroupSummary& a, const GroupSummary& ridge) {
+  Paired p;
+  for (size_t i = 0; i < a.subjects.size(); ++i) {
+    const auto it = std::find(ridge.subjects.begin(), ridge.subjects.end(), a.subjects[i]);
+    if (it == ridge.subjects.end()) continue;
+    p.model += a.values[i];
+    p.ridge += ridge.values[size_t(it - ridge.subjects.begin())];
+    ++p.n;
+  }
+  if (p.n) p.model /= double(p.n), p.ridge /= double(p.n);
+  return p;
+}
+
+}  // namespace
+
+std::vector<Verdict> judge_against_ridge(const std::vector<MetricRow>& rows, const std::string& metric) {
+  std::set<std::string> model_set;
+  std::set<double> fraction_set;
+  for (const auto& m : rows) model_set.insert(m.model), fraction_set.insert(m.train_fraction);
+  if (!model_set.count("ridge")) return {};
+  const std::vector<GroupSummary> groups = summarise(rows);
+  std::vector<Verdict> out;
+  for (const auto& model : model_order({model_set.begin(), model_set.end()})) {
+    if (model == "ridge") continue;
+    Verdict v;
+    v.model = model;
+    v.metric = metric;
+    for (double f : fraction_set) {
+      const GroupSummary *a = find_group(groups, model, f, metric), *b = find_group(groups, "ridge", f, metric);
+      if (a && b && paired_means(*a, *b).n > 0) v.fractions.push_back(f);
+    }
+    if (v.fractions.empty()) continue;
+    for (auto it = v.fractions.rbegin(); it != v.fractions.rend(); ++it) {
+      const Paired p = paired_means(*find_group(groups, model, *it, metric), *find_group(groups, "ridge", *it, metric));
+      if (!(p.model > p.ridge)) break;
+      v.beats_from = *it;
+    }
+    const GroupSummary *a = find_group(groups, model, v.largest_fraction(), metric),
+                       *b = find_group(groups, "ridge", v.largest_fraction(), metric);
+    const Paired last = paired_means(*a, *b);
+    v.model_mean = last.model, v.ridge_mean = last.ridge, v.n_subjects = last.n;
+    if (last.n == 1) {
+      const MetricRow *ra = find_row(rows, a->subjects.front(), model, v.largest_fraction(), metric),
+                      *rb = find_row(rows, a->subjects.front(), "ridge", v.largest_fraction(), metric);
+      if (ra && rb) v.intervals_overlap = !(ra->ci_low > rb->ci_high || rb->ci_low > ra->ci_high);
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace v2c::report

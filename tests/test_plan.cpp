@@ -1,0 +1,106 @@
+// v2c-plan: the study section read through the config schema like every stage's (unknown keys
+// and malformed values are usage errors, exit 2, naming the key), simulate.n_subjects through the
+// simulate stage's own schema, and learning-curve fractions passed on exactly.
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "pipeline/core/config.h"
+#include "pipeline/models/ridge_config.h"
+#include "pipeline/sim/study.h"
+#include "tests/test_util.h"
+
+namespace fs = std::filesystem;
+using namespace v2c;
+
+namespace {
+
+test::StageRun run_plan(const test::TempDir& dir, const std::string& config_text) {
+  return test::run_stage("plan", {"--config", dir.write("study.yaml", config_text), "--bids-dir", dir.file("bids"),
+                                  "--out", dir.file("plan.mk"), "--force", "--quiet"});
+}
+
+// The value of `name := ...` in a make fragment, split at spaces.
+std::vector<std::string> make_words(const std::string& text, const std::string& name) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + " :=", 0) != 0) continue;
+    std::istringstream words(line.substr(name.size() + 3));
+    std::vector<std::string> out;
+    for (std::string w; words >> w;) out.push_back(w);
+    return out;
+  }
+  BOOST_ERROR("no line '" << name << " :=' in:\n" << text);
+  return {};
+}
+
+void check_refused(const test::StageRun& r, const test::TempDir& dir, std::initializer_list<std::string> words) {
+  BOOST_CHECK_MESSAGE(r.exit_code == 2, "exit " << r.exit_code << ", expected 2:\n" << r.output);
+  for (const auto& w : words)
+    BOOST_CHECK_MESSAGE(r.output.find(w) != std::string::npos, "output lacks '" << w << "':\n" << r.output);
+  BOOST_CHECK(!fs::exists(dir.file("plan.mk")));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(plan_stage)
+
+BOOST_AUTO_TEST_CASE(unknown_keys_and_bad_values_are_usage_errors_naming_the_key) {
+  {
+    test::TempDir dir("v2c-plan");
+    check_refused(run_plan(dir, "study:\n  train_fraction: [0.5]\n"), dir, {"study.train_fraction", "train_fractions"});
+  }
+  {
+    test::TempDir dir("v2c-plan");  // a type error in the simulate section (formerly exit 1)
+    check_refused(run_plan(dir, "study:\n  source: simulate\nsimulate:\n  n_subjects: many\n"), dir,
+                  {"simulate.n_subjects", "many"});
+  }
+  {
+    test::TempDir dir("v2c-plan");
+    check_refused(run_plan(dir, "simulate:\n  n_subject: 3\n"), dir, {"simulate.n_subject"});
+  }
+  {
+    test::TempDir dir("v2c-plan");
+    check_refused(run_plan(dir, "simulate:\n  n_subjects: 0\n"), dir, {"simulate.n_subjects", "[1, 99]"});
+  }
+  {
+    test::TempDir dir("v2c-plan");
+    check_refused(run_plan(dir, "study:\n  train_fractions: [0.5\n"), dir, {"not valid YAML"});
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fractions_reach_ridge_exactly) {
+  test::TempDir dir("v2c-plan");
+  const std::vector<double> fractions = {0.125, 0.1, 1.0 / 3, 0.5, 1.0};
+  const auto r = run_plan(dir, "study:\n  train_fractions: [0.125, 0.1, 0.3333333333333333, 0.5, 1]\n"
+                           "simulate:\n  n_subjects: 3\n");
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const std::string mk = test::read_text_file(dir.file("plan.mk"));
+  const std::vector<std::string> words = make_words(mk, "FRACTIONS");
+  BOOST_CHECK((words == std::vector<std::string>{"0.125", "0.1", "0.3333333333333333", "0.5", "1"}));
+  BOOST_CHECK((make_words(mk, "SUBJECTS") == std::vector<std::string>{"sub-01", "sub-02", "sub-03"}));
+  BOOST_CHECK((make_words(mk, "HELDOUT") == std::vector<std::string>{"sub-03"}));
+  // pipeline.mk runs v2c-ridge with --set ridge.train_fraction=<word>: the configured number arrives.
+  BOOST_REQUIRE_EQUAL(words.size(), fractions.size());
+  for (size_t i = 0; i < words.size(); ++i) {
+    ridge::RidgeConfig cfg;
+    config::Schema schema("ridge");
+    cfg.describe(schema);
+    schema.apply_override("ridge.train_fraction=" + words[i]);
+    schema.validate();
+    BOOST_CHECK_EQUAL(cfg.train_fraction, fractions[i]);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(simulated_subjects_default_from_the_simulate_schema) {
+  test::TempDir dir("v2c-plan");
+  const auto r = run_plan(dir, "study:\n  source: simulate\n");
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const std::vector<std::string> subjects = make_words(test::read_text_file(dir.file("plan.mk")), "SUBJECTS");
+  BOOST_CHECK_EQUAL(subjects.size(), size_t(sim::StudyParams{}.n_subjects));  // the one default
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,100 @@
+// The report's encoder-vs-ridge verdict as data (pipeline/report/verdict.h), without the page:
+// paired over shared subjects, "beats from" the smallest fraction above ridge at every larger one,
+// the intervals' overlap with one shared subject, and models or studies without a comparison.
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+#include "pipeline/report/verdict.h"
+
+using namespace v2c::report;
+
+namespace {
+
+MetricRow row(const std::string& subject, const std::string& model, double fraction, double value,
+              double half_width = 0.05) {
+  MetricRow r;
+  r.subject = subject, r.model = model, r.metric = "top1_forward", r.candidate_set = "test";
+  r.train_fraction = fraction, r.value = value;
+  r.ci_low = value - half_width, r.ci_high = value + half_width;
+  r.chance = 0.025, r.n_candidates = 40;
+  return r;
+}
+
+// Ridge on three subjects; the encoder only on the held-out sub-03, where ridge is weak.
+std::vector<MetricRow> study() {
+  std::vector<MetricRow> rows;
+  const double ridge[3][3] = {{0.30, 0.40, 0.50}, {0.32, 0.42, 0.52}, {0.06, 0.10, 0.175}};  // [subject][fraction]
+  const double fractions[3] = {0.25, 0.5, 1.0};
+  for (int s = 0; s < 3; ++s)
+    for (int f = 0; f < 3; ++f) rows.push_back(row("sub-0" + std::to_string(s + 1), "ridge", fractions[f], ridge[s][f]));
+  // Below ridge's sub-03 at 0.25, above it from 0.5 on (but below ridge's mean over all subjects).
+  rows.push_back(row("sub-03", "encoder-adapter", 0.25, 0.05));
+  rows.push_back(row("sub-03", "encoder-adapter", 0.5, 0.20));
+  rows.push_back(row("sub-03", "encoder-adapter", 1.0, 0.30));
+  // Never above ridge at the largest fraction; its interval overlaps ridge's there.
+  rows.push_back(row("sub-03", "encoder-full", 0.5, 0.20));
+  rows.push_back(row("sub-03", "encoder-full", 1.0, 0.15));
+  // No subject in common with ridge: no verdict.
+  rows.push_back(row("sub-09", "encoder-other", 1.0, 0.9));
+  return rows;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(report_verdict)
+
+BOOST_AUTO_TEST_CASE(paired_over_the_shared_subjects) {
+  const std::vector<Verdict> v = judge_against_ridge(study(), "top1_forward");
+  BOOST_REQUIRE_EQUAL(v.size(), 2u);
+  const Verdict& adapter = v[0];
+  BOOST_CHECK_EQUAL(adapter.model, "encoder-adapter");
+  BOOST_CHECK((adapter.fractions == std::vector<double>{0.25, 0.5, 1.0}));
+  BOOST_REQUIRE(adapter.beats_from.has_value());
+  BOOST_CHECK_EQUAL(*adapter.beats_from, 0.5);
+  BOOST_CHECK_EQUAL(adapter.n_subjects, 1u);
+  BOOST_CHECK_EQUAL(adapter.model_mean, 0.30);
+  BOOST_CHECK_EQUAL(adapter.ridge_mean, 0.175);  // sub-03's ridge, not ridge's mean over all subjects
+  BOOST_REQUIRE(adapter.intervals_overlap.has_value());
+  BOOST_CHECK(!*adapter.intervals_overlap);  // [0.25, 0.35] vs [0.125, 0.225]
+
+  const Verdict& full = v[1];
+  BOOST_CHECK_EQUAL(full.model, "encoder-full");
+  BOOST_CHECK((full.fractions == std::vector<double>{0.5, 1.0}));
+  BOOST_CHECK(!full.beats_from.has_value());
+  BOOST_CHECK_EQUAL(full.largest_fraction(), 1.0);
+  BOOST_REQUIRE(full.intervals_overlap.has_value());
+  BOOST_CHECK(*full.intervals_overlap);  // [0.10, 0.20] vs [0.125, 0.225]
+}
+
+BOOST_AUTO_TEST_CASE(several_shared_subjects_average_and_give_no_interval_verdict) {
+  std::vector<MetricRow> rows = study();
+  rows.push_back(row("sub-01", "encoder-adapter", 1.0, 0.70));  // now two shared subjects at 1.0
+  const std::vector<Verdict> v = judge_against_ridge(rows, "top1_forward");
+  BOOST_REQUIRE(!v.empty());
+  BOOST_CHECK_EQUAL(v[0].n_subjects, 2u);
+  BOOST_CHECK_CLOSE_FRACTION(v[0].model_mean, (0.30 + 0.70) / 2, 1e-15);
+  BOOST_CHECK_CLOSE_FRACTION(v[0].ridge_mean, (0.175 + 0.50) / 2, 1e-15);
+  BOOST_CHECK(!v[0].intervals_overlap.has_value());
+  BOOST_CHECK_EQUAL(*v[0].beats_from, 0.5);
+}
+
+BOOST_AUTO_TEST_CASE(beating_everywhere_and_nothing_to_compare) {
+  std::vector<MetricRow> rows;
+  for (double f : {0.25, 0.5, 1.0}) {
+    rows.push_back(row("sub-01", "ridge", f, 0.1));
+    rows.push_back(row("sub-01", "encoder-adapter", f, 0.2));
+  }
+  const std::vector<Verdict> v = judge_against_ridge(rows, "top1_forward");
+  BOOST_REQUIRE_EQUAL(v.size(), 1u);
+  BOOST_CHECK_EQUAL(*v[0].beats_from, 0.25);  // the smallest fraction tested
+  BOOST_CHECK(judge_against_ridge(rows, "pairwise_identification").empty());  // no rows of that metric
+
+  std::vector<MetricRow> no_ridge;
+  for (const auto& r : rows)
+    if (r.model != "ridge") no_ridge.push_back(r);
+  BOOST_CHECK(judge_against_ridge(no_ridge, "top1_forward").empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
