@@ -12,6 +12,8 @@ SHELL := /bin/bash
 .SECONDARY:
 
 CXX ?= g++
+# ccache, when installed, speeds up rebuilds (not needed: nothing installs it).
+CCACHE ?= $(shell command -v ccache 2>/dev/null)
 BUILD ?= build
 # AVX2+FMA: fast on any x86-64 of the last decade (GCC 12 warns falsely inside Eigen's AVX-512 paths).
 ARCH_FLAGS ?= -march=x86-64-v3 -mtune=native
@@ -40,7 +42,7 @@ INCLUDES := -I. -isystem /usr/include/nifti -isystem /usr/include/eigen3 \
             $(subst -I,-isystem ,$(shell pkg-config --cflags hdf5-serial 2>/dev/null))
 WARNINGS := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
 CXXFLAGS_ALL := -std=c++20 $(OPT_FLAGS) $(ARCH_FLAGS) $(SAN_FLAGS) -fopenmp $(WARNINGS) $(INCLUDES) \
-                -DV2C_VERSION='"$(VERSION)"' -MMD -MP $(CXXFLAGS)
+                -MMD -MP $(CXXFLAGS)
 LDLIBS_ALL := $(SAN_FLAGS) -fopenmp -lhdf5_serial_cpp -lhdf5_serial -lnifti2 -lznz -ldeflate -lz \
               -lyaml-cpp -larmadillo -lopenblas -lpthread $(LDFLAGS)
 
@@ -59,7 +61,13 @@ build: $(STAGE_BIN)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
+	$(CCACHE) $(CXX) $(CXXFLAGS_ALL) -c $< -o $@
+
+# The version goes into one object only, rebuilt when `git describe` changes.
+VERSION_STAMP := $(BUILD)/version.txt
+$(shell mkdir -p $(BUILD) && echo '$(VERSION)' | cmp -s - $(VERSION_STAMP) || echo '$(VERSION)' > $(VERSION_STAMP))
+$(BUILD)/obj/pipeline/core/version.o: $(VERSION_STAMP)
+$(BUILD)/obj/pipeline/core/version.o: CXXFLAGS_ALL += -DV2C_VERSION='"$(VERSION)"'
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)

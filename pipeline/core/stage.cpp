@@ -16,12 +16,6 @@ extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace v2c {
 
-#ifndef V2C_VERSION
-#define V2C_VERSION "unknown"
-#endif
-
-std::string version_string() { return V2C_VERSION; }
-
 const std::vector<std::string>& Args::all(const std::string& name) const {
   static const std::vector<std::string> none;
   auto it = values_.find(name);
