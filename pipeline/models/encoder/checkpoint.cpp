@@ -1,9 +1,9 @@
 #include "pipeline/models/encoder/checkpoint.h"
 
-#include <array>
 #include <vector>
 
 #include "pipeline/core/error.h"
+#include "pipeline/core/provenance.h"
 #include "pipeline/io/h5.h"
 
 namespace v2c::encoder {
@@ -42,9 +42,9 @@ void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Proven
     w.write("param_trainable", trainable);
     w.write("param_has_moments", has_moments);
     w.write("param_steps", steps);
-    std::vector<int64_t> rng;
-    for (uint64_t s : tr.rng().state()) rng.push_back(int64_t(s));
-    w.write("trainer/rng_state", rng);
+    std::vector<int64_t> rng_state;
+    for (uint64_t s : tr.rng().engine().state()) rng_state.push_back(int64_t(s));
+    w.write("trainer/rng_state", rng_state);
     w.write("trainer/step", std::vector<int64_t>{tr.step()});
     const EncoderConfig& ec = enc.config();
     const AdamWConfig& oc = tr.optimizer().config();
@@ -122,12 +122,12 @@ void load_checkpoint(const std::string& path, Trainer<S>& tr) {
         p.v.resize(0, 0);
       }
     }
-    const auto rng = r.read_ints("trainer/rng_state");
+    const auto rng_state = r.read_ints("trainer/rng_state");
     const auto step = r.read_ints("trainer/step");
-    if (rng.size() != 4 || step.size() != 1) throw input_error("trainer state is malformed");
-    std::array<uint64_t, 4> state;
-    for (int i = 0; i < 4; ++i) state[size_t(i)] = uint64_t(rng[size_t(i)]);
-    tr.rng().set_state(state);
+    if (rng_state.size() != 4 || step.size() != 1) throw input_error("trainer state is malformed");
+    rng::Xoshiro256ss::State state;
+    for (size_t i = 0; i < state.size(); ++i) state[i] = uint64_t(rng_state[i]);
+    tr.rng().engine().set_state(state);
     tr.set_step(step[0]);
   });
 }

@@ -5,13 +5,10 @@
 
 #include <string>
 
+#include "pipeline/core/provenance.h"
 #include "pipeline/models/encoder/model.h"
 #include "pipeline/models/encoder/settings.h"
 #include "pipeline/models/encoder/trainer.h"
-
-namespace v2c {
-struct Provenance;
-}
 
 namespace v2c::encoder {
 

@@ -13,7 +13,7 @@ namespace {
 
 // Dropout keep test for element `idx` of the mask keyed by `key`: 24-bit uniform >= p.
 inline bool keep(uint64_t key, uint64_t idx, uint32_t threshold) {
-  return uint32_t(splitmix64(key ^ (idx * 0xD1B54A32D192ED03ull)) >> 40) >= threshold;
+  return uint32_t(rng::splitmix64(key ^ (idx * 0xD1B54A32D192ED03ull)) >> 40) >= threshold;
 }
 
 // out [1 x cols] = Σ_i A(i, :) (∘ B(i, :) when B is given); parallel over column blocks, so every

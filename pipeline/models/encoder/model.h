@@ -20,14 +20,17 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/core/rng.h"
 #include "pipeline/math/linalg.h"
-#include "pipeline/models/encoder/rng.h"
 #include "pipeline/models/encoder/settings.h"
 
 namespace v2c::encoder {
 
 template <class S>
 using Mat = linalg::Mat<S>;
+
+// The trainer's generator (xoshiro256**): its whole state, 4 words, goes into checkpoints.
+using Rng = rng::TrainingRng;
 
 // One learnable tensor. Vectors are stored as [1 x n].
 template <class S>

@@ -12,12 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/core/provenance.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/models/encoder/settings.h"
-
-namespace v2c {
-struct Provenance;
-}
 
 namespace v2c::encoder {
 
