@@ -1,5 +1,6 @@
 #include "pipeline/io/h5.h"
 
+#include <algorithm>
 #include <climits>
 #include <filesystem>
 
@@ -135,6 +136,20 @@ void ArtifactWriter::write(const std::string& name, const std::vector<std::strin
   });
 }
 
+void ArtifactWriter::write_chunked(const std::string& name, const MatrixF& m, int64_t chunk_rows) {
+  V2C_ASSERT(m.rows() >= 1 && m.cols() >= 1, "chunked dataset ", name, " must not be empty");
+  guarded(path(), name, [&] {
+    const hsize_t dims[2] = {hsize_t(m.rows()), hsize_t(m.cols())};
+    const hsize_t chunk[2] = {hsize_t(std::clamp<int64_t>(chunk_rows, 1, m.rows())), dims[1]};
+    H5::DataSpace space(2, dims);
+    H5::DSetCreatPropList dcpl;
+    dcpl.setChunk(2, chunk);
+    H5::DataSet ds = file_->createDataSet(name, H5::PredType::IEEE_F32LE, space, dcpl, H5::DSetAccPropList::DEFAULT,
+                                          intermediate_groups());
+    ds.write(m.data(), H5::PredType::NATIVE_FLOAT);
+  });
+}
+
 void ArtifactWriter::attr(const std::string& object, const std::string& name, const std::string& value) {
   guarded(path(), object + "@" + name, [&] {
     const char* p = value.c_str();
@@ -226,6 +241,36 @@ MatrixF ArtifactReader::read_matrix_f(const std::string& name) const {
 MatrixD ArtifactReader::read_matrix_d(const std::string& name) const {
   return read_matrix<MatrixD>(*this, open(name), name, H5::PredType::NATIVE_DOUBLE);
 }
+MatrixF ArtifactReader::read_rows_f(const std::string& name, int64_t row0, int64_t n_rows) const {
+  H5::DataSet ds = open(name);
+  const auto dims = shape(name);
+  if (dims.size() != 2) throw input_error("'", path_, "' dataset '", name, "': expected 2 dims, found ", dims.size());
+  if (row0 < 0 || n_rows < 0 || row0 + n_rows > dims[0])
+    throw input_error("'", path_, "' dataset '", name, "': rows [", row0, ", ", row0 + n_rows, ") requested; it has ",
+                      dims[0], " rows");
+  MatrixF m(n_rows, dims[1]);
+  if (m.size() == 0) return m;
+  try {
+    H5::DataSpace file_space = ds.getSpace();
+    const hsize_t start[2] = {hsize_t(row0), 0}, count[2] = {hsize_t(n_rows), hsize_t(dims[1])};
+    file_space.selectHyperslab(H5S_SELECT_SET, count, start);
+    H5::DataSpace mem_space(2, count);
+    ds.read(m.data(), H5::PredType::NATIVE_FLOAT, mem_space, file_space);
+  } catch (const H5::Exception& e) {
+    throw io_error("'", path_, "' dataset '", name, "': cannot read rows [", row0, ", ", row0 + n_rows,
+                   "): ", e.getDetailMsg());
+  }
+  return m;
+}
+
+std::vector<int64_t> ArtifactReader::chunk_shape(const std::string& name) const {
+  H5::DSetCreatPropList dcpl = open(name).getCreatePlist();
+  if (dcpl.getLayout() != H5D_CHUNKED) return {};
+  std::vector<hsize_t> dims(size_t(H5Pget_chunk(dcpl.getId(), 0, nullptr)));
+  dcpl.getChunk(int(dims.size()), dims.data());
+  return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
 std::vector<double> ArtifactReader::read_doubles(const std::string& name) const {
   const MatrixD m = read_matrix_d(name);
   return std::vector<double>(m.data(), m.data() + m.size());

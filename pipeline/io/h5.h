@@ -37,6 +37,9 @@ class ArtifactWriter {
   void write(const std::string& name, const std::vector<int32_t>& v, int64_t cols);  // [size/cols x cols]
   void write(const std::string& name, const std::vector<int64_t>& v);
   void write(const std::string& name, const std::vector<std::string>& v);
+  // float32 [rows x cols] stored in chunks of [chunk_rows x cols] (so that reading a few consecutive
+  // rows touches only their chunks); chunk_rows is clamped to [1, rows]. rows >= 1.
+  void write_chunked(const std::string& name, const MatrixF& m, int64_t chunk_rows);
   // Attributes on a group or dataset that already exists ("/" for the root).
   void attr(const std::string& object, const std::string& name, const std::string& value);
   void attr(const std::string& object, const std::string& name, double value);
@@ -59,6 +62,11 @@ class ArtifactReader {
   std::vector<int64_t> shape(const std::string& name) const;
   MatrixF read_matrix_f(const std::string& name) const;  // any float dataset, 1-D read as a column
   MatrixD read_matrix_d(const std::string& name) const;
+  // Rows [row0, row0 + n_rows) of a 2-D float dataset (a hyperslab: the rest is not read).
+  // input_error naming the file and dataset when it is not 2-D or the rows are out of range.
+  MatrixF read_rows_f(const std::string& name, int64_t row0, int64_t n_rows) const;
+  // HDF5 chunk shape of a dataset (empty when it is stored contiguously).
+  std::vector<int64_t> chunk_shape(const std::string& name) const;
   std::vector<double> read_doubles(const std::string& name) const;
   std::vector<int64_t> read_ints(const std::string& name) const;
   std::vector<int32_t> read_int32s(const std::string& name) const;  // range-checked
