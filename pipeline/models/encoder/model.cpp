@@ -6,6 +6,7 @@
 
 #include "pipeline/core/error.h"
 #include "pipeline/models/encoder/parallel.h"
+#include "pipeline/models/encoder/row_kernels.h"
 
 namespace v2c::encoder {
 
@@ -16,96 +17,11 @@ inline bool keep(uint64_t key, uint64_t idx, uint32_t threshold) {
   return uint32_t(rng::splitmix64(key ^ (idx * 0xD1B54A32D192ED03ull)) >> 40) >= threshold;
 }
 
-// out [1 x cols] = Σ_i A(i, :) (∘ B(i, :) when B is given); parallel over column blocks, so every
-// column is summed in row order whatever the thread count.
-template <class S>
-void colsum(const Mat<S>& A, const Mat<S>* B, Mat<S>& out) {
-  const int64_t rows = A.rows(), cols = A.cols();
-  out.setZero(1, cols);
-  constexpr int64_t kCols = 256;
-  const int64_t n_blocks = (cols + kCols - 1) / kCols;
-#pragma omp parallel for schedule(static) if (go_parallel(rows * cols))
-  for (int64_t blk = 0; blk < n_blocks; ++blk) {
-    const int64_t j0 = blk * kCols, n = std::min(kCols, cols - j0);
-    auto acc = out.row(0).segment(j0, n);
-    for (int64_t i = 0; i < rows; ++i) {
-      if (B)
-        acc.array() += A.row(i).segment(j0, n).array() * B->row(i).segment(j0, n).array();
-      else
-        acc += A.row(i).segment(j0, n);
-    }
-  }
-}
-
-template <class S>
-void add_row_bias(Mat<S>& M, const Mat<S>& b) {
-#pragma omp parallel for schedule(static) if (go_parallel(M.size()))
-  for (int64_t i = 0; i < M.rows(); ++i) M.row(i) += b.row(0);
-}
-
-// xhat = (h - μ)/σ per row, y = xhat ∘ g + β; rstd = 1/σ.
-template <class S>
-void layer_norm_forward(const Mat<S>& h, const Mat<S>& g, const Mat<S>& beta, Mat<S>& xhat, std::vector<S>& rstd,
-                        Mat<S>& y) {
-  const int64_t B = h.rows(), L = h.cols();
-  xhat.resize(B, L);
-  y.resize(B, L);
-  rstd.resize(size_t(B));
-#pragma omp parallel for schedule(static) if (go_parallel(h.size()))
-  for (int64_t i = 0; i < B; ++i) {
-    double mean = 0;
-    for (int64_t j = 0; j < L; ++j) mean += double(h(i, j));
-    mean /= double(L);
-    double var = 0;
-    for (int64_t j = 0; j < L; ++j) var += (double(h(i, j)) - mean) * (double(h(i, j)) - mean);
-    var /= double(L);
-    const S r = S(1.0 / std::sqrt(var + 1e-5));
-    rstd[size_t(i)] = r;
-    xhat.row(i) = (h.row(i).array() - S(mean)) * r;
-    y.row(i) = xhat.row(i).array() * g.row(0).array() + beta.row(0).array();
-  }
-}
-
-// dx = rstd ∘ (dx̂ - mean(dx̂) - x̂ ∘ mean(dx̂ ∘ x̂)) with dx̂ = dy ∘ g; gradients of g and β when trainable.
-// accumulate: dx += ... instead of dx = ...
-template <class S>
-void layer_norm_backward(const Mat<S>& dy, const Mat<S>& xhat, const std::vector<S>& rstd, Param<S>& g,
-                         Param<S>& beta, Mat<S>& dx, bool accumulate) {
-  const int64_t B = dy.rows(), L = dy.cols();
-  if (g.trainable) colsum(dy, &xhat, g.grad);
-  if (beta.trainable) colsum(dy, static_cast<const Mat<S>*>(nullptr), beta.grad);
-  if (!accumulate) dx.resize(B, L);
-#pragma omp parallel for schedule(static) if (go_parallel(dy.size()))
-  for (int64_t i = 0; i < B; ++i) {
-    const auto dxh = (dy.row(i).array() * g.value.row(0).array()).eval();
-    const S a = S(dxh.template cast<double>().sum() / double(L));
-    const S c = S((dxh * xhat.row(i).array()).template cast<double>().sum() / double(L));
-    const auto r = (rstd[size_t(i)] * (dxh - a - xhat.row(i).array() * c)).eval();
-    if (accumulate)
-      dx.row(i).array() += r;
-    else
-      dx.row(i) = r.matrix();
-  }
-}
-
-template <class S>
-void fill_uniform(Mat<S>& m, double bound, Rng& rng) {
-  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = S((2.0 * rng.uniform() - 1.0) * bound);
-}
-
 }  // namespace
 
 template <class S>
 Param<S>* Encoder<S>::add_param(const std::string& name, int64_t rows, int64_t cols, bool decay) {
-  V2C_ASSERT(!by_name_.count(name), "duplicate parameter ", name);
-  auto p = std::make_unique<Param<S>>();
-  p->name = name;
-  p->value.setZero(rows, cols);
-  p->decay = decay;
-  Param<S>* raw = p.get();
-  params_.push_back(std::move(p));
-  by_name_[name] = raw;
-  return raw;
+  return params_.add(name, rows, cols, decay);
 }
 
 template <class S>
@@ -181,42 +97,25 @@ int64_t Encoder<S>::n_voxels(const std::string& id) const {
 
 template <class S>
 Param<S>& Encoder<S>::param(const std::string& name) {
-  auto it = by_name_.find(name);
-  if (it == by_name_.end()) throw input_error("encoder: no parameter named '", name, "'");
-  return *it->second;
+  return params_.get(name);
 }
 template <class S>
 const Param<S>& Encoder<S>::param(const std::string& name) const {
-  return const_cast<Encoder<S>*>(this)->param(name);
+  return params_.get(name);
 }
 
 template <class S>
 std::vector<Param<S>*> Encoder<S>::params() {
-  std::vector<Param<S>*> out;
-  for (auto& p : params_) out.push_back(p.get());
-  return out;
+  return params_.all();
 }
 template <class S>
 std::vector<const Param<S>*> Encoder<S>::params() const {
-  std::vector<const Param<S>*> out;
-  for (auto& p : params_) out.push_back(p.get());
-  return out;
+  return params_.all();
 }
 
 template <class S>
 int Encoder<S>::set_trainable(const std::string& prefix, bool trainable) {
-  int n = 0;
-  for (auto& p : params_) {
-    if (p->name.compare(0, prefix.size(), prefix) != 0) continue;
-    p->trainable = trainable;
-    if (!trainable) {
-      p->grad.resize(0, 0);
-      p->m.resize(0, 0);
-      p->v.resize(0, 0);
-    }
-    ++n;
-  }
-  return n;
+  return params_.set_trainable(prefix, trainable);
 }
 
 template <class S>

@@ -22,27 +22,10 @@
 
 #include "pipeline/core/rng.h"
 #include "pipeline/math/linalg.h"
+#include "pipeline/models/encoder/params.h"
 #include "pipeline/models/encoder/settings.h"
 
 namespace v2c::encoder {
-
-template <class S>
-using Mat = linalg::Mat<S>;
-
-// The trainer's generator (xoshiro256**): its whole state, 4 words, goes into checkpoints.
-using Rng = rng::TrainingRng;
-
-// One learnable tensor. Vectors are stored as [1 x n].
-template <class S>
-struct Param {
-  std::string name;       // "adapter/<subject>/W", "block0/ln/g", "head/W", "loss/logit_scale", ...
-  Mat<S> value;
-  Mat<S> grad;            // same shape after backward(); left empty while frozen
-  Mat<S> m, v;            // AdamW moments; empty until the first update (never for frozen ones)
-  int64_t steps = 0;      // AdamW updates applied to this parameter (bias correction)
-  bool decay = false;     // weight decay applies (weight matrices only)
-  bool trainable = true;
-};
 
 // How an adapter starts: random (PyTorch Linear default: U(±1/√p) for W and b, times `scale`),
 // or from given weights (e.g. a ridge solution), W [p x L] and b [L] (b empty = zeros).
@@ -83,7 +66,7 @@ class Encoder {
 
   Param<S>& param(const std::string& name);  // input_error naming it when absent
   const Param<S>& param(const std::string& name) const;
-  bool has_param(const std::string& name) const { return by_name_.count(name) > 0; }
+  bool has_param(const std::string& name) const { return params_.has(name); }
   std::vector<Param<S>*> params();  // creation order (backbone, head, loss, adapters as added)
   std::vector<const Param<S>*> params() const;
   // Sets trainable for every parameter whose name starts with `prefix` ("" = all); returns how many.
@@ -108,8 +91,7 @@ class Encoder {
   Param<S>* add_param(const std::string& name, int64_t rows, int64_t cols, bool decay);
 
   EncoderConfig cfg_;
-  std::vector<std::unique_ptr<Param<S>>> params_;
-  std::map<std::string, Param<S>*> by_name_;
+  ParamSet<S> params_{"encoder"};
   std::map<std::string, Adapter> adapters_;
   std::vector<Block> blocks_;
   Param<S>*lnf_g_, *lnf_b_, *head_W_, *head_b_;
