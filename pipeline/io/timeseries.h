@@ -16,7 +16,7 @@
 
 #include <Eigen/Core>
 
-#include "pipeline/core/stage.h"
+#include "pipeline/core/provenance.h"
 #include "pipeline/core/types.h"
 
 namespace v2c {
