@@ -24,7 +24,7 @@ VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unkn
 # ---- set-up: Debian packages ---------------------------------------------------------------
 BUILD_PACKAGES := g++ make pkg-config git libeigen3-dev libnifti2-dev libhdf5-dev \
                   libarmadillo-dev libopenblas-dev libboost-test-dev libyaml-cpp-dev \
-                  libdeflate-dev zlib1g-dev nlohmann-json3-dev
+                  libdeflate-dev zlib1g-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin
 TEST_PACKAGES  := python3 python3-numpy python3-scipy python3-nibabel python3-h5py python3-sklearn gzip \
                   chromium fonts-liberation fonts-dejavu-core
 BENCH_PACKAGES := python3 python3-numpy python3-h5py python3-sklearn python3-torch python3-faiss gzip bc
@@ -46,12 +46,18 @@ CXXFLAGS_ALL := -std=c++20 $(OPT_FLAGS) $(ARCH_FLAGS) $(SAN_FLAGS) -fopenmp $(WA
 LDLIBS_ALL := $(SAN_FLAGS) -fopenmp -lhdf5_serial_cpp -lhdf5_serial -lnifti2 -lznz -ldeflate -lz \
               -lyaml-cpp -larmadillo -lopenblas -lpthread $(LDFLAGS)
 
-LIB_SRC   := $(shell find pipeline -name '*.cpp' | sort)
+# MPI stays out of the library: pipeline/dist/mpi_*.cpp are linked into the stages in MPI_STAGES only.
+MPI_SRC   := $(wildcard pipeline/dist/mpi_*.cpp)
+MPI_OBJ   := $(MPI_SRC:%.cpp=$(BUILD)/obj/%.o)
+MPI_CFLAGS := $(subst -I,-isystem ,$(shell pkg-config --cflags ompi-c 2>/dev/null))
+MPI_LIBS  := $(shell pkg-config --libs ompi-c 2>/dev/null)
+LIB_SRC   := $(filter-out $(MPI_SRC),$(shell find pipeline -name '*.cpp' | sort))
 STAGE_SRC := $(wildcard stages/*.cpp)
 TEST_SRC  := $(wildcard tests/*.cpp)
 BENCH_SRC := $(wildcard bench/*.cpp)
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 STAGE_BIN := $(STAGE_SRC:stages/%.cpp=$(BUILD)/bin/v2c-%)
+MPI_STAGES := $(BUILD)/bin/v2c-pretrain
 TEST_BIN  := $(BUILD)/bin/v2c-tests
 BENCH_BIN := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bin/bench-%)
 LIB       := $(BUILD)/lib/libvox2clip.a
@@ -77,6 +83,12 @@ $(LIB): $(LIB_OBJ)
 $(BUILD)/bin/v2c-%: $(BUILD)/obj/stages/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $< $(LIB) $(LDLIBS_ALL) -o $@
+
+$(MPI_OBJ): CXXFLAGS_ALL += $(MPI_CFLAGS)
+
+$(MPI_STAGES): $(BUILD)/bin/v2c-%: $(BUILD)/obj/stages/%.o $(MPI_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $< $(MPI_OBJ) $(LIB) $(LDLIBS_ALL) $(MPI_LIBS) -o $@
 
 $(BUILD)/bin/bench-%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(@D)

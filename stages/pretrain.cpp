@@ -1,8 +1,14 @@
-// v2c-pretrain: the shared nonlinear encoder, pretrained on many subjects.
+// v2c-pretrain: the shared nonlinear encoder, pretrained on many subjects; data-parallel when
+// started by an MPI launcher (`mpirun -np N v2c-pretrain ...`), one process otherwise.
+#include <omp.h>
+
 #include "pipeline/core/log.h"
 #include "pipeline/core/stage.h"
+#include "pipeline/dist/mpi_communicator.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/models/encoder/pretrain.h"
+
+extern "C" void openblas_set_num_threads(int num_threads);
 
 using namespace v2c;
 
@@ -17,22 +23,43 @@ const StageSpec spec{
         "cosine schedule and gradient clipping. The last runs of every subject validate (early stopping on "
         "validation top-1 retrieval). Checkpoints go to OUT.ckpt every pretrain.checkpoint_every steps and on "
         "SIGINT/SIGTERM; --resume continues from there. Leave the held-out subjects' test runs out "
-        "(pretrain.exclude_runs) so the backbone never sees novel test stimuli.",
+        "(pretrain.exclude_runs) so the backbone never sees novel test stimuli. Started by an MPI launcher "
+        "(mpirun -np N, srun -n N), it trains data-parallel: each batch is split across the N processes, "
+        "gradients are summed in a fixed order, rank 0 writes the checkpoints and OUT (on a file system every "
+        "rank sees), and the weights equal a one-process run's to float rounding; --threads then defaults to "
+        "the cores of this process divided by the ranks on its machine.",
     .options = {{"samples", "FILE", "samples.h5 of every pretraining subject (with features)", true, true, ""},
                 {"resume", "", "continue from OUT.ckpt when it exists", false, false, ""}},
     .output_help = "the pretrained model (HDF5 encoder checkpoint)",
 };
 
+dist::Communicator* world = nullptr;
+
 void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
+  if (world->size() > 1) {
+    if (world->rank() != 0) log::set_level(log::Level::quiet);  // rank 0 speaks for the job
+    if (!ctx.args.has("threads")) {
+      ctx.threads = std::max(1, omp_get_num_procs() / world->local_size());
+      omp_set_num_threads(ctx.threads);
+      openblas_set_num_threads(ctx.threads);
+      ctx.provenance.threads = ctx.threads;
+    }
+  }
   std::vector<Samples> subjects;
   for (const auto& path : ctx.args.all("samples")) {
     ctx.add_input(path);
     subjects.push_back(read_samples(path));
   }
-  encoder::pretrain(subjects, cfg, ctx.seed, ctx.out, ctx.provenance, ctx.force, ctx.args.has("resume"));
+  encoder::pretrain(subjects, cfg, ctx.seed, ctx.out, ctx.provenance, ctx.force, ctx.args.has("resume"), world);
   log::info("pretrained encoder -> ", ctx.out);
 }
 
 }  // namespace
 
-int main(int argc, char** argv) { return stage_main<encoder::PretrainConfig>(argc, argv, spec, run); }
+int main(int argc, char** argv) {
+  const auto comm = dist::connect_world(&argc, &argv);
+  world = comm.get();
+  const int code = stage_main<encoder::PretrainConfig>(argc, argv, spec, run);
+  if (code != 0 && world->size() > 1) world->abort(code);  // the other ranks must not wait for this one
+  return code;
+}

@@ -119,7 +119,8 @@ int Encoder<S>::set_trainable(const std::string& prefix, bool trainable) {
 }
 
 template <class S>
-const Mat<S>& Encoder<S>::forward(const std::string& subject, const Mat<S>& X, bool train, Rng* rng) {
+const Mat<S>& Encoder<S>::forward(const std::string& subject, const Mat<S>& X, bool train, Rng* rng,
+                                  int64_t row_offset) {
   auto it = adapters_.find(subject);
   if (it == adapters_.end()) throw input_error("encoder forward: no adapter for subject '", subject, "'");
   const Adapter& a = it->second;
@@ -131,6 +132,7 @@ const Mat<S>& Encoder<S>::forward(const std::string& subject, const Mat<S>& X, b
   x_ = &X;
   subject_ = subject;
   train_ = train;
+  row_offset_ = row_offset;
   const int64_t B = X.rows(), L = cfg_.latent;
   linalg::gemm(X, false, a.W->value, false, h_);
   add_row_bias(h_, a.b->value);
@@ -148,7 +150,7 @@ const Mat<S>& Encoder<S>::forward(const std::string& subject, const Mat<S>& X, b
       auto act = (S(0.5) * z * (S(1) + (z * S(M_SQRT1_2)).erf())).eval();
       if (drop) {
         for (int64_t j = 0; j < L; ++j)
-          act(j) = keep(blk.key, uint64_t(i * L + j), threshold) ? act(j) * keep_scale : S(0);
+          act(j) = keep(blk.key, uint64_t((row_offset_ + i) * L + j), threshold) ? act(j) * keep_scale : S(0);
       }
       h_.row(i).array() += act;
     }
@@ -186,7 +188,7 @@ void Encoder<S>::backward(const Mat<S>& dY, bool materialize_adapter_grad) {
                    .eval();
       if (drop) {
         for (int64_t j = 0; j < L; ++j)
-          d(j) = keep(blk.key, uint64_t(i * L + j), threshold) ? d(j) * keep_scale : S(0);
+          d(j) = keep(blk.key, uint64_t((row_offset_ + i) * L + j), threshold) ? d(j) * keep_scale : S(0);
       }
       dz_.row(i) = d.matrix();
     }

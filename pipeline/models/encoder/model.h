@@ -52,8 +52,9 @@ class Encoder {
 
   // Y [B x D] for X [B x p_subject]. train = dropout on, masks keyed from rng (may be null when
   // !train). Caches what backward needs; X is referenced, not copied: keep it alive and unchanged
-  // until backward() returns.
-  const Mat<S>& forward(const std::string& subject, const Mat<S>& X, bool train, Rng* rng);
+  // until backward() returns. row_offset: X's rows are rows row_offset.. of a larger batch (one
+  // rank's share in data-parallel training), whose dropout masks they take.
+  const Mat<S>& forward(const std::string& subject, const Mat<S>& X, bool train, Rng* rng, int64_t row_offset = 0);
 
   // Gradients of a scalar loss given dY [B x D] = dloss/dY of the last forward(); overwrites (does
   // not accumulate) the grad of every trainable parameter on the path. With
@@ -100,6 +101,7 @@ class Encoder {
   const Mat<S>* x_ = nullptr;
   std::string subject_;
   bool train_ = false;
+  int64_t row_offset_ = 0;
   Mat<S> h_, xhat_f_, y_, out_, d_h0_, dy_, dz_, ytmp_;
   std::vector<S> rstd_f_;
 };

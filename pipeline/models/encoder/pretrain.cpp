@@ -11,6 +11,7 @@
 #include "pipeline/core/error.h"
 #include "pipeline/core/log.h"
 #include "pipeline/core/output.h"
+#include "pipeline/dist/collectives.h"
 #include "pipeline/math/metrics.h"
 #include "pipeline/models/encoder/checkpoint.h"
 #include "pipeline/models/encoder/trainer.h"
@@ -39,29 +40,58 @@ double top1_among_distinct(const MF& pred, const MF& target, const std::vector<s
   return best.empty() ? 0.0 : hits / double(best.size());
 }
 
+// Early stopping's state as of checkpoint step `step`.
 struct StopState {
+  int64_t step = 0;
   double best = -1;
   int64_t best_epoch = -1, bad_epochs = 0;
 };
 
-void write_state(const std::string& path, const StopState& st) {
+// The state file holds the entries of the last two checkpoints and is written before the
+// checkpoint itself, so that whichever of the two files a kill interrupts, the entry of the
+// checkpoint on disk is in it.
+void write_state(const std::string& path, const StopState& previous, const StopState& current) {
   AtomicOutput out(path, true);
-  std::ofstream(out.temp_path()) << std::setprecision(17) << st.best << " " << st.best_epoch << " " << st.bad_epochs
-                                 << "\n";
+  std::ofstream os(out.temp_path());
+  os << std::setprecision(17);
+  for (const StopState& st : {previous, current})
+    os << st.step << " " << st.best << " " << st.best_epoch << " " << st.bad_epochs << "\n";
+  os.close();
   out.commit();
 }
 
-StopState read_state(const std::string& path) {
-  StopState st;
+StopState read_state(const std::string& path, int64_t step) {
   std::ifstream in(path);
-  if (!(in >> st.best >> st.best_epoch >> st.bad_epochs)) throw input_error("cannot read training state '", path, "'");
-  return st;
+  StopState st;
+  std::vector<int64_t> steps;
+  while (in >> st.step >> st.best >> st.best_epoch >> st.bad_epochs) {
+    if (st.step == step) return st;
+    steps.push_back(st.step);
+  }
+  std::string found = " (it cannot be read)";
+  if (!steps.empty())
+    found = cat(" (it holds step ", steps.front(), steps.size() > 1 ? cat(" and ", steps.back()) : "", ")");
+  throw input_error("training state '", path, "' has no entry for the checkpoint's step ", step, found);
+}
+
+// What the ranks must agree on: every parameter's values, the step and the Rng state.
+uint64_t state_fingerprint(const Trainer<float>& tr) {
+  uint64_t h = dist::fingerprint(nullptr, 0);
+  for (const Param<float>* p : tr.encoder().params())
+    h = dist::fingerprint(p->value.data(), p->value.size() * int64_t(sizeof(float)), h);
+  const int64_t step = tr.step();
+  const auto rng = tr.rng().state();
+  h = dist::fingerprint(&step, sizeof(step), h);
+  return dist::fingerprint(rng.data(), int64_t(sizeof(rng)), h);
 }
 
 }  // namespace
 
 void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, uint64_t seed,
-              const std::string& out_path, const Provenance& prov, bool force, bool resume) {
+              const std::string& out_path, const Provenance& prov, bool force, bool resume,
+              dist::Communicator* comm_or_null) {
+  dist::Communicator& comm = comm_or_null ? *comm_or_null : dist::serial();
+  const bool writer = comm.rank() == 0;
   if (samples.empty()) throw usage_error("v2c-pretrain needs at least one subject's samples");
   if (fs::exists(out_path) && !force) throw usage_error("output '", out_path, "' already exists; pass --force to overwrite it");
   std::vector<SubjectData> data;
@@ -101,22 +131,46 @@ void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, ui
   Encoder<float> enc(model, seed);
   for (size_t s = 0; s < data.size(); ++s) enc.add_subject(data[s].id, data[s].X.cols(), {}, seed + 101 + s);
   Trainer<float> tr(enc, cfg.loss, cfg.schedule(total_steps), seed);
+  if (comm.size() > 1) tr.set_communicator(comm);
   const std::string ckpt = out_path + ".ckpt", state_path = out_path + ".ckpt.state", best = out_path + ".best";
-  StopState st;
-  if (resume && fs::exists(ckpt)) {
+  StopState st, st_written;
+  // Rank 0's checkpoint is the one every rank resumes from.
+  const bool have_ckpt = dist::broadcast_value(comm, resume && fs::exists(ckpt) ? 1.0 : 0.0) > 0;
+  if (have_ckpt) {
+    if (!fs::exists(ckpt))
+      throw io_error("rank ", comm.rank(), " cannot see rank 0's checkpoint '", ckpt,
+                     "': OUT must be on a file system every rank sees");
     load_checkpoint(ckpt, tr);
-    st = read_state(state_path);
+    st = st_written = read_state(state_path, tr.step());
     log::info("resumed from ", ckpt, " at step ", tr.step(), " (epoch ", tr.step() / steps_per_epoch + 1, ")");
   } else if (resume) {
     log::warn("--resume: no checkpoint '", ckpt, "'; starting from scratch");
   }
+  if (comm.size() > 1) dist::check_same_on_every_rank(comm, state_fingerprint(tr), "the model state at start");
   log::info("pretraining on ", data.size(), " subjects: ", steps_per_epoch, " steps/epoch x ", cfg.epochs,
-            " epochs, batch ", cfg.batch_size, ", latent ", cfg.model.latent, ", ", cfg.model.n_blocks, " blocks");
+            " epochs, batch ", cfg.batch_size, ", latent ", cfg.model.latent, ", ", cfg.model.n_blocks, " blocks",
+            comm.size() > 1 ? cat("; data-parallel: ", comm.describe()) : std::string());
 
   defer_interrupts(true);
+  // Collective: every rank's share of the optimiser state to every rank, then rank 0 writes.
+  const auto save_model = [&](const std::string& path) {
+    tr.gather_optimizer_state();
+    if (comm.size() > 1)
+      dist::check_same_on_every_rank(comm, state_fingerprint(tr), cat("the model state at step ", tr.step()));
+    if (writer) save_checkpoint(path, tr, prov, true);
+  };
   const auto save_ckpt = [&] {
-    save_checkpoint(ckpt, tr, prov, true);
-    write_state(state_path, st);
+    st.step = tr.step();
+    if (writer) write_state(state_path, st_written, st);
+    save_model(ckpt);
+    st_written = st;
+  };
+  const auto stop_if_interrupted = [&] {
+    if (dist::any(comm, interrupt_requested())) {
+      save_ckpt();
+      throw Error(ExitCode::interrupted, cat("interrupted at step ", tr.step(), "; checkpoint ", ckpt,
+                                             " written: rerun with --resume to continue"));
+    }
   };
   const auto t_start = std::chrono::steady_clock::now();
   bool stopped = false;
@@ -124,50 +178,56 @@ void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, ui
     const int64_t epoch = tr.step() / steps_per_epoch;
     const std::vector<Batch> batches = epoch_batches(train_rows, cfg.batch_size, seed, epoch);
     LossParts sum;
-    int64_t n_steps = 0;
+    int64_t n_steps = 0, n_samples = 0;
+    const auto t_epoch = std::chrono::steady_clock::now();
     for (int64_t b = tr.step() % steps_per_epoch; b < steps_per_epoch; ++b) {
       const Batch& batch = batches[size_t(b)];
       const SubjectData& d = data[batch.subject];
       const LossParts lp = tr.train_step(d.id, rows_of(d.X, batch.rows), rows_of(d.T, batch.rows));
       sum.total += lp.total, sum.clip += lp.clip, sum.mse += lp.mse, ++n_steps;
+      n_samples += int64_t(batch.rows.size());
       if (!std::isfinite(lp.total))
         throw numerical_error("pretraining diverged at step ", tr.step(), " (loss ", lp.total, "); lower pretrain.lr");
+      // The epoch's last step is checkpointed after validation (below), so that a checkpoint at an
+      // epoch boundary always has that epoch's early-stopping state.
+      if (b + 1 == steps_per_epoch) break;
       if (tr.step() % cfg.checkpoint_every == 0) save_ckpt();
-      if (interrupt_requested()) {
-        save_ckpt();
-        throw Error(ExitCode::interrupted, cat("interrupted at step ", tr.step(), "; checkpoint ", ckpt,
-                                               " written: rerun with --resume to continue"));
-      }
+      stop_if_interrupted();
     }
-    // Validation: top-1 among each subject's validation stimuli, averaged over subjects.
+    const double train_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
+    // Validation (rank 0): top-1 among each subject's validation stimuli, averaged over subjects.
     double val = 0, chance = 0;
     int n_val = 0;
     for (size_t s = 0; s < data.size(); ++s) {
       if (val_rows[s].empty()) continue;
+      ++n_val;
+      if (!writer) continue;
       const MF pred = predict(enc, data[s].id, rows_of(data[s].X, val_rows[s]));
       std::vector<std::string> stim;
       for (int64_t r : val_rows[s]) stim.push_back(data[s].stimulus[size_t(r)]);
       val += top1_among_distinct(pred, rows_of(data[s].T, val_rows[s]), stim);
       chance += 1.0 / double(std::set<std::string>(stim.begin(), stim.end()).size());
-      ++n_val;
     }
     if (n_val) val /= n_val, chance /= n_val;
+    val = dist::broadcast_value(comm, val);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     log::info("epoch ", epoch + 1, "/", cfg.epochs, ": loss ", sum.total / std::max<int64_t>(n_steps, 1), " (clip ",
               sum.clip / std::max<int64_t>(n_steps, 1), ", mse ", sum.mse / std::max<int64_t>(n_steps, 1), ")",
               n_val ? cat(", validation top-1 ", val, " (chance ", chance, ")") : std::string(), ", lr ", tr.last_lr(),
-              ", ", int(secs), " s");
+              ", ", int(double(n_samples) / std::max(train_secs, 1e-9)), " samples/s, ", int(secs), " s");
     if (n_val == 0 || val > st.best) {
       st.best = val, st.best_epoch = epoch, st.bad_epochs = 0;
-      save_checkpoint(best, tr, prov, true);
+      save_model(best);
     } else if (++st.bad_epochs >= cfg.patience) {
       log::info("early stopping: no better validation top-1 for ", cfg.patience, " epochs (best ", st.best,
                 " at epoch ", st.best_epoch + 1, ")");
       stopped = true;
     }
     save_ckpt();
+    stop_if_interrupted();
   }
   defer_interrupts(false);
+  if (!writer) return;
   // The output is the best validation model (the last one without validation runs).
   load_checkpoint(best, tr);
   save_checkpoint(out_path, tr, prov, force);

@@ -6,6 +6,15 @@
 // stimuli; checkpoints every `checkpoint_every` steps and on SIGINT/SIGTERM, resumable bitwise
 // (one thread) because the batch order is a function of (seed, epoch) and the trainer's state
 // (weights, AdamW moments, RNG, step) is in the checkpoint.
+//
+// Data-parallel over a communicator of N ranks (pipeline/dist; `mpirun -np N v2c-pretrain`): every
+// rank reads the same samples and walks the same batch order; each batch is split across the ranks
+// as trainer.h describes. Rank 0 alone validates (its top-1 is broadcast, so every rank takes the
+// same early-stopping decision) and writes the checkpoints, the state file and the output; every
+// rank resumes from rank 0's checkpoint (OUT must be on a file system all ranks see). Interrupts
+// are agreed on collectively; a rank that dies ends the job (the launcher stops the others), and
+// --resume continues from the last checkpoint. At start and at every checkpoint the ranks check
+// that they hold the same weights, step and RNG state.
 #pragma once
 
 #include <cstdint>
@@ -16,11 +25,17 @@
 #include "pipeline/io/samples.h"
 #include "pipeline/models/encoder/settings.h"
 
+namespace v2c::dist {
+class Communicator;
+}
+
 namespace v2c::encoder {
 
 // Trains on every subject's samples; writes the best (validation) model to out_path as an
-// encoder checkpoint. resume: continue from out_path + ".ckpt" when it exists.
+// encoder checkpoint. resume: continue from out_path + ".ckpt" when it exists. comm: the ranks of
+// a data-parallel job (every rank calls pretrain with the same arguments); null = one process.
 void pretrain(const std::vector<Samples>& subjects, const PretrainConfig& cfg, uint64_t seed,
-              const std::string& out_path, const Provenance& prov, bool force, bool resume);
+              const std::string& out_path, const Provenance& prov, bool force, bool resume,
+              dist::Communicator* comm = nullptr);
 
 }  // namespace v2c::encoder

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "pipeline/core/error.h"
+#include "pipeline/dist/collectives.h"
 #include "pipeline/models/encoder/parallel.h"
 
 namespace v2c::encoder {
@@ -15,9 +16,44 @@ constexpr int64_t kAdapterBlockElems = int64_t(1) << 17;
 
 template <class S>
 Trainer<S>::Trainer(Encoder<S>& enc, const LossConfig& loss, const AdamWConfig& opt, uint64_t seed)
-    : enc_(enc), loss_(loss), opt_(opt), rng_(seed) {
+    : enc_(enc), comm_(&dist::serial()), loss_(loss), opt_(opt), rng_(seed) {
   loss_.validate();
   opt.validate();
+}
+
+template <class S>
+void Trainer<S>::set_communicator(dist::Communicator& comm) {
+  comm_ = &comm;
+}
+
+template <class S>
+std::pair<int64_t, int64_t> Trainer<S>::adapter_rows(int64_t p, int64_t L, int rank) const {
+  const int64_t rows = std::max<int64_t>(1, kAdapterBlockElems / L);
+  const dist::EvenSplit blocks{(p + rows - 1) / rows, comm_->size()};
+  return {std::min(p, blocks.begin(rank) * rows), std::min(p, blocks.begin(rank + 1) * rows)};
+}
+
+template <class S>
+void Trainer<S>::allgather_adapter_rows(Mat<S>& M) {
+  const int64_t p = M.rows(), L = M.cols();
+  std::vector<int64_t> bytes(static_cast<size_t>(comm_->size()));
+  for (int r = 0; r < comm_->size(); ++r) {
+    const auto [r0, r1] = adapter_rows(p, L, r);
+    bytes[size_t(r)] = (r1 - r0) * L * int64_t(sizeof(S));
+  }
+  comm_->allgatherv(M.data() + adapter_rows(p, L, comm_->rank()).first * L, M.data(), bytes);
+}
+
+template <class S>
+void Trainer<S>::gather_optimizer_state() {
+  if (comm_->size() == 1) return;
+  for (const std::string& id : enc_.subjects()) {
+    Param<S>& W = enc_.param("adapter/" + id + "/W");
+    // Every rank allocates the moments at its first update of W (AdamW::begin), or none has.
+    if (W.m.size() == 0) continue;
+    allgather_adapter_rows(W.m);
+    allgather_adapter_rows(W.v);
+  }
 }
 
 template <class S>
@@ -55,7 +91,18 @@ LossParts Trainer<S>::run(const std::string& subject, const Mat<S>& X, const Mat
     }
     x_in = &x_mix_;
   }
-  const Mat<S>& Y = enc_.forward(subject, *x_in, true, &rng_);
+  x_batch_ = x_in;
+  // Data-parallel: this rank's rows forward, every rank's predictions gathered for the loss.
+  const int N = comm_->size();
+  const dist::EvenSplit split{B, N};
+  const int64_t row0 = split.begin(comm_->rank()), n_rows = split.count(comm_->rank());
+  if (N > 1) {
+    x_rows_ = x_in->middleRows(row0, n_rows);
+    const Mat<S>& Y_rows = enc_.forward(subject, x_rows_, true, &rng_, row0);
+    y_all_.resize(B, D);
+    dist::allgather_rows(*comm_, Y_rows.data(), y_all_.data(), split, D);
+  }
+  const Mat<S>& Y = N > 1 ? y_all_ : enc_.forward(subject, *x_in, true, &rng_);
   Param<S>& ls = enc_.param("loss/logit_scale");
   Param<S>& st = enc_.param("loss/siglip_t");
   Param<S>& sb = enc_.param("loss/siglip_b");
@@ -65,11 +112,18 @@ LossParts Trainer<S>::run(const std::string& subject, const Mat<S>& X, const Mat
   if (!std::isfinite(parts.total))
     throw numerical_error("encoder training: loss is ", parts.total, " at step ", step_, " (subject ", subject, ")");
   if (with_grad) {
-    enc_.backward(dY_, materialize);
+    if (N > 1) {
+      dy_rows_ = dY_.middleRows(row0, n_rows);
+      enc_.backward(dy_rows_, false);
+    } else {
+      enc_.backward(dY_, materialize);
+    }
     // Loss scalars get a gradient only from the losses in use (otherwise AdamW leaves them alone).
-    auto set = [](Param<S>& p, bool active, S g) {
+    // Every rank computed the same whole-batch value; rank 0's alone enters the sum over ranks.
+    const bool contributes = comm_->rank() == 0;
+    auto set = [contributes](Param<S>& p, bool active, S g) {
       if (p.trainable && active)
-        p.grad.setConstant(1, 1, g);
+        p.grad.setConstant(1, 1, contributes ? g : S(0));
       else
         p.grad.resize(0, 0);
     };
@@ -82,6 +136,7 @@ LossParts Trainer<S>::run(const std::string& subject, const Mat<S>& X, const Mat
 
 template <class S>
 LossParts Trainer<S>::loss(const std::string& subject, const Mat<S>& X, const Mat<S>& T, bool with_grad) {
+  V2C_ASSERT(comm_->size() == 1, "Trainer::loss is for one process");
   return run(subject, X, T, with_grad, true);
 }
 
@@ -96,15 +151,37 @@ LossParts Trainer<S>::train_step(const std::string& subject, const Mat<S>& X, co
     path.push_back(&enc_.param("loss/siglip_t"));
     path.push_back(&enc_.param("loss/siglip_b"));
   }
-  const Mat<S>& Xin = enc_.last_input();
-  const Mat<S>& G = enc_.adapter_grad();
+  const int N = comm_->size();
+  const Mat<S>& Xin = *x_batch_;
+  if (N > 1) {
+    // Gradients summed over ranks: rows of dloss/dh0 gathered, the explicit ones added in rank order.
+    const dist::EvenSplit split{Xin.rows(), N};
+    g_all_.resize(Xin.rows(), adapter_W->value.cols());
+    dist::allgather_rows(*comm_, enc_.adapter_grad().data(), g_all_.data(), split, g_all_.cols());
+    flat_.clear();
+    for (Param<S>* p : path)
+      if (p != adapter_W && p->trainable) flat_.insert(flat_.end(), p->grad.data(), p->grad.data() + p->grad.size());
+    dist::sum_in_rank_order(*comm_, flat_.data(), int64_t(flat_.size()));
+    const S* at = flat_.data();
+    for (Param<S>* p : path)
+      if (p != adapter_W && p->trainable) {
+        std::copy(at, at + p->grad.size(), p->grad.data());
+        at += p->grad.size();
+      }
+  }
+  const Mat<S>& G = N > 1 ? g_all_ : enc_.adapter_grad();
+  const int64_t p_vox = adapter_W->value.rows(), L = adapter_W->value.cols();
+  const auto [own0, own1] = adapter_rows(p_vox, L, comm_->rank());
   double sq = 0;
-  if (adapter_W->trainable) {  // ‖XᵀG‖²_F = ⟨XXᵀ, GGᵀ⟩_F
-    const Mat<S> gx = linalg::gram(Xin), gg = linalg::gram(G);
+  if (adapter_W->trainable) {  // ‖XᵀG‖²_F = ⟨XXᵀ, GGᵀ⟩_F, over this rank's voxels
+    const Mat<S> gx = N > 1 ? linalg::gram(Mat<S>(Xin.middleCols(own0, own1 - own0))) : linalg::gram(Xin);
+    const Mat<S> gg = linalg::gram(G);
     sq += (gx.template cast<double>().array() * gg.template cast<double>().array()).sum();
   }
-  for (Param<S>* p : path)
-    if (p != adapter_W && p->trainable) sq += sum_squares(p->grad.data(), p->grad.size());
+  if (comm_->rank() == 0)
+    for (Param<S>* p : path)
+      if (p != adapter_W && p->trainable) sq += sum_squares(p->grad.data(), p->grad.size());
+  dist::sum_in_rank_order(*comm_, &sq, 1);
   grad_norm_ = std::sqrt(std::max(sq, 0.0));
   const double clip = opt_.config().clip_norm;
   const double scale = clip > 0 ? std::min(1.0, clip / (grad_norm_ + 1e-6)) : 1.0;
@@ -113,20 +190,20 @@ LossParts Trainer<S>::train_step(const std::string& subject, const Mat<S>& X, co
     if (p != adapter_W && p->trainable) opt_.update(*p, lr_, scale);
   if (adapter_W->trainable) {
     // Row blocks of the gradient, each computed and applied to AdamW while in cache; the blocks are
-    // fixed, so the result does not depend on the thread count.
-    const int64_t p = adapter_W->value.rows(), L = adapter_W->value.cols();
+    // fixed, so the result does not depend on the thread count. This rank's blocks only.
     const int64_t rows = std::max<int64_t>(1, kAdapterBlockElems / L);
-    const int64_t n_blocks = (p + rows - 1) / rows;
+    const int64_t first_block = own0 / rows, n_blocks = (own1 - own0 + rows - 1) / rows;
     opt_.begin(*adapter_W);
     g_blocks_.resize(size_t(max_workers()));
-    run_tasks(n_blocks, [&](int64_t blk, int64_t worker) {
+    run_tasks(n_blocks, [&](int64_t task, int64_t worker) {
       Mat<S>& g_block = g_blocks_[size_t(worker)];
       g_block.resize(rows, L);
-      const int64_t r0 = blk * rows, n = std::min(rows, p - r0);
+      const int64_t r0 = (first_block + task) * rows, n = std::min(rows, p_vox - r0);
       auto g = g_block.topRows(n);
       g.noalias() = Xin.middleCols(r0, n).transpose() * G;  // Eigen's kernel on this thread
       opt_.update_range(*adapter_W, r0 * L, n * L, g_block.data(), lr_, scale);
     });
+    if (N > 1) allgather_adapter_rows(adapter_W->value);
   }
   Param<S>& ls = enc_.param("loss/logit_scale");
   ls.value(0, 0) = std::clamp(ls.value(0, 0), S(0), S(loss_.max_logit_scale));

@@ -19,16 +19,41 @@
 // thread-count independent too; only the BLAS products (OpenBLAS may split a product differently
 // with more threads) can round differently, so with more threads weights agree to float rounding
 // (relative differences of order 1e-6 after a few steps; see the encoder tests), not bitwise.
+//
+// Data-parallel (set_communicator, pipeline/dist): every rank holds the same Trainer (same seed,
+// so the same weights and Rng) and passes train_step the same whole batch. Rank r of N takes rows
+// EvenSplit{B, N}.begin(r).. of it (after MixCo, which every rank draws identically):
+//   - forward on its rows (dropout masks keyed by the row's place in the whole batch), all-gather
+//     of the predictions, the loss and dloss/dY of the whole batch on every rank, backward on its
+//     rows;
+//   - the backbone, head, adapter-bias and loss-scalar gradients (sums over rows) are summed over
+//     ranks in rank order (dist::sum_in_rank_order; the loss scalars' come from rank 0 alone, so
+//     every rank applies bitwise the same AdamW update to them);
+//   - the adapter's W gradient stays implicit: dloss/dh0 rows are all-gathered into G [B x L], and
+//     rank r owns a contiguous range of the fixed row blocks of W (voxels): its share of the
+//     gradient norm, ‖X[:, own]ᵀ·G‖² = ⟨X_own·X_ownᵀ, G·Gᵀ⟩, joins the other squared norms in
+//     the same rank-order sum, and it applies the fused gradient + AdamW pass to its own blocks
+//     only; the updated rows of W are then all-gathered, so every rank ends the step with the
+//     same weights. The AdamW moments of W stay with their owner until gather_optimizer_state().
+// Per rank: 1/N of the adapter products and update, 1/N of the backbone rows; traffic per step is
+// the adapter W (all-gather) plus the backbone gradients (reduce-scatter + all-gather) and B rows
+// of predictions and of dloss/dh0. Against one process with the same batch, only sums split
+// across ranks round differently (relative weight differences of order 1e-6; tests/test_dist*).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pipeline/models/encoder/adamw.h"
 #include "pipeline/models/encoder/losses.h"
 #include "pipeline/models/encoder/model.h"
 #include "pipeline/models/encoder/settings.h"
+
+namespace v2c::dist {
+class Communicator;
+}
 
 namespace v2c::encoder {
 
@@ -43,8 +68,15 @@ class Trainer {
   LossParts train_step(const std::string& subject, const Mat<S>& X, const Mat<S>& T);
 
   // Forward + loss (+ backward when with_grad, materialising every gradient), drawing dropout and
-  // MixCo from rng() exactly as train_step does; no update. For gradient checks.
+  // MixCo from rng() exactly as train_step does; no update. For gradient checks (one process).
   LossParts loss(const std::string& subject, const Mat<S>& X, const Mat<S>& T, bool with_grad);
+
+  // Trains data-parallel over `comm`'s ranks from now on (see the header); every rank must call
+  // train_step with the same batches. The communicator must outlive the trainer.
+  void set_communicator(dist::Communicator& comm);
+  // Completes every rank's AdamW moments of the adapters (each rank updated its own rows only):
+  // collective, before a checkpoint is written. Nothing to do in one process.
+  void gather_optimizer_state();
 
   int64_t step() const { return step_; }
   Rng& rng() { return rng_; }
@@ -59,14 +91,22 @@ class Trainer {
 
  private:
   LossParts run(const std::string& subject, const Mat<S>& X, const Mat<S>& T, bool with_grad, bool materialize);
+  // Rows [begin, end) of an adapter W [p x L] that `rank` updates: whole blocks of the fused pass.
+  std::pair<int64_t, int64_t> adapter_rows(int64_t p, int64_t L, int rank) const;
+  // Every rank's rows of W (or its moments) [p x L] from their owner.
+  void allgather_adapter_rows(Mat<S>& M);
 
   Encoder<S>& enc_;
+  dist::Communicator* comm_;
   LossConfig loss_;
   AdamW<S> opt_;
   Rng rng_;
   int64_t step_ = 0;
   double grad_norm_ = 0, lr_ = 0;
   Mat<S> x_mix_, t_mix_, soft_, dY_;
+  const Mat<S>* x_batch_ = nullptr;  // the whole (mixed) batch of the last run()
+  Mat<S> x_rows_, y_all_, dy_rows_, g_all_;  // data-parallel: this rank's rows, gathered rows
+  std::vector<S> flat_;                       // data-parallel: the explicit gradients, summed
   std::vector<Mat<S>> g_blocks_;  // per-worker adapter gradient block
 };
 
