@@ -6,6 +6,7 @@
 #include <set>
 
 #include "pipeline/core/error.h"
+#include "pipeline/io/bids_name.h"
 #include "pipeline/io/tsv.h"
 
 namespace fs = std::filesystem;
@@ -62,26 +63,10 @@ Confounds read_confounds(const std::string& path, const std::vector<std::string>
 }
 
 std::string find_beside(const std::string& bold_path) {
-  const fs::path bold(bold_path);
-  std::string name = bold.filename().string();
-  for (const char* ext : {".nii.gz", ".nii"})
-    if (name.size() > std::string(ext).size() && name.ends_with(ext)) name.resize(name.size() - std::string(ext).size());
-  if (name.ends_with("_bold")) name.resize(name.size() - 5);
-  // Keep the entities that name the run (sub, ses, task, acq, ce, rec, dir, run, echo); drop the
-  // ones that name the derivative (space, res, den, desc).
-  std::string stem;
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t end = name.find('_', start);
-    if (end == std::string::npos) end = name.size();
-    const std::string entity = name.substr(start, end - start);
-    const bool derivative = entity.rfind("space-", 0) == 0 || entity.rfind("res-", 0) == 0 ||
-                            entity.rfind("den-", 0) == 0 || entity.rfind("desc-", 0) == 0;
-    if (!entity.empty() && !derivative) stem += (stem.empty() ? "" : "_") + entity;
-    start = end + 1;
-  }
+  const fs::path dir = fs::path(bold_path).parent_path();
+  const std::string stem = bids::run_stem(bold_path);
   for (const char* suffix : {"_desc-confounds_timeseries.tsv", "_desc-confounds_regressors.tsv"}) {
-    const fs::path candidate = bold.parent_path() / (stem + suffix);
+    const fs::path candidate = dir / (stem + suffix);
     std::error_code ec;
     if (fs::is_regular_file(candidate, ec)) return candidate.string();
   }

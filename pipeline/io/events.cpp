@@ -9,11 +9,14 @@
 
 namespace v2c::events {
 
-std::vector<Event> read_events_tsv(const std::string& path, const std::string& stimulus_column) {
+std::vector<Event> read_events_tsv(const std::string& path, const std::string& stimulus_column,
+                                   const std::vector<std::string>& extra_columns) {
   const Table table = read_table(path, '\t', true);
   const int onset_col = table.column("onset");
   const int duration_col = table.column("duration");
   const int stimulus_col = table.column(stimulus_column);
+  std::vector<int> extra_cols;
+  for (const auto& name : extra_columns) extra_cols.push_back(table.column(name));
 
   std::vector<Event> events;
   events.reserve(table.rows.size());
@@ -27,7 +30,9 @@ std::vector<Event> read_events_tsv(const std::string& path, const std::string& s
     const double duration = table.number(r, duration_col);
     if (onset < 0) throw input_error(table.where(r, onset_col), ": onset must be >= 0 s, found ", onset);
     if (duration < 0) throw input_error(table.where(r, duration_col), ": duration must be >= 0 s, found ", duration);
-    events.push_back({onset, duration, stimulus});
+    Event e{onset, duration, stimulus, {}, table.line_of_row[r]};
+    for (int c : extra_cols) e.fields.push_back(table.cell(r, c));
+    events.push_back(std::move(e));
   }
   std::stable_sort(events.begin(), events.end(),
                    [](const Event& a, const Event& b) { return a.onset_s < b.onset_s; });
@@ -78,7 +83,7 @@ std::vector<Event> events_from_volume_labels(const std::vector<VolumeLabel>& lab
       ++end;
     if (!rest_labels.count(labels_of_run[start].label))
       events.push_back({static_cast<double>(start) * tr_s, static_cast<double>(end - start) * tr_s,
-                        labels_of_run[start].label});
+                        labels_of_run[start].label, {}, 0});
     start = end;
   }
   return events;

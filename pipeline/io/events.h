@@ -13,14 +13,18 @@ struct Event {
   double onset_s;        // >= 0
   double duration_s;     // >= 0
   std::string stimulus;  // id looked up in a feature table (possibly via an alias table)
+  std::vector<std::string> fields;  // the values of the requested extra columns, in their order
+  int line = 0;          // line in the file (0 when not read from a file), for messages
 };
 
 // A BIDS events.tsv: columns `onset`, `duration` and `stimulus_column` (e.g. trial_type or
-// stim_file); other columns are ignored. Rows whose stimulus is empty or "n/a" are skipped.
+// stim_file), and each of `extra_columns` (e.g. a block or group column), whose values land in
+// Event::fields; other columns are ignored. Rows whose stimulus is empty or "n/a" are skipped.
 // Errors (input_error, naming file and line): a missing column, a non-numeric or negative
 // onset/duration, a duration of "n/a" (each event is averaged over its duration).
 // Result sorted by onset (stable: equal onsets keep file order).
-std::vector<Event> read_events_tsv(const std::string& path, const std::string& stimulus_column = "trial_type");
+std::vector<Event> read_events_tsv(const std::string& path, const std::string& stimulus_column = "trial_type",
+                                   const std::vector<std::string>& extra_columns = {});
 
 struct VolumeLabel {
   std::string label;  // integer code or name; "0"/"rest" usually mean rest

@@ -320,6 +320,11 @@ std::vector<std::string> ArtifactReader::read_strings(const std::string& name) c
   return out;
 }
 
+bool ArtifactReader::has_attr(const std::string& object, const std::string& name) const {
+  if (object != "/" && !has(object)) return false;
+  return H5Aexists_by_name(file_->getId(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
 std::string ArtifactReader::attr_string(const std::string& object, const std::string& name) const {
   try {
     if (!H5Aexists_by_name(file_->getId(), object.c_str(), name.c_str(), H5P_DEFAULT))

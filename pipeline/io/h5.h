@@ -71,6 +71,7 @@ class ArtifactReader {
   std::vector<int64_t> read_ints(const std::string& name) const;
   std::vector<int32_t> read_int32s(const std::string& name) const;  // range-checked
   std::vector<std::string> read_strings(const std::string& name) const;
+  bool has_attr(const std::string& object, const std::string& name) const;
   std::string attr_string(const std::string& object, const std::string& name) const;
   double attr_double(const std::string& object, const std::string& name) const;
   int format_version() const { return version_; }

@@ -5,6 +5,20 @@
 
 namespace v2c {
 
+void keep_samples(Samples& s, const std::vector<int64_t>& rows) {
+  auto pick = [&](auto& v) {
+    if (v.empty()) return;
+    std::remove_reference_t<decltype(v)> kept;
+    kept.reserve(rows.size());
+    for (int64_t i : rows) kept.push_back(v[size_t(i)]);
+    v = std::move(kept);
+  };
+  MatrixF data(int64_t(rows.size()), s.data.cols());
+  for (size_t k = 0; k < rows.size(); ++k) data.row(int64_t(k)) = s.data.row(rows[k]);
+  s.data = std::move(data);
+  pick(s.stimulus), pick(s.run), pick(s.onset_s), pick(s.duration_s), pick(s.volumes), pick(s.feature_row);
+}
+
 void write_samples(const std::string& path, const Samples& s, const Provenance& prov, bool force) {
   h5::ArtifactWriter w(path, "samples", kSamplesFormatVersion, prov, force);
   w.attr("/", "subject", s.subject);
@@ -18,6 +32,16 @@ void write_samples(const std::string& path, const Samples& s, const Provenance& 
   w.write("voxels/xyz", s.xyz);
   w.attr("/voxels", "mask_voxels", s.mask_voxels);
   w.attr("/voxels", "dropped_voxels", s.dropped_voxels);
+  w.attr("/voxels", "mask_source", s.mask_source);
+  w.attr("/voxels", "mask_method", s.mask_method);
+  w.attr("/samples", "mode", s.sample_mode);
+  w.attr("/samples", "dropped_events", int64_t(s.dropped_stimulus.size()));
+  if (!s.dropped_stimulus.empty()) {
+    w.write("dropped_events/stimulus", s.dropped_stimulus);
+    w.write("dropped_events/run", s.dropped_run);
+    w.write("dropped_events/onset", s.dropped_onset_s);
+    w.write("dropped_events/reason", s.dropped_reason);
+  }
   w.write("grid/dims", std::vector<int64_t>(s.grid_dims.begin(), s.grid_dims.end()));
   w.write("grid/affine", MatrixD(s.affine));
   w.write("runs/source", s.run_source);
@@ -52,6 +76,9 @@ Samples read_samples(const std::string& path) {
     s.xyz = r.read_matrix_d("voxels/xyz");
     s.mask_voxels = int64_t(r.attr_double("/voxels", "mask_voxels"));
     s.dropped_voxels = int64_t(r.attr_double("/voxels", "dropped_voxels"));
+    if (r.has_attr("/voxels", "mask_source")) s.mask_source = r.attr_string("/voxels", "mask_source");
+    if (r.has_attr("/voxels", "mask_method")) s.mask_method = r.attr_string("/voxels", "mask_method");
+    if (r.has_attr("/samples", "mode")) s.sample_mode = r.attr_string("/samples", "mode");
     const auto dims = r.read_ints("grid/dims");
     if (dims.size() != 3) throw input_error("grid/dims has ", dims.size(), " values; expected 3");
     for (int k = 0; k < 3; ++k) s.grid_dims[k] = dims[k];
@@ -62,6 +89,12 @@ Samples read_samples(const std::string& path) {
     s.run_events = r.read_strings("runs/events");
     s.run_volumes = r.read_int32s("runs/volumes");
     s.run_tr_s = r.read_doubles("runs/tr");
+    if (r.has("dropped_events/stimulus")) {
+      s.dropped_stimulus = r.read_strings("dropped_events/stimulus");
+      s.dropped_run = r.read_int32s("dropped_events/run");
+      s.dropped_onset_s = r.read_doubles("dropped_events/onset");
+      s.dropped_reason = r.read_strings("dropped_events/reason");
+    }
     if (r.has("features/values")) {
       s.feature_ids = r.read_strings("features/ids");
       s.features = r.read_matrix_f("features/values");

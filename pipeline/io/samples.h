@@ -41,13 +41,24 @@ struct Samples {
   MatrixF features;                     // [n_stimuli x dim]
   std::vector<int32_t> feature_row;     // [n_samples] row of `features` for each sample
   std::string feature_source;           // file the features came from
+  // Events that gave no sample (the reason is also in the log), one entry each.
+  std::vector<std::string> dropped_stimulus;
+  std::vector<int32_t> dropped_run;
+  std::vector<double> dropped_onset_s;
+  std::vector<std::string> dropped_reason;
   // Bookkeeping.
   int64_t mask_voxels = 0, dropped_voxels = 0;
+  std::string sample_mode;              // event | volume | glm-lsa | glm-lss (what a row is)
+  std::string mask_source;              // the mask file read, or the automatic mask written
+  std::string mask_method;              // "file", or "auto" with the method's settings and threshold
 
   int64_t n_samples() const { return data.rows(); }
   int64_t n_voxels() const { return data.cols(); }
   bool has_features() const { return features.rows() > 0; }
 };
+
+// Keeps the samples `rows` (ascending indices into the sample table), in every per-sample field.
+void keep_samples(Samples& s, const std::vector<int64_t>& rows);
 
 void write_samples(const std::string& path, const Samples& s, const Provenance& prov, bool force);
 Samples read_samples(const std::string& path);
