@@ -1,7 +1,13 @@
 // v2c-prepare: one subject's NIfTI runs + mask + events -> samples.h5.
+#include <filesystem>
+
+#include "pipeline/core/error.h"
 #include "pipeline/core/log.h"
 #include "pipeline/core/stage.h"
+#include "pipeline/io/nifti.h"
 #include "pipeline/io/samples.h"
+#include "pipeline/prep/auto_mask.h"
+#include "pipeline/prep/bids.h"
 #include "pipeline/prep/prepare.h"
 
 using namespace v2c;
@@ -12,25 +18,35 @@ const StageSpec spec{
     .name = "prepare",
     .summary = "NIfTI runs + mask + events -> one sample per stimulus presentation (samples.h5)",
     .description =
-        "Per run, from that run's own data: polynomial detrending, scaling (z-score or percent signal change), then "
-        "one sample per stimulus presentation: the mean of the volumes inside the event shifted by the haemodynamic "
-        "delay (or one sample per labelled volume). Rest volumes are dropped; constant or non-finite voxels are "
-        "dropped with a warning. Runs are given as files (--bold with --events, or with a per-volume --labels file "
-        "whose second column is the run), or found in a BIDS tree (--bids with --subject). One subject per call, "
-        "so `make -j` prepares subjects in parallel.",
+        "Per run, from that run's own data: the drift (Legendre polynomials, optional cosine high-pass) and chosen "
+        "confound columns (fMRIPrep's confounds table) are regressed out, voxels are scaled (z-score or percent signal "
+        "change), then one sample per stimulus presentation: the mean of the volumes of its window shifted by the "
+        "haemodynamic delay (event), or a per-trial GLM estimate with SPM's canonical HRF, LSA or LSS (glm); or one "
+        "sample per labelled volume (volume). Samples may be averaged by an events column (blocks, repeats). Every "
+        "event that gives no sample is logged with the reason and listed in the output. Rest volumes are dropped; "
+        "constant or non-finite voxels are dropped with a warning. Runs are given as files (--bold with --events, or "
+        "with a per-volume --labels file whose second column is the run), or found in a BIDS tree (--bids with "
+        "--subject, optionally fMRIPrep --derivatives with --space). TR: prepare.tr_s, else the BIDS sidecar's "
+        "RepetitionTime, else the NIfTI header. One subject per call, so `make -j` prepares subjects in parallel.",
     .options =
         {
             {"bold", "FILE", "4D NIfTI run(s), in run order", true, false, ""},
             {"events", "FILE", "BIDS events.tsv, one per --bold file", true, false, ""},
             {"labels", "FILE", "per-volume 'label run' file covering all --bold volumes (instead of --events)", false,
              false, ""},
-            {"mask", "FILE", "brain or ROI mask on the runs' grid (nonzero = in)", false, false, ""},
-            {"bids", "DIR", "BIDS root: finds sub-S/func/sub-S_task-T_run-*_bold.nii[.gz], events and mask", false,
-             false, ""},
+            {"confounds", "FILE", "confounds TSV, one per --bold file (default: fMRIPrep's, found beside each run)",
+             true, false, ""},
+            {"mask", "FILE", "brain or ROI mask on the runs' grid (nonzero = in), or 'auto': computed from the runs' "
+             "mean image and written beside the output as <out>_mask.nii.gz", false, false, ""},
+            {"bids", "DIR", "BIDS root: finds sub-S/func/sub-S_task-T_run-*_bold.nii[.gz], events, sidecars and mask",
+             false, false, ""},
+            {"derivatives", "DIR", "with --bids: fMRIPrep output holding the preprocessed runs and their confounds",
+             false, false, ""},
+            {"space", "LABEL", "with --derivatives: space of the preprocessed runs (e.g. T1w)", false, false, ""},
             {"subject", "ID", "subject id recorded in the output (with --bids: which subject)", false, false, ""},
             {"task", "NAME", "with --bids: the task label", false, false, "sim"},
-            {"features", "FILE", "stimulus feature table (.npy with --feature-names, .h5, .csv, .tsv)", false, false,
-             ""},
+            {"features", "FILE", "stimulus feature table (.npy with --feature-names, .h5, .csv, .tsv), or 'onehot': "
+             "one-hot vectors of the stimulus column", false, false, ""},
             {"feature-names", "FILE", "ids of the .npy rows, one per line", false, false, ""},
             {"feature-aliases", "FILE", "TSV mapping stimulus ids to feature ids (columns: prepare.alias_*_column)",
              false, false, ""},
@@ -47,25 +63,53 @@ void run(StageContext& ctx, prep::PrepareConfig& cfg) {
   in.features = a.one("features");
   in.feature_names = a.one("feature-names");
   in.feature_aliases = a.one("feature-aliases");
+  in.confounds = a.all("confounds");
   if (a.has("bids")) {
-    if (a.has("bold") || a.has("events") || a.has("labels"))
-      throw usage_error("--bids finds the runs itself; do not combine it with --bold, --events or --labels");
+    if (a.has("bold") || a.has("events") || a.has("labels") || a.has("confounds"))
+      throw usage_error("--bids finds the runs itself; do not combine it with --bold, --events, --labels or --confounds");
     if (in.subject.empty()) throw usage_error("--bids needs --subject");
-    prep::discover_bids(a.one("bids"), in.subject, a.one("task", "sim"), in);
+    prep::discover_bids({a.one("bids"), a.one("derivatives"), in.subject, a.one("task", "sim"), a.one("space")}, in);
   } else {
+    if (a.has("derivatives") || a.has("space")) throw usage_error("--derivatives and --space go with --bids DIR");
     in.bold = a.all("bold");
     in.events = a.all("events");
     if (in.bold.empty()) throw usage_error("give the runs with --bold FILE... (or --bids DIR --subject ID)");
-    if (in.mask.empty()) throw usage_error("missing --mask FILE");
+    if (in.mask.empty()) throw usage_error("missing --mask FILE (or --mask auto)");
     if (in.subject.empty()) in.subject = "sub-01";
   }
   for (const auto& f : in.bold) ctx.add_input(f);
   for (const auto& f : in.events) ctx.add_input(f);
-  for (const auto& f : {in.labels, in.mask, in.features, in.feature_names, in.feature_aliases})
+  for (const auto& f : in.confounds) ctx.add_input(f);
+  for (const auto& f : in.sidecars)
     if (!f.empty()) ctx.add_input(f);
+  for (const auto& f : {in.labels, in.feature_names, in.feature_aliases})
+    if (!f.empty()) ctx.add_input(f);
+  for (const auto& f : {in.mask, in.features})
+    if (!f.empty() && f != prep::kAutoMask && f != prep::kOneHot) ctx.add_input(f);
 
-  const Samples s = prep::prepare_subject(in, cfg);
-  write_samples(ctx.out, s, ctx.provenance, ctx.force);
+  // --mask auto writes <out>_mask.nii.gz beside the samples; like the samples, never over an
+  // existing file without --force.
+  std::string mask_out;
+  if (in.mask == prep::kAutoMask) {
+    const std::filesystem::path o(ctx.out);
+    mask_out = (o.parent_path() / (o.stem().string() + "_mask.nii.gz")).string();
+    if (std::filesystem::exists(mask_out) && !ctx.force)
+      throw usage_error("output '", mask_out, "' already exists; pass --force to overwrite it");
+  }
+  prep::AutoMaskResult auto_mask;
+  Samples s = prep::prepare_subject(in, cfg, &auto_mask);
+  if (!mask_out.empty()) {
+    prep::write_mask(mask_out, nifti::read_header(in.bold[0]), auto_mask.inside);
+    s.mask_source = mask_out;
+    log::info(s.subject, ": automatic mask (", s.mask_voxels, " voxels, threshold ", auto_mask.threshold, ") -> ",
+              mask_out);
+  }
+  try {
+    write_samples(ctx.out, s, ctx.provenance, ctx.force);
+  } catch (...) {
+    if (!mask_out.empty()) std::filesystem::remove(mask_out);  // no half of the output
+    throw;
+  }
   log::info(s.subject, ": ", s.n_samples(), " samples x ", s.n_voxels(), " voxels from ", s.run_source.size(),
             " runs", s.has_features() ? cat(", ", s.features.rows(), " stimuli with features") : std::string(),
             " -> ", ctx.out, " (peak memory ", int(log::peak_memory_mib()), " MiB)");

@@ -58,17 +58,8 @@ struct MiniStudy {
 
 using test::run_stage;
 using test::StageRun;
+using test::check_stage_failure;
 
-// The stage failed with `code`, said every fragment, and left neither output nor temporary.
-void check_failure(const StageRun& r, int code, const std::string& out, std::initializer_list<std::string> fragments) {
-  BOOST_CHECK_MESSAGE(r.exit_code == code, "exit code " << r.exit_code << ", expected " << code << ":\n" << r.output);
-  for (const auto& f : fragments)
-    BOOST_CHECK_MESSAGE(r.output.find(f) != std::string::npos, "output lacks '" << f << "':\n" << r.output);
-  BOOST_CHECK_MESSAGE(!fs::exists(out), "output '" << out << "' was left behind");
-  for (const auto& e : fs::directory_iterator(fs::path(out).parent_path()))
-    BOOST_CHECK_MESSAGE(e.path().filename().string().find(".tmp-") == std::string::npos,
-                        "temporary left behind: " << e.path());
-}
 
 std::vector<std::string> base_args(const MiniStudy& s, const std::string& out) {
   std::vector<std::string> a = {"--bold"};
@@ -246,14 +237,14 @@ BOOST_AUTO_TEST_CASE(bad_input_missing_file) {
   const std::string out = s.dir.file("out.h5");
   auto args = base_args(s, out);
   args[1] = s.dir.file("no_such_run.nii.gz");
-  check_failure(run_stage("prepare", args), 4, out, {"no_such_run.nii.gz"});
+  check_stage_failure(run_stage("prepare", args), 4, out, {"no_such_run.nii.gz"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_truncated_gzip) {
   MiniStudy s;
   const std::string out = s.dir.file("out.h5");
   fs::resize_file(s.bold[1], fs::file_size(s.bold[1]) / 2);
-  check_failure(run_stage("prepare", base_args(s, out)), 3, out, {"run1_bold.nii.gz"});
+  check_stage_failure(run_stage("prepare", base_args(s, out)), 3, out, {"run1_bold.nii.gz"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_mask_grid_mismatch) {
@@ -264,20 +255,20 @@ BOOST_AUTO_TEST_CASE(bad_input_mask_grid_mismatch) {
   auto args = base_args(s, out);
   for (auto& a : args)
     if (a == s.mask) a = other;
-  check_failure(run_stage("prepare", args), 3, out, {"other_mask.nii.gz", "run0_bold.nii.gz"});
+  check_stage_failure(run_stage("prepare", args), 3, out, {"other_mask.nii.gz", "run0_bold.nii.gz"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_event_past_end_of_run) {
   MiniStudy s;
   const std::string out = s.dir.file("out.h5");
   s.dir.write("run1_events.tsv", "onset\tduration\ttrial_type\n8\t4\ta\n79\t4\tb\n");  // run is 80 s
-  check_failure(run_stage("prepare", base_args(s, out)), 3, out, {"run1_events.tsv", "past the end", "79"});
+  check_stage_failure(run_stage("prepare", base_args(s, out)), 3, out, {"run1_events.tsv", "past the end", "79"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_run_with_nans) {
   MiniStudy s(/*with_nan=*/true);
   const std::string out = s.dir.file("out.h5");
-  check_failure(run_stage("prepare", base_args(s, out)), 3, out, {"run1_bold.nii.gz", "non-finite", "volume 5"});
+  check_stage_failure(run_stage("prepare", base_args(s, out)), 3, out, {"run1_bold.nii.gz", "non-finite", "volume 5"});
   // The documented way out works: drop such voxels, with a warning and a count.
   auto args = base_args(s, out);
   args.insert(args.end(), {"--set", "prepare.nonfinite=drop"});
@@ -293,7 +284,7 @@ BOOST_AUTO_TEST_CASE(bad_input_stimulus_without_feature_vector) {
   const std::string feats = s.dir.write("features.csv", "id,f1,f2\na,1,0\nb,0,1\nc,1,1\n");  // no "d"
   auto args = base_args(s, out);
   args.insert(args.end(), {"--features", feats});
-  check_failure(run_stage("prepare", args), 3, out, {"stimulus 'd'", "features.csv"});
+  check_stage_failure(run_stage("prepare", args), 3, out, {"stimulus 'd'", "features.csv"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_unknown_config_key) {
@@ -302,22 +293,22 @@ BOOST_AUTO_TEST_CASE(bad_input_unknown_config_key) {
   const std::string cfg = s.dir.write("my.yaml", "prepare:\n  shfit_s: 5\n");
   auto args = base_args(s, out);
   args.insert(args.end(), {"--config", cfg});
-  check_failure(run_stage("prepare", args), 2, out, {"my.yaml", "shfit_s", "shift_s"});
+  check_stage_failure(run_stage("prepare", args), 2, out, {"my.yaml", "shfit_s", "shift_s"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_non_numeric_tsv_value) {
   MiniStudy s;
   const std::string out = s.dir.file("out.h5");
   s.dir.write("run0_events.tsv", "onset\tduration\ttrial_type\n8\t4\ta\nabc\t4\tb\n");
-  check_failure(run_stage("prepare", base_args(s, out)), 3, out, {"run0_events.tsv", "line 3", "onset", "abc"});
+  check_stage_failure(run_stage("prepare", base_args(s, out)), 3, out, {"run0_events.tsv", "line 3", "onset", "abc"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_usage_is_exit_2_with_help_pointer) {
   MiniStudy s;
   const std::string out = s.dir.file("out.h5");
-  check_failure(run_stage("prepare", {"--bold", s.bold[0], "--mask", s.mask, "--out", out, "--frobnicate"}), 2, out,
+  check_stage_failure(run_stage("prepare", {"--bold", s.bold[0], "--mask", s.mask, "--out", out, "--frobnicate"}), 2, out,
                 {"unknown option '--frobnicate'", "--help"});
-  check_failure(run_stage("prepare", {"--bold", s.bold[0], "--events", s.events[0], "--mask", s.mask, "--out", out,
+  check_stage_failure(run_stage("prepare", {"--bold", s.bold[0], "--events", s.events[0], "--mask", s.mask, "--out", out,
                                       "--set", "prepare.shift_s=-1"}),
                 2, out, {"prepare.shift_s", "-1", "in [0, 30]"});
   const StageRun help = run_stage("prepare", {"--help"});

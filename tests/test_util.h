@@ -5,6 +5,7 @@
 //   shared_data_dir()  the real-data folder: $V2C_SHARED_DATA, else ../shared/data from the repo root
 //   needs_shared_data / needs_python   Boost.Test preconditions that skip a test with a message
 //   check_error()      run a callable, check it throws v2c::Error with a given code and message parts
+//   run_stage(), check_stage_failure()   run a built stage; check a failure's code, message and no output
 #pragma once
 
 #include <sys/wait.h>
@@ -219,6 +220,19 @@ inline StageRun run_stage(const std::string& stage, const std::vector<std::strin
   r.output = read_text_file(log);
   if (status != -1 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   return r;
+}
+
+// The stage failed with `code`, said every fragment, and left neither `out` nor a temporary
+// (".tmp-") beside it.
+inline void check_stage_failure(const StageRun& r, int code, const std::string& out,
+                                std::initializer_list<std::string> fragments) {
+  BOOST_CHECK_MESSAGE(r.exit_code == code, "exit code " << r.exit_code << ", expected " << code << ":\n" << r.output);
+  for (const auto& f : fragments)
+    BOOST_CHECK_MESSAGE(r.output.find(f) != std::string::npos, "output lacks '" << f << "':\n" << r.output);
+  BOOST_CHECK_MESSAGE(!fs::exists(out), "output '" << out << "' was left behind");
+  for (const auto& e : fs::directory_iterator(fs::path(out).parent_path()))
+    BOOST_CHECK_MESSAGE(e.path().filename().string().find(".tmp-") == std::string::npos,
+                        "temporary left behind: " << e.path());
 }
 
 }  // namespace v2c::test

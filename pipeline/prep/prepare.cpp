@@ -4,14 +4,19 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
+#include <sstream>
 
 #include "pipeline/core/error.h"
 #include "pipeline/core/log.h"
+#include "pipeline/io/confounds.h"
 #include "pipeline/io/events.h"
-#include "pipeline/io/features.h"
 #include "pipeline/io/nifti.h"
+#include "pipeline/io/sidecar.h"
+#include "pipeline/prep/auto_mask.h"
 #include "pipeline/prep/drift.h"
+#include "pipeline/prep/run_samples.h"
 #include "pipeline/prep/signal.h"
 
 namespace fs = std::filesystem;
@@ -27,7 +32,22 @@ struct RunPlan {
   std::string events_source;  // file (and run label) the events came from, for messages
 };
 
+// The TR of one file and where it came from, for messages.
+struct FileTr {
+  double tr = 0;
+  double header = 0;              // pixdim[4] (0: none)
+  std::optional<double> sidecar;  // RepetitionTime of the BIDS sidecar
+  std::string sidecar_path;
+  std::string source;             // "prepare.tr_s", "BIDS sidecar", "NIfTI header"
+};
+
 std::string basename_of(const std::string& p) { return fs::path(p).filename().string(); }
+
+std::string text(double x) {
+  std::ostringstream os;
+  os << x;
+  return os.str();
+}
 
 bool same_grid(const nifti::Header& a, const nifti::Header& b, double tol) {
   for (int k = 0; k < 3; ++k) {
@@ -43,7 +63,22 @@ std::string dims_text(const nifti::Header& h) {
   return s;
 }
 
-std::vector<RunPlan> plan_runs(const PrepareInputs& in, const PrepareConfig& cfg,
+// The extra events columns the config asks for, each once; index_of[name] = position in Event::fields.
+struct ExtraColumns {
+  std::vector<std::string> names;
+  int index(const std::string& name) const {
+    if (name.empty()) return -1;
+    return int(std::find(names.begin(), names.end(), name) - names.begin());
+  }
+};
+ExtraColumns extra_columns(const PrepareConfig& cfg) {
+  ExtraColumns x;
+  for (const std::string& c : {cfg.average_by, cfg.lss_group_column})
+    if (!c.empty() && std::find(x.names.begin(), x.names.end(), c) == x.names.end()) x.names.push_back(c);
+  return x;
+}
+
+std::vector<RunPlan> plan_runs(const PrepareInputs& in, const PrepareConfig& cfg, const ExtraColumns& extra,
                                const std::vector<nifti::Header>& headers) {
   std::vector<RunPlan> plans;
   if (in.labels.empty()) {
@@ -51,12 +86,15 @@ std::vector<RunPlan> plan_runs(const PrepareInputs& in, const PrepareConfig& cfg
       RunPlan p;
       p.file = f;
       p.n_volumes = headers[f].n_volumes();
-      p.events = events::read_events_tsv(in.events[f], cfg.stimulus_column);
+      p.events = events::read_events_tsv(in.events[f], cfg.stimulus_column, extra.names);
       p.events_source = in.events[f];
       plans.push_back(std::move(p));
     }
     return plans;
   }
+  if (!extra.names.empty())
+    throw usage_error("prepare.average_by / prepare.lss_group_column name events.tsv columns ('", extra.names[0],
+                      "'); a --labels file has none: give BIDS events (--events) instead");
   // A per-volume label file covering the concatenation of all bold files.
   const auto labels = events::read_volume_labels(in.labels);
   int64_t total = 0;
@@ -92,109 +130,71 @@ std::vector<RunPlan> plan_runs(const PrepareInputs& in, const PrepareConfig& cfg
   return plans;
 }
 
-}  // namespace
-
-void discover_bids(const std::string& root, const std::string& subject, const std::string& task,
-                   PrepareInputs& inputs) {
-  const std::string sub = subject.rfind("sub-", 0) == 0 ? subject : "sub-" + subject;
-  const fs::path func = fs::path(root) / sub / "func";
-  if (!fs::is_directory(func)) throw io_error("BIDS: no directory '", func.string(), "'");
-  const std::string prefix = sub + "_task-" + task + "_";
-  std::vector<std::string> runs;
-  for (const auto& e : fs::directory_iterator(func)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(prefix, 0) == 0 &&
-        (name.size() > 12 && (name.ends_with("_bold.nii.gz") || name.ends_with("_bold.nii"))))
-      runs.push_back(e.path().string());
-  }
-  std::sort(runs.begin(), runs.end());
-  if (runs.empty())
-    throw io_error("BIDS: no runs '", prefix, "*_bold.nii[.gz]' in '", func.string(), "'");
-  for (const auto& r : runs) {
-    const std::string stem = r.substr(0, r.rfind("_bold.nii"));
-    inputs.bold.push_back(r);
-    inputs.events.push_back(stem + "_events.tsv");
-  }
-  if (inputs.mask.empty()) {
-    for (const char* ext : {".nii.gz", ".nii"}) {
-      const fs::path m = fs::path(root) / sub / "anat" / (sub + "_desc-brain_mask" + ext);
-      if (fs::exists(m)) inputs.mask = m.string();
-    }
-    if (inputs.mask.empty())
-      throw io_error("BIDS: no mask '", sub, "/anat/", sub, "_desc-brain_mask.nii[.gz]' in '", root,
-                     "'; give one with --mask");
-  }
-  if (inputs.subject.empty()) inputs.subject = sub;
+// prepare.tr_s, else the BIDS sidecar's RepetitionTime, else the header's pixdim[4]; a disagreement
+// between sidecar and header is logged.
+FileTr resolve_tr(const std::string& bold, const nifti::Header& header, const std::string& sidecar_path,
+                  const PrepareConfig& cfg) {
+  FileTr t;
+  t.header = header.tr_seconds;
+  t.sidecar_path = sidecar_path;
+  if (!sidecar_path.empty()) t.sidecar = sidecar::repetition_time(sidecar_path);
+  if (cfg.tr_s > 0) t.tr = cfg.tr_s, t.source = "prepare.tr_s";
+  else if (t.sidecar) t.tr = *t.sidecar, t.source = "BIDS sidecar";
+  else t.tr = t.header, t.source = "NIfTI header";
+  if (t.sidecar && t.header > 0 && std::abs(*t.sidecar - t.header) > 1e-3 * std::max(*t.sidecar, t.header))
+    log::warn("'", basename_of(bold), "': the NIfTI header says TR ", t.header, " s, its BIDS sidecar '",
+              basename_of(sidecar_path), "' says ", *t.sidecar, " s; using ", t.tr, " s (", t.source, ")");
+  if (!(t.tr > 0))
+    throw input_error("'", bold, "' has no TR: its header has none (pixdim[4] = 0)",
+                      sidecar_path.empty() ? std::string(" and no BIDS sidecar was found")
+                                           : " and its sidecar '" + sidecar_path + "' has no RepetitionTime",
+                      "; set prepare.tr_s");
+  return t;
 }
 
-void attach_features(Samples& out, const FeatureJoin& join) {
-  const int64_t n_samples = out.n_samples();
-    features::FeatureOptions opts;
-    opts.names_path = join.feature_names;
-    opts.l2_normalize = join.l2_normalize;
-    const features::FeatureTable table = features::read_features(join.features, opts);
-    if (!table.merged_duplicates.empty()) {
-      std::string ids;
-      for (const auto& id : table.merged_duplicates) ids += (ids.empty() ? "'" : ", '") + id + "'";
-      log::warn("'", join.features, "' lists ", ids, " more than once with identical vectors; the first row is used");
-    }
-    std::map<std::string, std::string> aliases;
-    if (!join.feature_aliases.empty())
-      aliases = features::read_aliases(join.feature_aliases, join.alias_from_column, join.alias_to_column);
-    std::map<std::string, int32_t> row_of;  // feature id -> row of out.features
-    std::vector<std::string> wanted;
-    std::vector<int64_t> keep_samples;
-    std::set<std::string> missing;
-    for (int64_t i = 0; i < n_samples; ++i) {
-      auto it = aliases.find(out.stimulus[size_t(i)]);
-      const std::string id = it == aliases.end() ? out.stimulus[size_t(i)] : it->second;
-      if (table.find(id) < 0) {
-        if (join.missing == "error")
-          throw input_error("stimulus '", out.stimulus[size_t(i)], "'",
-                            it == aliases.end() ? std::string() : " (feature id '" + id + "')",
-                            " has no feature vector in '", join.features,
-                            "'; add it, alias it (--feature-aliases), exclude it (prepare.exclude_stimuli) or set "
-                            "prepare.missing_features: drop");
-        missing.insert(out.stimulus[size_t(i)]);
-        continue;
-      }
-      if (!row_of.count(id)) row_of[id] = int32_t(wanted.size()), wanted.push_back(id);
-      keep_samples.push_back(i);
-      out.feature_row.push_back(row_of[id]);
-    }
-    if (!missing.empty()) {
-      std::string names;
-      for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
-      log::warn("dropped ", n_samples - int64_t(keep_samples.size()), " samples whose stimulus has no feature vector: ",
-                names);
-      if (keep_samples.empty()) throw input_error("no sample has a feature vector in '", join.features, "'");
-      Samples kept_out = out;
-      kept_out.data.resize(int64_t(keep_samples.size()), out.data.cols());
-      kept_out.stimulus.clear(), kept_out.run.clear(), kept_out.onset_s.clear(), kept_out.duration_s.clear(),
-          kept_out.volumes.clear();
-      for (size_t k = 0; k < keep_samples.size(); ++k) {
-        const size_t i = size_t(keep_samples[k]);
-        kept_out.data.row(int64_t(k)) = out.data.row(int64_t(i));
-        kept_out.stimulus.push_back(out.stimulus[i]);
-        kept_out.run.push_back(out.run[i]);
-        kept_out.onset_s.push_back(out.onset_s[i]);
-        kept_out.duration_s.push_back(out.duration_s[i]);
-        kept_out.volumes.push_back(out.volumes[i]);
-      }
-      out = std::move(kept_out);
-    }
-    out.feature_ids = wanted;
-    out.features = features::lookup(table, wanted, "stimulus features");
-    out.feature_source = join.features;
-  }
+std::string tr_story(const FileTr& t) {
+  std::string s = "TR " + text(t.tr) + " s from the " + t.source + "; the NIfTI header says " +
+                  (t.header > 0 ? text(t.header) + " s" : std::string("nothing"));
+  s += t.sidecar ? ", the BIDS sidecar " + text(*t.sidecar) + " s" : std::string(", no BIDS sidecar RepetitionTime");
+  return s + " (if the TR is wrong, set prepare.tr_s)";
+}
 
-Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
+// The run's nuisance regressors: Legendre drift, cosine high-pass, confounds (with a constant when
+// the drift has none).
+MatrixD nuisance_of(int64_t n, double tr, const PrepareConfig& cfg, const MatrixD& confound_values) {
+  const MatrixD poly = polynomial_basis(n, cfg.detrend_order);
+  const MatrixD cosines = cosine_basis(n, tr, cfg.high_pass_s);
+  const bool constant = cfg.detrend_order < 0 && (cosines.cols() > 0 || confound_values.cols() > 0);
+  MatrixD out(n, poly.cols() + cosines.cols() + confound_values.cols() + (constant ? 1 : 0));
+  int64_t c = 0;
+  if (constant) out.col(c++).setOnes();
+  out.middleCols(c, poly.cols()) = poly, c += poly.cols();
+  out.middleCols(c, cosines.cols()) = cosines, c += cosines.cols();
+  out.middleCols(c, confound_values.cols()) = confound_values;
+  return out;
+}
+
+}  // namespace
+
+Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoMaskResult* auto_mask) {
   if (in.bold.empty()) throw usage_error("no bold runs given");
   if (in.labels.empty() && in.events.size() != in.bold.size())
     throw usage_error("got ", in.bold.size(), " bold file(s) but ", in.events.size(),
                       " events file(s); give one events.tsv per run, or a --labels file");
   if (!in.labels.empty() && !in.events.empty()) throw usage_error("give either --events or --labels, not both");
+  if (!in.confounds.empty() && in.confounds.size() != in.bold.size())
+    throw usage_error("got ", in.bold.size(), " bold file(s) but ", in.confounds.size(),
+                      " confounds file(s); give one --confounds file per run, or none to find them beside the runs");
+  if (!in.confounds.empty() && cfg.confounds.empty())
+    throw usage_error("--confounds files given but prepare.confounds names no column; set e.g. "
+                      "--set 'prepare.confounds=[trans_*, rot_*, csf, white_matter]'");
+  if (!in.sidecars.empty() && in.sidecars.size() != in.bold.size())
+    throw usage_error("got ", in.bold.size(), " bold file(s) but ", in.sidecars.size(), " sidecars");
+  if (cfg.sample_mode == "glm" && !in.labels.empty())
+    throw usage_error("prepare.sample_mode glm models each event with its own regressor; it needs BIDS events "
+                      "(--events), not a --labels file");
   const Scaling scaling = parse_scaling(cfg.scaling);
+  const ExtraColumns extra = extra_columns(cfg);
 
   std::vector<nifti::Header> headers;
   for (const auto& f : in.bold) headers.push_back(nifti::read_header(f));
@@ -206,21 +206,53 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
                         dims_text(headers[f]), ") are not on the same grid (dims or affine differ by more than ",
                         cfg.grid_tolerance, ")");
   }
-  const nifti::Mask mask = nifti::load_mask(in.mask, headers[0], cfg.grid_tolerance);
-  const int64_t n_mask = int64_t(mask.flat.size());
-  if (n_mask == 0) throw input_error("mask '", in.mask, "' selects no voxels");
-  log::info(in.subject, ": ", in.bold.size(), " file(s), mask ", basename_of(in.mask), " with ", n_mask, " voxels");
-
-  const std::vector<RunPlan> plans = plan_runs(in, cfg, headers);
-  const std::set<std::string> rest(cfg.rest_labels.begin(), cfg.rest_labels.end());
-  const std::set<std::string> excluded(cfg.exclude_stimuli.begin(), cfg.exclude_stimuli.end());
+  std::vector<FileTr> trs;
+  for (size_t f = 0; f < in.bold.size(); ++f)
+    trs.push_back(resolve_tr(in.bold[f], headers[f], in.sidecars.empty() ? sidecar::beside(in.bold[f]) : in.sidecars[f],
+                             cfg));
 
   Samples out;
   out.subject = in.subject;
+  nifti::Mask mask;
+  if (in.mask == kAutoMask) {
+    EpiMaskParams params;
+    params.lower_cutoff = cfg.auto_mask_lower_cutoff;
+    params.upper_cutoff = cfg.auto_mask_upper_cutoff;
+    params.opening = cfg.auto_mask_opening;
+    if (!(params.upper_cutoff > params.lower_cutoff))
+      throw usage_error("prepare.auto_mask_upper_cutoff (", params.upper_cutoff,
+                        ") must be above prepare.auto_mask_lower_cutoff (", params.lower_cutoff, ")");
+    log::info(in.subject, ": computing the automatic mask from the mean of ", in.bold.size(), " run file(s)");
+    std::array<int64_t, 3> dims{};
+    for (size_t k = 0; k < 3; ++k) dims[k] = k < headers[0].dims.size() ? headers[0].dims[k] : 1;
+    const EpiMask epi = compute_epi_mask(mean_image(in.bold, headers[0]), dims, params);
+    if (epi.n_inside == 0)
+      throw input_error("--mask auto found no brain in the mean image of the runs (threshold ", epi.threshold,
+                        "): ", params.opening, " erosions left nothing",
+                        params.opening > 0 ? " (coarse voxels? try prepare.auto_mask_opening: 0)" : "");
+    mask = mask_of(epi.inside, headers[0]);
+    out.mask_method = cat("auto (nilearn compute_epi_mask: lower_cutoff ", params.lower_cutoff, ", upper_cutoff ",
+                          params.upper_cutoff, ", opening ", params.opening, ", largest component; threshold ",
+                          epi.threshold, ")");
+    if (auto_mask) auto_mask->inside = epi.inside, auto_mask->threshold = epi.threshold;
+  } else {
+    mask = nifti::load_mask(in.mask, headers[0], cfg.grid_tolerance);
+    out.mask_source = in.mask;
+    out.mask_method = "file";
+  }
+  const int64_t n_mask = int64_t(mask.flat.size());
+  if (n_mask == 0) throw input_error("mask '", in.mask, "' selects no voxels");
+  log::info(in.subject, ": ", in.bold.size(), " file(s), mask ",
+            in.mask == kAutoMask ? std::string("auto") : basename_of(in.mask), " with ", n_mask, " voxels");
+
+  const std::vector<RunPlan> plans = plan_runs(in, cfg, extra, headers);
+  const std::set<std::string> rest(cfg.rest_labels.begin(), cfg.rest_labels.end());
+  const std::set<std::string> excluded(cfg.exclude_stimuli.begin(), cfg.exclude_stimuli.end());
   out.mask_voxels = n_mask;
+  out.sample_mode = cfg.sample_mode == "glm" ? "glm-" + cfg.glm_method : cfg.sample_mode;
   std::vector<float> rows;  // appended samples, n_mask floats each
   std::vector<uint8_t> drop(n_mask, 0);
-  int64_t n_all_nan = 0, n_partial_nan = 0, n_constant = 0, skipped_events = 0;
+  int64_t n_all_nan = 0, n_partial_nan = 0, n_constant = 0, n_rest = 0, n_excluded = 0;
 
   log::Progress progress("preparing runs", int64_t(plans.size()));
   size_t loaded_file = SIZE_MAX;
@@ -229,14 +261,39 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
     const RunPlan& plan = plans[r];
     const std::string& bold = in.bold[plan.file];
     with_context(cat("preparing run ", r + 1, " of ", in.subject, " (", basename_of(bold), ")"), [&] {
+      const FileTr& tr_info = trs[plan.file];
+      const double tr = tr_info.tr;
+      const double run_length = double(plan.n_volumes) * tr;
+      std::vector<events::Event> evs = plan.events;
+      if (!in.labels.empty())
+        for (auto& e : evs) e.onset_s *= tr, e.duration_s *= tr;  // label blocks came in volumes
+      for (const auto& e : evs) {
+        if (e.onset_s + e.duration_s > run_length + 1e-6)
+          throw input_error("'", plan.events_source, "'", e.line ? cat(" line ", e.line) : std::string(), ": event '",
+                            e.stimulus, "' at onset ", e.onset_s, " s (duration ", e.duration_s,
+                            " s) ends past the end of its run (", plan.n_volumes, " volumes x TR ", tr, " s = ",
+                            run_length, " s); ", tr_story(tr_info));
+      }
+      MatrixD confound_values(plan.n_volumes, 0);
+      if (!cfg.confounds.empty()) {
+        const std::string path = in.confounds.empty() ? confounds::find_beside(bold) : in.confounds[plan.file];
+        if (path.empty())
+          throw input_error("prepare.confounds is set but run '", bold, "' has no confounds file: looked for ",
+                            "<run>_desc-confounds_timeseries.tsv (fMRIPrep) beside it; give one per run with --confounds");
+        const confounds::Confounds c = confounds::read_confounds(path, cfg.confounds, headers[plan.file].n_volumes());
+        confound_values = c.values.middleRows(plan.first_volume, plan.n_volumes);
+        if (r == 0) {
+          std::string names;
+          for (const auto& n : c.columns) names += (names.empty() ? "" : ", ") + n;
+          log::info(in.subject, ": confounds ", names);
+        }
+      }
+
       if (loaded_file != plan.file) {
         file_data.resize(0, 0);  // release the previous file before loading the next
         file_data = nifti::Image::load(bold).gather(mask.flat);
         loaded_file = plan.file;
       }
-      const double tr = cfg.tr_s > 0 ? cfg.tr_s : headers[plan.file].tr_seconds;
-      if (!(tr > 0))
-        throw input_error("'", bold, "' has no TR in its header (pixdim[4] = 0); set prepare.tr_s");
       MatrixF y;
       if (plan.first_volume == 0 && plan.n_volumes == file_data.rows()) {
         y = std::move(file_data);  // the run is the whole file: no copy
@@ -245,18 +302,8 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
         y = file_data.middleRows(plan.first_volume, plan.n_volumes);
       }
 
-      const double run_length = double(plan.n_volumes) * tr;
-      std::vector<events::Event> evs = plan.events;
-      if (!in.labels.empty())
-        for (auto& e : evs) e.onset_s *= tr, e.duration_s *= tr;  // label blocks came in volumes
-      for (const auto& e : evs) {
-        if (e.onset_s + e.duration_s > run_length + 1e-6)
-          throw input_error("'", plan.events_source, "': event '", e.stimulus, "' at onset ", e.onset_s,
-                            " s (duration ", e.duration_s, " s) ends past the end of its run (", plan.n_volumes,
-                            " volumes x TR ", tr, " s = ", run_length, " s)");
-      }
-
-      const VoxelHealth health = clean_run(y, polynomial_basis(plan.n_volumes, cfg.detrend_order), scaling);
+      const MatrixD nuisance = nuisance_of(plan.n_volumes, tr, cfg, confound_values);
+      const VoxelHealth health = clean_run(y, nuisance, scaling);
       for (int64_t j = 0; j < n_mask; ++j) {
         if (health.some_nonfinite[j] && cfg.nonfinite == "error") {
           const auto& v = mask.ijk[j];
@@ -272,38 +319,46 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
         else if (health.constant[j]) drop[j] = 1, ++n_constant;
       }
 
-      auto keep = [&](const std::string& stim) { return !rest.count(stim) && !excluded.count(stim); };
-      auto add_sample = [&](const Eigen::RowVectorXf& row, const std::string& stim, double onset, double dur,
-                            int64_t volumes) {
-        rows.insert(rows.end(), row.data(), row.data() + row.size());
-        out.stimulus.push_back(stim);
-        out.run.push_back(int32_t(r));
-        out.onset_s.push_back(onset);
-        out.duration_s.push_back(dur);
-        out.volumes.push_back(int32_t(volumes));
-      };
+      std::vector<events::Event> kept, modelled;
+      std::vector<uint8_t> output;
+      for (const auto& e : evs) {
+        if (rest.count(e.stimulus)) {
+          ++n_rest;
+          continue;
+        }
+        modelled.push_back(e);
+        output.push_back(!excluded.count(e.stimulus));
+        if (excluded.count(e.stimulus)) ++n_excluded;
+        else kept.push_back(e);
+      }
+      RunSamples rs;
       if (cfg.sample_mode == "event") {
-        for (const auto& e : evs) {
-          if (!keep(e.stimulus)) continue;
-          const VolumeWindow w = event_window(e.onset_s, e.duration_s, cfg.shift_s, tr, plan.n_volumes);
-          if (w.count == 0) {
-            ++skipped_events;
-            log::warn("'", plan.events_source, "': event '", e.stimulus, "' at ", e.onset_s, " s has no volume after the ",
-                      cfg.shift_s, " s shift (run ends at ", run_length, " s); skipped");
-            continue;
-          }
-          add_sample(window_mean(y, w), e.stimulus, e.onset_s, e.duration_s, w.count);
-        }
-      } else {  // one sample per volume inside a (shifted) event
-        for (int64_t t = 0; t < plan.n_volumes; ++t) {
-          const double at = double(t) * tr - cfg.shift_s;
-          for (const auto& e : evs) {
-            if (at + 1e-6 >= e.onset_s && at < e.onset_s + e.duration_s - 1e-6 && keep(e.stimulus)) {
-              add_sample(y.row(t), e.stimulus, e.onset_s, tr, 1);
-              break;
-            }
-          }
-        }
+        rs = window_samples(y, kept, tr, cfg.shift_s);
+      } else if (cfg.sample_mode == "volume") {
+        rs = volume_samples(y, kept, tr, cfg.shift_s);
+      } else {
+        GlmOptions opt;
+        opt.method = cfg.glm_method;
+        opt.oversampling = cfg.glm_oversampling;
+        opt.lss_group_field = extra.index(cfg.lss_group_column);
+        rs = glm_samples(y, modelled, output, nuisance, tr, opt);
+      }
+      if (!cfg.average_by.empty()) rs = average_by_field(rs, extra.index(cfg.average_by), "prepare.average_by group");
+      for (const auto& d : rs.dropped) {
+        log::warn("'", plan.events_source, "'", d.line ? cat(" line ", d.line) : std::string(), ": event '", d.stimulus,
+                  "' at ", d.onset_s, " s gives no sample: ", d.reason);
+        out.dropped_stimulus.push_back(d.stimulus);
+        out.dropped_run.push_back(int32_t(r));
+        out.dropped_onset_s.push_back(d.onset_s);
+        out.dropped_reason.push_back(d.reason);
+      }
+      rows.insert(rows.end(), rs.rows.data(), rs.rows.data() + rs.rows.size());
+      for (const auto& s : rs.table) {
+        out.stimulus.push_back(s.stimulus);
+        out.run.push_back(int32_t(r));
+        out.onset_s.push_back(s.onset_s);
+        out.duration_s.push_back(s.duration_s);
+        out.volumes.push_back(s.volumes);
       }
       out.run_source.push_back(bold);
       out.run_events.push_back(plan.events_source);
@@ -313,28 +368,36 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg) {
     progress.tick();
   }
   progress.done();
+  if (n_rest + n_excluded > 0)
+    log::info(in.subject, ": ", n_rest, " rest event(s) (prepare.rest_labels) and ", n_excluded,
+              " excluded event(s) (prepare.exclude_stimuli) give no sample, by configuration");
+  if (!out.dropped_stimulus.empty())
+    log::warn(in.subject, ": ", out.dropped_stimulus.size(), " event(s) gave no sample (listed above and in the "
+              "samples file's /dropped_events)");
 
   const int64_t n_samples = int64_t(out.stimulus.size());
-  if (n_samples == 0) throw input_error("no samples: every event was rest, excluded or outside its run");
-  std::vector<int64_t> kept;
+  if (n_samples == 0) throw input_error("no samples: every event was rest, excluded or gave no sample");
+  std::vector<int64_t> kept_voxels;
   for (int64_t j = 0; j < n_mask; ++j)
-    if (!drop[j]) kept.push_back(j);
-  if (kept.empty()) throw input_error("every voxel of mask '", in.mask, "' was dropped (constant or non-finite)");
-  const int64_t dropped = n_mask - int64_t(kept.size());
+    if (!drop[j]) kept_voxels.push_back(j);
+  if (kept_voxels.empty())
+    throw input_error("every voxel of mask '", in.mask, "' was dropped (constant or non-finite)");
+  const int64_t dropped = n_mask - int64_t(kept_voxels.size());
   if (dropped > 0)
     log::warn("dropped ", dropped, " of ", n_mask, " voxels: ", n_constant, " constant, ", n_all_nan,
               " all non-finite, ", n_partial_nan, " partly non-finite");
   out.dropped_voxels = dropped;
 
-  out.data.resize(n_samples, int64_t(kept.size()));
-  out.ijk.resize(int64_t(kept.size()), 3);
-  out.xyz.resize(int64_t(kept.size()), 3);
+  out.data.resize(n_samples, int64_t(kept_voxels.size()));
+  out.ijk.resize(int64_t(kept_voxels.size()), 3);
+  out.xyz.resize(int64_t(kept_voxels.size()), 3);
   for (int64_t i = 0; i < n_samples; ++i)
-    for (size_t c = 0; c < kept.size(); ++c) out.data(i, int64_t(c)) = rows[size_t(i) * size_t(n_mask) + size_t(kept[c])];
+    for (size_t c = 0; c < kept_voxels.size(); ++c)
+      out.data(i, int64_t(c)) = rows[size_t(i) * size_t(n_mask) + size_t(kept_voxels[c])];
   rows.clear();
   rows.shrink_to_fit();
-  for (size_t c = 0; c < kept.size(); ++c) {
-    const auto& v = mask.ijk[size_t(kept[c])];
+  for (size_t c = 0; c < kept_voxels.size(); ++c) {
+    const auto& v = mask.ijk[size_t(kept_voxels[c])];
     out.ijk.row(int64_t(c)) << v[0], v[1], v[2];
     const Eigen::Vector4d w = headers[0].affine * Eigen::Vector4d(v[0], v[1], v[2], 1.0);
     out.xyz.row(int64_t(c)) = w.head<3>().transpose();

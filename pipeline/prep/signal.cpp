@@ -52,19 +52,22 @@ Eigen::VectorXd column_means(const MatrixF& y) {
 namespace {
 // An orthonormal basis [n x rank] of the columns' span (rank-revealing QR: a confound that repeats a
 // drift term counts once).
-Eigen::MatrixXf orthonormal_span(const MatrixD& basis) {
-  if (basis.cols() == 0 || basis.rows() == 0) return Eigen::MatrixXf(basis.rows(), 0);
+Eigen::MatrixXd orthonormal_span(const MatrixD& basis) {
+  if (basis.cols() == 0 || basis.rows() == 0) return Eigen::MatrixXd(basis.rows(), 0);
   const Eigen::MatrixXd b = basis;
   Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(b);
   qr.setThreshold(1e-10);
-  return (qr.householderQ() * Eigen::MatrixXd::Identity(b.rows(), qr.rank())).cast<float>();
+  return qr.householderQ() * Eigen::MatrixXd::Identity(b.rows(), qr.rank());
 }
 
-// y -= Q (Q^T y).
-void project_out(MatrixF& y, const Eigen::MatrixXf& q) {
+// y -= Q (Q^T y), in double (runs sit on baselines of ~1000 whose float rounding is not small
+// next to the fluctuations that remain).
+void project_out(MatrixF& y, const Eigen::MatrixXd& q) {
   if (q.cols() == 0) return;
-  const Eigen::MatrixXf coef = q.transpose() * y;  // rank x n_voxels
-  y.noalias() -= q * coef;
+  Eigen::MatrixXd yd = y.cast<double>();
+  const Eigen::MatrixXd coef = q.transpose() * yd;  // rank x n_voxels
+  yd.noalias() -= q * coef;
+  y = yd.cast<float>();
 }
 }  // namespace
 
@@ -109,7 +112,7 @@ void scale_columns(MatrixF& y, Scaling scaling, const Eigen::VectorXd& baseline,
 VoxelHealth clean_run(MatrixF& y, const MatrixD& nuisance, Scaling scaling) {
   const int64_t n = y.rows(), v = y.cols();
   V2C_ASSERT(nuisance.rows() == n);
-  const Eigen::MatrixXf q = orthonormal_span(nuisance);
+  const Eigen::MatrixXd q = orthonormal_span(nuisance);
   VoxelHealth health;
   health.all_nonfinite.assign(v, 0);
   health.some_nonfinite.assign(v, 0);
