@@ -2,9 +2,9 @@
 
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "pipeline/core/error.h"
+#include "pipeline/core/json.h"
 
 namespace fs = std::filesystem;
 
@@ -17,18 +17,18 @@ std::string beside(const std::string& nifti_path) {
       stem.resize(stem.size() - std::string(ext).size());
       break;
     }
-  const std::string json = stem + ".json";
+  const std::string path = stem + ".json";
   std::error_code ec;
-  return fs::is_regular_file(json, ec) ? json : "";
+  return fs::is_regular_file(path, ec) ? path : "";
 }
 
 std::optional<double> repetition_time(const std::string& json_path) {
   std::ifstream in(json_path);
   if (!in) throw io_error("cannot open BIDS sidecar '", json_path, "'");
-  nlohmann::json doc;
+  json::Value doc;
   try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
+    doc = json::Value::parse(in);
+  } catch (const json::Value::exception& e) {
     throw input_error("BIDS sidecar '", json_path, "' is not valid JSON: ", e.what());
   }
   if (!doc.is_object() || !doc.contains("RepetitionTime")) return std::nullopt;
