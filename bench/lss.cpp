@@ -15,7 +15,7 @@
 #include <random>
 #include <string>
 
-#include "pipeline/io/features.h"
+#include "pipeline/io/npy.h"
 #include "pipeline/prep/drift.h"
 #include "pipeline/prep/glm.h"
 #include "pipeline/prep/hrf.h"
@@ -63,9 +63,9 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < block.size(); ++i) block.data()[i] += 100.0 + g(rng);
     y.middleCols(c0, w) = block.cast<float>();
   }
-  features::write_npy(dir + "/Y.npy", y);
-  features::write_npy(dir + "/X.npy", x);
-  features::write_npy(dir + "/N.npy", nuisance);
+  npy::write_npy(dir + "/Y.npy", y);
+  npy::write_npy(dir + "/X.npy", x);
+  npy::write_npy(dir + "/N.npy", nuisance);
   {
     std::ofstream f(dir + "/groups.txt");
     for (int32_t gi : group) f << gi << "\n";
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   int64_t lost = 0;
   for (uint8_t e : est.estimable) lost += e ? 0 : 1;
   if (lost) std::fprintf(stderr, "bench-lss: %ld trials not estimable\n", long(lost));
-  features::write_npy(dir + "/beta_ours.npy", est.beta);
+  npy::write_npy(dir + "/beta_ours.npy", est.beta);
   std::printf("%.4f %ld\n", ours, ru.ru_maxrss / 1024);
   return 0;
 }

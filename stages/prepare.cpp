@@ -1,8 +1,10 @@
 // v2c-prepare: one subject's NIfTI runs + mask + events -> samples.h5.
 #include <filesystem>
+#include <optional>
 
 #include "pipeline/core/error.h"
 #include "pipeline/core/log.h"
+#include "pipeline/core/output.h"
 #include "pipeline/core/stage.h"
 #include "pipeline/io/nifti.h"
 #include "pipeline/io/samples.h"
@@ -88,26 +90,25 @@ void run(StageContext& ctx, prep::PrepareConfig& cfg) {
     if (!f.empty() && f != prep::kAutoMask && f != prep::kOneHot) ctx.add_input(f);
 
   // --mask auto writes <out>_mask.nii.gz beside the samples; like the samples, never over an
-  // existing file without --force.
-  std::string mask_out;
+  // existing file without --force (AtomicOutput refuses before any work).
+  std::optional<AtomicOutput> mask_out;
   if (in.mask == prep::kAutoMask) {
     const std::filesystem::path o(ctx.out);
-    mask_out = (o.parent_path() / (o.stem().string() + "_mask.nii.gz")).string();
-    if (std::filesystem::exists(mask_out) && !ctx.force)
-      throw usage_error("output '", mask_out, "' already exists; pass --force to overwrite it");
+    mask_out.emplace((o.parent_path() / (o.stem().string() + "_mask.nii.gz")).string(), ctx.force);
   }
   prep::AutoMaskResult auto_mask;
   Samples s = prep::prepare_subject(in, cfg, &auto_mask);
-  if (!mask_out.empty()) {
-    prep::write_mask(mask_out, nifti::read_header(in.bold[0]), auto_mask.inside);
-    s.mask_source = mask_out;
-    log::info(s.subject, ": automatic mask (", s.mask_voxels, " voxels, threshold ", auto_mask.threshold, ") -> ",
-              mask_out);
+  if (mask_out) {
+    const std::string path = mask_out->final_path();
+    nifti::write_map(*mask_out, nifti::read_header(in.bold[0]),
+                     std::vector<float>(auto_mask.inside.begin(), auto_mask.inside.end()));
+    s.mask_source = path;
+    log::info(s.subject, ": automatic mask (", s.mask_voxels, " voxels, threshold ", auto_mask.threshold, ") -> ", path);
   }
   try {
     write_samples(ctx.out, s, ctx.provenance, ctx.force);
   } catch (...) {
-    if (!mask_out.empty()) std::filesystem::remove(mask_out);  // no half of the output
+    if (mask_out) std::filesystem::remove(mask_out->final_path());  // no half of the output
     throw;
   }
   log::info(s.subject, ": ", s.n_samples(), " samples x ", s.n_voxels(), " voxels from ", s.run_source.size(),

@@ -9,7 +9,7 @@
 #include <random>
 #include <sstream>
 
-#include "pipeline/io/features.h"
+#include "pipeline/io/npy.h"
 #include "pipeline/prep/drift.h"
 #include "pipeline/prep/glm.h"
 #include "pipeline/prep/hrf.h"
@@ -140,13 +140,13 @@ BOOST_AUTO_TEST_CASE(lsa_and_lss_equal_the_numpy_oracle,
   for (size_t i = 0; i < s.events.size(); ++i)
     ev << s.events[i].onset_s << " " << s.events[i].duration_s << " " << s.group[i] << "\n";
   ev.close();
-  features::write_npy(dir.file("y.npy"), s.y);
-  features::write_npy(dir.file("confounds.npy"), s.confounds);
-  features::write_npy(dir.file("x.npy"), s.trials);
-  features::write_npy(dir.file("nuisance.npy"), s.nuisance);
-  features::write_npy(dir.file("lsa.npy"), lsa.beta);
-  features::write_npy(dir.file("lss.npy"), lss.beta);
-  features::write_npy(dir.file("lss_all.npy"), lss_all.beta);
+  npy::write_npy(dir.file("y.npy"), s.y);
+  npy::write_npy(dir.file("confounds.npy"), s.confounds);
+  npy::write_npy(dir.file("x.npy"), s.trials);
+  npy::write_npy(dir.file("nuisance.npy"), s.nuisance);
+  npy::write_npy(dir.file("lsa.npy"), lsa.beta);
+  npy::write_npy(dir.file("lss.npy"), lss.beta);
+  npy::write_npy(dir.file("lss_all.npy"), lss_all.beta);
   const std::string out = test::run_python_ok(
       "import sys\nsys.path.insert(0, '" + (*root / "tests/oracle").string() + "')\n"
       "import numpy as np, glm_numpy as g\n"

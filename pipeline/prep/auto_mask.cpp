@@ -44,9 +44,4 @@ nifti::Mask mask_of(const std::vector<uint8_t>& inside, const nifti::Header& gri
   return m;
 }
 
-void write_mask(const std::string& path, const nifti::Header& grid, const std::vector<uint8_t>& inside) {
-  std::vector<float> values(inside.begin(), inside.end());
-  nifti::write_series(path, {dim(grid, 0), dim(grid, 1), dim(grid, 2), 1}, grid.affine, 0.0, values, "int16");
-}
-
 }  // namespace v2c::prep

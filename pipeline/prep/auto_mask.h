@@ -1,5 +1,5 @@
 // --mask auto (I/O around the epi_mask.h kernel): the mean image over every volume of the runs,
-// nilearn's EPI mask on it, and its NIfTI file.
+// and the mask as v2c-prepare uses one.
 #pragma once
 
 #include <string>
@@ -16,8 +16,5 @@ std::vector<double> mean_image(const std::vector<std::string>& runs, const nifti
 
 // The mask as v2c-prepare uses a mask file: the voxels inside, as flat indices and coordinates.
 nifti::Mask mask_of(const std::vector<uint8_t>& inside, const nifti::Header& grid);
-
-// A 3D int16 NIfTI-1 (1 inside, 0 outside) on the grid (dims and affine of `grid`).
-void write_mask(const std::string& path, const nifti::Header& grid, const std::vector<uint8_t>& inside);
 
 }  // namespace v2c::prep
