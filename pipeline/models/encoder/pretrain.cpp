@@ -80,7 +80,7 @@ uint64_t state_fingerprint(const Trainer<float>& tr) {
   for (const Param<float>* p : tr.encoder().params())
     h = dist::fingerprint(p->value.data(), p->value.size() * int64_t(sizeof(float)), h);
   const int64_t step = tr.step();
-  const auto rng = tr.rng().state();
+  const auto rng = tr.rng().engine().state();
   h = dist::fingerprint(&step, sizeof(step), h);
   return dist::fingerprint(rng.data(), int64_t(sizeof(rng)), h);
 }
