@@ -261,7 +261,7 @@ BOOST_AUTO_TEST_CASE(simulate_model_gets_the_documented_defaults) {
 
 BOOST_AUTO_TEST_CASE(prepare_gets_the_documented_defaults) {
   static_assert(std::is_invocable_v<decltype(&prep::prepare_subject), const prep::PrepareInputs&,
-                                    const prep::PrepareConfig&>);
+                                    const prep::PrepareConfig&, prep::AutoMaskResult*>);
   for_each_empty_config<prep::PrepareConfig>("prepare", [](const auto& l) {
     const prep::PrepareConfig& c = l.cfg;
     expect(l, "detrend_order", "2", c.detrend_order);
