@@ -22,6 +22,10 @@ SAN_FLAGS ?=
 VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 
 # ---- set-up: Debian packages ---------------------------------------------------------------
+# Armadillo is kept for its two LAPACK drivers, eig_sym(..., "dc") (ridge's eigendecomposition,
+# math/linalg.cpp) and svd_econ(..., "dc") (Procrustes, models/align/common_space.cpp): Debian's
+# OpenBLAS ships LAPACK but no LAPACKE, and calling the Fortran routines ourselves would mean
+# hand-written workspace queries and fallbacks that Armadillo already does, tested.
 BUILD_PACKAGES := g++ make pkg-config git libeigen3-dev libnifti2-dev libhdf5-dev \
                   libarmadillo-dev libopenblas-dev libboost-test-dev libyaml-cpp-dev \
                   libdeflate-dev zlib1g-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin
@@ -131,6 +135,12 @@ bench: setup-bench
 
 # ---- the pipeline --------------------------------------------------------------------------
 include pipeline.mk
+
+.PHONY: format
+# Formats every tracked C++ file with .clang-format (Debian's clang-format).
+format:
+	@scripts/ensure-debian-packages.sh clang-format
+	git ls-files '*.cpp' '*.h' | xargs clang-format -i
 
 .PHONY: clean
 clean:
