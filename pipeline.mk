@@ -14,6 +14,13 @@
 #   sub-XX/encoder-MODE-fF.h5        the encoder fine-tuned on a held-out subject (v2c-finetune)
 #   sub-XX/*.retrieval.h5            retrieval metrics of each predictions file (v2c-retrieve)
 #   report/index.html, results.csv   ridge vs the encoder (v2c-report)
+#
+# On a cluster every stage command can go through a launcher (the outputs' folder must be on a file
+# system every node sees; make itself runs where it is started):
+#   LAUNCH      prefix of every stage command, e.g. LAUNCH='srun -n1 -c8' (Slurm: one task of 8 cores)
+#   MPI_LAUNCH  prefix of v2c-pretrain instead of LAUNCH, e.g. MPI_LAUNCH='srun -n4 -c8' or
+#               MPI_LAUNCH='mpirun -np 4': data-parallel pretraining (empty: LAUNCH, one process)
+#   make -j64 LAUNCH='srun -n1 -c8' MPI_LAUNCH='srun -n4 -c8' THREADS=8
 
 CONFIG  ?= configs/default.yaml
 STUDY   ?= $(basename $(notdir $(CONFIG)))
@@ -23,6 +30,9 @@ BIDS    := $(WORK)/bids
 PLAN    := $(WORK)/plan.mk
 V2C     := $(BUILD)/bin
 STAGE_FLAGS := --config $(CONFIG) --threads $(THREADS) --force
+LAUNCH  ?=
+MPI_LAUNCH ?=
+PRETRAIN_LAUNCH = $(if $(strip $(MPI_LAUNCH)),$(MPI_LAUNCH),$(LAUNCH))
 # Stages that exist in this checkout (later stages are added to the pipeline as they land).
 HAVE = $(wildcard stages/$(1).cpp)
 
@@ -34,7 +44,7 @@ all: setup
 # Phase 1 writes the plan; phase 2 reads it (subjects, fractions, prepare arguments).
 run: $(V2C)/v2c-plan
 	@mkdir -p $(WORK)
-	@$(V2C)/v2c-plan --config $(CONFIG) --bids-dir $(BIDS) --out $(PLAN).new --force --quiet
+	@$(LAUNCH) $(V2C)/v2c-plan --config $(CONFIG) --bids-dir $(BIDS) --out $(PLAN).new --force --quiet
 	@cmp -s $(PLAN).new $(PLAN) && rm -f $(PLAN).new || mv $(PLAN).new $(PLAN)
 	@$(MAKE) --no-print-directory pipeline V2C_PIPELINE=1
 	@if [ -f $(WORK)/report/index.html ]; then echo "vox2clip: report: $(abspath $(WORK))/report/index.html"; \
@@ -60,21 +70,21 @@ pipeline: $(SAMPLES) $(PREDICTIONS) $(RETRIEVAL) $(REPORT)
 ifeq ($(STUDY_SOURCE),simulate)
 SIM_STAMP := $(BIDS)/dataset_description.json
 $(SIM_STAMP): $(CONFIG) $(V2C)/v2c-simulate
-	$(V2C)/v2c-simulate $(STAGE_FLAGS) --out $(BIDS)
+	$(LAUNCH) $(V2C)/v2c-simulate $(STAGE_FLAGS) --out $(BIDS)
 endif
 
 $(WORK)/%/samples.h5: $(SIM_STAMP) $(PLAN) $(V2C)/v2c-prepare
-	$(V2C)/v2c-prepare $(STAGE_FLAGS) $(PREPARE_ARGS_$*) --out $@
+	$(LAUNCH) $(V2C)/v2c-prepare $(STAGE_FLAGS) $(PREPARE_ARGS_$*) --out $@
 
 define ridge_rule
 $(WORK)/%/ridge-f$(1).h5: $(WORK)/%/samples.h5 $(CONFIG) $(V2C)/v2c-ridge
-	$(V2C)/v2c-ridge $(STAGE_FLAGS) --samples $$< --set ridge.train_fraction=$(1) --out $$@
+	$(LAUNCH) $(V2C)/v2c-ridge $(STAGE_FLAGS) --samples $$< --set ridge.train_fraction=$(1) --out $$@
 endef
 $(foreach f,$(FRACTIONS),$(eval $(call ridge_rule,$(f))))
 
 $(ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(CONFIG) $(V2C)/v2c-pretrain
 	@mkdir -p $(@D)
-	$(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(filter %samples.h5,$^) --out $@
+	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(filter %samples.h5,$^) --out $@
 
 # Same outer folds as ridge: read from the subject's ridge output.
 FOLDS_FROM = $(WORK)/$(1)/ridge-f$(lastword $(FRACTIONS)).h5
@@ -82,15 +92,15 @@ define finetune_rule
 $(WORK)/%/encoder-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $$$$(call FOLDS_FROM,$$$$*) $(if $(PRETRAIN_SUBJECTS),$(ENCODER) \
                                  $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5)) \
                                  $(CONFIG) $(V2C)/v2c-finetune
-	$(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< \
+	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< \
 	  $(if $(PRETRAIN_SUBJECTS),--pretrained $(ENCODER) --reference $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5)) \
 	  --folds-from $$(call FOLDS_FROM,$$*) --set finetune.mode=$(2) --set finetune.train_fraction=$(1) --out $$@
 endef
 $(foreach f,$(FRACTIONS),$(foreach m,$(MODES),$(eval $(call finetune_rule,$(f),$(m)))))
 
 $(WORK)/%.retrieval.h5: $(WORK)/%.h5 $(WORK)/$$(dir $$*)samples.h5 $(CONFIG) $(V2C)/v2c-retrieve
-	$(V2C)/v2c-retrieve $(STAGE_FLAGS) --predictions $< --samples $(WORK)/$(dir $*)samples.h5 --out $@
+	$(LAUNCH) $(V2C)/v2c-retrieve $(STAGE_FLAGS) --predictions $< --samples $(WORK)/$(dir $*)samples.h5 --out $@
 
 $(WORK)/report/index.html: $(RETRIEVAL) $(PREDICTIONS) $(CONFIG) $(V2C)/v2c-report
-	$(V2C)/v2c-report $(STAGE_FLAGS) --study $(WORK) --out $(WORK)/report
+	$(LAUNCH) $(V2C)/v2c-report $(STAGE_FLAGS) --study $(WORK) --out $(WORK)/report
 endif
