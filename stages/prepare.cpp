@@ -11,6 +11,7 @@
 #include "pipeline/prep/auto_mask.h"
 #include "pipeline/prep/bids.h"
 #include "pipeline/prep/prepare.h"
+#include "pipeline/prep/timeseries_collect.h"
 
 using namespace v2c;
 
@@ -33,7 +34,8 @@ const StageSpec spec{
     .options =
         {
             {"bold", "FILE", "4D NIfTI run(s), in run order", true, false, ""},
-            {"events", "FILE", "BIDS events.tsv, one per --bold file", true, false, ""},
+            {"events", "FILE", "BIDS events.tsv, one per --bold file ('none': a run without events, e.g. rest)", true,
+             false, ""},
             {"labels", "FILE", "per-volume 'label run' file covering all --bold volumes (instead of --events)", false,
              false, ""},
             {"confounds", "FILE", "confounds TSV, one per --bold file (default: fMRIPrep's, found beside each run)",
@@ -52,6 +54,8 @@ const StageSpec spec{
             {"feature-names", "FILE", "ids of the .npy rows, one per line", false, false, ""},
             {"feature-aliases", "FILE", "TSV mapping stimulus ids to feature ids (columns: prepare.alias_*_column)",
              false, false, ""},
+            {"timeseries", "FILE", "also write every run's cleaned volumes, labelled or not, here (HDF5, format "
+             "'timeseries', docs/formats.md)", false, false, ""},
         },
     .output_help = "samples file to write (HDF5, format 'samples', docs/formats.md)",
 };
@@ -96,6 +100,12 @@ void run(StageContext& ctx, prep::PrepareConfig& cfg) {
     const std::filesystem::path o(ctx.out);
     mask_out.emplace((o.parent_path() / (o.stem().string() + "_mask.nii.gz")).string(), ctx.force);
   }
+  prep::TimeSeriesCollector series;
+  const std::string series_path = a.one("timeseries");
+  if (!series_path.empty()) {
+    AtomicOutput{series_path, ctx.force};  // refuses an existing file before any work
+    in.on_cleaned_run = [&](const MatrixF& y, const nifti::Mask& m) { series.add_run(y, m); };
+  }
   prep::AutoMaskResult auto_mask;
   Samples s = prep::prepare_subject(in, cfg, &auto_mask);
   if (mask_out) {
@@ -106,9 +116,11 @@ void run(StageContext& ctx, prep::PrepareConfig& cfg) {
     log::info(s.subject, ": automatic mask (", s.mask_voxels, " voxels, threshold ", auto_mask.threshold, ") -> ", path);
   }
   try {
+    if (!series_path.empty()) write_timeseries(series_path, series.finish(s, cfg.shift_s), ctx.provenance, ctx.force);
     write_samples(ctx.out, s, ctx.provenance, ctx.force);
   } catch (...) {
     if (mask_out) std::filesystem::remove(mask_out->final_path());  // no half of the output
+    if (!series_path.empty()) std::filesystem::remove(series_path);
     throw;
   }
   log::info(s.subject, ": ", s.n_samples(), " samples x ", s.n_voxels(), " voxels from ", s.run_source.size(),

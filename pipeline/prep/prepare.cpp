@@ -86,8 +86,8 @@ std::vector<RunPlan> plan_runs(const PrepareInputs& in, const PrepareConfig& cfg
       RunPlan p;
       p.file = f;
       p.n_volumes = headers[f].n_volumes();
-      p.events = events::read_events_tsv(in.events[f], cfg.stimulus_column, extra.names);
-      p.events_source = in.events[f];
+      if (in.events[f] != kNoEvents) p.events = events::read_events_tsv(in.events[f], cfg.stimulus_column, extra.names);
+      p.events_source = in.events[f] == kNoEvents ? "" : in.events[f];
       plans.push_back(std::move(p));
     }
     return plans;
@@ -304,6 +304,7 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
 
       const MatrixD nuisance = nuisance_of(plan.n_volumes, tr, cfg, confound_values);
       const VoxelHealth health = clean_run(y, nuisance, scaling);
+      if (in.on_cleaned_run) in.on_cleaned_run(y, mask);
       for (int64_t j = 0; j < n_mask; ++j) {
         if (health.some_nonfinite[j] && cfg.nonfinite == "error") {
           const auto& v = mask.ijk[j];
@@ -376,7 +377,7 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
               "samples file's /dropped_events)");
 
   const int64_t n_samples = int64_t(out.stimulus.size());
-  if (n_samples == 0) throw input_error("no samples: every event was rest, excluded or gave no sample");
+  if (n_samples == 0 && !in.on_cleaned_run) throw input_error("no samples: every event was rest, excluded or gave no sample");
   std::vector<int64_t> kept_voxels;
   for (int64_t j = 0; j < n_mask; ++j)
     if (!drop[j]) kept_voxels.push_back(j);

@@ -7,6 +7,7 @@
 // With --mask auto every run is read once more first, for the mean image.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,14 @@
 #include "pipeline/prep/epi_mask.h"
 #include "pipeline/prep/feature_join.h"
 
+namespace v2c::nifti {
+struct Mask;
+}
+
 namespace v2c::prep {
 
 constexpr const char* kAutoMask = "auto";  // --mask auto
+constexpr const char* kNoEvents = "none";  // --events none: a run without events (rest, movie)
 
 struct PrepareConfig {
   int detrend_order = 2;
@@ -113,6 +119,9 @@ struct PrepareInputs {
   std::string feature_aliases;      // optional stimulus -> feature id table
   std::vector<std::string> confounds;  // one confounds TSV per bold file; empty: found beside each run
   std::vector<std::string> sidecars;   // one BIDS JSON sidecar per bold file ("" = none); empty: beside each run
+  // Called with each run's cleaned volumes [n_volumes x n_mask] (mask order), in run order
+  // (timeseries_collect.h). When set, a subject whose runs give no sample at all is not an error.
+  std::function<void(const MatrixF& cleaned, const nifti::Mask& mask)> on_cleaned_run;
 };
 
 // The automatic mask of --mask auto, for the caller to write beside the samples.
