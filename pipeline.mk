@@ -86,15 +86,14 @@ $(ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(CONFIG) 
 	@mkdir -p $(@D)
 	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(filter %samples.h5,$^) --out $@
 
-# Same outer folds as ridge: read from the subject's ridge output.
-FOLDS_FROM = $(WORK)/$(1)/ridge-f$(lastword $(FRACTIONS)).h5
+# The one fold definition: the training rows of ridge at the same fraction (ridge-fF.h5).
 define finetune_rule
-$(WORK)/%/encoder-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $$$$(call FOLDS_FROM,$$$$*) $(if $(PRETRAIN_SUBJECTS),$(ENCODER) \
+$(WORK)/%/encoder-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $(if $(PRETRAIN_SUBJECTS),$(ENCODER) \
                                  $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5)) \
                                  $(CONFIG) $(V2C)/v2c-finetune
 	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< \
 	  $(if $(PRETRAIN_SUBJECTS),--pretrained $(ENCODER) --reference $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5)) \
-	  --folds-from $$(call FOLDS_FROM,$$*) --set finetune.mode=$(2) --set finetune.train_fraction=$(1) --out $$@
+	  --folds-from $(WORK)/$$*/ridge-f$(1).h5 --set finetune.mode=$(2) --out $$@
 endef
 $(foreach f,$(FRACTIONS),$(foreach m,$(MODES),$(eval $(call finetune_rule,$(f),$(m)))))
 

@@ -80,9 +80,8 @@ StudyResult run_study(const std::string& dir, const std::vector<std::string>& ov
     run_ok("retrieve", with({"--predictions", dir + "/ridge-" + f + ".h5", "--samples", held, "--out",
                              dir + "/ridge-" + f + ".r.h5"}));
   }
-  run_ok("finetune", with({"--samples", held, "--pretrained", dir + "/encoder.h5", "--folds-from", dir + "/ridge-1.h5",
-                           "--set", "finetune.mode=adapter", "--set", "finetune.train_fraction=0.25", "--out",
-                           dir + "/enc.h5"}));
+  run_ok("finetune", with({"--samples", held, "--pretrained", dir + "/encoder.h5", "--folds-from",
+                           dir + "/ridge-0.25.h5", "--set", "finetune.mode=adapter", "--out", dir + "/enc.h5"}));
   run_ok("retrieve", with({"--predictions", dir + "/enc.h5", "--samples", held, "--out", dir + "/enc.r.h5"}));
   res.ridge_full = metric(dir + "/ridge-1.r.h5", "top1_forward");
   res.ridge_quarter = metric(dir + "/ridge-0.25.r.h5", "top1_forward");

@@ -63,8 +63,11 @@ BOOST_AUTO_TEST_CASE(pretrain_and_finetune_refuse_bad_settings) {
   check_refused(test::run_stage("pretrain", {"--samples", st.s1, st.s1, "--out", enc}), 3, enc, {"given twice"});
   // A missing pretrained model.
   const std::string out = st.dir.file("ft.h5");
-  check_refused(test::run_stage("finetune", {"--samples", st.s2, "--pretrained", st.dir.file("none.h5"), "--out", out}),
+  check_refused(test::run_stage("finetune", {"--samples", st.s2, "--pretrained", st.dir.file("none.h5"), "--folds-from",
+                                             st.dir.file("missing.h5"), "--out", out}),
                 4, out, {"none.h5"});
+  // No fold file: the folds are ridge's, never rebuilt.
+  check_refused(test::run_stage("finetune", {"--samples", st.s2, "--out", out}), 2, out, {"--folds-from"});
   // A missing fold file.
   check_refused(test::run_stage("finetune", {"--samples", st.s2, "--folds-from", st.dir.file("missing.h5"), "--out", out}),
                 4, out, {"missing.h5"});

@@ -1,12 +1,49 @@
 #include "pipeline/io/predictions.h"
 
+#include <algorithm>
+
 #include "pipeline/core/error.h"
 #include "pipeline/io/h5.h"
 #include "pipeline/math/metrics.h"
 
 namespace v2c {
 
+namespace {
+
+// The training rows of every fold are sorted, in range, disjoint from the fold's test rows, and
+// there is a list for every fold that tests a sample.
+void check_fold_train(const Predictions& p) {
+  if (p.fold_train.empty()) return;
+  const int64_t n = int64_t(p.fold.size());
+  int32_t max_fold = -1;
+  for (int32_t f : p.fold) max_fold = std::max(max_fold, f);
+  if (int64_t(p.fold_train.size()) <= max_fold)
+    throw input_error("/folds/train_rows: training rows of ", p.fold_train.size(), " fold(s); /samples/fold names fold ",
+                      max_fold);
+  for (size_t f = 0; f < p.fold_train.size(); ++f) {
+    const auto& rows = p.fold_train[f];
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i] < 0 || rows[i] >= n)
+        throw input_error("/folds/train_rows: fold ", f, " trains on row ", rows[i], "; there are ", n, " samples");
+      if (i && rows[i] <= rows[i - 1])
+        throw input_error("/folds/train_rows: fold ", f, "'s rows are not strictly ascending at position ", i);
+      if (p.fold[size_t(rows[i])] == int32_t(f))
+        throw input_error("/folds/train_rows: fold ", f, " trains on row ", rows[i], ", which it also tests");
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<int64_t> fold_test_rows(const Predictions& p, int f) {
+  std::vector<int64_t> rows;
+  for (size_t i = 0; i < p.fold.size(); ++i)
+    if (p.fold[i] == f) rows.push_back(int64_t(i));
+  return rows;
+}
+
 void write_predictions(const std::string& path, const Predictions& p, const Provenance& prov, bool force) {
+  with_context("writing predictions file '" + path + "'", [&] { check_fold_train(p); });
   h5::ArtifactWriter w(path, "predictions", kPredictionsFormatVersion, prov, force);
   w.attr("/", "subject", p.subject);
   w.attr("/", "model", p.model);
@@ -24,6 +61,13 @@ void write_predictions(const std::string& path, const Predictions& p, const Prov
   w.write("folds/inner_score", p.inner_score);
   w.write("folds/edge_low", p.edge_low);
   w.write("folds/edge_high", p.edge_high);
+  std::vector<int64_t> rows, offsets = {0};
+  for (const auto& f : p.fold_train) {
+    rows.insert(rows.end(), f.begin(), f.end());
+    offsets.push_back(int64_t(rows.size()));
+  }
+  w.write("folds/train_rows", rows);
+  w.write("folds/train_offsets", offsets);
   w.write("metrics/profile_corr", p.profile_corr);
   w.write("metrics/pattern_corr", p.pattern_corr);
   w.write("metrics/r2", p.r2);
@@ -58,6 +102,18 @@ Predictions read_predictions(const std::string& path) {
     p.inner_score = r.read_matrix_d("folds/inner_score");
     p.edge_low = r.read_doubles("folds/edge_low");
     p.edge_high = r.read_doubles("folds/edge_high");
+    if (r.has("folds/train_rows")) {
+      const std::vector<int64_t> rows = r.read_ints("folds/train_rows"), offsets = r.read_ints("folds/train_offsets");
+      if (offsets.empty() || offsets.front() != 0 || offsets.back() != int64_t(rows.size()))
+        throw input_error("/folds/train_offsets: expected ascending offsets from 0 to ", rows.size(),
+                          " (the length of /folds/train_rows)");
+      for (size_t f = 0; f + 1 < offsets.size(); ++f) {
+        if (offsets[f + 1] < offsets[f] || offsets[f + 1] > int64_t(rows.size()))
+          throw input_error("/folds/train_offsets: fold ", f, " ends at ", offsets[f + 1], ", before its start or past ",
+                            rows.size());
+        p.fold_train.emplace_back(rows.begin() + offsets[f], rows.begin() + offsets[f + 1]);
+      }
+    }
     p.profile_corr = r.read_doubles("metrics/profile_corr");
     p.pattern_corr = r.read_doubles("metrics/pattern_corr");
     p.r2 = r.read_doubles("metrics/r2");
@@ -69,6 +125,7 @@ Predictions read_predictions(const std::string& path) {
     }
     if (p.truth.rows() != p.predictions.rows() || p.truth.cols() != p.predictions.cols())
       throw input_error("predictions and truth differ in shape");
+    check_fold_train(p);
     return p;
   });
 }

@@ -1,7 +1,12 @@
 // predictions.h5 — one subject x one model: out-of-fold predictions for every sample, the
 // truth they are judged against, the folds, per-fold regularisation and the metrics. Written
-// by v2c-ridge (and later models in the same layout), read by retrieval and the report.
-// Layout (format "predictions", version 1) in docs/formats.md.
+// by v2c-ridge and every other model in the same layout, read by retrieval and the report.
+// Layout (format "predictions", version 2) in docs/formats.md.
+//
+// The one fold definition: `fold_train` holds each outer fold's exact training rows (after
+// `exclusive`, `train_fraction` and any gap), as the model that wrote the file trained on them.
+// v2c-ridge writes them first; every other model reads them from ridge's file (--folds-from)
+// instead of rebuilding folds, and writes back the rows it trained on.
 #pragma once
 
 #include <string>
@@ -12,7 +17,9 @@
 
 namespace v2c {
 
-constexpr int kPredictionsFormatVersion = 1;
+// Version 2 added /folds/train_rows and /folds/train_offsets; version 1 files are read with
+// fold_train empty.
+constexpr int kPredictionsFormatVersion = 2;
 
 struct Predictions {
   std::string subject, model, mode;     // model "ridge"; mode "decode" | "encode"
@@ -23,6 +30,7 @@ struct Predictions {
   std::vector<std::string> stimulus;    // [n_samples]
   std::vector<int32_t> run, fold;       // [n_samples] run index, outer fold that tested it (-1 none)
   std::vector<int32_t> feature_row;     // [n_samples] row in samples.h5's /features/values (-1 none)
+  std::vector<std::vector<int64_t>> fold_train;  // [n_folds] each outer fold's training rows, ascending
   std::vector<double> alphas;           // the α grid
   MatrixD fold_alpha;                   // [n_folds x n_targets] α chosen
   MatrixD inner_score;                  // [n_folds x n_alphas] mean inner-CV score over targets
@@ -34,7 +42,12 @@ struct Predictions {
   std::vector<double> final_alpha;      // [n_targets]
 };
 
+// input_error (naming the fold) when a fold's training rows are out of range, unsorted, or
+// include a row the fold tests.
 void write_predictions(const std::string& path, const Predictions& p, const Provenance& prov, bool force);
 Predictions read_predictions(const std::string& path);
+
+// Outer fold f's test rows: the samples whose `fold` is f, ascending.
+std::vector<int64_t> fold_test_rows(const Predictions& p, int f);
 
 }  // namespace v2c

@@ -39,6 +39,7 @@ Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgre
   p.stimulus = s.stimulus;
   p.run = s.run;
   p.fold = res.fold_of_sample;
+  for (const cv::Fold& f : res.folds) p.fold_train.push_back(f.train);
   p.feature_row = s.feature_row;
   p.alphas = cfg.alphas;
   p.fold_alpha = res.alpha;

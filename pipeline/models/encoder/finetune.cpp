@@ -73,28 +73,34 @@ bool ridge_adapter(const SubjectData& d, const std::vector<int64_t>& train,
 
 }  // namespace
 
+std::vector<cv::Fold> folds_of(const Samples& s, const Predictions& folds) {
+  const int64_t n = s.n_samples();
+  if (folds.subject != s.subject)
+    throw input_error("the fold file is of ", folds.subject, " (from '", folds.samples_path, "'); the samples are of ",
+                      s.subject, ": the folds of another subject");
+  if (int64_t(folds.fold.size()) != n || folds.stimulus != s.stimulus)
+    throw input_error("the fold file of ", folds.subject, " (from '", folds.samples_path, "') has ", folds.fold.size(),
+                      " samples; ", s.subject, " has ", n,
+                      folds.fold.size() == size_t(n) ? " with other stimuli" : "", ": the folds of other samples");
+  if (folds.fold_train.empty())
+    throw input_error("the fold file of ", folds.subject,
+                      " holds no training rows (/folds/train_rows: written by an older v2c-ridge); rerun v2c-ridge");
+  std::vector<cv::Fold> out(folds.fold_train.size());
+  for (size_t f = 0; f < out.size(); ++f) {
+    out[f].train = folds.fold_train[f];
+    out[f].test = fold_test_rows(folds, int(f));
+  }
+  return out;
+}
+
 Predictions finetune(const Samples& s, const std::string& pretrained, const FinetuneConfig& cfg,
-                     std::vector<int32_t> fold_of_sample, uint64_t seed, const std::vector<Samples>& references) {
+                     const Predictions& fold_file, uint64_t seed, const std::vector<Samples>& references) {
   const SubjectData d = subject_data(s);
   std::map<std::string, Eigen::RowVectorXf> latents;
   if (!pretrained.empty() && cfg.adapter_init == "ridge" && !references.empty())
     latents = reference_latents(pretrained, references);
   const int64_t n = d.X.rows();
-  // Folds: as given (e.g. read from the ridge predictions), else computed like ridge's.
-  std::vector<cv::Fold> folds;
-  if (fold_of_sample.empty()) {
-    const auto expl = cv::parse_run_lists(cfg.explicit_folds, "finetune.explicit_folds");
-    folds = cv::run_folds(d.run, {}, cfg.outer, cfg.outer_folds, expl);
-  } else {
-    if (int64_t(fold_of_sample.size()) != n)
-      throw input_error("the fold assignment has ", fold_of_sample.size(), " samples; ", s.subject, " has ", n);
-    const int n_folds = *std::max_element(fold_of_sample.begin(), fold_of_sample.end()) + 1;
-    folds.resize(size_t(std::max(n_folds, 0)));
-    for (int f = 0; f < n_folds; ++f)
-      for (int64_t i = 0; i < n; ++i) (fold_of_sample[size_t(i)] == f ? folds[size_t(f)].test : folds[size_t(f)].train).push_back(i);
-    if (folds.empty()) throw input_error("the fold assignment tests no sample");
-  }
-  cv::restrict_training_runs(folds, d.run, cfg.train_fraction);
+  const std::vector<cv::Fold> folds = folds_of(s, fold_file);
 
   EncoderConfig arch = cfg.model;
   if (!pretrained.empty()) {
@@ -108,16 +114,18 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
   p.subject = s.subject;
   p.model = pretrained.empty() ? "encoder-scratch" : "encoder-" + cfg.mode;
   p.mode = "decode";
-  p.train_fraction = cfg.train_fraction;
+  p.train_fraction = fold_file.train_fraction;
   p.predictions = MF::Constant(n, d.T.cols(), std::numeric_limits<float>::quiet_NaN());
   p.truth = d.T;
   p.stimulus = s.stimulus;
   p.run = s.run;
   p.fold.assign(size_t(n), -1);
   p.feature_row = s.feature_row;
+  for (const cv::Fold& fold : folds) p.fold_train.push_back(fold.train);
   log::Progress progress("outer folds", int64_t(folds.size()));
   for (size_t f = 0; f < folds.size(); ++f) {
     const cv::Fold& fold = folds[f];
+    if (fold.test.empty()) continue;
     Encoder<float> enc(arch, seed + 7 * f);
     if (!pretrained.empty()) load_backbone(enc, pretrained);
     AdapterInit<float> init;

@@ -2,8 +2,9 @@
 // as ridge.
 //
 // For every outer fold, a fresh copy of the pretrained backbone and a new adapter for the subject,
-// trained on a share of the fold's training runs (`train_fraction`, the same first runs ridge
-// uses), either the adapter alone (backbone frozen) or everything (MindEye2); the fold's test
+// trained on exactly the fold's training rows that ridge trained on (read from ridge's
+// predictions file: after `exclusive`, `train_fraction` and any gap), either the adapter alone
+// (backbone frozen) or everything (MindEye2); the fold's test
 // samples are predicted. Without a pretrained model the encoder is trained from scratch per fold
 // (a per-subject nonlinear model).
 #pragma once
@@ -14,18 +15,25 @@
 
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
+#include "pipeline/models/cv.h"
 #include "pipeline/models/encoder/settings.h"
 
 namespace v2c::encoder {
 
+// The outer folds a predictions file defines: fold f trains on fold_train[f] and tests the samples
+// whose fold is f. input_error when the file is of other samples (count or stimuli differ) or
+// holds no training rows (version 1).
+std::vector<cv::Fold> folds_of(const Samples& subject, const Predictions& fold_file);
+
 // Out-of-fold predictions for one subject. pretrained: an encoder checkpoint, or "" (train from
-// scratch). fold_of_sample: the outer fold of every sample (-1: never tested), e.g. from a ridge
-// predictions file; empty = computed from cfg.outer. references: samples of pretraining subjects;
+// scratch). fold_file: a predictions file of the same samples (v2c-ridge's) whose folds and
+// training rows are used as they are; the output records the same training rows and the file's
+// train_fraction. references: samples of pretraining subjects;
 // with adapter_init "ridge" the new adapter starts as a ridge map from the subject's voxels to the
 // latent codes that the pretrained adapters give the same stimuli in those subjects (only the
 // fold's training stimuli are looked up, so no test stimulus informs the start).
 Predictions finetune(const Samples& subject, const std::string& pretrained, const FinetuneConfig& cfg,
-                     std::vector<int32_t> fold_of_sample, uint64_t seed,
+                     const Predictions& fold_file, uint64_t seed,
                      const std::vector<Samples>& references = {});
 
 }  // namespace v2c::encoder

@@ -98,12 +98,6 @@ void FinetuneConfig::describe(config::Schema& s) {
           "new adapter's start: ridge (voxels -> the pretrained latents of the same training stimuli in the "
           "--reference subjects; random when there are none) or random")
       .one_of({"ridge", "random"});
-  s.field("train_fraction", train_fraction, "share of each outer fold's training runs used (its first runs, as ridge)")
-      .check([](const double& f) { return f > 0 && f <= 1; }, "in (0, 1]");
-  s.field("outer", outer, "outer folds when --folds-from is not given: loro, groups, explicit (as ridge)")
-      .one_of({"loro", "groups", "explicit"});
-  s.field("outer_folds", outer_folds, "outer: groups: number of folds").range(2, 1000);
-  s.field("explicit_folds", explicit_folds, "outer: explicit: the run indices each fold tests (\"8 9\")");
   describe_training(s);
 }
 

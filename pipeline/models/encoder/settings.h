@@ -83,10 +83,6 @@ struct PretrainConfig : TrainSettings {
 struct FinetuneConfig : TrainSettings {
   std::string mode = "adapter";
   std::string adapter_init = "ridge";
-  double train_fraction = 1.0;
-  std::string outer = "loro";
-  int outer_folds = 6;
-  std::vector<std::string> explicit_folds = {};
 
   FinetuneConfig() { epochs = 60; }
   void describe(config::Schema& s);
