@@ -56,8 +56,10 @@ double write_subject(const std::string& dir, const StudyParams& p, const Study& 
     try {
       const Run& run = s.runs[r];
       const RunSeries series = simulate_run(p, s, r, amp);
-      signal_ss[r] = signal_sum_sq(series.signal, s.responsive);
-      noise_ss[r] = noise_sum_sq(series.noise, s.responsive);
+      if (run.split != "rest") {  // the snr is over the stimulus runs (calibrate_noise)
+        signal_ss[r] = signal_sum_sq(series.signal, s.responsive);
+        noise_ss[r] = noise_sum_sq(series.noise, s.responsive);
+      }
       const MatrixD bold = series.bold(s.baseline);
       std::vector<float> values(size_t(volume * run.n_volumes), 0.0f);
       for (int t = 0; t < run.n_volumes; ++t)

@@ -69,6 +69,20 @@ struct SimulateConfig {
         .check(positive, "> 0");
     s.field("bold_datatype", p.bold_datatype, "NIfTI datatype of the BOLD runs (int16 uses scl_slope)")
         .one_of({"int16", "float32"});
+    // spontaneous activity and rest runs (spontaneous.h)
+    SpontaneousParams& sp = p.spontaneous;
+    s.field("spontaneous_pct", sp.pct,
+            "spontaneous activity: std of the shared latent's own fluctuation read out by a voxel's stimulus "
+            "read-out, percent of baseline, in every run; 0 = none")
+        .min(0.0);
+    s.field("spontaneous_ar", sp.ar, "AR(1) coefficient per TR of each latent unit's spontaneous fluctuation")
+        .range(0.0, 0.99);
+    s.field("spontaneous_linked", sp.linked,
+            "false: voxels read the fluctuation out through a permutation of their read-out rows (negative control: "
+            "unlabelled data then say nothing about the stimulus read-out)");
+    s.field("rest_runs", sp.rest_runs, "runs without stimuli (events files without events) per subject, after the "
+            "test runs").range(0, 1000);
+    s.field("rest_run_s", sp.rest_run_s, "length of each rest run (s)").check(positive, "> 0");
   }
 };
 

@@ -243,6 +243,7 @@ std::vector<Run> make_schedule(const StudyParams& p, const Stimuli& stimuli, Rng
   for (const auto& chunk : split_even(train, p.train_runs)) add(chunk, "train");
   if (p.test_runs > 0)
     for (const auto& chunk : split_even(test_presentations, p.test_runs)) add(chunk, "test");
+  append_rest_runs(p.spontaneous, p.tr_s, runs);
   return runs;
 }
 
@@ -385,6 +386,7 @@ double snr_of(const std::vector<MatrixD>& signal, const std::vector<MatrixD>& no
 void calibrate_noise(const StudyParams& p, Subject& s, const MatrixD& amplitudes) {
   double signal = 0, base = 0;
   for (const Run& run : s.runs) {
+    if (run.split == "rest") continue;
     signal += signal_sum_sq(stimulus_signal(run, amplitudes, p.tr_s), s.responsive);
     for (int64_t v = 0; v < s.n_voxels(); ++v)
       if (s.responsive[v]) base += run.n_volumes * s.baseline[v] * s.baseline[v];
@@ -426,6 +428,7 @@ MatrixD slow_drift(int n_volumes, const VectorD& baseline, double drift_pct, Rng
 
 MatrixD RunSeries::bold(const VectorD& baseline) const {
   MatrixD out = signal + drift + noise;
+  if (spontaneous.size() > 0) out += spontaneous;
   out.rowwise() += baseline.transpose();
   return out;
 }
@@ -439,6 +442,7 @@ RunSeries simulate_run(const StudyParams& p, const Subject& s, int run_index, co
   r.signal = stimulus_signal(run, amplitudes, p.tr_s);
   r.drift = slow_drift(run.n_volumes, s.baseline, p.drift, rng);
   r.noise = ar1_noise(run.n_volumes, s.noise_std, p.ar1, rng);
+  r.spontaneous = spontaneous_signal(p.spontaneous, s, run_index);
   return r;
 }
 

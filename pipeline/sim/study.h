@@ -39,6 +39,7 @@
 
 #include "pipeline/core/rng.h"
 #include "pipeline/core/types.h"
+#include "pipeline/sim/spontaneous.h"
 
 namespace v2c::sim {
 
@@ -83,6 +84,8 @@ struct StudyParams {
   double ar1 = 0.3;
   double snr = 0.5;
   std::string bold_datatype = "int16";
+  // spontaneous activity and rest runs (spontaneous.h)
+  SpontaneousParams spontaneous;
 };
 
 // Rules that involve several fields (the single-field rules live in the stage's schema):
@@ -149,7 +152,7 @@ struct Run {
   std::vector<Event> events;
   int n_volumes;
 };
-// All runs of one subject: train runs (1..train_runs) then test runs.
+// All runs of one subject: train runs (1..train_runs), test runs, then rest runs (spontaneous.h).
 std::vector<Run> make_schedule(const StudyParams& p, const Stimuli& stimuli, Rng& rng);
 // [n_volumes x n_events]: column e = boxcar_response of event e at t_k = k * tr_s.
 MatrixD design_matrix(const Run& run, double tr_s);
@@ -192,12 +195,13 @@ double snr_of(const std::vector<MatrixD>& signal, const std::vector<MatrixD>& no
 double signal_sum_sq(const MatrixD& signal, const std::vector<uint8_t>& responsive);
 double noise_sum_sq(const MatrixD& noise, const std::vector<uint8_t>& responsive);
 // Sets s.noise_scale / s.noise_std so that the expected snr_of equals p.snr (without responsive
-// voxels or signal: c = signal_pct / 100 / snr).
+// voxels or signal: c = signal_pct / 100 / snr). Over the stimulus runs (rest runs do not count).
 void calibrate_noise(const StudyParams& p, Subject& s, const MatrixD& amplitudes);
 
 struct RunSeries {
   MatrixD signal, drift, noise;  // each [n_volumes x n_voxels]
-  MatrixD bold(const VectorD& baseline) const;  // baseline + signal + drift + noise
+  MatrixD spontaneous;           // [n_volumes x n_voxels] (spontaneous.h); empty (0 x 0) when off
+  MatrixD bold(const VectorD& baseline) const;  // baseline + signal + drift + noise (+ spontaneous)
 };
 // Run `run_index` of s (index into s.runs), deterministic from s.run_seed.
 RunSeries simulate_run(const StudyParams& p, const Subject& s, int run_index, const MatrixD& amplitudes);
