@@ -253,8 +253,10 @@ BOOST_AUTO_TEST_CASE(next_step_gradients_match_finite_differences) {
     auto grads = [&] { next_step_prediction(model, "s1", Xw, N, T, nc, true); };
     const std::string label =
         cat("next step (", nc.all_positions ? "all positions" : "last position", nc.residual ? ", residual" : "", ")");
-    // temporal: pos + 2 x 12 + ln_f 2; adapter W, b; read-out W, b (the mask token is not used)
-    BOOST_CHECK_EQUAL(check_params(label, model.params(), grads, loss, worst), 27 + 4);
+    // temporal: pos + 2 x 12 + ln_f 2; adapter W, b; read-out W, b; residual: the skip weights
+    // (perturbed from their start at ones); the mask token is not used
+    model.skip("s1").value += random_matrix<double>(1, 7, rng, 0.3);
+    BOOST_CHECK_EQUAL(check_params(label, model.params(), grads, loss, worst), 27 + 4 + (nc.residual ? 1 : 0));
     BOOST_CHECK(model.mask_token().grad.size() == 0);
   }
   BOOST_TEST_MESSAGE("next-time-point prediction: worst relative error " << worst.rel << " (" << worst.what << ")");

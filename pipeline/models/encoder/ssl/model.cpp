@@ -30,6 +30,8 @@ void SslModel<S>::add_subject(const std::string& id, int64_t n_voxels, uint64_t 
   auto s = std::make_unique<Subject>();
   s->adapter.create(params_, "adapter/" + id, n_voxels, latent_, rng);
   s->readout.create(params_, "readout/" + id, latent_, n_voxels, rng);
+  s->skip = params_.add("readout/" + id + "/skip", 1, n_voxels, false);
+  s->skip->value.setOnes();
   subjects_[id] = std::move(s);
 }
 
@@ -63,11 +65,16 @@ Linear<S>& SslModel<S>::readout(const std::string& id) {
 }
 
 template <class S>
+Param<S>& SslModel<S>::skip(const std::string& id) {
+  return *subject(id).skip;
+}
+
+template <class S>
 std::vector<Param<S>*> SslModel<S>::path_params(const std::string& id) {
   Subject& s = subject(id);
   std::vector<Param<S>*> out;
   for (Param<S>* p : params_.all()) {
-    const bool own = p == s.adapter.W || p == s.adapter.b || p == s.readout.W || p == s.readout.b;
+    const bool own = p == s.adapter.W || p == s.adapter.b || p == s.readout.W || p == s.readout.b || p == s.skip;
     const bool other = p->name.rfind("adapter/", 0) == 0 || p->name.rfind("readout/", 0) == 0;
     if (own || !other) out.push_back(p);
   }

@@ -5,6 +5,8 @@
 //                                        the encoder's adapter: "adapter/<s>/W" [p_s x L], ".../b")
 //   temporal   Z = Temporal(H)          [N·T x L] -> [N·T x L]       (ssl/temporal.h, prefix "temporal")
 //   read-out   X̂ = Z·R_s + r_s          [M x L] -> [M x p_s]          ("readout/<s>/W" [L x p_s], ".../b")
+//   skip       "readout/<s>/skip" [1 x p_s], ones at start: the per-voxel weight of the previous
+//              volume in residual next-time-point prediction (ssl/next_step.h); unused otherwise
 //   mask token "ssl/mask_token" [1 x L]  stands in the latent for a hidden time point (ssl/masked.h)
 //
 // Windows are batch-major: row n·T + t is time t of window n; one subject per batch (as the
@@ -50,6 +52,7 @@ class SslModel {
 
   Linear<S>& adapter(const std::string& id);
   Linear<S>& readout(const std::string& id);
+  Param<S>& skip(const std::string& id);
   TemporalModel<S>& temporal() { return *temporal_; }
   Param<S>& mask_token() { return *mask_token_; }
 
@@ -64,6 +67,7 @@ class SslModel {
  private:
   struct Subject {
     Linear<S> adapter, readout;
+    Param<S>* skip = nullptr;
   };
   int64_t latent_;
   SslConfig cfg_;

@@ -25,7 +25,9 @@ SslLoss next_step_prediction(SslModel<S>& model, const std::string& subject, con
 
   Mat<S> H, Y;
   adapter.forward(Xc, H);
-  const Mat<S>& Z = model.temporal().forward(H, N, T, true);
+  // The read-out sees Z + H: a residual around the temporal model, whose final LayerNorm
+  // normalises each time point's latent and so would hide the amplitude of the shared latent.
+  const Mat<S> Z = model.temporal().forward(H, N, T, true) + H;
   const int64_t M = int64_t(scored.size());
   Mat<S> Zs;
   const Mat<S>* readout_in = &Z;
@@ -35,8 +37,9 @@ SslLoss next_step_prediction(SslModel<S>& model, const std::string& subject, con
     readout_in = &Zs;
   }
   readout.forward(*readout_in, Y);  // [M x p]
+  Param<S>& skip = model.skip(subject);
   if (cfg.residual)
-    for (int64_t i = 0; i < M; ++i) Y.row(i) += Xc.row(scored[size_t(i)]);
+    for (int64_t i = 0; i < M; ++i) Y.row(i) += Xc.row(scored[size_t(i)]).cwiseProduct(skip.value.row(0));
 
   Mat<S> dY(M, p);
   double sse = 0;
@@ -52,6 +55,11 @@ SslLoss next_step_prediction(SslModel<S>& model, const std::string& subject, con
   if (!with_grad) return out;
 
   dY *= S(2.0 / double(M * p));
+  if (cfg.residual) {
+    Mat<S> dskip = Mat<S>::Zero(1, p);
+    for (int64_t i = 0; i < M; ++i) dskip.row(0) += dY.row(i).cwiseProduct(Xc.row(scored[size_t(i)]));
+    accumulate_grad(skip, dskip);
+  }
   Mat<S> dR, dZ, dH;
   readout.backward(dY, &dR);
   if (cfg.all_positions) {
@@ -61,6 +69,7 @@ SslLoss next_step_prediction(SslModel<S>& model, const std::string& subject, con
     for (int64_t i = 0; i < M; ++i) dZ.row(scored[size_t(i)]) = dR.row(i);
   }
   model.temporal().backward(dZ, dH);
+  dH += dZ;
   adapter.backward(dH, nullptr);
   return out;
 }

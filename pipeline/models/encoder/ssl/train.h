@@ -1,0 +1,72 @@
+// Self-supervised training of the brain model (ssl/model.h) on unlabelled time series, and its
+// next-time-point error on held-out runs (issue 11). Kernel: no I/O (the caller logs from on_step).
+//
+// Each step takes one subject (subjects in turn, in a seeded order renewed every round) and
+// batch_windows windows of its TRAINING runs: a run drawn with probability proportional to its
+// number of windows, a start uniform within it. The objectives are summed with their weights:
+//   w_next_step · next-time-point MSE (ssl/next_step.h: windows of window+1 volumes, the first
+//                 `window` the context)
+//   w_masked    · masked-prediction MSE (ssl/masked.h: windows of `window` volumes)
+// then the global gradient norm is clipped (clip_norm) and AdamW (adamw.h) updates every reached
+// parameter; learning rate: warm-up over warmup_fraction of the steps, then cosine decay.
+// Early stopping: every eval_every steps the next-time-point error on each subject's VALIDATION
+// runs (runs of its own, apart from the training runs and the held-out ones) is measured; the
+// parameters of the best evaluation are restored at the end (no validation runs: the last step's).
+// The draws (subject order, windows, masks) come from one Rng seeded by `seed`, so a run is a
+// function of (data, config, seed) (and of BLAS's thread count, as the encoder).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pipeline/core/types.h"
+#include "pipeline/models/encoder/settings.h"
+#include "pipeline/models/encoder/ssl/baselines.h"
+#include "pipeline/models/encoder/ssl/masked.h"
+#include "pipeline/models/encoder/ssl/next_step.h"
+
+namespace v2c::encoder::ssl {
+
+struct SslTrainConfig {
+  SslConfig model;                                 // temporal model and mask token
+  NextStepConfig next{.all_positions = true, .residual = true};  // every position scored, change predicted
+  MaskConfig mask;                                 // what is hidden, and how much
+  double w_next_step = 1.0;                        // weight of next-time-point prediction (0 = off)
+  double w_masked = 0.0;                           // weight of masked prediction (0 = off)
+  int window = 8;                                  // context length T (volumes); <= model.temporal.max_len
+  int64_t steps = 1500;                            // optimisation steps
+  int batch_windows = 16;                          // windows per step (one subject)
+  AdamWConfig optimizer;                           // lr, betas, decay, clip; the schedule is set from steps
+  double warmup_fraction = 0.05;                   // share of the steps with a linear warm-up
+  int eval_every = 50;                             // steps between validation evaluations
+  void validate() const;  // usage_error naming the field ("ssl.*"), the value and the rule
+};
+
+// One subject's training runs, each [n_volumes x n_voxels] (rows are time), in the subject's
+// voxel order; held-out runs must not be among them.
+struct SslSubjectRuns {
+  std::string subject;
+  std::vector<const MatrixF*> runs;
+  std::vector<const MatrixF*> validation;  // early stopping only; may be empty
+};
+
+struct SslTrainResult {
+  int64_t best_step = -1;           // step after which the kept parameters were taken (-1: last step)
+  double best_validation = 0;       // their validation next-time-point MSE (0 without validation runs)
+  std::vector<double> validation;   // every evaluation's MSE, in order
+};
+
+// Trains `model` (every subject of `data` already added with its voxel count). on_step (optional)
+// receives (step, total loss of the step, learning rate). input_error when a subject has no run of
+// at least window + 1 volumes or its runs' widths differ from the model's.
+SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRuns>& data, const SslTrainConfig& cfg,
+               uint64_t seed, const std::function<void(int64_t, double, double)>& on_step = {});
+
+// The model's next-time-point error on volumes [T, n) of `run` (T = window): the window of the T
+// volumes before each predicts it (the same targets persistence_error/ar1_error(run, T) score).
+NextStepError next_step_error(SslModel<float>& model, const std::string& subject, const MatrixF& run, int window,
+                              const NextStepConfig& next, int64_t batch = 64);
+
+}  // namespace v2c::encoder::ssl
