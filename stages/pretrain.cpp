@@ -5,7 +5,6 @@
 #include "pipeline/core/log.h"
 #include "pipeline/core/stage.h"
 #include "pipeline/dist/mpi_communicator.h"
-#include "pipeline/io/samples.h"
 #include "pipeline/models/encoder/pretrain.h"
 
 extern "C" void openblas_set_num_threads(int num_threads);
@@ -45,11 +44,8 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
       ctx.provenance.threads = ctx.threads;
     }
   }
-  std::vector<Samples> subjects;
-  for (const auto& path : ctx.args.all("samples")) {
-    ctx.add_input(path);
-    subjects.push_back(read_samples(path));
-  }
+  for (const auto& path : ctx.args.all("samples")) ctx.add_input(path);
+  encoder::FileSource subjects(ctx.args.all("samples"));  // read in chunks while training
   encoder::pretrain(subjects, cfg, ctx.seed, ctx.out, ctx.provenance, ctx.force, ctx.args.has("resume"), world);
   log::info("pretrained encoder -> ", ctx.out);
 }

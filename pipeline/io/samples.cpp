@@ -57,21 +57,28 @@ void write_samples(const std::string& path, const Samples& s, const Provenance& 
   w.commit();
 }
 
-Samples read_samples(const std::string& path) {
+Samples read_samples(const std::string& path, bool with_data) {
   return with_context("reading samples file '" + path + "'", [&] {
     h5::ArtifactReader r(path, "samples", kSamplesFormatVersion);
     Samples s;
     s.subject = r.attr_string("/", "subject");
-    s.data = r.read_matrix_f("data");
+    if (with_data) {
+      s.data = r.read_matrix_f("data");
+    } else {
+      const auto shape = r.shape("data");
+      if (shape.size() != 2) throw input_error("dataset 'data' has ", shape.size(), " dimensions; expected 2");
+      s.data = MatrixF(shape[0], 0);
+    }
+    const int64_t n_voxels = with_data ? s.data.cols() : r.shape("data")[1];
     s.stimulus = r.read_strings("samples/stimulus");
     s.run = r.read_int32s("samples/run");
     s.onset_s = r.read_doubles("samples/onset");
     s.duration_s = r.read_doubles("samples/duration");
     s.volumes = r.read_int32s("samples/volumes");
     const auto ijk = r.read_ints("voxels/ijk");
-    if (ijk.size() != size_t(3 * s.data.cols()))
-      throw input_error("voxels/ijk has ", ijk.size(), " values; expected 3 x ", s.data.cols(), " voxels");
-    s.ijk.resize(s.data.cols(), 3);
+    if (ijk.size() != size_t(3 * n_voxels))
+      throw input_error("voxels/ijk has ", ijk.size(), " values; expected 3 x ", n_voxels, " voxels");
+    s.ijk.resize(n_voxels, 3);
     for (size_t i = 0; i < ijk.size(); ++i) s.ijk.data()[i] = int32_t(ijk[i]);
     s.xyz = r.read_matrix_d("voxels/xyz");
     s.mask_voxels = int64_t(r.attr_double("/voxels", "mask_voxels"));

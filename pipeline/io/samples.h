@@ -61,6 +61,9 @@ struct Samples {
 void keep_samples(Samples& s, const std::vector<int64_t>& rows);
 
 void write_samples(const std::string& path, const Samples& s, const Provenance& prov, bool force);
-Samples read_samples(const std::string& path);
+// with_data = false: everything but the data, which is left [n_samples x 0] (nothing read; the
+// voxel count is ijk.rows()), for readers of the data in row ranges (h5::ArtifactReader::read_rows_f
+// on "data", as pipeline/models/encoder/sample_source.h does).
+Samples read_samples(const std::string& path, bool with_data = true);
 
 }  // namespace v2c

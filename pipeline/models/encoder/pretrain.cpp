@@ -14,6 +14,8 @@
 #include "pipeline/dist/collectives.h"
 #include "pipeline/math/metrics.h"
 #include "pipeline/models/encoder/checkpoint.h"
+#include "pipeline/models/encoder/sample_stream.h"
+#include "pipeline/models/encoder/stream_order.h"
 #include "pipeline/models/encoder/trainer.h"
 #include "pipeline/models/encoder/training_data.h"
 
@@ -89,21 +91,26 @@ uint64_t state_fingerprint(const Trainer<float>& tr) {
 
 void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, uint64_t seed,
               const std::string& out_path, const Provenance& prov, bool force, bool resume,
-              dist::Communicator* comm_or_null) {
+              dist::Communicator* comm) {
+  if (samples.empty()) throw usage_error("v2c-pretrain needs at least one subject's samples");
+  MemorySource source(samples);
+  pretrain(source, cfg, seed, out_path, prov, force, resume, comm);
+}
+
+void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, const std::string& out_path,
+              const Provenance& prov, bool force, bool resume, dist::Communicator* comm_or_null) {
   dist::Communicator& comm = comm_or_null ? *comm_or_null : dist::serial();
   const bool writer = comm.rank() == 0;
-  if (samples.empty()) throw usage_error("v2c-pretrain needs at least one subject's samples");
+  const std::vector<SubjectTable>& data = source.subjects();
+  if (data.empty()) throw usage_error("v2c-pretrain needs at least one subject's samples");
   if (fs::exists(out_path) && !force) throw usage_error("output '", out_path, "' already exists; pass --force to overwrite it");
-  std::vector<SubjectData> data;
   std::set<std::string> ids;
-  for (const auto& s : samples) {
-    data.push_back(subject_data(s));
-    if (!ids.insert(s.subject).second) throw input_error("subject '", s.subject, "' is given twice");
-  }
-  const int clip_dim = int(data[0].T.cols());
   for (const auto& d : data)
-    if (d.T.cols() != clip_dim)
-      throw input_error("subject ", d.id, " has ", d.T.cols(), "-d features; ", data[0].id, " has ", clip_dim);
+    if (!ids.insert(d.id).second) throw input_error("subject '", d.id, "' is given twice");
+  const int clip_dim = int(data[0].features.cols());
+  for (const auto& d : data)
+    if (d.features.cols() != clip_dim)
+      throw input_error("subject ", d.id, " has ", d.features.cols(), "-d features; ", data[0].id, " has ", clip_dim);
   // Training and validation rows: excluded runs dropped; the last val_runs runs validate.
   const std::set<int32_t> excluded(cfg.exclude_runs.begin(), cfg.exclude_runs.end());
   std::vector<std::vector<int64_t>> train_rows(data.size()), val_rows(data.size());
@@ -122,14 +129,31 @@ void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, ui
       (val.count(r) ? val_rows[s] : train_rows[s]).push_back(i);
     }
   }
-  const int64_t steps_per_epoch = int64_t(epoch_batches(train_rows, cfg.batch_size, seed, 0).size());
+  // The shuffle buffer in rows of the widest subject; the epochs' orders (indices only) fix the
+  // steps of every epoch up front: the schedule needs their total, a resumed run its epoch.
+  int64_t p_max = 1, n_train = 0;
+  for (size_t s = 0; s < data.size(); ++s) p_max = std::max(p_max, data[s].n_voxels), n_train += int64_t(train_rows[s].size());
+  const auto buffer_rows = int64_t(cfg.buffer_mib * double(1 << 20) / double(sizeof(float) * size_t(p_max)));
+  if (buffer_rows < std::max<int64_t>(cfg.batch_size, cfg.chunk_rows))
+    throw usage_error("pretrain.buffer_mib = ", cfg.buffer_mib, " holds ", buffer_rows, " samples of ", p_max,
+                      " voxels; it must hold at least max(pretrain.batch_size, pretrain.chunk_rows) = ",
+                      std::max<int64_t>(cfg.batch_size, cfg.chunk_rows));
+  const auto order_of = [&](int64_t epoch) {
+    return stream_order(train_rows, cfg.chunk_rows, buffer_rows, cfg.batch_size, seed, epoch);
+  };
+  std::vector<int64_t> epoch_start(size_t(cfg.epochs) + 1, 0);
+  for (int64_t e = 0; e < cfg.epochs; ++e) epoch_start[size_t(e) + 1] = epoch_start[size_t(e)] + int64_t(order_of(e).batches.size());
+  const int64_t steps_per_epoch = epoch_start[1];
   if (steps_per_epoch == 0) throw input_error("no training batch: too few samples for pretrain.batch_size");
-  const int64_t total_steps = steps_per_epoch * cfg.epochs;
+  const int64_t total_steps = epoch_start.back();
+  const auto epoch_of = [&](int64_t step) {
+    return int64_t(std::upper_bound(epoch_start.begin(), epoch_start.end(), step) - epoch_start.begin()) - 1;
+  };
 
   EncoderConfig model = cfg.model;
   model.clip_dim = clip_dim;
   Encoder<float> enc(model, seed);
-  for (size_t s = 0; s < data.size(); ++s) enc.add_subject(data[s].id, data[s].X.cols(), {}, seed + 101 + s);
+  for (size_t s = 0; s < data.size(); ++s) enc.add_subject(data[s].id, data[s].n_voxels, {}, seed + 101 + s);
   Trainer<float> tr(enc, cfg.loss, cfg.schedule(total_steps), seed);
   if (comm.size() > 1) tr.set_communicator(comm);
   const std::string ckpt = out_path + ".ckpt", state_path = out_path + ".ckpt.state", best = out_path + ".best";
@@ -142,7 +166,7 @@ void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, ui
                      "': OUT must be on a file system every rank sees");
     load_checkpoint(ckpt, tr);
     st = st_written = read_state(state_path, tr.step());
-    log::info("resumed from ", ckpt, " at step ", tr.step(), " (epoch ", tr.step() / steps_per_epoch + 1, ")");
+    log::info("resumed from ", ckpt, " at step ", tr.step(), " (epoch ", epoch_of(tr.step()) + 1, ")");
   } else if (resume) {
     log::warn("--resume: no checkpoint '", ckpt, "'; starting from scratch");
   }
@@ -150,6 +174,9 @@ void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, ui
   log::info("pretraining on ", data.size(), " subjects: ", steps_per_epoch, " steps/epoch x ", cfg.epochs,
             " epochs, batch ", cfg.batch_size, ", latent ", cfg.model.latent, ", ", cfg.model.n_blocks, " blocks",
             comm.size() > 1 ? cat("; data-parallel: ", comm.describe()) : std::string());
+  if (n_train > buffer_rows)
+    log::info("streaming ", n_train, " training samples through a shuffle buffer of ", buffer_rows, " (",
+              cfg.buffer_mib, " MiB at ", p_max, " voxels), chunks of ", cfg.chunk_rows);
 
   defer_interrupts(true);
   // Collective: every rank's share of the optimiser state to every rank, then rank 0 writes.
@@ -174,23 +201,26 @@ void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, ui
   };
   const auto t_start = std::chrono::steady_clock::now();
   bool stopped = false;
+  MF X, T;
   while (tr.step() < total_steps && !stopped) {
-    const int64_t epoch = tr.step() / steps_per_epoch;
-    const std::vector<Batch> batches = epoch_batches(train_rows, cfg.batch_size, seed, epoch);
+    const int64_t epoch = epoch_of(tr.step());
+    const EpochOrder order = order_of(epoch);
+    const int64_t n_batches = int64_t(order.batches.size());
+    SampleStream stream(source, order, tr.step() - epoch_start[size_t(epoch)]);
     LossParts sum;
     int64_t n_steps = 0, n_samples = 0;
     const auto t_epoch = std::chrono::steady_clock::now();
-    for (int64_t b = tr.step() % steps_per_epoch; b < steps_per_epoch; ++b) {
-      const Batch& batch = batches[size_t(b)];
-      const SubjectData& d = data[batch.subject];
-      const LossParts lp = tr.train_step(d.id, rows_of(d.X, batch.rows), rows_of(d.T, batch.rows));
+    while (!stream.done()) {
+      const int64_t b = stream.batch_index();
+      const Batch& batch = stream.next(X, T);
+      const LossParts lp = tr.train_step(data[batch.subject].id, X, T);
       sum.total += lp.total, sum.clip += lp.clip, sum.mse += lp.mse, ++n_steps;
       n_samples += int64_t(batch.rows.size());
       if (!std::isfinite(lp.total))
         throw numerical_error("pretraining diverged at step ", tr.step(), " (loss ", lp.total, "); lower pretrain.lr");
       // The epoch's last step is checkpointed after validation (below), so that a checkpoint at an
       // epoch boundary always has that epoch's early-stopping state.
-      if (b + 1 == steps_per_epoch) break;
+      if (b + 1 == n_batches) break;
       if (tr.step() % cfg.checkpoint_every == 0) save_ckpt();
       stop_if_interrupted();
     }
@@ -202,10 +232,10 @@ void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, ui
       if (val_rows[s].empty()) continue;
       ++n_val;
       if (!writer) continue;
-      const MF pred = predict(enc, data[s].id, rows_of(data[s].X, val_rows[s]));
+      const MF pred = predict(enc, data[s].id, source.voxels(s, val_rows[s]));
       std::vector<std::string> stim;
       for (int64_t r : val_rows[s]) stim.push_back(data[s].stimulus[size_t(r)]);
-      val += top1_among_distinct(pred, rows_of(data[s].T, val_rows[s]), stim);
+      val += top1_among_distinct(pred, source.targets(s, val_rows[s]), stim);
       chance += 1.0 / double(std::set<std::string>(stim.begin(), stim.end()).size());
     }
     if (n_val) val /= n_val, chance /= n_val;

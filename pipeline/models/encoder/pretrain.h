@@ -1,7 +1,8 @@
 // v2c-pretrain's work: the shared encoder (model.h) trained on many subjects' samples.
 //
 // Batches of one subject at a time (its adapter + the shared backbone), subjects' batches
-// interleaved in a seeded order; the last `val_runs` training runs of every subject are the
+// interleaved in a seeded order (a shuffle buffer over chunks read from the samples files,
+// stream_order.h, when they do not all fit in pretrain.buffer_mib); the last `val_runs` training runs of every subject are the
 // validation split (by run); early stopping on the validation top-1 retrieval among the validation
 // stimuli; checkpoints every `checkpoint_every` steps and on SIGINT/SIGTERM, resumable bitwise
 // (one thread) because the batch order is a function of (seed, epoch) and the trainer's state
@@ -23,6 +24,7 @@
 
 #include "pipeline/core/provenance.h"
 #include "pipeline/io/samples.h"
+#include "pipeline/models/encoder/sample_source.h"
 #include "pipeline/models/encoder/settings.h"
 
 namespace v2c::dist {
@@ -34,6 +36,11 @@ namespace v2c::encoder {
 // Trains on every subject's samples; writes the best (validation) model to out_path as an
 // encoder checkpoint. resume: continue from out_path + ".ckpt" when it exists. comm: the ranks of
 // a data-parallel job (every rank calls pretrain with the same arguments); null = one process.
+// The samples stream through a shuffle buffer of pretrain.buffer_mib (stream_order.h): from their
+// files (FileSource) memory holds the buffer, the sample tables and the model, not the samples.
+void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, const std::string& out_path,
+              const Provenance& prov, bool force, bool resume, dist::Communicator* comm = nullptr);
+// The same on samples in memory (MemorySource): the same batches, so bitwise the same weights.
 void pretrain(const std::vector<Samples>& subjects, const PretrainConfig& cfg, uint64_t seed,
               const std::string& out_path, const Provenance& prov, bool force, bool resume,
               dist::Communicator* comm = nullptr);

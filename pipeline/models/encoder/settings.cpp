@@ -89,6 +89,12 @@ void PretrainConfig::describe(config::Schema& s) {
   s.field("exclude_runs", exclude_runs,
           "run indices (0-based) left out of pretraining in every subject: the held-out subject's test runs, so the "
           "backbone never sees the novel test stimuli");
+  s.field("buffer_mib", buffer_mib,
+          "shuffle buffer (MiB of voxel data) the samples stream through from their files: batches are drawn from "
+          "the rows buffered; when every training row fits, the order is a full shuffle")
+      .check([](const double& v) { return v > 0 && v <= 1e9; }, "in (0, 1e9]");
+  s.field("chunk_rows", chunk_rows, "consecutive samples read from a subject's file at a time into the buffer")
+      .range(1, 1000000);
 }
 
 void FinetuneConfig::describe(config::Schema& s) {

@@ -76,6 +76,8 @@ struct PretrainConfig : TrainSettings {
   int patience = 8;
   int checkpoint_every = 200;
   std::vector<int> exclude_runs = {};
+  double buffer_mib = 1024;   // shuffle buffer of the streamed samples (stream_order.h)
+  int chunk_rows = 64;        // rows read from a samples file at a time
 
   void describe(config::Schema& s);
 };

@@ -1,0 +1,69 @@
+// Where pretraining's rows come from: every subject's samples in memory, or their samples.h5 files
+// read a range of rows at a time (a hyperslab of "data"; docs/formats.md), holding only the sample
+// tables and the stimulus features. Pretraining asks for the rows of its shuffle buffer's chunks
+// (stream_order.h, sample_stream.h) and of the validation split, so with files its memory does not
+// grow with the samples it trains on.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline/io/samples.h"
+#include "pipeline/models/encoder/training_data.h"
+
+namespace v2c::h5 {
+class ArtifactReader;
+}
+
+namespace v2c::encoder {
+
+// One subject's sample table: everything but the voxel data.
+struct SubjectTable {
+  std::string id;
+  int64_t n_voxels = 0;                // p
+  std::vector<int32_t> run;            // [n] run of each sample
+  std::vector<std::string> stimulus;   // [n] stimulus id of each sample
+  std::vector<int32_t> feature_row;    // [n] row of `features` of each sample
+  MF features;                         // [n_stimuli x D] the stimuli's feature vectors
+  int64_t n_samples() const { return int64_t(run.size()); }
+};
+
+class SampleSource {
+ public:
+  virtual ~SampleSource() = default;
+  const std::vector<SubjectTable>& subjects() const { return tables_; }
+  // X [rows.size() x p] of subject s, in the order of `rows` (indices into its sample table).
+  virtual MF voxels(size_t s, const std::vector<int64_t>& rows) = 0;
+  // T [rows.size() x D]: the feature vectors of those samples' stimuli.
+  MF targets(size_t s, const std::vector<int64_t>& rows) const;
+
+ protected:
+  // input_error when the samples carry no stimulus features.
+  void add_table(const Samples& s, int64_t n_voxels);
+  std::vector<SubjectTable> tables_;
+};
+
+// The samples in memory (they must outlive the source).
+class MemorySource final : public SampleSource {
+ public:
+  explicit MemorySource(const std::vector<Samples>& samples);
+  MF voxels(size_t s, const std::vector<int64_t>& rows) override;
+
+ private:
+  const std::vector<Samples>& samples_;
+};
+
+// samples.h5 files, read on demand: each run of consecutive rows is one hyperslab read.
+class FileSource final : public SampleSource {
+ public:
+  explicit FileSource(const std::vector<std::string>& paths);
+  ~FileSource() override;
+  MF voxels(size_t s, const std::vector<int64_t>& rows) override;
+
+ private:
+  std::vector<std::unique_ptr<h5::ArtifactReader>> readers_;
+};
+
+}  // namespace v2c::encoder

@@ -1,0 +1,274 @@
+// Streamed pretraining (stream_order.h, sample_source.h, sample_stream.h): the shuffle buffer's
+// order (every row at most once per epoch, read before it is used, never more rows buffered than
+// the buffer holds, exactly epoch_batches when everything fits, a function of seed and epoch), a
+// stream resumed mid-epoch hands out the same batches, samples read from files equal samples in
+// memory, and v2c-pretrain streaming from files trains bitwise the weights of pretrain() on the
+// samples in memory, also after kill -9 and --resume.
+#include <omp.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "pipeline/core/config.h"
+#include "pipeline/io/h5.h"
+#include "pipeline/models/encoder/pretrain.h"
+#include "pipeline/models/encoder/sample_stream.h"
+#include "pipeline/models/encoder/stream_order.h"
+#include "tests/test_util.h"
+
+extern "C" void openblas_set_num_threads(int num_threads);
+extern "C" int openblas_get_num_threads(void);
+
+namespace fs = std::filesystem;
+using namespace v2c;
+using namespace v2c::encoder;
+
+namespace {
+
+// Five subjects' training rows: uneven counts, gaps (excluded runs), one subject of 5 rows.
+std::vector<std::vector<int64_t>> uneven_rows() {
+  std::vector<std::vector<int64_t>> rows(5);
+  const int64_t counts[5] = {37, 120, 5, 64, 250};
+  for (size_t s = 0; s < 5; ++s)
+    for (int64_t i = 0; int64_t(rows[s].size()) < counts[s]; ++i)
+      if (i % 7 != 3) rows[s].push_back(i);
+  return rows;
+}
+
+int64_t total_rows(const std::vector<std::vector<int64_t>>& rows) {
+  int64_t n = 0;
+  for (const auto& r : rows) n += int64_t(r.size());
+  return n;
+}
+
+// Checks the invariants of one epoch's order; returns the rows it trains on.
+int64_t check_order(const EpochOrder& o, const std::vector<std::vector<int64_t>>& train_rows, int64_t buffer_rows,
+                    int batch_size) {
+  // The chunks cover every training row once.
+  std::vector<std::multiset<int64_t>> chunked(train_rows.size());
+  for (const Chunk& c : o.chunks) chunked[c.subject].insert(c.rows.begin(), c.rows.end());
+  for (size_t s = 0; s < train_rows.size(); ++s)
+    BOOST_CHECK(chunked[s] == std::multiset<int64_t>(train_rows[s].begin(), train_rows[s].end()));
+  BOOST_REQUIRE_EQUAL(o.chunks_before.size(), o.batches.size());
+  std::vector<std::set<int64_t>> used(train_rows.size());
+  int64_t n_used = 0;
+  for (size_t b = 0; b < o.batches.size(); ++b) {
+    const Batch& batch = o.batches[b];
+    BOOST_CHECK(b == 0 || o.chunks_before[b] >= o.chunks_before[b - 1]);
+    BOOST_CHECK_GE(batch.rows.size(), 2u);
+    BOOST_CHECK_LE(batch.rows.size(), size_t(batch_size));
+    // Every row of the batch was read before it, and is used once in the epoch.
+    std::set<int64_t> read;
+    for (int64_t c = 0; c < o.chunks_before[b]; ++c)
+      if (o.chunks[size_t(c)].subject == batch.subject)
+        read.insert(o.chunks[size_t(c)].rows.begin(), o.chunks[size_t(c)].rows.end());
+    for (int64_t r : batch.rows) {
+      BOOST_CHECK_MESSAGE(read.count(r), "batch " << b << " uses row " << r << " before its chunk is read");
+      BOOST_CHECK_MESSAGE(used[batch.subject].insert(r).second, "row " << r << " used twice");
+    }
+    n_used += int64_t(batch.rows.size());
+  }
+  // When batch b is drawn the buffer holds the rows read, less those used before b and those
+  // dropped (rows never used, as single rows, at most): never more than buffer_rows.
+  const int64_t unused = total_rows(train_rows) - n_used;
+  int64_t read = 0, before = 0;
+  for (size_t b = 0, c = 0; b < o.batches.size(); ++b) {
+    for (; int64_t(c) < o.chunks_before[b]; ++c) read += int64_t(o.chunks[c].rows.size());
+    BOOST_CHECK_MESSAGE(read - before - unused <= buffer_rows, "batch " << b << ": " << read << " rows read, "
+                                                                        << before << " used, buffer " << buffer_rows);
+    before += int64_t(o.batches[b].rows.size());
+  }
+  BOOST_CHECK_LE(o.peak_rows, buffer_rows);
+  return n_used;
+}
+
+// Two simulated subjects' samples (2 x ~180 samples, ~600 voxels) in `dir`.
+std::vector<std::string> two_subjects(const test::TempDir& dir) {
+  const std::string bids = dir.file("bids");
+  auto ok = [](const test::StageRun& r) { BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output); };
+  ok(test::run_stage("simulate", {"--set", "simulate.n_subjects=2", "--set", "simulate.grid_dims=[8,9,8]", "--set",
+                                  "simulate.feature_dim=32", "--set", "simulate.train_per_category=12", "--quiet",
+                                  "--out", bids}));
+  std::vector<std::string> samples;
+  for (const std::string sub : {"sub-01", "sub-02"}) {
+    samples.push_back(dir.file(sub + ".h5"));
+    ok(test::run_stage("prepare", {"--bids", bids, "--subject", sub, "--features", bids + "/stimuli/features.h5",
+                                   "--out", samples.back(), "--quiet"}));
+  }
+  return samples;
+}
+
+// Names of the parameters in which two encoder checkpoints differ (bitwise).
+std::vector<std::string> differing_params(const std::string& a, const std::string& b) {
+  const h5::ArtifactReader ra(a, "encoder_checkpoint", 1), rb(b, "encoder_checkpoint", 1);
+  const auto names = ra.read_strings("param_names");
+  BOOST_REQUIRE(names == rb.read_strings("param_names"));
+  std::vector<std::string> out;
+  for (const auto& n : names) {
+    const MatrixF x = ra.read_matrix_f("params/" + n), y = rb.read_matrix_f("params/" + n);
+    if (x.rows() != y.rows() || x.cols() != y.cols() ||
+        std::memcmp(x.data(), y.data(), size_t(x.size()) * sizeof(float)) != 0)
+      out.push_back(n);
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s.empty() ? "(none)" : s;
+}
+
+// The streaming settings of the stage tests: ~300 voxels, 0.1 MiB = ~88 rows of the ~270
+// training rows, chunks of 8, batches of 16.
+const std::vector<std::string> kStreamSets = {"pretrain.latent=32",       "pretrain.epochs=4",
+                                              "pretrain.batch_size=16",   "pretrain.buffer_mib=0.1",
+                                              "pretrain.chunk_rows=8",    "pretrain.checkpoint_every=5",
+                                              "pretrain.patience=1000",   "pretrain.mixco=true"};
+
+std::vector<std::string> stage_args(const std::vector<std::string>& samples, const std::string& out, bool resume) {
+  std::vector<std::string> a = {"--samples"};
+  a.insert(a.end(), samples.begin(), samples.end());
+  a.insert(a.end(), {"--threads", "1", "--seed", "9", "--out", out});
+  for (const auto& s : kStreamSets) a.insert(a.end(), {"--set", s});
+  if (resume) a.push_back("--resume");
+  return a;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(streaming)
+
+BOOST_AUTO_TEST_CASE(shuffle_buffer_order_reads_before_use_uses_once_and_stays_in_the_buffer) {
+  const auto rows = uneven_rows();
+  const int64_t total = total_rows(rows);
+  for (int64_t buffer : {16, 40, 100}) {
+    for (int64_t chunk : {1, 8, 16}) {
+      if (chunk > buffer) continue;
+      const EpochOrder o = stream_order(rows, chunk, buffer, 12, 3, 0);
+      const int64_t used = check_order(o, rows, buffer, 12);
+      BOOST_TEST_MESSAGE("buffer " << buffer << ", chunks of " << chunk << ": " << o.batches.size() << " batches, "
+                                   << used << " of " << total << " rows used, peak " << o.peak_rows);
+      // Only single rows that cannot form a batch are left out.
+      BOOST_CHECK_GE(used, total - int64_t(rows.size()) * (total / buffer + 1));
+      BOOST_CHECK_GT(o.peak_rows, buffer - chunk);  // the buffer fills up
+    }
+  }
+  // A function of (seed, epoch): the same twice, different across epochs and seeds.
+  auto batches_equal = [](const EpochOrder& a, const EpochOrder& b) {
+    if (a.batches.size() != b.batches.size() || a.chunks_before != b.chunks_before) return false;
+    for (size_t i = 0; i < a.batches.size(); ++i)
+      if (a.batches[i].subject != b.batches[i].subject || a.batches[i].rows != b.batches[i].rows) return false;
+    return true;
+  };
+  BOOST_CHECK(batches_equal(stream_order(rows, 8, 40, 12, 3, 2), stream_order(rows, 8, 40, 12, 3, 2)));
+  BOOST_CHECK(!batches_equal(stream_order(rows, 8, 40, 12, 3, 2), stream_order(rows, 8, 40, 12, 3, 1)));
+  BOOST_CHECK(!batches_equal(stream_order(rows, 8, 40, 12, 3, 2), stream_order(rows, 8, 40, 12, 4, 2)));
+}
+
+BOOST_AUTO_TEST_CASE(a_buffer_holding_every_row_gives_the_in_memory_order) {
+  const auto rows = uneven_rows();
+  for (int64_t epoch : {0, 5}) {
+    const EpochOrder o = stream_order(rows, 8, total_rows(rows), 12, 21, epoch);
+    const auto expected = epoch_batches(rows, 12, 21, epoch);
+    BOOST_REQUIRE_EQUAL(o.batches.size(), expected.size());
+    for (size_t b = 0; b < expected.size(); ++b) {
+      BOOST_CHECK_EQUAL(o.batches[b].subject, expected[b].subject);
+      BOOST_CHECK(o.batches[b].rows == expected[b].rows);
+    }
+    check_order(o, rows, total_rows(rows), 12);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(files_and_memory_give_the_same_batches_and_a_resumed_stream_continues_the_same) {
+  test::TempDir dir("v2c-stream");
+  const auto paths = two_subjects(dir);
+  std::vector<Samples> samples;
+  for (const auto& p : paths) samples.push_back(read_samples(p));
+  MemorySource memory(samples);
+  FileSource files(paths);
+  BOOST_REQUIRE_EQUAL(files.subjects().size(), 2u);
+  std::vector<std::vector<int64_t>> rows(2);
+  for (size_t s = 0; s < 2; ++s) {
+    BOOST_REQUIRE_EQUAL(files.subjects()[s].n_voxels, samples[s].n_voxels());
+    for (int64_t i = 0; i < samples[s].n_samples(); i += (i % 11 == 4 ? 2 : 1)) rows[s].push_back(i);  // gaps
+  }
+  const int64_t buffer = 40;
+  const EpochOrder o = stream_order(rows, 8, buffer, 16, 5, 1);
+  // Every batch from a stream started at 0 (files) and from memory; and from streams resumed at 1, 7, 13.
+  std::vector<MF> X0, T0;
+  SampleStream from_files(files, o, 0), from_memory(memory, o, 0);
+  while (!from_files.done()) {
+    MF X, T, Xm, Tm;
+    from_files.next(X, T);
+    from_memory.next(Xm, Tm);
+    BOOST_CHECK(X == Xm);
+    BOOST_CHECK(T == Tm);
+    BOOST_CHECK_LE(from_files.rows_held(), buffer);
+    X0.push_back(X), T0.push_back(T);
+  }
+  BOOST_CHECK_EQUAL(X0.size(), o.batches.size());
+  // The values are the samples': batch rows of the in-memory matrices.
+  BOOST_CHECK(X0[3] == rows_of(samples[o.batches[3].subject].data, o.batches[3].rows));
+  for (int64_t first : {1, 7, 13}) {
+    SampleStream resumed(files, o, first);
+    BOOST_CHECK_LE(resumed.rows_held(), buffer);
+    for (size_t b = size_t(first); b < o.batches.size(); ++b) {
+      MF X, T;
+      resumed.next(X, T);
+      BOOST_CHECK_MESSAGE(X == X0[b] && T == T0[b], "resumed at " << first << ": batch " << b << " differs");
+    }
+    BOOST_CHECK(resumed.done());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(v2c_pretrain_streaming_from_files_equals_pretrain_in_memory_and_resumes_bitwise) {
+  test::TempDir dir("v2c-stream-stage");
+  const auto paths = two_subjects(dir);
+  // The stage, streaming from the files.
+  const std::string streamed = dir.file("streamed.h5");
+  const auto r = test::run_stage("pretrain", stage_args(paths, streamed, false));
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  BOOST_CHECK_MESSAGE(r.output.find("through a shuffle buffer of ") != std::string::npos,
+                      "the stage did not stream:\n" << r.output);
+  // pretrain() on the samples in memory, one thread, the same settings.
+  {
+    const int saved_blas = openblas_get_num_threads(), saved_omp = omp_get_max_threads();
+    openblas_set_num_threads(1);
+    omp_set_num_threads(1);
+    PretrainConfig cfg;
+    config::Schema schema("pretrain");
+    cfg.describe(schema);
+    for (const auto& s : kStreamSets) schema.apply_override(s);
+    schema.validate();
+    std::vector<Samples> samples;
+    for (const auto& p : paths) samples.push_back(read_samples(p));
+    pretrain(samples, cfg, 9, dir.file("memory.h5"), Provenance{}, false, false);
+    openblas_set_num_threads(saved_blas);
+    omp_set_num_threads(saved_omp);
+  }
+  BOOST_CHECK_MESSAGE(differing_params(streamed, dir.file("memory.h5")).empty(),
+                      "streamed vs in memory: parameters differ: " << joined(differing_params(streamed, dir.file("memory.h5"))));
+  // kill -9 once a checkpoint exists, then --resume: the uninterrupted run's weights, bitwise.
+  const std::string out = dir.file("killed.h5");
+  std::string cmd = test::shell_quote(test::stage_binary("pretrain"));
+  for (const auto& a : stage_args(paths, out, false)) cmd += " " + test::shell_quote(a);
+  const std::string script = "( " + cmd + " ) > " + test::shell_quote(dir.file("killed.log")) +
+                             " 2>&1 & pid=$!; for i in $(seq 1 3000); do [ -f " + test::shell_quote(out + ".ckpt") +
+                             " ] && break; sleep 0.005; done; kill -9 $pid; wait $pid; true";
+  BOOST_REQUIRE_EQUAL(std::system(("bash -c " + test::shell_quote(script)).c_str()), 0);
+  BOOST_REQUIRE_MESSAGE(!fs::exists(out), "the run finished before it was killed");
+  BOOST_REQUIRE(fs::exists(out + ".ckpt"));
+  const auto resumed = test::run_stage("pretrain", stage_args(paths, out, true));
+  BOOST_REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.output);
+  BOOST_CHECK_MESSAGE(resumed.output.find("resumed from") != std::string::npos, resumed.output);
+  const size_t at = resumed.output.find("resumed from");
+  BOOST_TEST_MESSAGE(resumed.output.substr(at, resumed.output.find('\n', at) - at));
+  BOOST_CHECK_MESSAGE(differing_params(out, streamed).empty(),
+                      "kill -9 + --resume vs uninterrupted: parameters differ: " << joined(differing_params(out, streamed)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
