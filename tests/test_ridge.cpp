@@ -5,6 +5,7 @@
 
 #include <Eigen/Dense>
 #include <cmath>
+#include <numeric>
 #include <fstream>
 #include <random>
 #include <set>
@@ -144,14 +145,39 @@ BOOST_AUTO_TEST_CASE(per_target_alpha_equals_brute_force) {
         score[a] += pc.dot(yc) / (pc.norm() * yc.norm()) / double(folds.size());
       }
     }
-    size_t best = 0;
-    for (size_t a = 1; a < score.size(); ++a)
-      if (score[a] >= score[best] - 1e-12) best = a;  // ties to the larger α
-    BOOST_CHECK_EQUAL(chosen[size_t(j)], s.alphas[best]);
+    // The best score; ties (within 1e-12 relative) to the lower middle of the tied α.
+    const double top = *std::max_element(score.begin(), score.end());
+    std::vector<size_t> tied;
+    for (size_t a = 0; a < score.size(); ++a)
+      if (score[a] >= top - 1e-12 * std::max(1.0, std::abs(top))) tied.push_back(a);
+    BOOST_CHECK_EQUAL(chosen[size_t(j)], s.alphas[tied[(tied.size() - 1) / 2]]);
     for (size_t a = 0; a < score.size(); ++a) BOOST_CHECK_SMALL(mean_score(int64_t(a), j) - score[a], 1e-9);
   }
   // The targets are not all alike: the choice really is per target.
   BOOST_CHECK_GT(std::set<double>(chosen.begin(), chosen.end()).size(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_target_every_alpha_ties_on_takes_the_shared_alpha) {
+  // Target 0 is constant: its inner score is 0 for every α (no information on α). It must take
+  // the α shared by all targets, not an end of the grid; the informative targets keep their own.
+  const int64_t n = 90, p = 20, t = 4;
+  const MD X = random_matrix(n, p, 61);
+  MD Y = X * random_matrix(p, t, 62) + 3.0 * random_matrix(n, t, 63);
+  Y.col(0).setConstant(1.0);
+  const auto run = runs_of(n, 6);
+  cv::RidgeCvSettings s;
+  s.alphas = {0.01, 0.1, 1, 10, 100, 1000, 1e4, 1e5};
+  s.inner_folds = 3;
+  std::vector<int64_t> rows(static_cast<size_t>(n));
+  std::iota(rows.begin(), rows.end(), 0);
+  MatrixD mean_score;
+  const auto per_target = cv::select_alphas<double>(X, Y, run, rows, s, &mean_score);
+  for (int64_t a = 0; a < mean_score.rows(); ++a) BOOST_CHECK_EQUAL(mean_score(a, 0), mean_score(0, 0));
+  s.alpha_per_target = false;
+  const auto shared = cv::select_alphas<double>(X, Y, run, rows, s);
+  BOOST_CHECK_EQUAL(per_target[0], shared[0]);
+  BOOST_CHECK(shared[0] != s.alphas.back() && shared[0] != s.alphas.front());  // the test can tell the rules apart
+  for (int64_t j = 1; j < t; ++j) BOOST_CHECK_EQUAL(shared[size_t(j)], shared[0]);
 }
 
 BOOST_AUTO_TEST_CASE(final_fit_with_standardized_inputs_maps_raw_inputs) {

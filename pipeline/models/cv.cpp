@@ -266,22 +266,35 @@ class Solver {
   Mat<S> G_;
 };
 
-// Best α per target from mean scores [n_alphas x t]; ties go to the larger α (alphas ascending).
+// The α of one score column: the best score, ties (within 1e-12 · max(1, |best|)) resolved to
+// the middle of the tied α (the lower of the two middles); `all_tied` when every α ties.
+int64_t best_alpha_index(const std::vector<double>& score, bool& all_tied) {
+  const int64_t na = int64_t(score.size());
+  double best = score[0];
+  for (double v : score) best = std::max(best, v);
+  const double tol = 1e-12 * std::max(1.0, std::abs(best));
+  std::vector<int64_t> tied;
+  for (int64_t a = 0; a < na; ++a)
+    if (score[size_t(a)] >= best - tol) tied.push_back(a);
+  all_tied = int64_t(tied.size()) == na;
+  return tied[(tied.size() - 1) / 2];
+}
+
+// α per target from mean scores [n_alphas x t] (see cv.h for the tie rule).
 std::vector<double> best_alphas(const MatrixD& mean_score, const std::vector<double>& alphas, bool per_target) {
   const int64_t na = mean_score.rows(), t = mean_score.cols();
-  std::vector<double> out(static_cast<size_t>(t));
-  if (!per_target) {
-    int64_t best = 0;
-    for (int64_t a = 0; a < na; ++a)
-      if (mean_score.row(a).mean() >= mean_score.row(best).mean()) best = a;
-    std::fill(out.begin(), out.end(), alphas[size_t(best)]);
-    return out;
-  }
+  std::vector<double> column(static_cast<size_t>(na));
+  for (int64_t a = 0; a < na; ++a) column[size_t(a)] = mean_score.row(a).mean();
+  bool all_tied = false;
+  const double shared = alphas[size_t(best_alpha_index(column, all_tied))];
+  std::vector<double> out(static_cast<size_t>(t), shared);
+  if (!per_target) return out;
   for (int64_t j = 0; j < t; ++j) {
-    int64_t best = 0;
-    for (int64_t a = 1; a < na; ++a)
-      if (mean_score(a, j) >= mean_score(best, j)) best = a;
-    out[size_t(j)] = alphas[size_t(best)];
+    for (int64_t a = 0; a < na; ++a) column[size_t(a)] = mean_score(a, j);
+    const int64_t best = best_alpha_index(column, all_tied);
+    // A target on which every α scores the same (e.g. constant in every inner test fold, as a
+    // one-hot target under block designs) carries no information on α: it takes the shared one.
+    if (!all_tied) out[size_t(j)] = alphas[size_t(best)];
   }
   return out;
 }

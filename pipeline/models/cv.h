@@ -2,7 +2,10 @@
 //
 // Outer folds are grouped by run (leave-one-run-out, k groups of consecutive runs, or explicit
 // run lists); inside each outer training set an inner CV, also grouped by run, chooses α per
-// target (best mean inner score, ties to the larger α) or one shared α. Every statistic — means,
+// target (best mean inner score) or one shared α (best mean over targets of the mean inner
+// score). Ties — scores within 1e-12 · max(1, |best|) — go to the middle of the tied α (the lower
+// middle), for the shared α and per target alike; a target on which every α ties (no information
+// on α, e.g. a target constant in every inner test fold) takes the shared α. Every statistic — means,
 // SDs, voxel selection — is computed from the training rows of the fold at hand only. With
 // `exclusive`, training rows whose stimulus occurs in the test fold are dropped.
 #pragma once
