@@ -13,9 +13,10 @@ const StageSpec spec{
     .name = "retrieve",
     .summary = "decoded vectors -> stimulus identification metrics with chance levels (retrieval.h5)",
     .description =
-        "Ranks the candidate stimuli by cosine similarity to each out-of-fold decoded vector (forward, brain -> "
-        "stimulus) and the decoded vectors for each stimulus (backward), exactly, in blocks (galleries of millions "
-        "fit in memory). Reports top-1/top-5 among n (MindEye: the true candidate plus n-1 random others, repeated "
+        "Ranks the candidate stimuli by similarity (cosine or Pearson correlation, optionally after centring both "
+        "sides on the mean target of the query's training fold) to each out-of-fold decoded vector (forward, brain "
+        "-> stimulus) and the decoded vectors for each stimulus (backward), exactly, in blocks (galleries of "
+        "millions fit in memory). Reports top-1/top-5 among n (MindEye: the true candidate plus n-1 random others, repeated "
         "draws), top-1/top-5 and the mean rank among all candidates, and pairwise identification (Kamitani lab), "
         "each with its chance level and a bootstrap 95% interval over queries; per query, the true stimulus's rank "
         "and the top-k candidates. Candidates: the evaluated stimuli (test), those plus a gallery of other "

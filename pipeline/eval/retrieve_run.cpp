@@ -9,6 +9,9 @@
 #include "pipeline/core/error.h"
 #include "pipeline/core/log.h"
 #include "pipeline/eval/retrieval.h"
+#include "pipeline/eval/similarity.h"
+#include "pipeline/eval/training_rows.h"
+#include "pipeline/stats/repeats.h"
 #include "pipeline/io/h5.h"
 
 namespace v2c::retrieve {
@@ -16,11 +19,14 @@ namespace v2c::retrieve {
 namespace {
 
 namespace rt = v2c::retrieval;
+namespace sim = v2c::similarity;
 
-// One query: a sample, or (average_repeats) the mean of a stimulus's presentations.
-struct Unit {
+// One query: a sample, or (average_repeats) the mean of one stimulus's presentations tested in
+// one outer fold (stats/repeats.h).
+struct Query {
   std::string stimulus;
   int64_t feature_row = -1;
+  int32_t fold = -1;
   std::vector<int64_t> samples;
 };
 
@@ -30,18 +36,67 @@ Metric summarize(const std::string& name, const std::vector<double>& per_query, 
   return {name, e.value, e.ci_low, e.ci_high, chance, n_candidates, e.n};
 }
 
-// top-1 / top-5 among n for one direction, appended to `out`.
+// The queries of each transform: [first, last) ranges of the query list, with their centre.
+struct Group {
+  int64_t first = 0, last = 0;
+  Eigen::RowVectorXd centre;  // empty: not centred
+};
+
+// top-1 / top-5 among n for one direction over query groups (each with its own transform of
+// the candidates), appended to `out`. Query q draws from std::mt19937_64(seed + q) whatever
+// its group.
 void among_n_metrics(const std::string& direction, const MatrixF& queries, const MatrixF& candidates,
-                     const std::vector<int64_t>& truth, const RetrieveConfig& cfg, uint64_t seed,
-                     std::vector<Metric>& out) {
+                     const std::vector<int64_t>& truth, const std::vector<Group>& groups, sim::Measure measure,
+                     const RetrieveConfig& cfg, uint64_t seed, std::vector<Metric>& out) {
   const int64_t pool = candidates.rows();
   if (pool < 2) return;
   const int64_t n = std::min<int64_t>(cfg.among_n, pool);
   if (n < cfg.among_n)
     log::warn(direction, ": among_n = ", cfg.among_n, " but only ", pool, " candidates: top-1/top-5 among ", n);
-  const auto among = rt::top_k_among_n(queries, candidates, truth, {1, 5}, n, cfg.draws, seed);
+  std::vector<std::vector<double>> among(2, std::vector<double>(size_t(queries.rows()), std::nan("")));
+  for (const Group& g : groups) {
+    MatrixF c = candidates;
+    sim::transform_rows(c, g.centre, measure);
+    const std::vector<int64_t> t(truth.begin() + g.first, truth.begin() + g.last);
+    const auto a = rt::top_k_among_n(queries.middleRows(g.first, g.last - g.first), c, t, {1, 5}, n, cfg.draws,
+                                     seed + uint64_t(g.first));
+    for (size_t k = 0; k < 2; ++k) std::copy(a[k].begin(), a[k].end(), among[k].begin() + g.first);
+  }
   out.push_back(summarize("top1_" + direction, among[0], 1.0 / double(n), n, cfg, seed + 1));
   out.push_back(summarize("top5_" + direction, among[1], double(std::min<int64_t>(5, n)) / double(n), n, cfg, seed + 2));
+}
+
+// The evaluated samples grouped into queries, ordered by fold (stable).
+std::vector<Query> make_queries(const Predictions& p, const Samples& s, const RetrieveConfig& cfg) {
+  const bool novel_only = cfg.queries == "novel";
+  const std::regex novel(cfg.novel_pattern);
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < p.predictions.rows(); ++i) {
+    const int64_t row = p.feature_row[size_t(i)];
+    if (p.fold[size_t(i)] < 0 || row < 0 || !p.predictions.row(i).allFinite()) continue;
+    if (novel_only && !std::regex_search(p.stimulus[size_t(i)], novel)) continue;
+    if (row >= s.features.rows())
+      throw input_error("sample ", i, " (", p.stimulus[size_t(i)], "): feature row ", row, " but the samples file has ",
+                        s.features.rows(), " stimuli with features");
+    rows.push_back(i);
+  }
+  std::vector<Query> queries;
+  if (cfg.average_repeats) {
+    const stats::AveragedQueries avg = stats::average_repeats(p.predictions, p.stimulus, p.fold, rows);
+    for (size_t q = 0; q < avg.members.size(); ++q) {
+      const auto& members = avg.members[q];
+      const int64_t row = p.feature_row[size_t(members.front())];
+      for (int64_t i : members)
+        if (p.feature_row[size_t(i)] != row)
+          throw input_error("stimulus '", avg.stimulus[q], "' has samples with different feature rows (", row, ", ",
+                            p.feature_row[size_t(i)], ")");
+      queries.push_back({avg.stimulus[q], row, avg.fold[q], members});
+    }
+  } else {
+    for (int64_t i : rows) queries.push_back({p.stimulus[size_t(i)], p.feature_row[size_t(i)], p.fold[size_t(i)], {i}});
+  }
+  std::stable_sort(queries.begin(), queries.end(), [](const Query& a, const Query& b) { return a.fold < b.fold; });
+  return queries;
 }
 
 }  // namespace
@@ -59,43 +114,49 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
     throw input_error("predictions have ", d, " dimensions, the samples' stimulus features ", s.features.cols());
   const int64_t n_samples = p.predictions.rows();
   if (int64_t(p.fold.size()) != n_samples || int64_t(p.feature_row.size()) != n_samples ||
-      int64_t(p.stimulus.size()) != n_samples)
+      int64_t(p.stimulus.size()) != n_samples || int64_t(p.run.size()) != n_samples || p.truth.rows() != n_samples)
     throw input_error("predictions: the sample table does not have ", n_samples, " rows");
 
-  // The evaluated samples, grouped into queries.
-  const bool novel_only = cfg.queries == "novel";
-  const std::regex novel(cfg.novel_pattern);
-  std::vector<Unit> units;
-  std::unordered_map<std::string, size_t> unit_of_stimulus;
-  for (int64_t i = 0; i < n_samples; ++i) {
-    const int64_t row = p.feature_row[size_t(i)];
-    if (p.fold[size_t(i)] < 0 || row < 0 || !p.predictions.row(i).allFinite()) continue;
-    if (novel_only && !std::regex_search(p.stimulus[size_t(i)], novel)) continue;
-    if (row >= s.features.rows())
-      throw input_error("sample ", i, " (", p.stimulus[size_t(i)], "): feature row ", row, " but the samples file has ",
-                        s.features.rows(), " stimuli with features");
-    const std::string& stim = p.stimulus[size_t(i)];
-    if (cfg.average_repeats) {
-      auto [it, fresh] = unit_of_stimulus.emplace(stim, units.size());
-      if (fresh) units.push_back({stim, row, {}});
-      if (units[it->second].feature_row != row)
-        throw input_error("stimulus '", stim, "' has samples with different feature rows (", units[it->second].feature_row,
-                          ", ", row, ")");
-      units[it->second].samples.push_back(i);
-    } else {
-      units.push_back({stim, row, {i}});
-    }
-  }
+  const std::vector<Query> units = make_queries(p, s, cfg);
   if (units.empty())
     throw input_error("no out-of-fold decoded sample with a stimulus feature to evaluate",
-                      novel_only ? cat(" whose stimulus matches novel_pattern '", cfg.novel_pattern, "'") : "");
+                      cfg.queries == "novel" ? cat(" whose stimulus matches novel_pattern '", cfg.novel_pattern, "'")
+                                             : "");
   const int64_t nq = int64_t(units.size());
   MatrixF queries = MatrixF::Zero(nq, d);
   for (int64_t u = 0; u < nq; ++u) {
-    for (int64_t i : units[size_t(u)].samples) queries.row(u) += p.predictions.row(i);
-    queries.row(u) /= float(units[size_t(u)].samples.size());
+    Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(d);
+    for (int64_t i : units[size_t(u)].samples) sum += p.predictions.row(i).cast<double>();
+    queries.row(u) = (sum / double(units[size_t(u)].samples.size())).cast<float>();
   }
 
+  // The transform of each group of queries: centred on its fold's training mean, or not at all.
+  const sim::Measure measure = sim::parse_measure(cfg.similarity);
+  std::vector<Group> groups;
+  if (cfg.centre == "train_mean") {
+    const eval::FoldTrainingRows train = eval::fold_training_rows(p.fold, p.run, p.train_fraction, {});
+    if (train.rebuilt)
+      log::warn("retrieve.centre = train_mean: the predictions record no training rows per fold; rebuilt as every row "
+                "the fold does not test, in its first runs by train_fraction ", p.train_fraction,
+                " (a model trained with ridge.exclusive dropped the repeats of its test stimuli, which these keep)");
+    for (int64_t u = 0; u < nq;) {
+      const int32_t f = units[size_t(u)].fold;
+      int64_t v = u;
+      while (v < nq && units[size_t(v)].fold == f) ++v;
+      if (train.rows[size_t(f)].empty())
+        throw input_error("retrieve.centre = train_mean: outer fold ", f, " of '", p.subject, "' ", p.model,
+                          " has no training rows to take the mean of");
+      groups.push_back({u, v, sim::fold_means(p.truth, {train.rows[size_t(f)]}).row(0)});
+      u = v;
+    }
+  } else {
+    groups.push_back({0, nq, {}});
+  }
+  for (const Group& g : groups) {
+    MatrixF block = queries.middleRows(g.first, g.last - g.first);
+    sim::transform_rows(block, g.centre, measure);
+    queries.middleRows(g.first, g.last - g.first) = block;
+  }
   // The candidates and each query's true one.
   RetrievalReport r;
   r.subject = p.subject;
@@ -162,26 +223,39 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
   log::info(nq, " queries (", cfg.queries, cfg.average_repeats ? ", repeats averaged" : "", ") among ", N, " ",
             cfg.candidates, " candidates, ", d, " dimensions");
 
-  // Forward: decoded vector -> stimulus.
+  // Forward: decoded vector -> stimulus, each group against its own transform of the candidates.
   retrieval::SearchOptions opt;
   opt.k = cfg.k;
   opt.scan = cfg.scan == "float32" ? rt::Scan::float32 : cfg.scan == "bfloat16" ? rt::Scan::bfloat16 : rt::Scan::automatic;
-  const rt::SearchResult fwd = rt::search(queries, candidates, truth, opt);
-  r.scan = rt::scan_name(fwd.scan_used);
-  r.k = fwd.k;
   r.query_truth = truth;
-  r.query_rank = fwd.rank;
-  r.query_pairwise = rt::pairwise_identification(fwd, N);
+  r.query_rank.assign(size_t(nq), 0);
+  r.query_pairwise.assign(size_t(nq), std::nan(""));
+  std::vector<int64_t> n_worse_or_tied(size_t(nq), 0);  // candidates other than the true one with similarity >= it
+  for (const Group& g : groups) {
+    MatrixF c = candidates;
+    sim::transform_rows(c, g.centre, measure);
+    const std::vector<int64_t> t(truth.begin() + g.first, truth.begin() + g.last);
+    const rt::SearchResult fwd = rt::search(queries.middleRows(g.first, g.last - g.first), c, t, opt);
+    r.scan = rt::scan_name(fwd.scan_used);
+    r.k = fwd.k;
+    const std::vector<double> pw = rt::pairwise_identification(fwd, N);
+    for (int64_t i = 0; i < g.last - g.first; ++i) {
+      r.query_rank[size_t(g.first + i)] = fwd.rank[size_t(i)];
+      r.query_pairwise[size_t(g.first + i)] = pw[size_t(i)];
+      n_worse_or_tied[size_t(g.first + i)] = fwd.n_greater[size_t(i)] + fwd.n_equal[size_t(i)];
+    }
+    r.query_top_k.insert(r.query_top_k.end(), fwd.index.begin(), fwd.index.end());
+  }
   for (const auto& u : units) r.query_stimulus.push_back(u.stimulus);
-  r.query_top_k.assign(fwd.index.begin(), fwd.index.end());
 
-  among_n_metrics("forward", queries, candidates, truth, cfg, seed, r.metrics);
+  among_n_metrics("forward", queries, candidates, truth, groups, measure, cfg, seed, r.metrics);
   std::vector<double> top1_all(static_cast<size_t>(nq)), top5_all(static_cast<size_t>(nq)),
       rank(static_cast<size_t>(nq));
   for (int64_t u = 0; u < nq; ++u) {
-    rank[size_t(u)] = double(fwd.rank[size_t(u)]);
-    top1_all[size_t(u)] = fwd.rank[size_t(u)] <= 1;
-    top5_all[size_t(u)] = fwd.rank[size_t(u)] <= 5;
+    rank[size_t(u)] = double(r.query_rank[size_t(u)]);
+    // Ties count as failures, as in every other metric: top-k needs fewer than k others at >=.
+    top1_all[size_t(u)] = n_worse_or_tied[size_t(u)] < 1;
+    top5_all[size_t(u)] = n_worse_or_tied[size_t(u)] < 5;
   }
   r.metrics.push_back(summarize("top1_all_forward", top1_all, 1.0 / double(N), N, cfg, seed + 3));
   r.metrics.push_back(summarize("top5_all_forward", top5_all, double(std::min<int64_t>(5, N)) / double(N), N, cfg, seed + 4));
@@ -190,20 +264,31 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
   r.metrics.push_back(summarize("mean_rank", rank, (double(N) + 1) / 2, N, cfg, seed + 6));
 
   // Backward: stimulus -> decoded vector, one decoded vector per evaluated stimulus (the mean of
-  // its queries), the candidates being those decoded vectors only.
+  // its transformed queries), the candidates being those decoded vectors only. A stimulus's
+  // vector is centred on the mean of its queries' centres (the folds that tested it).
   if (cfg.candidates != "categories" && test_rows.size() >= 2) {
     const int64_t m = int64_t(test_rows.size());
     MatrixF stim = candidates.topRows(m), decoded = MatrixF::Zero(m, d);
+    MatrixD centre_sum = MatrixD::Zero(m, d);
     std::vector<int64_t> count(static_cast<size_t>(m), 0), identity(static_cast<size_t>(m));
-    for (int64_t u = 0; u < nq; ++u) {
-      decoded.row(truth[size_t(u)]) += queries.row(u);
-      ++count[size_t(truth[size_t(u)])];
-    }
+    for (const Group& g : groups)
+      for (int64_t u = g.first; u < g.last; ++u) {
+        const int64_t j = truth[size_t(u)];
+        decoded.row(j) += queries.row(u);
+        if (g.centre.size() == d) centre_sum.row(j) += g.centre;
+        ++count[size_t(j)];
+      }
     for (int64_t j = 0; j < m; ++j) {
       decoded.row(j) /= float(count[size_t(j)]);
       identity[size_t(j)] = j;
+      MatrixF one = stim.row(j);
+      sim::transform_rows(one, groups.front().centre.size() == d ? Eigen::RowVectorXd(centre_sum.row(j) / double(count[size_t(j)]))
+                                                                 : Eigen::RowVectorXd(),
+                          measure);
+      stim.row(j) = one.row(0);
     }
-    among_n_metrics("backward", stim, decoded, identity, cfg, seed + 10, r.metrics);
+    const std::vector<Group> whole{{0, m, {}}};  // already transformed
+    among_n_metrics("backward", stim, decoded, identity, whole, sim::Measure::cosine, cfg, seed + 10, r.metrics);
     const rt::SearchResult bwd = rt::search(stim, decoded, identity, opt);
     r.metrics.push_back(summarize("pairwise_identification_backward", rt::pairwise_identification(bwd, m), 0.5, m, cfg,
                                   seed + 11));

@@ -23,6 +23,8 @@ struct RetrieveConfig {
   std::string queries = "all";
   std::string novel_pattern = "^test-";
   bool average_repeats = false;
+  std::string similarity = "cosine";
+  std::string centre = "none";
   int k = 5;
   int among_n = 300;
   int draws = 30;
@@ -48,7 +50,16 @@ struct RetrieveConfig {
           }
         }, "a non-empty valid regular expression");
     s.field("average_repeats", average_repeats,
-            "average the decoded vectors of repeated presentations of a stimulus into one query (Kamitani lab)");
+            "average the decoded vectors of the presentations of a stimulus tested in one outer fold into one query "
+            "(Kamitani lab, MindEye)");
+    s.field("similarity", similarity,
+            "cosine, or pearson (correlation across dimensions, Kamitani-lab identification) of decoded and candidate "
+            "vectors")
+        .one_of({"cosine", "pearson"});
+    s.field("centre", centre,
+            "none, or train_mean: queries and candidates minus the mean target of the training rows of the query's "
+            "outer fold")
+        .one_of({"none", "train_mean"});
     s.field("k", k, "neighbours stored per query in /queries/top_k").range(1, 1000);
     s.field("among_n", among_n,
             "top-1/top-5 among n (MindEye): the true candidate plus n-1 random others; clipped to the pool")

@@ -22,8 +22,8 @@ void RidgeConfig::describe(config::Schema& s) {
           if (!(a[i] > 0) || (i && !(a[i] > a[i - 1]))) return false;
         return true;
       }, "a non-empty, strictly ascending list of numbers > 0");
-  s.field("alpha_per_target", alpha_per_target, "choose α per target (else one α shared by all targets)");
-  s.field("alpha_score", alpha_score, "inner-CV score that chooses α (mean over inner folds; ties -> larger α)")
+  s.field("alpha_per_target", alpha_per_target, "choose α per target (else one α shared by all targets: steadier with few samples or block designs, docs/retrieval.md)");
+  s.field("alpha_score", alpha_score, "inner-CV score that chooses α (mean over inner folds; ties -> the middle tied α, cv.h)")
       .one_of({"correlation", "r2"});
   s.field("outer", outer, "outer folds, grouped by run: loro (leave one run out), groups, explicit")
       .one_of({"loro", "groups", "explicit"});
