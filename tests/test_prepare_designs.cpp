@@ -1,14 +1,17 @@
 // v2c-prepare on real designs, through the executable: short events in event mode, GLM trial
 // estimates against the numpy oracle, averaging by an events column, the TR from BIDS sidecars,
 // fMRIPrep confounds (found beside runs or given; every bad file), --mask auto, one-hot features,
-// and a BIDS tree with fMRIPrep derivatives.
+// a BIDS tree with fMRIPrep derivatives, and a simulated event-related study (0.9 s events at TR 2 s,
+// jittered onsets) giving a sample per event in event and glm modes.
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <sstream>
 
+#include "pipeline/io/events.h"
 #include "pipeline/io/nifti.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/prep/hrf.h"
@@ -457,6 +460,54 @@ BOOST_AUTO_TEST_CASE(bids_tree_with_fmriprep_derivatives) {
   check_stage_failure(run_stage("prepare", {"--bids", raw.string(), "--derivatives", der.string(), "--space", "fsaverage",
                                       "--subject", "01", "--task", "loc", "--out", out2}),
                 4, out2, {"space-fsaverage", "desc-preproc_bold"});
+}
+
+BOOST_AUTO_TEST_CASE(simulated_event_related_study_gives_a_sample_per_event_in_both_modes) {
+  // Done-when 1 of issue 9: v2c-simulate with 0.9 s events at TR 2 s and jittered onsets
+  // (fixation 2.2 +- 1.5 s), then v2c-prepare on its BIDS tree in event mode and glm mode (LSS and
+  // LSA): every event of every run is a sample, none is dropped.
+  test::TempDir dir("v2c-designs");
+  const std::string study = dir.file("study");
+  const StageRun sim = run_stage(
+      "simulate", {"--out", study, "--seed", "3", "--set", "simulate.n_subjects=1", "--set", "simulate.grid_dims=[8,8,6]",
+                   "--set", "simulate.grid_jitter=0", "--set", "simulate.n_categories=4", "--set",
+                   "simulate.train_per_category=10", "--set", "simulate.test_per_category=2", "--set",
+                   "simulate.feature_dim=16", "--set", "simulate.latent_dim=4", "--set", "simulate.hidden_dim=8", "--set",
+                   "simulate.train_runs=2", "--set", "simulate.test_runs=1", "--set", "simulate.stimulus_s=0.9", "--set",
+                   "simulate.isi_s=2.2", "--set", "simulate.isi_jitter_s=1.5", "--set", "simulate.tr_s=2"});
+  BOOST_REQUIRE_MESSAGE(sim.exit_code == 0, sim.output);
+  // The events as written: 0.9 s each, onsets jittered (gaps between onsets vary), 56 in all.
+  size_t n_events = 0;
+  std::set<double> gaps;
+  for (const char* run : {"01", "02", "03"}) {
+    const auto e = events::read_events_tsv(study + "/sub-01/func/sub-01_task-sim_run-" + run + "_events.tsv");
+    n_events += e.size();
+    for (size_t i = 0; i < e.size(); ++i) {
+      BOOST_CHECK_CLOSE_FRACTION(e[i].duration_s, 0.9, 1e-12);
+      if (i) gaps.insert(std::round(1000 * (e[i].onset_s - e[i - 1].onset_s)));
+      if (i) BOOST_CHECK(e[i].onset_s - e[i - 1].onset_s >= 0.9 + 0.7 - 1e-9);
+    }
+  }
+  BOOST_CHECK_EQUAL(n_events, 4u * 10 + 4 * 2 * 2);
+  BOOST_CHECK_GT(gaps.size(), n_events / 2);
+  for (const std::string mode : {"event", "lss", "lsa"}) {
+    const std::string out = dir.file("samples_" + mode + ".h5");
+    std::vector<std::string> args = {"--bids", study, "--subject", "01", "--task", "sim", "--out", out};
+    if (mode != "event")
+      args.insert(args.end(), {"--set", "prepare.sample_mode=glm", "--set", "prepare.glm_method=" + mode});
+    const StageRun r = run_stage("prepare", args);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const Samples s = read_samples(out);
+    BOOST_CHECK_EQUAL(s.n_samples(), int64_t(n_events));
+    BOOST_CHECK(s.dropped_stimulus.empty());
+    BOOST_CHECK_EQUAL(s.run_tr_s[0], 2.0);
+  }
+  // A jitter larger than the fixation is refused, naming both fields.
+  const StageRun bad = run_stage("simulate", {"--out", dir.file("bad"), "--set", "simulate.isi_s=1", "--set",
+                                              "simulate.isi_jitter_s=1.5"});
+  BOOST_CHECK_EQUAL(bad.exit_code, 2);
+  BOOST_CHECK(bad.output.find("simulate.isi_jitter_s") != std::string::npos && bad.output.find("isi_s") != std::string::npos);
+  BOOST_CHECK(!fs::exists(dir.file("bad")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -56,6 +56,9 @@ struct SimulateConfig {
         .one_of({"event", "block"});
     s.field("stimulus_s", p.stimulus_s, "event design: stimulus duration (s)").check(positive, "> 0");
     s.field("isi_s", p.isi_s, "fixation between stimuli (event) or blocks (block) (s)").min(0.0);
+    s.field("isi_jitter_s", p.isi_jitter_s,
+            "jittered onsets: each fixation is isi_s + U(-isi_jitter_s, +isi_jitter_s) (s); 0 = fixed, <= isi_s")
+        .min(0.0);
     s.field("block_s", p.block_s, "block design: block duration (s)").check(positive, "> 0");
     s.field("rest_start_s", p.rest_start_s, "fixation before the first stimulus (s)").min(0.0);
     s.field("rest_end_s", p.rest_end_s, "fixation after the last stimulus (s)").min(0.0);

@@ -44,6 +44,8 @@ void validate(const StudyParams& p) {
     throw fail("baseline_range", cat(p.baseline_range.size(), " values"), "[low, high] with 0 < low <= high");
   if (p.mask_fill_min > p.mask_fill_max)
     throw fail("mask_fill_min", shortest_decimal(p.mask_fill_min), cat("<= mask_fill_max (", p.mask_fill_max, ")"));
+  if (p.isi_jitter_s > p.isi_s)
+    throw fail("isi_jitter_s", shortest_decimal(p.isi_jitter_s), cat("<= isi_s (", p.isi_s, ")"));
   const int pool = p.n_categories * p.train_per_category;
   if (p.train_per_subject > pool)
     throw fail("train_per_subject", std::to_string(p.train_per_subject),
@@ -232,11 +234,14 @@ std::vector<Run> make_schedule(const StudyParams& p, const Stimuli& stimuli, Rng
   auto add = [&](const std::vector<int>& shown, const std::string& split) {
     Run run{int(runs.size()) + 1, split, {}, 0};
     double t = p.rest_start_s;
+    double last_isi = p.isi_s;
     for (int stim : shown) {
       run.events.push_back({t, on, stim});
-      t += on + p.isi_s;
+      // Drawn only when jittered, so unjittered studies keep their schedule draw for draw.
+      last_isi = p.isi_jitter_s > 0 ? rng.uniform(p.isi_s - p.isi_jitter_s, p.isi_s + p.isi_jitter_s) : p.isi_s;
+      t += on + last_isi;
     }
-    const double end = shown.empty() ? p.rest_start_s + p.rest_end_s : t - p.isi_s + p.rest_end_s;
+    const double end = shown.empty() ? p.rest_start_s + p.rest_end_s : t - last_isi + p.rest_end_s;
     run.n_volumes = std::max(1, int(std::ceil(end / p.tr_s - 1e-9)));
     runs.push_back(std::move(run));
   };

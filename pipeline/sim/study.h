@@ -18,7 +18,9 @@
 //             for voxels that do not respond). Response amplitude of voxel v to stimulus f:
 //               amp_v(f) = baseline_v * signal_pct / 100 * A_v . g(f)
 //   runs      train runs show every training stimulus exactly once (shuffled, split evenly);
-//             test runs show every test stimulus test_repeats times. BOLD of voxel v, volume k
+//             test runs show every test stimulus test_repeats times. Each stimulus (or block) is
+//             on for stimulus_s (block_s), then off for isi_s, jittered by U(-isi_jitter_s,
+//             +isi_jitter_s) per event when isi_jitter_s > 0 (event-related designs). BOLD of voxel v, volume k
 //             (time t_k = k * tr_s, BIDS onsets from the start of the first volume):
 //               baseline_v + sum_events amp_v(stim) * (boxcar * hrf)(t_k) + drift_v(t_k) + noise_v(t_k)
 //             The boxcar * HRF convolution is exact (analytic HRF integral). drift: 3 random
@@ -75,6 +77,7 @@ struct StudyParams {
   std::string design = "event";
   double stimulus_s = 4.0;
   double isi_s = 4.0;
+  double isi_jitter_s = 0.0;  // each fixation is isi_s + U(-isi_jitter_s, +isi_jitter_s)
   double block_s = 16.0;
   double rest_start_s = 8.0;
   double rest_end_s = 12.0;
