@@ -16,7 +16,7 @@ void keep_samples(Samples& s, const std::vector<int64_t>& rows) {
   MatrixF data(int64_t(rows.size()), s.data.cols());
   for (size_t k = 0; k < rows.size(); ++k) data.row(int64_t(k)) = s.data.row(rows[k]);
   s.data = std::move(data);
-  pick(s.stimulus), pick(s.run), pick(s.onset_s), pick(s.duration_s), pick(s.volumes), pick(s.feature_row);
+  pick(s.stimulus), pick(s.run), pick(s.onset_s), pick(s.duration_s), pick(s.volumes), pick(s.group), pick(s.feature_row);
 }
 
 void write_samples(const std::string& path, const Samples& s, const Provenance& prov, bool force) {
@@ -28,6 +28,7 @@ void write_samples(const std::string& path, const Samples& s, const Provenance& 
   w.write("samples/onset", s.onset_s);
   w.write("samples/duration", s.duration_s);
   w.write("samples/volumes", s.volumes);
+  if (!s.group.empty()) w.write("samples/group", s.group);
   w.write("voxels/ijk", std::vector<int32_t>(s.ijk.data(), s.ijk.data() + s.ijk.size()), 3);
   w.write("voxels/xyz", s.xyz);
   w.attr("/voxels", "mask_voxels", s.mask_voxels);
@@ -75,6 +76,7 @@ Samples read_samples(const std::string& path, bool with_data) {
     s.onset_s = r.read_doubles("samples/onset");
     s.duration_s = r.read_doubles("samples/duration");
     s.volumes = r.read_int32s("samples/volumes");
+    if (r.has("samples/group")) s.group = r.read_int32s("samples/group");
     const auto ijk = r.read_ints("voxels/ijk");
     if (ijk.size() != size_t(3 * n_voxels))
       throw input_error("voxels/ijk has ", ijk.size(), " values; expected 3 x ", n_voxels, " voxels");
@@ -111,6 +113,8 @@ Samples read_samples(const std::string& path, bool with_data) {
     const size_t n = size_t(s.data.rows());
     if (s.stimulus.size() != n || s.run.size() != n || s.onset_s.size() != n)
       throw input_error("the sample table has ", s.stimulus.size(), " rows; data has ", n);
+    if (!s.group.empty() && s.group.size() != n)
+      throw input_error("samples/group has ", s.group.size(), " values; data has ", n, " rows");
     return s;
   });
 }

@@ -25,6 +25,8 @@ struct Samples {
   std::vector<double> onset_s;          // event onset within its run (s)
   std::vector<double> duration_s;       // event duration (s); TR for per-volume samples
   std::vector<int32_t> volumes;         // volumes averaged into the sample
+  std::vector<int32_t> group;           // CV group (stretch of consecutive events, prepare.group_column),
+                                        // 0..k-1 unique across runs; empty in files without one
   // The voxel table, one entry per column of `data`.
   Eigen::Matrix<int32_t, Eigen::Dynamic, 3, Eigen::RowMajor> ijk;  // [n_voxels x 3] grid indices
   MatrixD xyz;                          // [n_voxels x 3] world coordinates (mm), affine * ijk

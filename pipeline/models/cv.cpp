@@ -26,14 +26,15 @@ std::vector<Fold> run_folds(const std::vector<int32_t>& run_of_sample, const std
   std::set<int32_t> run_set;
   for (int64_t r : rows) run_set.insert(run_of_sample[size_t(r)]);
   const std::vector<int32_t> runs(run_set.begin(), run_set.end());
-  std::vector<std::vector<int32_t>> test_runs;  // runs tested by each fold
+  const std::string unit = scheme == "event_groups" ? "event groups" : "runs";
+  std::vector<std::vector<int32_t>> test_runs;  // runs (units) tested by each fold
   if (scheme == "loro") {
     for (int32_t r : runs) test_runs.push_back({r});
-  } else if (scheme == "groups") {
-    if (k < 2) throw usage_error("cross-validation: ", k, " fold(s) of runs; need at least 2");
+  } else if (scheme == "groups" || scheme == "event_groups") {
+    if (k < 2) throw usage_error("cross-validation: ", k, " fold(s) of ", unit, "; need at least 2");
     if (int(runs.size()) < k)
-      throw input_error("cross-validation: ", k, " folds of consecutive runs need at least ", k, " runs; found ",
-                        runs.size());
+      throw input_error("cross-validation: ", k, " folds of consecutive ", unit, " need at least ", k, " ", unit,
+                        "; found ", runs.size());
     for (int f = 0; f < k; ++f) {
       const size_t a = runs.size() * size_t(f) / size_t(k), b = runs.size() * size_t(f + 1) / size_t(k);
       test_runs.emplace_back(runs.begin() + long(a), runs.begin() + long(b));
@@ -48,10 +49,12 @@ std::vector<Fold> run_folds(const std::vector<int32_t>& run_of_sample, const std
       test_runs.push_back(t);
     }
   } else {
-    throw usage_error("cross-validation: unknown fold scheme '", scheme, "' (loro, groups, explicit)");
+    throw usage_error("cross-validation: unknown fold scheme '", scheme, "' (loro, groups, explicit, event_groups)");
   }
   if (test_runs.size() < 2 && scheme != "explicit")
-    throw input_error("cross-validation needs at least 2 runs; found ", runs.size());
+    throw input_error("cross-validation needs at least 2 ", unit, "; found ", runs.size(),
+                      scheme == "event_groups" ? std::string()
+                                               : " (within runs: ridge.outer: event_groups, groups from prepare.group_column)");
   if (test_runs.empty()) throw usage_error("cross-validation: no explicit folds given");
   std::vector<Fold> folds(test_runs.size());
   for (size_t f = 0; f < test_runs.size(); ++f) {
@@ -86,6 +89,26 @@ void make_exclusive(std::vector<Fold>& folds, const std::vector<std::string>& st
     std::vector<int64_t> kept;
     for (int64_t r : f.train)
       if (!tested.count(stimulus[size_t(r)])) kept.push_back(r);
+    f.train = std::move(kept);
+  }
+}
+
+void drop_near_test(std::vector<Fold>& folds, const SampleTimes& t, double gap_s) {
+  for (auto& f : folds) {
+    std::map<int32_t, std::vector<std::pair<double, double>>> tested;  // run -> test intervals
+    for (int64_t r : f.test) tested[t.run[size_t(r)]].emplace_back(t.onset_s[size_t(r)], t.end_s[size_t(r)]);
+    std::vector<int64_t> kept;
+    for (int64_t r : f.train) {
+      const auto it = tested.find(t.run[size_t(r)]);
+      bool near = false;
+      if (it != tested.end())
+        for (const auto& [a, b] : it->second)
+          if (t.onset_s[size_t(r)] < b + gap_s && a < t.end_s[size_t(r)] + gap_s) {
+            near = true;
+            break;
+          }
+      if (!near) kept.push_back(r);
+    }
     f.train = std::move(kept);
   }
 }
@@ -299,18 +322,35 @@ std::vector<double> best_alphas(const MatrixD& mean_score, const std::vector<dou
   return out;
 }
 
+// The gap_s rule needs the samples' times.
+void check_times(const RidgeCvSettings& s, const SampleTimes* times, size_t n) {
+  if (s.gap_s > 0 && !times)
+    throw usage_error("ridge.gap_s = ", s.gap_s, " needs the samples' onsets, which these samples do not carry");
+  if (times && (times->run.size() != n || times->onset_s.size() != n || times->end_s.size() != n))
+    throw input_error("ridge: ", n, " samples but ", times->run.size(), " runs, ", times->onset_s.size(),
+                      " onsets and ", times->end_s.size(), " ends");
+}
+
 template <class S>
 std::vector<double> select_with(const Solver<S>& solver, const std::vector<int32_t>& run,
                                 const std::vector<int64_t>& rows, const std::vector<std::string>* stimulus,
-                                const RidgeCvSettings& s, int64_t t, MatrixD* mean_score) {
+                                const RidgeCvSettings& s, int64_t t, MatrixD* mean_score, const SampleTimes* times) {
   std::set<int32_t> runs;
   for (int64_t r : rows) runs.insert(run[size_t(r)]);
-  // k groups of consecutive runs, or one run per fold when there are fewer runs than k.
-  std::vector<Fold> inner = int(runs.size()) >= s.inner_folds ? run_folds(run, rows, "groups", s.inner_folds)
+  // k groups of consecutive units, or one unit per fold when there are fewer units than k.
+  const std::string scheme = s.outer == "event_groups" ? "event_groups" : "groups";
+  std::vector<Fold> inner = int(runs.size()) >= s.inner_folds ? run_folds(run, rows, scheme, s.inner_folds)
                                                                : run_folds(run, rows, "loro", 0);
   if (stimulus && s.exclusive) make_exclusive(inner, *stimulus);
+  if (s.gap_s > 0) drop_near_test(inner, *times, s.gap_s);
   MatrixD sum = MatrixD::Zero(int64_t(s.alphas.size()), t);
-  for (const Fold& f : inner) sum += solver.score_all(f);
+  for (size_t i = 0; i < inner.size(); ++i) {
+    if (inner[i].train.size() < 2)
+      throw input_error("ridge: inner fold ", i, " keeps ", inner[i].train.size(), " training sample(s) of ",
+                        rows.size(), s.gap_s > 0 ? cat(" after ridge.gap_s = ", s.gap_s, " s") : std::string(),
+                        "; need at least 2 (fewer inner_folds, or a smaller gap_s)");
+    sum += solver.score_all(inner[i]);
+  }
   sum /= double(inner.size());
   if (mean_score) *mean_score = sum;
   return best_alphas(sum, s.alphas, s.alpha_per_target);
@@ -321,22 +361,24 @@ std::vector<double> select_with(const Solver<S>& solver, const std::vector<int32
 template <class S>
 std::vector<double> select_alphas(const Mat<S>& X, const Mat<S>& Y, const std::vector<int32_t>& run,
                                   const std::vector<int64_t>& rows, const RidgeCvSettings& settings,
-                                  MatrixD* mean_score) {
+                                  MatrixD* mean_score, const SampleTimes* times) {
   settings.validate();
+  check_times(settings, times, size_t(X.rows()));
   const Solver<S> solver(X, Y, settings);
-  return select_with(solver, run, rows, nullptr, settings, Y.cols(), mean_score);
+  return select_with(solver, run, rows, nullptr, settings, Y.cols(), mean_score, times);
 }
 
 template <class S>
 std::vector<double> select_and_fit(const Mat<S>& X, const Mat<S>& Y, const std::vector<int32_t>& run,
-                                   const RidgeCvSettings& settings, Mat<S>& W, RowVec<S>& b) {
+                                   const RidgeCvSettings& settings, Mat<S>& W, RowVec<S>& b, const SampleTimes* times) {
   settings.validate();
+  check_times(settings, times, size_t(X.rows()));
   RidgeCvSettings s = settings;
   s.select_voxels = 0;  // the saved model is one linear map over all inputs
   const Solver<S> solver(X, Y, s);
   std::vector<int64_t> all(static_cast<size_t>(X.rows()));
   std::iota(all.begin(), all.end(), 0);
-  const std::vector<double> alpha = select_with(solver, run, all, nullptr, s, Y.cols(), nullptr);
+  const std::vector<double> alpha = select_with(solver, run, all, nullptr, s, Y.cols(), nullptr, times);
   solver.fit_all(alpha, W, b);
   return alpha;
 }
@@ -344,8 +386,9 @@ std::vector<double> select_and_fit(const Mat<S>& X, const Mat<S>& Y, const std::
 template <class S>
 RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vector<int32_t>& run,
                                 const std::vector<std::string>& stimulus, const RidgeCvSettings& s,
-                                const FoldCallback& on_fold) {
+                                const FoldCallback& on_fold, const SampleTimes* times) {
   s.validate();
+  check_times(s, times, run.size());
   const int64_t n = X.rows(), t = Y.cols();
   if (Y.rows() != n || int64_t(run.size()) != n || int64_t(stimulus.size()) != n)
     throw input_error("ridge: ", n, " samples in X but ", Y.rows(), " in Y, ", run.size(), " runs, ", stimulus.size(),
@@ -354,6 +397,7 @@ RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vec
   res.folds =
       run_folds(run, {}, s.outer, s.outer_folds, parse_run_lists(s.explicit_folds, "ridge.explicit_folds"));
   if (s.exclusive) make_exclusive(res.folds, stimulus);
+  if (s.gap_s > 0) drop_near_test(res.folds, *times, s.gap_s);
   restrict_training_runs(res.folds, run, s.train_fraction);
   const int n_folds = int(res.folds.size());
   res.predictions = Mat<S>::Constant(n, t, std::numeric_limits<S>::quiet_NaN());
@@ -365,7 +409,7 @@ RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vec
     const Fold& fold = res.folds[size_t(f)];
     if (fold.train.size() < 2) throw input_error("ridge: outer fold ", f, " has ", fold.train.size(), " training samples");
     MatrixD mean_score;
-    const std::vector<double> alpha = select_with(solver, run, fold.train, &stimulus, s, t, &mean_score);
+    const std::vector<double> alpha = select_with(solver, run, fold.train, &stimulus, s, t, &mean_score, times);
     const Mat<S> pred = solver.predict(fold, alpha);
     for (size_t i = 0; i < fold.test.size(); ++i) {
       res.predictions.row(fold.test[i]) = pred.row(int64_t(i));
@@ -388,11 +432,12 @@ RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vec
 #define V2C_CV(S)                                                                                                   \
   template RidgeCvResult<S> cross_validate<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,           \
                                               const std::vector<std::string>&, const RidgeCvSettings&,              \
-                                              const FoldCallback&);                                                 \
+                                              const FoldCallback&, const SampleTimes*);                             \
   template std::vector<double> select_alphas<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,         \
-                                                const std::vector<int64_t>&, const RidgeCvSettings&, MatrixD*);    \
+                                                const std::vector<int64_t>&, const RidgeCvSettings&, MatrixD*,     \
+                                                const SampleTimes*);                                               \
   template std::vector<double> select_and_fit<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,        \
-                                                 const RidgeCvSettings&, Mat<S>&, RowVec<S>&);
+                                                 const RidgeCvSettings&, Mat<S>&, RowVec<S>&, const SampleTimes*);
 V2C_CV(float)
 V2C_CV(double)
 #undef V2C_CV

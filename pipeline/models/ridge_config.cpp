@@ -25,15 +25,24 @@ void RidgeConfig::describe(config::Schema& s) {
   s.field("alpha_per_target", alpha_per_target, "choose α per target (else one α shared by all targets: steadier with few samples or block designs, docs/retrieval.md)");
   s.field("alpha_score", alpha_score, "inner-CV score that chooses α (mean over inner folds; ties -> the middle tied α, cv.h)")
       .one_of({"correlation", "r2"});
-  s.field("outer", outer, "outer folds, grouped by run: loro (leave one run out), groups, explicit")
-      .one_of({"loro", "groups", "explicit"});
-  s.field("outer_folds", outer_folds, "outer: groups: number of folds of consecutive runs").range(2, 1000);
-  s.field("explicit_folds", explicit_folds, "outer: explicit: one entry per fold, the run indices it tests (\"0 1\")");
-  s.field("inner_folds", inner_folds, "inner CV inside each outer training set: folds of consecutive runs")
+  s.field("outer", outer,
+          "outer folds: loro (leave one run out), groups (k folds of consecutive runs), explicit (run lists), or "
+          "event_groups (k folds of consecutive CV event groups of samples.h5, prepare.group_column: CV within runs)")
+      .one_of({"loro", "groups", "explicit", "event_groups"});
+  s.field("outer_folds", outer_folds, "outer: groups / event_groups: number of folds of consecutive runs / event groups")
       .range(2, 1000);
+  s.field("explicit_folds", explicit_folds, "outer: explicit: one entry per fold, the run indices it tests (\"0 1\")");
+  s.field("inner_folds", inner_folds,
+          "inner CV inside each outer training set: folds of consecutive runs (event groups with outer: event_groups)")
+      .range(2, 1000);
+  s.field("gap_s", gap_s,
+          "outer and inner CV: training samples of a run within this many seconds of a test sample of that run "
+          "are dropped (BOLD autocorrelation); 0 = none")
+      .range(0.0, 100000.0);
   s.field("exclusive", exclusive, "drop from training every sample whose stimulus is in the test fold");
   s.field("train_fraction", train_fraction,
-          "share of each outer fold's training runs used (its first runs), for learning curves")
+          "share of each outer fold's training runs (event groups with outer: event_groups) used, its first ones, "
+          "for learning curves")
       .check([](const double& f) { return f > 0 && f <= 1; }, "in (0, 1]");
   s.field("select_voxels", select_voxels,
           "decode: per target, keep the top-k voxels by |correlation| in the training fold (0 = all)")

@@ -18,10 +18,11 @@ struct RidgeConfig {
   std::vector<double> alphas = default_alphas();  // the α grid, strictly ascending, > 0
   bool alpha_per_target = true;                   // else one α shared by all targets
   std::string alpha_score = "correlation";        // inner-CV score: correlation | r2
-  std::string outer = "loro";                     // outer folds: loro | groups | explicit
-  int outer_folds = 6;                            // outer "groups": number of folds
+  std::string outer = "loro";                     // outer folds: loro | groups | explicit | event_groups
+  int outer_folds = 6;                            // outer "groups" / "event_groups": number of folds
   std::vector<std::string> explicit_folds = {};   // outer "explicit": run indices tested per fold ("8 9")
-  int inner_folds = 5;                            // inner CV: k groups of consecutive runs of the training set
+  int inner_folds = 5;                            // inner CV: k folds of consecutive runs (event groups) of the training set
+  double gap_s = 0.0;                             // drop training samples this close (s) to a test sample of their run
   bool exclusive = false;                         // drop training samples whose stimulus is in the test fold
   double train_fraction = 1.0;                    // share of each outer fold's training runs used (first runs)
   int select_voxels = 0;                          // top-k inputs per target by |corr| in the training rows; 0 = all

@@ -27,7 +27,17 @@ Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgre
   RidgeConfig solver = cfg;
   if (!decode) solver.select_voxels = 0;
 
-  const cv::RidgeCvResult<S> res = cv::cross_validate<S>(X, Y, s.run, s.stimulus, solver, progress);
+  // Folds are made of runs, or of event groups (CV inside runs); gap_s needs the sample times.
+  const std::vector<int32_t>& unit = cfg.outer == "event_groups" ? s.group : s.run;
+  cv::SampleTimes times;
+  if (cfg.gap_s > 0) {
+    times.run = s.run;
+    times.onset_s = s.onset_s;
+    for (size_t i = 0; i < s.onset_s.size(); ++i)
+      times.end_s.push_back(s.onset_s[i] + (i < s.duration_s.size() ? s.duration_s[i] : 0.0));
+  }
+  const cv::SampleTimes* when = cfg.gap_s > 0 ? &times : nullptr;
+  const cv::RidgeCvResult<S> res = cv::cross_validate<S>(X, Y, unit, s.stimulus, solver, progress, when);
 
   Predictions p;
   p.subject = s.subject;
@@ -53,7 +63,7 @@ Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgre
   if (cfg.fit_final) {
     M W;
     linalg::RowVec<S> b;
-    const std::vector<double> alpha = cv::select_and_fit<S>(X, Y, s.run, solver, W, b);
+    const std::vector<double> alpha = cv::select_and_fit<S>(X, Y, unit, solver, W, b, when);
     p.weights = W.template cast<float>();
     p.intercept.assign(b.data(), b.data() + b.size());
     p.final_alpha = alpha;
@@ -66,6 +76,11 @@ Predictions run_typed(const Samples& s, const RidgeConfig& cfg, const FoldProgre
 Predictions run_ridge(const Samples& samples, const RidgeConfig& cfg, const FoldProgress& progress) {
   if (!samples.has_features())
     throw input_error("samples of ", samples.subject, " carry no stimulus features; run v2c-prepare with --features");
+  if (cfg.outer == "event_groups" && int64_t(samples.group.size()) != samples.n_samples())
+    throw input_error("ridge.outer = event_groups: the samples of ", samples.subject,
+                      " carry no CV groups (/samples/group); write them with v2c-prepare (prepare.group_column)");
+  if (cfg.gap_s > 0 && int64_t(samples.onset_s.size()) != samples.n_samples())
+    throw input_error("ridge.gap_s = ", cfg.gap_s, ": the samples of ", samples.subject, " carry no onsets");
   Predictions p = cfg.precision == "float64" ? run_typed<double>(samples, cfg, progress)
                                              : run_typed<float>(samples, cfg, progress);
   // The α diagnostic: many targets at an end of the grid means the grid is too narrow.

@@ -15,6 +15,7 @@
 #include "pipeline/io/nifti.h"
 #include "pipeline/io/sidecar.h"
 #include "pipeline/prep/auto_mask.h"
+#include "pipeline/prep/cv_groups.h"
 #include "pipeline/prep/drift.h"
 #include "pipeline/prep/run_samples.h"
 #include "pipeline/prep/signal.h"
@@ -73,7 +74,7 @@ struct ExtraColumns {
 };
 ExtraColumns extra_columns(const PrepareConfig& cfg) {
   ExtraColumns x;
-  for (const std::string& c : {cfg.average_by, cfg.lss_group_column})
+  for (const std::string& c : {cfg.average_by, cfg.lss_group_column, cfg.group_column})
     if (!c.empty() && std::find(x.names.begin(), x.names.end(), c) == x.names.end()) x.names.push_back(c);
   return x;
 }
@@ -93,7 +94,7 @@ std::vector<RunPlan> plan_runs(const PrepareInputs& in, const PrepareConfig& cfg
     return plans;
   }
   if (!extra.names.empty())
-    throw usage_error("prepare.average_by / prepare.lss_group_column name events.tsv columns ('", extra.names[0],
+    throw usage_error("prepare.average_by / lss_group_column / group_column name events.tsv columns ('", extra.names[0],
                       "'); a --labels file has none: give BIDS events (--events) instead");
   // A per-volume label file covering the concatenation of all bold files.
   const auto labels = events::read_volume_labels(in.labels);
@@ -253,6 +254,7 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
   std::vector<float> rows;  // appended samples, n_mask floats each
   std::vector<uint8_t> drop(n_mask, 0);
   int64_t n_all_nan = 0, n_partial_nan = 0, n_constant = 0, n_rest = 0, n_excluded = 0;
+  int32_t n_groups = 0;  // CV groups of the runs so far (ids unique across runs)
 
   log::Progress progress("preparing runs", int64_t(plans.size()));
   size_t loaded_file = SIZE_MAX;
@@ -274,6 +276,7 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
                             " s) ends past the end of its run (", plan.n_volumes, " volumes x TR ", tr, " s = ",
                             run_length, " s); ", tr_story(tr_info));
       }
+      n_groups += assign_cv_groups(evs, extra.index(cfg.group_column), n_groups);
       MatrixD confound_values(plan.n_volumes, 0);
       if (!cfg.confounds.empty()) {
         const std::string path = in.confounds.empty() ? confounds::find_beside(bold) : in.confounds[plan.file];
@@ -360,6 +363,7 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
         out.onset_s.push_back(s.onset_s);
         out.duration_s.push_back(s.duration_s);
         out.volumes.push_back(s.volumes);
+        out.group.push_back(s.group);
       }
       out.run_source.push_back(bold);
       out.run_events.push_back(plan.events_source);
@@ -376,6 +380,7 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
     log::warn(in.subject, ": ", out.dropped_stimulus.size(), " event(s) gave no sample (listed above and in the "
               "samples file's /dropped_events)");
 
+  renumber_groups(out.group);
   const int64_t n_samples = int64_t(out.stimulus.size());
   if (n_samples == 0 && !in.on_cleaned_run) throw input_error("no samples: every event was rest, excluded or gave no sample");
   std::vector<int64_t> kept_voxels;

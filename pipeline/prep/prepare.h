@@ -36,6 +36,7 @@ struct PrepareConfig {
   std::string lss_group_column = "";
   int glm_oversampling = 16;
   std::string average_by = "";
+  std::string group_column = "";
   std::string stimulus_column = "trial_type";
   std::vector<std::string> rest_labels = {"rest", "0", "n/a"};
   std::vector<std::string> exclude_stimuli = {};
@@ -78,6 +79,9 @@ struct PrepareConfig {
     s.field("glm_oversampling", glm_oversampling, "glm: fine time steps per TR for the HRF convolution").range(1, 100);
     s.field("average_by", average_by,
             "events column: samples of a run sharing its value are averaged into one (e.g. block); empty = none");
+    s.field("group_column", group_column,
+            "events column marking CV groups (ridge.outer: event_groups): each stretch of consecutive events of a "
+            "run with one value is a group (e.g. block, or the condition of a block design); empty = the stimulus column");
     s.field("stimulus_column", stimulus_column, "events.tsv column naming the stimulus (e.g. trial_type, stim_file)");
     s.field("rest_labels", rest_labels, "stimulus labels that mean rest/baseline; their volumes are dropped");
     s.field("exclude_stimuli", exclude_stimuli,

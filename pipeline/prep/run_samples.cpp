@@ -1,6 +1,7 @@
 #include "pipeline/prep/run_samples.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -34,7 +35,7 @@ struct RowBuffer {
 };
 
 RunSample sample_of(const events::Event& e, double duration_s, int32_t volumes) {
-  return {e.stimulus, e.onset_s, duration_s, volumes, e.fields};
+  return {e.stimulus, e.onset_s, duration_s, volumes, e.fields, e.group};
 }
 
 }  // namespace
@@ -152,6 +153,19 @@ RunSamples average_by_field(const RunSamples& in, int field, const std::string& 
     out.rows.row(int64_t(g)) = (acc / double(members[g].size())).cast<float>();
     out.table.push_back(std::move(s));
   }
+  // CV groups joined by an average become one: union-find over the run's group ids.
+  std::map<int32_t, int32_t> parent;
+  const std::function<int32_t(int32_t)> root = [&](int32_t g) {
+    auto it = parent.find(g);
+    if (it == parent.end() || it->second == g) return g;
+    return it->second = root(it->second);
+  };
+  for (const auto& m : members)
+    for (int64_t i : m) {
+      const int32_t a = root(in.table[size_t(m[0])].group), b = root(in.table[size_t(i)].group);
+      if (a != b) parent[std::max(a, b)] = std::min(a, b);
+    }
+  for (auto& s : out.table) s.group = root(s.group);
   return out;
 }
 

@@ -19,6 +19,7 @@ struct RunSample {
   double onset_s = 0, duration_s = 0;
   int32_t volumes = 0;              // volumes averaged (0 for a GLM estimate)
   std::vector<std::string> fields;  // the event's extra columns (events::Event::fields)
+  int32_t group = -1;               // the event's CV group (events::Event::group)
 };
 
 struct DroppedEvent {
@@ -57,7 +58,8 @@ RunSamples glm_samples(const MatrixF& y, const std::vector<events::Event>& model
 // Averages the samples that share the value of extra field `field` into one (in order of first
 // appearance): rows averaged, onset = the earliest, duration up to the latest end, volumes summed.
 // Every sample of a group must have the same stimulus: input_error naming the group, both stimuli
-// and `what` (the config field, for the message) otherwise.
+// and `what` (the config field, for the message) otherwise. CV groups joined by an average are
+// merged into one (the smallest id), so no CV split can cut through an averaged sample.
 RunSamples average_by_field(const RunSamples& in, int field, const std::string& what);
 
 }  // namespace v2c::prep
