@@ -92,6 +92,11 @@ BOOST_AUTO_TEST_CASE(bad_files_name_file_and_column) {
                     {"c.tsv", "global_signal", "trans_x"});
   test::check_error([&] { confounds::read_confounds(path, {"trans_x"}, 21); }, ExitCode::input,
                     {"c.tsv", "20 rows", "21 volumes"});
+  test::check_error([&] { confounds::read_confounds(path, {"trans_x"}, 19); }, ExitCode::input,
+                    {"c.tsv", "20 rows", "19 volumes"});
+  // A wildcard that matches nothing names the pattern and the columns there are.
+  test::check_error([&] { confounds::read_confounds(path, {"a_comp_cor_*"}, 20); }, ExitCode::input,
+                    {"c.tsv", "a_comp_cor_*", "trans_x", "17 columns"});
   // n/a in the first row of a column that is not a difference.
   std::string text = good;
   const size_t first_row = text.find('\n') + 1;
@@ -117,6 +122,12 @@ BOOST_AUTO_TEST_CASE(bad_files_name_file_and_column) {
   const std::string nan_text = dir.write("text.tsv", text);
   test::check_error([&] { confounds::read_confounds(nan_text, {"trans_x"}, 20); }, ExitCode::input,
                     {"text.tsv", "line 6", "trans_x", "abc"});
+  // A non-finite number is not a confound value either.
+  text = good;
+  text.replace(row5, text.find('\t', row5) - row5, "nan");
+  const std::string nan_value = dir.write("nan.tsv", text);
+  test::check_error([&] { confounds::read_confounds(nan_value, {"trans_x"}, 20); }, ExitCode::input,
+                    {"nan.tsv", "line 6", "trans_x", "finite number", "'nan'"});
   // A ragged row.
   const std::string ragged = dir.write("ragged.tsv", "trans_x\tcsf\n1\t2\n3\n");
   test::check_error([&] { confounds::read_confounds(ragged, {"trans_x"}, 2); }, ExitCode::input, {"ragged.tsv"});
