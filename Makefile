@@ -5,6 +5,7 @@
 #   make build      build only (build/bin/v2c-*)
 #   make asan       the tests under AddressSanitizer + UBSan (build-asan/)
 #   make bench      benchmarks against peers -> build/bench/results.json
+#   make validate   simulated-design validations (minutes; not part of make test) -> build/validate/
 #   make CONFIG=configs/haxby2001.yaml   the pipeline on another study
 
 SHELL := /bin/bash
@@ -132,6 +133,12 @@ docs: build
 bench: setup-bench
 	@$(MAKE) --no-print-directory build $(BENCH_BIN)
 	@BUILD=$(BUILD) bench/run.sh
+
+# ---- validation (not part of make test) ----------------------------------------------------
+.PHONY: validate
+validate: setup-test
+	@$(MAKE) --no-print-directory build
+	@BUILD=$(BUILD) validate/designs.sh
 
 # ---- the pipeline --------------------------------------------------------------------------
 include pipeline.mk
