@@ -1,10 +1,12 @@
 // v2c-prepare on real designs, through the executable: short events in event mode, GLM trial
 // estimates against the numpy oracle, averaging by an events column, the TR from BIDS sidecars,
-// fMRIPrep confounds (found beside runs or given; every bad file), --mask auto, one-hot features,
+// fMRIPrep confounds (found beside runs or given; every bad file; a planted motion artefact removed
+// by the matching columns, seen in the cleaned volumes), --mask auto, one-hot features,
 // a BIDS tree with fMRIPrep derivatives, and a simulated event-related study (0.9 s events at TR 2 s,
 // jittered onsets) giving a sample per event in event and glm modes.
 #include <boost/test/unit_test.hpp>
 
+#include <Eigen/Dense>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -14,6 +16,8 @@
 #include "pipeline/io/events.h"
 #include "pipeline/io/nifti.h"
 #include "pipeline/io/samples.h"
+#include "pipeline/io/timeseries.h"
+#include "pipeline/prep/drift.h"
 #include "pipeline/prep/hrf.h"
 #include "tests/test_util.h"
 
@@ -508,6 +512,55 @@ BOOST_AUTO_TEST_CASE(simulated_event_related_study_gives_a_sample_per_event_in_b
   BOOST_CHECK_EQUAL(bad.exit_code, 2);
   BOOST_CHECK(bad.output.find("simulate.isi_jitter_s") != std::string::npos && bad.output.find("isi_s") != std::string::npos);
   BOOST_CHECK(!fs::exists(dir.file("bad")));
+}
+
+BOOST_AUTO_TEST_CASE(planted_motion_is_removed_by_the_matching_confound_columns_through_the_stage) {
+  // A run whose every voxel carries 30 x trans_x (a random walk) besides the task: v2c-prepare with
+  // prepare.confounds = [trans_*] leaves cleaned volumes (timeseries.h5) uncorrelated with trans_x;
+  // with only csf (the wrong column) the artefact stays.
+  test::TempDir dir("v2c-designs");
+  const int nt = 120;
+  std::mt19937_64 rng(12);
+  std::normal_distribution<double> g(0, 1);
+  std::vector<double> motion(nt);
+  double walk = 0;
+  for (int t = 0; t < nt; ++t) motion[size_t(t)] = (walk += 0.2 * g(rng));
+  const std::vector<Event> ev = short_events(40, 6.0, 5.5, 13);
+  const std::string bold = write_run(dir, "run_bold.nii.gz", nt, 2.0, 2.0, ev, 14, motion);
+  std::ostringstream c;
+  c.precision(17);
+  c << "trans_x\ttrans_x_derivative1\tcsf\n";
+  for (int t = 0; t < nt; ++t)
+    c << motion[size_t(t)] << "\t" << (t ? std::to_string(motion[size_t(t)] - motion[size_t(t - 1)]) : "n/a") << "\t"
+      << g(rng) << "\n";
+  const std::string conf = dir.write("run_desc-confounds_timeseries.tsv", c.str());
+  const std::string events = events_tsv(dir, "ev.tsv", ev), mask = write_mask(dir);
+  // Largest |correlation| over voxels between the cleaned volumes and trans_x (its part beyond the drift).
+  auto worst_motion_corr = [&](const std::string& columns) {
+    const std::string out = dir.file("s_" + columns + ".h5"), series = dir.file("t_" + columns + ".h5");
+    const StageRun r = run_stage("prepare", {"--bold", bold, "--events", events, "--mask", mask, "--confounds", conf,
+                                             "--set", "prepare.confounds=[" + columns + "]", "--timeseries", series,
+                                             "--out", out});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const TimeSeries ts = read_timeseries(series);
+    BOOST_REQUIRE_EQUAL(ts.data.size(), 1u);
+    // trans_x beyond the run's quadratic drift (which prepare removes in both cases).
+    const MatrixD drift = prep::polynomial_basis(nt, 2);
+    Eigen::VectorXd m = Eigen::Map<const Eigen::VectorXd>(motion.data(), nt);
+    m -= drift * drift.colPivHouseholderQr().solve(m);
+    double worst = 0;
+    for (int64_t j = 0; j < ts.data[0].cols(); ++j) {
+      Eigen::VectorXd y = ts.data[0].col(j).cast<double>();
+      y.array() -= y.mean();
+      worst = std::max(worst, std::abs(y.dot(m) / (y.norm() * m.norm())));
+    }
+    return worst;
+  };
+  const double removed = worst_motion_corr("trans_*"), kept = worst_motion_corr("csf");
+  BOOST_TEST_MESSAGE("largest |corr(cleaned voxel, detrended trans_x)|: " << removed << " with trans_*, " << kept
+                                                                            << " with csf");
+  BOOST_CHECK_SMALL(removed, 1e-4);
+  BOOST_CHECK_GT(kept, 0.5);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
