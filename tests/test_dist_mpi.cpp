@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "pipeline/io/h5.h"
+#include "tests/dist_samples.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -47,22 +48,6 @@ int run_logged(const std::string& cmd, const std::string& log) {
   return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// Two simulated subjects' samples (2 x ~180 samples, ~600 voxels) in `dir`.
-std::vector<std::string> two_subjects(const test::TempDir& dir) {
-  const std::string bids = dir.file("bids");
-  auto ok = [](const test::StageRun& r) { BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output); };
-  ok(test::run_stage("simulate", {"--set", "simulate.n_subjects=2", "--set", "simulate.grid_dims=[8,9,8]", "--set",
-                                  "simulate.feature_dim=32", "--set", "simulate.train_per_category=12", "--quiet",
-                                  "--out", bids}));
-  std::vector<std::string> samples;
-  for (const std::string sub : {"sub-01", "sub-02"}) {
-    samples.push_back(dir.file(sub + ".h5"));
-    ok(test::run_stage("prepare", {"--bids", bids, "--subject", sub, "--features", bids + "/stimuli/features.h5",
-                                   "--out", samples.back(), "--quiet"}));
-  }
-  return samples;
-}
-
 // Largest per-parameter relative difference ‖a - b‖ / ‖b‖ of two encoder checkpoints; `bitwise`
 // tells whether every parameter is identical.
 double max_relative_difference(const std::string& a, const std::string& b, bool& bitwise, std::string& worst) {
@@ -93,7 +78,7 @@ BOOST_AUTO_TEST_SUITE(distributed_mpi, *utf::precondition(mpirun_found))
 // and dropout; one thread per process so that nothing but the split across ranks rounds.
 BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_after_50_steps) {
   test::TempDir dir("v2c-mpi");
-  const auto samples = two_subjects(dir);
+  const auto samples = test::two_simulated_subjects(dir);
   const std::vector<std::string> common = {
       "--samples", samples[0], samples[1], "--threads", "1", "--seed", "7", "--set", "pretrain.latent=64", "--set",
       "pretrain.epochs=5", "--set", "pretrain.batch_size=36", "--set", "pretrain.val_runs=0", "--set",
@@ -123,7 +108,7 @@ BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_after_50_steps) {
 // launcher ends the job; `--resume` under mpirun reaches the uninterrupted job's weights bitwise.
 BOOST_AUTO_TEST_CASE(a_killed_rank_resumes_to_the_weights_of_an_uninterrupted_job) {
   test::TempDir dir("v2c-mpi-kill");
-  const auto samples = two_subjects(dir);
+  const auto samples = test::two_simulated_subjects(dir);
   const std::vector<std::string> common = {
       "--samples", samples[0], samples[1], "--threads", "1", "--seed", "8", "--set", "pretrain.latent=64", "--set",
       "pretrain.epochs=10", "--set", "pretrain.batch_size=36", "--set", "pretrain.checkpoint_every=5", "--set",

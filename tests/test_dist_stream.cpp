@@ -17,6 +17,7 @@
 #include "pipeline/models/encoder/pretrain.h"
 #include "pipeline/models/encoder/sample_stream.h"
 #include "pipeline/models/encoder/stream_order.h"
+#include "tests/dist_samples.h"
 #include "tests/test_util.h"
 
 extern "C" void openblas_set_num_threads(int num_threads);
@@ -83,22 +84,6 @@ int64_t check_order(const EpochOrder& o, const std::vector<std::vector<int64_t>>
   }
   BOOST_CHECK_LE(o.peak_rows, buffer_rows);
   return n_used;
-}
-
-// Two simulated subjects' samples (2 x ~180 samples, ~600 voxels) in `dir`.
-std::vector<std::string> two_subjects(const test::TempDir& dir) {
-  const std::string bids = dir.file("bids");
-  auto ok = [](const test::StageRun& r) { BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output); };
-  ok(test::run_stage("simulate", {"--set", "simulate.n_subjects=2", "--set", "simulate.grid_dims=[8,9,8]", "--set",
-                                  "simulate.feature_dim=32", "--set", "simulate.train_per_category=12", "--quiet",
-                                  "--out", bids}));
-  std::vector<std::string> samples;
-  for (const std::string sub : {"sub-01", "sub-02"}) {
-    samples.push_back(dir.file(sub + ".h5"));
-    ok(test::run_stage("prepare", {"--bids", bids, "--subject", sub, "--features", bids + "/stimuli/features.h5",
-                                   "--out", samples.back(), "--quiet"}));
-  }
-  return samples;
 }
 
 // Names of the parameters in which two encoder checkpoints differ (bitwise).
@@ -185,7 +170,7 @@ BOOST_AUTO_TEST_CASE(a_buffer_holding_every_row_gives_the_in_memory_order) {
 
 BOOST_AUTO_TEST_CASE(files_and_memory_give_the_same_batches_and_a_resumed_stream_continues_the_same) {
   test::TempDir dir("v2c-stream");
-  const auto paths = two_subjects(dir);
+  const auto paths = test::two_simulated_subjects(dir);
   std::vector<Samples> samples;
   for (const auto& p : paths) samples.push_back(read_samples(p));
   MemorySource memory(samples);
@@ -227,7 +212,7 @@ BOOST_AUTO_TEST_CASE(files_and_memory_give_the_same_batches_and_a_resumed_stream
 
 BOOST_AUTO_TEST_CASE(v2c_pretrain_streaming_from_files_equals_pretrain_in_memory_and_resumes_bitwise) {
   test::TempDir dir("v2c-stream-stage");
-  const auto paths = two_subjects(dir);
+  const auto paths = test::two_simulated_subjects(dir);
   // The stage, streaming from the files.
   const std::string streamed = dir.file("streamed.h5");
   const auto r = test::run_stage("pretrain", stage_args(paths, streamed, false));
