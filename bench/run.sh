@@ -121,7 +121,71 @@ bench_lss() {
   rm -f "$d"/*.npy
 }
 
-all=(prepare ridge encoder retrieval lss)
+bench_pretrain() {
+  # Streamed pretraining on a simulated study of 64 subjects (PRETRAIN_SAMPLES samples x
+  # PRETRAIN_VOXELS voxels each, float32) whose data total at least 4x the stage's peak memory: one
+  # epoch, latent PRETRAIN_LATENT, 2 blocks, CLIP 512, batch 128, CLIP + MSE loss, a 64 MiB shuffle
+  # buffer, no validation split, no checkpoint during the epoch. Two entries, as s per 1000 samples:
+  #  - ours (one process, every core) against the matrix-product bound at this machine's SGEMM
+  #    rate, measured in the same run at each product's shape (bench-sgemm_bound). Goal: ratio <= 1.25
+  #    (>= 80% of the bound).
+  #  - mpirun -np 2 (cores/2 threads each) against one process (every core), both on the first 16
+  #    subjects (one epoch of all 64 under two processes would take as long again).
+  # PRETRAIN_SAMPLES=200 bench/run.sh pretrain is the quick version (its data do not reach 4x).
+  local d="$data/pretrain" ns=${PRETRAIN_SUBJECTS:-64} n=${PRETRAIN_SAMPLES:-4000} p=${PRETRAIN_VOXELS:-4000}
+  local L=${PRETRAIN_LATENT:-128} cores
+  cores=$(nproc)
+  local stamp="$d/study-$ns-$n-$p.txt"
+  if [[ ! -s "$stamp" ]]; then
+    rm -rf "$d" && mkdir -p "$d"
+    echo "bench: writing the simulated $ns-subject study ($n samples x $p voxels each, once)" >&2
+    "$bin/bench-pretrain_study" "$d" "$ns" "$n" "$p" 512 > "$stamp"
+  fi
+  local data_mib=$(( $(cat "$stamp") / 1048576 ))
+  local common=(--set pretrain.latent="$L" --set pretrain.epochs=1 --set pretrain.val_runs=0
+                --set pretrain.batch_size=128 --set pretrain.buffer_mib=64 --set pretrain.checkpoint_every=100000000
+                --force)
+  # throughput LOG: samples/s of the epoch; peak_mib LOG: the stage's peak memory.
+  throughput() { sed -n 's/.*epoch 1\/1: .*, \([0-9]*\) samples\/s.*/\1/p' "$1"; }
+  peak_mib() { sed -n 's/.*done in .*peak memory \([0-9]*\) MiB.*/\1/p' "$1"; }
+  cpu_throughput() { sed -n 's/.*epoch 1\/1: .* samples\/s (\([0-9]*\) per CPU second).*/\1/p' "$1"; }
+  local bound_sps flops
+  read -r bound_sps flops _ <<<"$("$bin/bench-sgemm_bound" 128 "$p" "$L" 512 2 2>/dev/null)"
+  echo "bench: pretraining on $ns subjects (${data_mib} MiB)" >&2
+  "$bin/v2c-pretrain" --samples "$d"/sub-*.h5 "${common[@]}" --threads "$cores" --out "$d/all.h5" > "$d/all.log" 2>&1
+  local sps mem
+  sps=$(throughput "$d/all.log")
+  mem=$(peak_mib "$d/all.log")
+  local ours bound pct
+  ours=$(printf "%.4f" "$(echo "1000 / $sps" | bc -l)")
+  bound=$(printf "%.4f" "$(echo "1000 / $bound_sps" | bc -l)")
+  pct=$(printf "%.0f" "$(echo "100 * $sps / $bound_sps" | bc -l)")
+  record "pretrain $ns subjects streamed, s per 1000 samples ($p vox, L$L, 2 blocks, batch 128) vs SGEMM bound" \
+    "$ours" "$bound" "ours ${sps} samples/s = ${pct}% of the bound ${bound_sps} samples/s ($(printf %.2f "$(echo "$flops / 1000000" | bc -l)") MFLOP/sample in matrix products at this run's SGEMM rates); data ${data_mib} MiB = $(printf %.1f "$(echo "$data_mib / $mem" | bc -l)")x the peak memory ${mem} MiB; $cores threads, load average $(cut -d' ' -f1 /proc/loadavg); goal ratio <= 1.25"
+  local sixteen=("$d"/sub-0[1-9].h5 "$d"/sub-1[0-6].h5) mpi=(mpirun)
+  "$bin/v2c-pretrain" --samples "${sixteen[@]}" "${common[@]}" --threads "$cores" --out "$d/one.h5" > "$d/one.log" 2>&1
+  [[ $(id -u) == 0 ]] && mpi+=(--allow-run-as-root)
+  "${mpi[@]}" --oversubscribe --bind-to none --mca mpi_yield_when_idle 1 -np 2 "$bin/v2c-pretrain" \
+    --samples "${sixteen[@]}" "${common[@]}" --threads $(( (cores + 1) / 2 )) --out "$d/two.h5" > "$d/two.log" 2>&1
+  local sps1 sps2
+  sps1=$(throughput "$d/one.log")
+  sps2=$(throughput "$d/two.log")
+  record "pretrain 16 of the subjects, s per 1000 samples: mpirun -np 2 vs one process" \
+    "$(printf "%.4f" "$(echo "1000 / $sps2" | bc -l)")" "$(printf "%.4f" "$(echo "1000 / $sps1" | bc -l)")" \
+    "2 processes x $(( (cores + 1) / 2 )) threads ${sps2} samples/s (rank 0 peak $(peak_mib "$d/two.log") MiB) vs 1 process x $cores threads ${sps1} samples/s (peak $(peak_mib "$d/one.log") MiB); the same global batch and seed; load average $(cut -d' ' -f1 /proc/loadavg)"
+  # The same per core and CPU second, which a busy machine does not distort: one thread, samples per
+  # CPU second of the epoch against the one-thread SGEMM bound.
+  local bound1 cpu1
+  read -r bound1 _ <<<"$(OPENBLAS_NUM_THREADS=1 "$bin/bench-sgemm_bound" 128 "$p" "$L" 512 2 2>/dev/null)"
+  "$bin/v2c-pretrain" --samples "${sixteen[@]}" "${common[@]}" --threads 1 --out "$d/one.h5" > "$d/one-thread.log" 2>&1
+  cpu1=$(cpu_throughput "$d/one-thread.log")
+  record "pretrain 16 of the subjects, one thread, CPU s per 1000 samples vs one-thread SGEMM bound" \
+    "$(printf "%.4f" "$(echo "1000 / $cpu1" | bc -l)")" "$(printf "%.4f" "$(echo "1000 / $bound1" | bc -l)")" \
+    "ours ${cpu1} samples per CPU second = $(printf "%.0f" "$(echo "100 * $cpu1 / $bound1" | bc -l)")% of the one-thread bound ${bound1} samples/s; goal ratio <= 1.25"
+  rm -f "$d"/all.h5 "$d"/one.h5 "$d"/two.h5
+}
+
+all=(prepare ridge encoder retrieval lss pretrain)
 selected=("${@:-${all[@]}}")
 for name in "${selected[@]}"; do
   echo "bench: $name" >&2

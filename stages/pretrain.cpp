@@ -26,7 +26,10 @@ const StageSpec spec{
         "(mpirun -np N, srun -n N), it trains data-parallel: each batch is split across the N processes, "
         "gradients are summed in a fixed order, rank 0 writes the checkpoints and OUT (on a file system every "
         "rank sees), and the weights equal a one-process run's to float rounding; --threads then defaults to "
-        "the cores of this process divided by the ranks on its machine.",
+        "the cores of this process divided by the ranks on its machine. The samples are read from their files "
+        "pretrain.chunk_rows at a time through a shuffle buffer of pretrain.buffer_mib (the batch order a function "
+        "of seed and epoch; a full shuffle when every sample fits), so memory holds the buffer, the sample tables "
+        "and the model, not the samples.",
     .options = {{"samples", "FILE", "samples.h5 of every pretraining subject (with features)", true, true, ""},
                 {"resume", "", "continue from OUT.ckpt when it exists", false, false, ""}},
     .output_help = "the pretrained model (HDF5 encoder checkpoint)",

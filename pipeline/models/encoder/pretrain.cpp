@@ -1,6 +1,7 @@
 #include "pipeline/models/encoder/pretrain.h"
 
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -210,6 +211,7 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
     LossParts sum;
     int64_t n_steps = 0, n_samples = 0;
     const auto t_epoch = std::chrono::steady_clock::now();
+    const std::clock_t cpu_epoch = std::clock();  // this process's CPU time, every thread
     while (!stream.done()) {
       const int64_t b = stream.batch_index();
       const Batch& batch = stream.next(X, T);
@@ -225,6 +227,7 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
       stop_if_interrupted();
     }
     const double train_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
+    const double cpu_secs = double(std::clock() - cpu_epoch) / CLOCKS_PER_SEC;
     // Validation (rank 0): top-1 among each subject's validation stimuli, averaged over subjects.
     double val = 0, chance = 0;
     int n_val = 0;
@@ -244,7 +247,8 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
     log::info("epoch ", epoch + 1, "/", cfg.epochs, ": loss ", sum.total / std::max<int64_t>(n_steps, 1), " (clip ",
               sum.clip / std::max<int64_t>(n_steps, 1), ", mse ", sum.mse / std::max<int64_t>(n_steps, 1), ")",
               n_val ? cat(", validation top-1 ", val, " (chance ", chance, ")") : std::string(), ", lr ", tr.last_lr(),
-              ", ", int(double(n_samples) / std::max(train_secs, 1e-9)), " samples/s, ", int(secs), " s");
+              ", ", int(double(n_samples) / std::max(train_secs, 1e-9)), " samples/s (",
+              int(double(n_samples) / std::max(cpu_secs, 1e-9)), " per CPU second), ", int(secs), " s");
     if (n_val == 0 || val > st.best) {
       st.best = val, st.best_epoch = epoch, st.bad_epochs = 0;
       save_model(best);
