@@ -29,7 +29,16 @@ MemorySource::MemorySource(const std::vector<Samples>& samples) : samples_(sampl
   for (const auto& s : samples) add_table(s, s.n_voxels());
 }
 
-MF MemorySource::voxels(size_t s, const std::vector<int64_t>& rows) { return rows_of(samples_[s].data, rows); }
+MF SampleSource::voxels(size_t s, const std::vector<int64_t>& rows) {
+  MF X;
+  read_voxels(s, rows, X);
+  return X;
+}
+
+void MemorySource::read_voxels(size_t s, const std::vector<int64_t>& rows, MF& X) {
+  X.resize(int64_t(rows.size()), samples_[s].data.cols());
+  for (size_t k = 0; k < rows.size(); ++k) X.row(int64_t(k)) = samples_[s].data.row(rows[k]);
+}
 
 FileSource::FileSource(const std::vector<std::string>& paths) {
   for (const auto& path : paths) {
@@ -41,15 +50,14 @@ FileSource::FileSource(const std::vector<std::string>& paths) {
 
 FileSource::~FileSource() = default;
 
-MF FileSource::voxels(size_t s, const std::vector<int64_t>& rows) {
-  MF X(int64_t(rows.size()), tables_[s].n_voxels);
+void FileSource::read_voxels(size_t s, const std::vector<int64_t>& rows, MF& X) {
+  X.resize(int64_t(rows.size()), tables_[s].n_voxels);
   for (size_t a = 0; a < rows.size();) {
     size_t b = a + 1;
     while (b < rows.size() && rows[b] == rows[b - 1] + 1) ++b;
     X.middleRows(int64_t(a), int64_t(b - a)) = readers_[s]->read_rows_f("data", rows[a], int64_t(b - a));
     a = b;
   }
-  return X;
 }
 
 }  // namespace v2c::encoder

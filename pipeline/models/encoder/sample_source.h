@@ -34,8 +34,10 @@ class SampleSource {
  public:
   virtual ~SampleSource() = default;
   const std::vector<SubjectTable>& subjects() const { return tables_; }
-  // X [rows.size() x p] of subject s, in the order of `rows` (indices into its sample table).
-  virtual MF voxels(size_t s, const std::vector<int64_t>& rows) = 0;
+  // X [rows.size() x p] of subject s, in the order of `rows` (indices into its sample table);
+  // read_voxels reuses X's storage when it has that shape already.
+  virtual void read_voxels(size_t s, const std::vector<int64_t>& rows, MF& X) = 0;
+  MF voxels(size_t s, const std::vector<int64_t>& rows);
   // T [rows.size() x D]: the feature vectors of those samples' stimuli.
   MF targets(size_t s, const std::vector<int64_t>& rows) const;
 
@@ -49,7 +51,7 @@ class SampleSource {
 class MemorySource final : public SampleSource {
  public:
   explicit MemorySource(const std::vector<Samples>& samples);
-  MF voxels(size_t s, const std::vector<int64_t>& rows) override;
+  void read_voxels(size_t s, const std::vector<int64_t>& rows, MF& X) override;
 
  private:
   const std::vector<Samples>& samples_;
@@ -60,7 +62,7 @@ class FileSource final : public SampleSource {
  public:
   explicit FileSource(const std::vector<std::string>& paths);
   ~FileSource() override;
-  MF voxels(size_t s, const std::vector<int64_t>& rows) override;
+  void read_voxels(size_t s, const std::vector<int64_t>& rows, MF& X) override;
 
  private:
   std::vector<std::unique_ptr<h5::ArtifactReader>> readers_;

@@ -1,7 +1,7 @@
 // The shuffle buffer of pretraining: walks one epoch's order (stream_order.h), reading each chunk's
 // rows from a SampleSource when the order reads it and handing out every batch's voxels and targets;
-// a row leaves the buffer when its batch is handed out. Memory: the rows buffered (at most the
-// order's peak_rows, x p floats each) plus one chunk being read.
+// a row leaves the buffer when its batch is handed out. Memory: order.peak_rows slots of p_max
+// floats (the widest subject's voxels), allocated once, plus one chunk being read.
 //
 // Starting at batch `first` of the epoch (a resumed run) gives the batches first, first + 1, ...
 // of a stream started at 0: the chunks read before batch `first` are read again, keeping only
@@ -27,15 +27,18 @@ class SampleStream {
   int64_t batch_index() const { return next_; }  // of the batch next() returns
   // The next batch: its subject, X [B x p_subject], T [B x D].
   const Batch& next(MF& X, MF& T);
-  int64_t rows_held() const { return int64_t(rows_.size()); }
+  int64_t rows_held() const { return int64_t(slot_of_.size()); }
 
  private:
   void read_chunk(size_t c, const std::vector<std::vector<bool>>* used);
 
   SampleSource& source_;
   const EpochOrder& order_;
-  int64_t next_ = 0, chunks_read_ = 0;
-  std::map<std::pair<size_t, int64_t>, std::vector<float>> rows_;  // (subject, row) -> voxels
+  int64_t next_ = 0, chunks_read_ = 0, width_ = 0;
+  std::vector<float> slots_;                           // [peak_rows x width_] buffered rows
+  std::vector<int64_t> free_;                          // free slots
+  std::map<std::pair<size_t, int64_t>, int64_t> slot_of_;  // (subject, row) -> slot
+  MF chunk_;                                           // the chunk being read
 };
 
 }  // namespace v2c::encoder
