@@ -150,19 +150,27 @@ BOOST_AUTO_TEST_CASE(rows_are_gathered_in_rank_order) {
   const int N = 3;
   const int64_t rows = 7, cols = 4;
   std::vector<std::vector<double>> got(static_cast<size_t>(N));
+  // Boost.Test's assertions are not thread-safe: each rank records what it saw, checked after the join.
+  std::vector<int> any_some(static_cast<size_t>(N)), any_none(static_cast<size_t>(N));
+  std::vector<double> broadcast(static_cast<size_t>(N));
   test::run_ranks(N, [&](dist::Communicator& comm) {
+    const size_t r = size_t(comm.rank());
     const dist::EvenSplit split{rows, N};
     std::vector<double> full(static_cast<size_t>(rows * cols), -1.0);
     double* own = full.data() + split.begin(comm.rank()) * cols;
     for (int64_t i = 0; i < split.count(comm.rank()) * cols; ++i) own[i] = double(split.begin(comm.rank()) * cols + i);
     dist::allgather_rows(comm, own, full.data(), split, cols);  // in place
-    got[size_t(comm.rank())] = full;
-    BOOST_CHECK(dist::any(comm, comm.rank() == 2));
-    BOOST_CHECK(!dist::any(comm, false));
-    BOOST_CHECK_EQUAL(dist::broadcast_value(comm, 10.0 + comm.rank(), 1), 11.0);
+    got[r] = full;
+    any_some[r] = dist::any(comm, comm.rank() == 2);
+    any_none[r] = dist::any(comm, false);
+    broadcast[r] = dist::broadcast_value(comm, 10.0 + comm.rank(), 1);
   });
-  for (int r = 0; r < N; ++r)
+  for (int r = 0; r < N; ++r) {
     for (int64_t i = 0; i < rows * cols; ++i) BOOST_CHECK_EQUAL(got[size_t(r)][size_t(i)], double(i));
+    BOOST_CHECK(any_some[size_t(r)]);
+    BOOST_CHECK(!any_none[size_t(r)]);
+    BOOST_CHECK_EQUAL(broadcast[size_t(r)], 11.0);
+  }
 }
 
 // The data-parallel step against one process on the same batches: every rank ends with the same
