@@ -196,8 +196,15 @@ BOOST_AUTO_TEST_CASE(files_and_memory_give_the_same_batches_and_a_resumed_stream
     X0.push_back(X), T0.push_back(T);
   }
   BOOST_CHECK_EQUAL(X0.size(), o.batches.size());
-  // The values are the samples': batch rows of the in-memory matrices.
+  // The values are the samples': batch rows of the in-memory matrices, and each row's stimulus
+  // feature vector (held once for both subjects, who saw the same stimuli).
   BOOST_CHECK(X0[3] == rows_of(samples[o.batches[3].subject].data, o.batches[3].rows));
+  for (size_t s = 0; s < 2; ++s) {
+    const MF T = files.targets(s, rows[s]);
+    for (size_t k = 0; k < rows[s].size(); ++k)
+      BOOST_REQUIRE(T.row(int64_t(k)) == samples[s].features.row(samples[s].feature_row[size_t(rows[s][k])]));
+  }
+  BOOST_CHECK_EQUAL(files.n_distinct_stimuli(), std::max(samples[0].features.rows(), samples[1].features.rows()));
   for (int64_t first : {1, 7, 13}) {
     SampleStream resumed(files, o, first);
     BOOST_CHECK_LE(resumed.rows_held(), buffer);
@@ -219,6 +226,12 @@ BOOST_AUTO_TEST_CASE(v2c_pretrain_streaming_from_files_equals_pretrain_in_memory
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   BOOST_CHECK_MESSAGE(r.output.find("through a shuffle buffer of ") != std::string::npos,
                       "the stage did not stream:\n" << r.output);
+  // A buffer that cannot hold a batch is refused before any work, naming the setting.
+  const std::string refused = dir.file("refused.h5");
+  auto small = stage_args(paths, refused, false);
+  small.insert(small.end(), {"--set", "pretrain.buffer_mib=0.001"});
+  test::check_stage_failure(test::run_stage("pretrain", small), 2, refused,
+                            {"pretrain.buffer_mib = 0.001", "holds 0 samples of", "at least max(pretrain.batch_size"});
   // pretrain() on the samples in memory, one thread, the same settings.
   {
     const int saved_blas = openblas_get_num_threads(), saved_omp = omp_get_max_threads();

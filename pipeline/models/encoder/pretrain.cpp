@@ -108,10 +108,7 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
   std::set<std::string> ids;
   for (const auto& d : data)
     if (!ids.insert(d.id).second) throw input_error("subject '", d.id, "' is given twice");
-  const int clip_dim = int(data[0].features.cols());
-  for (const auto& d : data)
-    if (d.features.cols() != clip_dim)
-      throw input_error("subject ", d.id, " has ", d.features.cols(), "-d features; ", data[0].id, " has ", clip_dim);
+  const int clip_dim = int(source.feature_dim());
   // Training and validation rows: excluded runs dropped; the last val_runs runs validate.
   const std::set<int32_t> excluded(cfg.exclude_runs.begin(), cfg.exclude_runs.end());
   std::vector<std::vector<int64_t>> train_rows(data.size()), val_rows(data.size());

@@ -8,20 +8,48 @@ namespace v2c::encoder {
 void SampleSource::add_table(const Samples& s, int64_t n_voxels) {
   if (!s.has_features())
     throw input_error("samples of ", s.subject, " carry no stimulus features; run v2c-prepare with --features");
+  if (dim_ == 0) dim_ = s.features.cols();
+  if (s.features.cols() != dim_)
+    throw input_error("subject ", s.subject, " has ", s.features.cols(), "-d features; ", tables_[0].id, " has ", dim_);
+  if (int64_t(s.feature_ids.size()) != s.features.rows() || s.feature_row.size() != s.run.size())
+    throw input_error("samples of ", s.subject, ": ", s.feature_ids.size(), " feature ids for ", s.features.rows(),
+                      " feature vectors, ", s.feature_row.size(), " feature rows for ", s.run.size(), " samples");
+  // Each of this subject's stimuli: the row of an identical (id, vector) already held, or a new row.
+  std::vector<int64_t> shared(s.feature_ids.size());
+  for (size_t i = 0; i < shared.size(); ++i) {
+    const float* v = s.features.data() + int64_t(i) * dim_;
+    auto& rows = rows_of_id_[s.feature_ids[i]];
+    const auto same = std::find_if(rows.begin(), rows.end(), [&](int64_t r) {
+      return std::equal(v, v + dim_, features_.begin() + r * dim_);
+    });
+    if (same != rows.end()) {
+      shared[i] = *same;
+    } else {
+      shared[i] = n_distinct_stimuli();
+      rows.push_back(shared[i]);
+      features_.insert(features_.end(), v, v + dim_);
+    }
+  }
   SubjectTable t;
   t.id = s.subject;
   t.n_voxels = n_voxels;
   t.run = s.run;
   t.stimulus = s.stimulus;
-  t.feature_row = s.feature_row;
-  t.features = s.features;
+  for (int32_t r : s.feature_row) {
+    if (r < 0 || r >= int32_t(shared.size()))
+      throw input_error("samples of ", s.subject, ": feature row ", r, " of ", shared.size(), " feature vectors");
+    t.target_row.push_back(shared[size_t(r)]);
+  }
   tables_.push_back(std::move(t));
 }
 
 MF SampleSource::targets(size_t s, const std::vector<int64_t>& rows) const {
   const SubjectTable& t = tables_[s];
-  MF T(int64_t(rows.size()), t.features.cols());
-  for (size_t k = 0; k < rows.size(); ++k) T.row(int64_t(k)) = t.features.row(t.feature_row[size_t(rows[k])]);
+  MF T(int64_t(rows.size()), dim_);
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const auto at = features_.begin() + t.target_row[size_t(rows[k])] * dim_;
+    std::copy(at, at + dim_, T.data() + int64_t(k) * dim_);
+  }
   return T;
 }
 
@@ -43,7 +71,7 @@ void MemorySource::read_voxels(size_t s, const std::vector<int64_t>& rows, MF& X
 FileSource::FileSource(const std::vector<std::string>& paths) {
   for (const auto& path : paths) {
     const Samples s = read_samples(path, false);
-    add_table(s, s.ijk.rows());
+    with_context("reading samples file '" + path + "'", [&] { add_table(s, s.ijk.rows()); });
     readers_.push_back(std::make_unique<h5::ArtifactReader>(path, "samples", kSamplesFormatVersion));
   }
 }

@@ -1,11 +1,14 @@
 // Where pretraining's rows come from: every subject's samples in memory, or their samples.h5 files
 // read a range of rows at a time (a hyperslab of "data"; docs/formats.md), holding only the sample
-// tables and the stimulus features. Pretraining asks for the rows of its shuffle buffer's chunks
+// tables and the stimulus features (each distinct stimulus once: subjects who saw the same
+// stimuli share its feature vector). Pretraining asks for the rows of its shuffle buffer's chunks
 // (stream_order.h, sample_stream.h) and of the validation split, so with files its memory does not
 // grow with the samples it trains on.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,8 +28,7 @@ struct SubjectTable {
   int64_t n_voxels = 0;                // p
   std::vector<int32_t> run;            // [n] run of each sample
   std::vector<std::string> stimulus;   // [n] stimulus id of each sample
-  std::vector<int32_t> feature_row;    // [n] row of `features` of each sample
-  MF features;                         // [n_stimuli x D] the stimuli's feature vectors
+  std::vector<int64_t> target_row;     // [n] row of SampleSource's feature table of each sample
   int64_t n_samples() const { return int64_t(run.size()); }
 };
 
@@ -40,11 +42,19 @@ class SampleSource {
   MF voxels(size_t s, const std::vector<int64_t>& rows);
   // T [rows.size() x D]: the feature vectors of those samples' stimuli.
   MF targets(size_t s, const std::vector<int64_t>& rows) const;
+  int64_t feature_dim() const { return dim_; }  // D
+  int64_t n_distinct_stimuli() const { return int64_t(features_.size()) / std::max<int64_t>(dim_, 1); }
 
  protected:
-  // input_error when the samples carry no stimulus features.
+  // input_error when the samples carry no stimulus features or features of another dimension than
+  // the first subject's.
   void add_table(const Samples& s, int64_t n_voxels);
   std::vector<SubjectTable> tables_;
+
+ private:
+  int64_t dim_ = 0;
+  std::vector<float> features_;                          // [distinct stimuli x D]
+  std::map<std::string, std::vector<int64_t>> rows_of_id_;  // feature id -> its rows (one per distinct vector)
 };
 
 // The samples in memory (they must outlive the source).
