@@ -3,7 +3,7 @@
 // the buffer holds, exactly epoch_batches when everything fits, a function of seed and epoch), a
 // stream resumed mid-epoch hands out the same batches, samples read from files equal samples in
 // memory, and v2c-pretrain streaming from files trains bitwise the weights of pretrain() on the
-// samples in memory, also after kill -9 and --resume.
+// samples in memory, also after kill -9 and --resume; rows left out of a source are never used.
 #include <omp.h>
 
 #include <boost/test/unit_test.hpp>
@@ -250,6 +250,35 @@ BOOST_AUTO_TEST_CASE(v2c_pretrain_streaming_from_files_equals_pretrain_in_memory
   }
   BOOST_CHECK_MESSAGE(differing_params(streamed, dir.file("memory.h5")).empty(),
                       "streamed vs in memory: parameters differ: " << joined(differing_params(streamed, dir.file("memory.h5"))));
+  // Leaving out every sample of runs 0 and 3 trains the weights of pretrain.exclude_runs = [0, 3].
+  {
+    const int saved_blas = openblas_get_num_threads(), saved_omp = omp_get_max_threads();
+    openblas_set_num_threads(1);
+    omp_set_num_threads(1);
+    PretrainConfig cfg;
+    config::Schema schema("pretrain");
+    cfg.describe(schema);
+    for (const auto& s : kStreamSets) schema.apply_override(s);
+    FileSource left_out(paths);
+    for (size_t s = 0; s < 2; ++s) {
+      std::vector<int64_t> rows;
+      for (int64_t i = 0; i < left_out.subjects()[s].n_samples(); ++i)
+        if (left_out.subjects()[s].run[size_t(i)] % 3 == 0 && left_out.subjects()[s].run[size_t(i)] <= 3)
+          rows.push_back(i);
+      BOOST_REQUIRE(!rows.empty());
+      left_out.leave_out(s, rows);
+    }
+    pretrain(left_out, cfg, 9, dir.file("left-out.h5"), Provenance{}, false, false);
+    schema.apply_override("pretrain.exclude_runs=[0, 3]");
+    FileSource whole(paths);
+    pretrain(whole, cfg, 9, dir.file("excluded.h5"), Provenance{}, false, false);
+    openblas_set_num_threads(saved_blas);
+    omp_set_num_threads(saved_omp);
+    BOOST_CHECK_MESSAGE(differing_params(dir.file("left-out.h5"), dir.file("excluded.h5")).empty(),
+                        "leave_out vs exclude_runs: parameters differ: "
+                            << joined(differing_params(dir.file("left-out.h5"), dir.file("excluded.h5"))));
+    BOOST_CHECK(!differing_params(dir.file("left-out.h5"), streamed).empty());  // something was left out
+  }
   // kill -9 once a checkpoint exists, then --resume: the uninterrupted run's weights, bitwise.
   const std::string out = dir.file("killed.h5");
   std::string cmd = test::shell_quote(test::stage_binary("pretrain"));

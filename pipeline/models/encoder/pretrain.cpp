@@ -109,22 +109,24 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
   for (const auto& d : data)
     if (!ids.insert(d.id).second) throw input_error("subject '", d.id, "' is given twice");
   const int clip_dim = int(source.feature_dim());
-  // Training and validation rows: excluded runs dropped; the last val_runs runs validate.
+  // Training and validation rows: excluded runs and left-out rows dropped; the last val_runs runs
+  // (of those with rows left) validate.
   const std::set<int32_t> excluded(cfg.exclude_runs.begin(), cfg.exclude_runs.end());
   std::vector<std::vector<int64_t>> train_rows(data.size()), val_rows(data.size());
   for (size_t s = 0; s < data.size(); ++s) {
+    const auto used = [&](int64_t i) {
+      return !excluded.count(data[s].run[size_t(i)]) && !(data[s].left_out.size() && data[s].left_out[size_t(i)]);
+    };
     std::set<int32_t> runs;
-    for (int32_t r : data[s].run)
-      if (!excluded.count(r)) runs.insert(r);
+    for (int64_t i = 0; i < data[s].n_samples(); ++i)
+      if (used(i)) runs.insert(data[s].run[size_t(i)]);
     if (int(runs.size()) <= cfg.val_runs)
       throw input_error("subject ", data[s].id, " has ", runs.size(), " usable run(s); pretrain.val_runs = ",
                         cfg.val_runs, " leaves none for training");
     std::set<int32_t> val;
     for (auto it = runs.rbegin(); it != runs.rend() && int(val.size()) < cfg.val_runs; ++it) val.insert(*it);
     for (int64_t i = 0; i < int64_t(data[s].run.size()); ++i) {
-      const int32_t r = data[s].run[size_t(i)];
-      if (excluded.count(r)) continue;
-      (val.count(r) ? val_rows[s] : train_rows[s]).push_back(i);
+      if (used(i)) (val.count(data[s].run[size_t(i)]) ? val_rows[s] : train_rows[s]).push_back(i);
     }
   }
   // The shuffle buffer in rows of the widest subject; the epochs' orders (indices only) fix the

@@ -43,6 +43,15 @@ void SampleSource::add_table(const Samples& s, int64_t n_voxels) {
   tables_.push_back(std::move(t));
 }
 
+void SampleSource::leave_out(size_t s, const std::vector<int64_t>& rows) {
+  SubjectTable& t = tables_[s];
+  if (t.left_out.empty()) t.left_out.assign(size_t(t.n_samples()), false);
+  for (int64_t r : rows) {
+    V2C_ASSERT(r >= 0 && r < t.n_samples(), "leave_out: row ", r, " of ", t.n_samples(), " samples of ", t.id);
+    t.left_out[size_t(r)] = true;
+  }
+}
+
 MF SampleSource::targets(size_t s, const std::vector<int64_t>& rows) const {
   const SubjectTable& t = tables_[s];
   MF T(int64_t(rows.size()), dim_);

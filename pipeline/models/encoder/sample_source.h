@@ -29,6 +29,7 @@ struct SubjectTable {
   std::vector<int32_t> run;            // [n] run of each sample
   std::vector<std::string> stimulus;   // [n] stimulus id of each sample
   std::vector<int64_t> target_row;     // [n] row of SampleSource's feature table of each sample
+  std::vector<bool> left_out;          // [n] or empty: samples pretraining never uses (leave_out)
   int64_t n_samples() const { return int64_t(run.size()); }
 };
 
@@ -42,6 +43,9 @@ class SampleSource {
   MF voxels(size_t s, const std::vector<int64_t>& rows);
   // T [rows.size() x D]: the feature vectors of those samples' stimuli.
   MF targets(size_t s, const std::vector<int64_t>& rows) const;
+  // Samples `rows` of subject s are used neither for training nor for validation (for example
+  // those showing a stimulus a held-out subject is tested on); the row indices stay those of the file.
+  void leave_out(size_t s, const std::vector<int64_t>& rows);
   int64_t feature_dim() const { return dim_; }  // D
   int64_t n_distinct_stimuli() const { return int64_t(features_.size()) / std::max<int64_t>(dim_, 1); }
 
