@@ -104,6 +104,38 @@ BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_after_50_steps) {
   BOOST_CHECK_SMALL(d, 1e-5);
 }
 
+// The same with the samples streamed through a shuffle buffer of ~88 of the ~270 training rows
+// (chunks of 8): every rank reads the same batches, so two ranks still equal one process.
+BOOST_AUTO_TEST_CASE(two_ranks_streaming_equal_one_process) {
+  test::TempDir dir("v2c-mpi-stream");
+  const auto samples = test::two_simulated_subjects(dir);
+  const std::vector<std::string> common = {
+      "--samples", samples[0], samples[1], "--threads", "1", "--seed", "7", "--set", "pretrain.latent=64", "--set",
+      "pretrain.epochs=4", "--set", "pretrain.batch_size=16", "--set", "pretrain.buffer_mib=0.1", "--set",
+      "pretrain.chunk_rows=8", "--set", "pretrain.mixco=true"};
+  auto with_out = [&](const std::string& out) {
+    auto a = common;
+    a.insert(a.end(), {"--out", out});
+    return a;
+  };
+  BOOST_REQUIRE_EQUAL(run_logged(command("", with_out(dir.file("one.h5"))), dir.file("one.log")), 0);
+  const int code = run_logged(command(mpirun(2), with_out(dir.file("two.h5"))), dir.file("two.log"));
+  const std::string log = test::read_text_file(dir.file("two.log"));
+  BOOST_REQUIRE_MESSAGE(code == 0, "mpirun -np 2 v2c-pretrain exited " << code << ":\n" << log);
+  BOOST_CHECK_MESSAGE(log.find("data-parallel: MPI, 2 ranks") != std::string::npos &&
+                          log.find("through a shuffle buffer of ") != std::string::npos,
+                      "the job did not run data-parallel and streamed:\n" << log);
+  BOOST_CHECK_GT(trained_steps(dir.file("one.h5")), 40);
+  BOOST_CHECK_EQUAL(trained_steps(dir.file("two.h5")), trained_steps(dir.file("one.h5")));
+  bool bitwise = false;
+  std::string worst;
+  const double d = max_relative_difference(dir.file("two.h5"), dir.file("one.h5"), bitwise, worst);
+  BOOST_TEST_MESSAGE("streamed, mpirun -np 2 vs one process after " << trained_steps(dir.file("one.h5"))
+                                                                    << " steps: largest relative weight difference "
+                                                                    << d << " (" << worst << ")");
+  BOOST_CHECK_SMALL(d, 1e-5);
+}
+
 // kill -9 of rank 1 (and, in a second job, of rank 0, the writer) once a checkpoint exists; the
 // launcher ends the job; `--resume` under mpirun reaches the uninterrupted job's weights bitwise.
 BOOST_AUTO_TEST_CASE(a_killed_rank_resumes_to_the_weights_of_an_uninterrupted_job) {
