@@ -6,6 +6,7 @@
 #include "pipeline/core/stage.h"
 #include "pipeline/dist/mpi_communicator.h"
 #include "pipeline/models/encoder/pretrain.h"
+#include "pipeline/models/encoder/ssl/pretrain_ssl.h"
 
 extern "C" void openblas_set_num_threads(int num_threads);
 
@@ -31,6 +32,8 @@ const StageSpec spec{
         "of seed and epoch; a full shuffle when every sample fits), so memory holds the buffer, the sample tables "
         "and the model, not the samples.",
     .options = {{"samples", "FILE", "samples.h5 of every pretraining subject (with features)", true, true, ""},
+                {"timeseries", "FILE", "timeseries.h5 of subjects (labelled or not): a self-supervised stage "
+                 "(pretrain.ssl_*) first fits their adapters, the start of the supervised one", true, false, ""},
                 {"resume", "", "continue from OUT.ckpt when it exists", false, false, ""}},
     .output_help = "the pretrained model (HDF5 encoder checkpoint)",
 };
@@ -49,7 +52,28 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
   }
   for (const auto& path : ctx.args.all("samples")) ctx.add_input(path);
   encoder::FileSource subjects(ctx.args.all("samples"));  // read in chunks while training
-  encoder::pretrain(subjects, cfg, ctx.seed, ctx.out, ctx.provenance, ctx.force, ctx.args.has("resume"), world);
+  std::map<std::string, encoder::AdapterInit<float>> adapters;
+  if (ctx.args.has("timeseries")) {
+    std::vector<TimeSeries> series;
+    for (const auto& path : ctx.args.all("timeseries")) {
+      ctx.add_input(path);
+      series.push_back(read_timeseries(path));
+      for (const encoder::SubjectTable& s : subjects.subjects())
+        if (s.id == series.back().subject && s.n_voxels != series.back().n_voxels())
+          throw input_error("'", path, "' has ", series.back().n_voxels(), " voxels for ", s.id,
+                            "; its samples have ", s.n_voxels, " (prepare both in one v2c-prepare call)");
+    }
+    adapters = encoder::ssl::pretrain_ssl(series, cfg, ctx.seed).adapters;
+  } else if (!cfg.supervised) {
+    throw usage_error("pretrain.supervised: false trains only the self-supervised stage; give --timeseries FILE...");
+  }
+  if (!cfg.supervised) {
+    encoder::ssl::write_self_supervised_encoder(subjects.subjects(), cfg, adapters, ctx.seed, ctx.out, ctx.provenance, ctx.force);
+    log::info("self-supervised encoder (untrained backbone) -> ", ctx.out);
+    return;
+  }
+  encoder::pretrain(subjects, cfg, ctx.seed, ctx.out, ctx.provenance, ctx.force, ctx.args.has("resume"), world,
+                    adapters);
   log::info("pretrained encoder -> ", ctx.out);
 }
 

@@ -99,7 +99,8 @@ void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, ui
 }
 
 void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, const std::string& out_path,
-              const Provenance& prov, bool force, bool resume, dist::Communicator* comm_or_null) {
+              const Provenance& prov, bool force, bool resume, dist::Communicator* comm_or_null,
+              const std::map<std::string, AdapterInit<float>>& adapter_init) {
   dist::Communicator& comm = comm_or_null ? *comm_or_null : dist::serial();
   const bool writer = comm.rank() == 0;
   const std::vector<SubjectTable>& data = source.subjects();
@@ -153,7 +154,11 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
   EncoderConfig model = cfg.model;
   model.clip_dim = clip_dim;
   Encoder<float> enc(model, seed);
-  for (size_t s = 0; s < data.size(); ++s) enc.add_subject(data[s].id, data[s].n_voxels, {}, seed + 101 + s);
+  for (size_t s = 0; s < data.size(); ++s) {
+    const auto init = adapter_init.find(data[s].id);
+    enc.add_subject(data[s].id, data[s].n_voxels, init == adapter_init.end() ? AdapterInit<float>{} : init->second,
+                    seed + 101 + s);
+  }
   Trainer<float> tr(enc, cfg.loss, cfg.schedule(total_steps), seed);
   if (comm.size() > 1) tr.set_communicator(comm);
   const std::string ckpt = out_path + ".ckpt", state_path = out_path + ".ckpt.state", best = out_path + ".best";

@@ -19,11 +19,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "pipeline/core/provenance.h"
 #include "pipeline/io/samples.h"
+#include "pipeline/models/encoder/model.h"
 #include "pipeline/models/encoder/sample_source.h"
 #include "pipeline/models/encoder/settings.h"
 
@@ -38,8 +40,11 @@ namespace v2c::encoder {
 // a data-parallel job (every rank calls pretrain with the same arguments); null = one process.
 // The samples stream through a shuffle buffer of pretrain.buffer_mib (stream_order.h): from their
 // files (FileSource) memory holds the buffer, the sample tables and the model, not the samples.
+// adapter_init: a subject's starting adapter (the self-supervised stage's, ssl/pretrain_ssl.h);
+// the others start at random.
 void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, const std::string& out_path,
-              const Provenance& prov, bool force, bool resume, dist::Communicator* comm = nullptr);
+              const Provenance& prov, bool force, bool resume, dist::Communicator* comm = nullptr,
+              const std::map<std::string, AdapterInit<float>>& adapter_init = {});
 // The same on samples in memory (MemorySource): the same batches, so bitwise the same weights.
 void pretrain(const std::vector<Samples>& subjects, const PretrainConfig& cfg, uint64_t seed,
               const std::string& out_path, const Provenance& prov, bool force, bool resume,

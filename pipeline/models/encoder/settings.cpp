@@ -95,6 +95,26 @@ void PretrainConfig::describe(config::Schema& s) {
       .check([](const double& v) { return v > 0 && v <= 1e9; }, "in (0, 1e9]");
   s.field("chunk_rows", chunk_rows, "consecutive samples read from a subject's file at a time into the buffer")
       .range(1, 1000000);
+  s.field("supervised", supervised,
+          "train on the labelled samples (CLIP/SigLIP/MSE losses); false: only the self-supervised stage on "
+          "--timeseries, whose adapters go into the output beside an untrained backbone");
+  s.field("ssl_steps", ssl.steps, "self-supervised stage (with --timeseries, before the supervised one): "
+          "optimisation steps").range(int64_t(1), int64_t(100000000));
+  s.field("ssl_w_next_step", ssl.w_next_step, "weight of next-time-point prediction (GPT-like; 0 = off)").min(0.0);
+  s.field("ssl_w_masked", ssl.w_masked, "weight of masked prediction of hidden time points (BERT-like; 0 = off)")
+      .min(0.0);
+  s.field("ssl_mask_ratio", ssl.mask.ratio, "share of each window's time points hidden by masked prediction")
+      .check([](const double& r) { return r > 0 && r < 1; }, "in (0, 1)");
+  s.field("ssl_window", ssl.window, "context window W of the temporal model (volumes)").range(2, 1024);
+  s.field("ssl_layers", ssl.model.temporal.n_layers, "transformer layers of the temporal model").range(0, 64);
+  s.field("ssl_heads", ssl.model.temporal.n_heads, "attention heads (must divide pretrain.latent)").range(1, 1024);
+  s.field("ssl_batch_windows", ssl.batch_windows, "windows of one subject per step").range(1, 65536);
+  s.field("ssl_lr", ssl.optimizer.lr, "peak learning rate of the self-supervised stage (AdamW)")
+      .check([](const double& v) { return v > 0; }, "> 0");
+  s.field("ssl_eval_every", ssl.eval_every, "steps between early-stopping evaluations (next-time-point error on "
+          "the validation runs)").range(1, 100000000);
+  s.field("ssl_val_runs", ssl.val_runs, "last usable time-series runs of every subject held out for the "
+          "self-supervised stage's early stopping").range(0, 1000);
 }
 
 void FinetuneConfig::describe(config::Schema& s) {

@@ -57,6 +57,58 @@ struct AdamWConfig {
   void validate() const;
 };
 
+// ---- the self-supervised model and its training (ssl/) ----
+namespace ssl {
+
+// The temporal model (ssl/temporal.h).
+struct TemporalConfig {
+  int n_layers = 2;    // transformer layers
+  int n_heads = 4;     // attention heads; must divide the latent width
+  int ff_mult = 4;     // MLP hidden width = ff_mult x latent width
+  int max_len = 32;    // longest window (time points) the positional embedding covers
+  void validate(int64_t d) const;  // usage_error naming the field, value and rule
+};
+
+// The self-supervised model (ssl/model.h).
+struct SslConfig {
+  TemporalConfig temporal;
+  double mask_token_std = 0.02;  // mask token init N(0, std²) (BERT's)
+  void validate(int64_t latent) const;
+};
+
+// Masked prediction (ssl/masked.h).
+enum class MaskKind { time, voxel };
+struct MaskConfig {
+  MaskKind kind = MaskKind::time;  // what is hidden: time points (mask token) or voxels (zeroed)
+  double ratio = 0.5;              // share hidden per window, (0, 1)
+  void validate() const;
+};
+
+// Next-time-point prediction (ssl/next_step.h).
+struct NextStepConfig {
+  bool all_positions = false;  // score every position's successor, not only the last one's
+  bool residual = false;       // predict from a per-voxel weight of the previous volume plus the read-out
+};
+
+// Self-supervised training (ssl/train.h).
+struct SslTrainConfig {
+  SslConfig model;                                 // temporal model and mask token
+  NextStepConfig next{.all_positions = true, .residual = true};  // every position scored, skip learnt
+  MaskConfig mask;                                 // what is hidden, and how much
+  double w_next_step = 1.0;                        // weight of next-time-point prediction (0 = off)
+  double w_masked = 0.0;                           // weight of masked prediction (0 = off)
+  int window = 8;                                  // context length T (volumes); <= model.temporal.max_len
+  int64_t steps = 1500;                            // optimisation steps
+  int batch_windows = 16;                          // windows per step (one subject)
+  AdamWConfig optimizer;                           // lr, betas, decay, clip; the schedule is set from steps
+  double warmup_fraction = 0.05;                   // share of the steps with a linear warm-up
+  int eval_every = 50;                             // steps between validation evaluations
+  int val_runs = 1;                                // v2c-pretrain: last usable runs of each subject validating
+  void validate() const;  // usage_error naming the field ("ssl.*"), the value and the rule
+};
+
+}  // namespace ssl
+
 // What both stages train with.
 struct TrainSettings {
   EncoderConfig model;       // clip_dim is set from the features
@@ -78,6 +130,8 @@ struct PretrainConfig : TrainSettings {
   std::vector<int> exclude_runs = {};
   double buffer_mib = 1024;   // shuffle buffer of the streamed samples (stream_order.h)
   int chunk_rows = 64;        // rows read from a samples file at a time
+  bool supervised = true;     // false: self-supervised only (--timeseries), the backbone left at its start
+  ssl::SslTrainConfig ssl;    // the self-supervised stage (with --timeseries)
 
   void describe(config::Schema& s);
 };

@@ -29,15 +29,9 @@
 
 namespace v2c::encoder::ssl {
 
-enum class MaskKind { time, voxel };
+// MaskKind and MaskConfig (what is hidden, and how much): encoder/settings.h.
 MaskKind parse_mask_kind(const std::string& s);  // "time" | "voxel"; usage_error otherwise
 const char* mask_kind_name(MaskKind k);
-
-struct MaskConfig {
-  MaskKind kind = MaskKind::time;  // what is hidden: time points (mask token) or voxels (zeroed)
-  double ratio = 0.5;              // share hidden per window, (0, 1)
-  void validate() const;
-};
 
 // Which entries of a batch of N windows are hidden.
 struct Mask {

@@ -23,11 +23,7 @@
 
 namespace v2c::encoder::ssl {
 
-struct SslConfig {
-  TemporalConfig temporal;
-  double mask_token_std = 0.02;  // mask token init N(0, std²) (BERT's)
-  void validate(int64_t latent) const;
-};
+// SslConfig (the temporal model's config, the mask token's init): encoder/settings.h.
 
 // What an objective returns.
 struct SslLoss {

@@ -23,10 +23,7 @@
 
 namespace v2c::encoder::ssl {
 
-struct NextStepConfig {
-  bool all_positions = false;  // score every position's successor, not only the last one's
-  bool residual = false;       // predict the change from the previous volume
-};
+// NextStepConfig (all_positions, residual): encoder/settings.h.
 
 // Xw [N·(T+1) x p_s]: N windows of T+1 consecutive volumes of `subject` (batch-major: row
 // n·(T+1) + j is volume j of window n), the first T the context, the last the target. Forward,

@@ -17,17 +17,12 @@
 
 #include <memory>
 
+#include "pipeline/models/encoder/settings.h"
 #include "pipeline/models/encoder/ssl/attention.h"
 
 namespace v2c::encoder::ssl {
 
-struct TemporalConfig {
-  int n_layers = 2;    // transformer layers
-  int n_heads = 4;     // attention heads; must divide the latent width
-  int ff_mult = 4;     // MLP hidden width = ff_mult x latent width
-  int max_len = 32;    // longest window (time points) the positional embedding covers
-  void validate(int64_t d) const;  // usage_error naming the field, value and rule
-};
+// TemporalConfig (n_layers, n_heads, ff_mult, max_len): encoder/settings.h.
 
 template <class S>
 class TemporalModel {

@@ -29,20 +29,8 @@
 
 namespace v2c::encoder::ssl {
 
-struct SslTrainConfig {
-  SslConfig model;                                 // temporal model and mask token
-  NextStepConfig next{.all_positions = true, .residual = true};  // every position scored, change predicted
-  MaskConfig mask;                                 // what is hidden, and how much
-  double w_next_step = 1.0;                        // weight of next-time-point prediction (0 = off)
-  double w_masked = 0.0;                           // weight of masked prediction (0 = off)
-  int window = 8;                                  // context length T (volumes); <= model.temporal.max_len
-  int64_t steps = 1500;                            // optimisation steps
-  int batch_windows = 16;                          // windows per step (one subject)
-  AdamWConfig optimizer;                           // lr, betas, decay, clip; the schedule is set from steps
-  double warmup_fraction = 0.05;                   // share of the steps with a linear warm-up
-  int eval_every = 50;                             // steps between validation evaluations
-  void validate() const;  // usage_error naming the field ("ssl.*"), the value and the rule
-};
+// SslTrainConfig (objectives and their weights, window, steps, optimiser, early stopping):
+// encoder/settings.h.
 
 // One subject's training runs, each [n_volumes x n_voxels] (rows are time), in the subject's
 // voxel order; held-out runs must not be among them.

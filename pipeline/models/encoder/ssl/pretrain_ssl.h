@@ -1,0 +1,44 @@
+// The self-supervised stage of v2c-pretrain (issue 11): the brain model (ssl/model.h) trained on
+// every subject's time series (timeseries.h5: task, rest and unlabelled runs alike), then its
+// per-subject adapters handed to the supervised encoder as their start, so that the CLIP stage
+// (or fine-tuning, with pretrain.supervised: false) begins from self-supervised read-ins.
+//
+// Runs used: those whose samples.h5 run (TimeSeriesRun::samples_run) is not in
+// pretrain.exclude_runs (runs without samples always count: rest, movies), with at least
+// ssl_window + 1 volumes. The last ssl_val_runs of them validate (early stopping on next-time-point
+// error); the rest train. So a held-out subject's test runs, excluded from pretraining, are never
+// seen here either. The adapters have the encoder's shape and names: "adapter/<subject>/W"
+// [voxels x pretrain.latent], ".../b" [1 x latent].
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pipeline/core/provenance.h"
+#include "pipeline/io/timeseries.h"
+#include "pipeline/models/encoder/model.h"
+#include "pipeline/models/encoder/sample_source.h"
+#include "pipeline/models/encoder/settings.h"
+#include "pipeline/models/encoder/ssl/train.h"
+
+namespace v2c::encoder::ssl {
+
+struct SslPretrainResult {
+  std::map<std::string, AdapterInit<float>> adapters;  // subject -> its trained adapter
+  SslTrainResult fit;
+  int64_t train_volumes = 0, validation_volumes = 0;
+};
+
+// Trains on `series` (one per subject, distinct subjects); input_error naming the subject when it
+// has no training run left. Logs the runs used and the progress.
+SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const PretrainConfig& cfg, uint64_t seed);
+
+// pretrain.supervised: false: writes the encoder checkpoint of the subjects of `samples` (their
+// features give the output dimension) with the self-supervised adapters and the backbone and head
+// at their seeded start; a subject without a self-supervised adapter is an input_error.
+void write_self_supervised_encoder(const std::vector<SubjectTable>& samples, const PretrainConfig& cfg,
+                                   const std::map<std::string, AdapterInit<float>>& adapters, uint64_t seed,
+                                   const std::string& out_path, const Provenance& prov, bool force);
+
+}  // namespace v2c::encoder::ssl

@@ -1,0 +1,110 @@
+// v2c-pretrain's self-supervised stage (ssl/pretrain_ssl.h, --timeseries): which runs it may see
+// (pretrain.exclude_runs never), its adapters as the encoder's start, pretrain.supervised: false,
+// and the stage's refusals. Data: a small simulated study with a rest run, through v2c-simulate and
+// v2c-prepare --timeseries.
+#include <boost/test/unit_test.hpp>
+
+#include "pipeline/io/samples.h"
+#include "pipeline/io/timeseries.h"
+#include "pipeline/models/encoder/checkpoint.h"
+#include "pipeline/models/encoder/ssl/pretrain_ssl.h"
+#include "tests/test_util.h"
+
+using namespace v2c;
+
+namespace {
+
+// One subject: 2 train runs, 1 test run, 1 rest run (runs 0-3), prepared with its time series.
+struct SmallStudy {
+  test::TempDir dir{"v2c-pretrain-ssl"};
+  std::string samples = dir.file("s.h5"), series = dir.file("ts.h5");
+  SmallStudy() {
+    const std::string cfg = dir.write("sim.yaml",
+                                      "simulate:\n  n_subjects: 1\n  n_categories: 2\n  train_per_category: 4\n"
+                                      "  test_per_category: 1\n  feature_dim: 16\n  latent_dim: 4\n  hidden_dim: 8\n"
+                                      "  grid_dims: [8, 8, 6]\n  train_runs: 2\n  test_runs: 1\n  test_repeats: 1\n"
+                                      "  spontaneous_pct: 3\n  rest_runs: 1\n  rest_run_s: 60\n");
+    const std::string bids = dir.file("bids");
+    test::StageRun r = test::run_stage("simulate", {"--config", cfg, "--out", bids, "--quiet"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    r = test::run_stage("prepare", {"--bids", bids, "--subject", "sub-01", "--features", bids + "/stimuli/features.h5",
+                                    "--out", samples, "--timeseries", series, "--quiet"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  }
+};
+
+std::vector<std::string> pretrain_args(const SmallStudy& s, const std::string& out) {
+  return {"--samples", s.samples, "--timeseries", s.series, "--out", out, "--threads", "1", "--quiet",
+          "--set", "pretrain.latent=16", "--set", "pretrain.ssl_window=4", "--set", "pretrain.ssl_steps=40",
+          "--set", "pretrain.ssl_eval_every=10", "--set", "pretrain.epochs=2", "--set", "pretrain.batch_size=4"};
+}
+
+encoder::PretrainConfig small_config() {
+  encoder::PretrainConfig cfg;
+  cfg.model.latent = 16;
+  cfg.ssl.window = 4;
+  cfg.ssl.steps = 40;
+  cfg.ssl.eval_every = 10;
+  return cfg;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(pretrain_ssl)
+
+BOOST_AUTO_TEST_CASE(excluded_runs_never_reach_the_self_supervised_stage) {
+  SmallStudy s;
+  TimeSeries ts = read_timeseries(s.series);
+  BOOST_REQUIRE_EQUAL(ts.n_runs(), 4);
+  encoder::PretrainConfig cfg = small_config();
+  cfg.exclude_runs = {2};  // the test run
+  const auto a = encoder::ssl::pretrain_ssl({ts}, cfg, 5);
+  BOOST_CHECK_EQUAL(a.train_volumes, ts.runs[0].n_volumes + ts.runs[1].n_volumes);
+  BOOST_CHECK_EQUAL(a.validation_volumes, ts.runs[3].n_volumes);  // the rest run validates
+  // Whatever the excluded run holds, the adapters are the same, bit for bit.
+  ts.data[2].setConstant(123.0f);
+  const auto b = encoder::ssl::pretrain_ssl({ts}, cfg, 5);
+  BOOST_CHECK(a.adapters.at("sub-01").W == b.adapters.at("sub-01").W);
+  // ... and a run it does see changes them.
+  ts.data[1] *= 0.5f;
+  const auto c = encoder::ssl::pretrain_ssl({ts}, cfg, 5);
+  BOOST_CHECK(a.adapters.at("sub-01").W != c.adapters.at("sub-01").W);
+  // Too few runs left: named.
+  cfg.exclude_runs = {0, 1, 2};
+  test::check_error([&] { encoder::ssl::pretrain_ssl({ts}, cfg, 5); }, ExitCode::input,
+                    {"'sub-01'", "1 usable run(s)", "ssl_val_runs = 1"});
+}
+
+BOOST_AUTO_TEST_CASE(stage_starts_the_encoder_from_the_self_supervised_adapters) {
+  SmallStudy s;
+  // Self-supervised only: the checkpoint's adapter is the stage's.
+  const std::string out = s.dir.file("ssl-only.h5");
+  std::vector<std::string> args = pretrain_args(s, out);
+  args.insert(args.end(), {"--set", "pretrain.supervised=false"});
+  const test::StageRun r = test::run_stage("pretrain", args);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const auto expected = encoder::ssl::pretrain_ssl({read_timeseries(s.series)}, small_config(), 1);  // --seed 1 (default)
+  encoder::Mat<float> W, b;
+  BOOST_REQUIRE(encoder::read_adapter(out, "sub-01", W, b));
+  BOOST_REQUIRE_EQUAL(W.rows(), expected.adapters.at("sub-01").W.rows());
+  BOOST_CHECK_SMALL(double((W - expected.adapters.at("sub-01").W).cwiseAbs().maxCoeff()), 1e-5);
+
+  // With the supervised stage after it.
+  const std::string both = s.dir.file("both.h5");
+  const test::StageRun r2 = test::run_stage("pretrain", pretrain_args(s, both));
+  BOOST_REQUIRE_MESSAGE(r2.exit_code == 0, r2.output);
+  BOOST_CHECK(encoder::read_adapter(both, "sub-01", W, b));
+}
+
+BOOST_AUTO_TEST_CASE(stage_refusals) {
+  SmallStudy s;
+  const std::string out = s.dir.file("x.h5");
+  test::check_stage_failure(
+      test::run_stage("pretrain", {"--samples", s.samples, "--out", out, "--set", "pretrain.supervised=false"}), 2, out,
+      {"pretrain.supervised: false", "--timeseries"});
+  std::vector<std::string> args = pretrain_args(s, out);
+  args.insert(args.end(), {"--set", "pretrain.ssl_window=40"});
+  test::check_stage_failure(test::run_stage("pretrain", args), 2, out, {"ssl.window = 40", "max_len"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
