@@ -59,8 +59,11 @@ RIDGE   := $(foreach s,$(SUBJECTS),$(foreach f,$(FRACTIONS),$(WORK)/$(s)/ridge-f
 ENCODER_SUBJECTS := $(if $(PRETRAIN_SUBJECTS),$(HELDOUT),$(SUBJECTS))
 MODES   := $(if $(PRETRAIN_SUBJECTS),adapter full,full)
 ENCODER := $(WORK)/pretrain/encoder.h5
-FINETUNED := $(if $(call HAVE,finetune),$(foreach s,$(ENCODER_SUBJECTS),$(foreach m,$(MODES),\
-               $(foreach f,$(FRACTIONS),$(WORK)/$(s)/encoder-$(m)-f$(f).h5))))
+# study.self_supervised: a second encoder, its CLIP stage started by a self-supervised one
+SSL_ENCODER := $(WORK)/pretrain/encoder-ssl.h5
+FINETUNED_MODELS := $(MODES:%=encoder-%) $(if $(and $(SELF_SUPERVISED),$(PRETRAIN_SUBJECTS)),$(MODES:%=encoder-ssl-%))
+FINETUNED := $(if $(call HAVE,finetune),$(foreach s,$(ENCODER_SUBJECTS),$(foreach m,$(FINETUNED_MODELS),\
+               $(foreach f,$(FRACTIONS),$(WORK)/$(s)/$(m)-f$(f).h5))))
 PREDICTIONS := $(RIDGE) $(FINETUNED)
 RETRIEVAL := $(if $(call HAVE,retrieve),$(PREDICTIONS:.h5=.retrieval.h5))
 REPORT := $(if $(call HAVE,report),$(WORK)/report/index.html)
@@ -74,7 +77,10 @@ $(SIM_STAMP): $(CONFIG) $(V2C)/v2c-simulate
 endif
 
 $(WORK)/%/samples.h5: $(SIM_STAMP) $(PLAN) $(V2C)/v2c-prepare
-	$(LAUNCH) $(V2C)/v2c-prepare $(STAGE_FLAGS) $(PREPARE_ARGS_$*) --out $@
+	$(LAUNCH) $(V2C)/v2c-prepare $(STAGE_FLAGS) $(PREPARE_ARGS_$*) \
+	  $(if $(SELF_SUPERVISED),--timeseries $(WORK)/$*/timeseries.h5) --out $@
+# written beside the samples by the same v2c-prepare call
+$(WORK)/%/timeseries.h5: $(WORK)/%/samples.h5 ;
 
 define ridge_rule
 $(WORK)/%/ridge-f$(1).h5: $(WORK)/%/samples.h5 $(CONFIG) $(V2C)/v2c-ridge
@@ -86,6 +92,12 @@ $(ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(CONFIG) 
 	@mkdir -p $(@D)
 	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(filter %samples.h5,$^) --out $@
 
+$(SSL_ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5 $(WORK)/$(s)/timeseries.h5) $(CONFIG) \
+                $(V2C)/v2c-pretrain
+	@mkdir -p $(@D)
+	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(filter %samples.h5,$^) \
+	  --timeseries $(filter %timeseries.h5,$^) --out $@
+
 # The one fold definition: the training rows of ridge at the same fraction (ridge-fF.h5).
 define finetune_rule
 $(WORK)/%/encoder-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $(if $(PRETRAIN_SUBJECTS),$(ENCODER) \
@@ -96,6 +108,18 @@ $(WORK)/%/encoder-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $
 	  --folds-from $(WORK)/$$*/ridge-f$(1).h5 --set finetune.mode=$(2) --out $$@
 endef
 $(foreach f,$(FRACTIONS),$(foreach m,$(MODES),$(eval $(call finetune_rule,$(f),$(m)))))
+
+# The self-supervised encoder's, under the same folds (pretraining subjects only: the fine-tuned
+# subject's time series is not used).
+define finetune_ssl_rule
+$(WORK)/%/encoder-ssl-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $(SSL_ENCODER) \
+                                     $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(CONFIG) $(V2C)/v2c-finetune
+	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< --pretrained $(SSL_ENCODER) \
+	  --reference $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) --folds-from $(WORK)/$$*/ridge-f$(1).h5 \
+	  --set finetune.mode=$(2) --model encoder-ssl-$(2) --out $$@
+endef
+$(if $(and $(SELF_SUPERVISED),$(PRETRAIN_SUBJECTS)),\
+  $(foreach f,$(FRACTIONS),$(foreach m,$(MODES),$(eval $(call finetune_ssl_rule,$(f),$(m))))))
 
 $(WORK)/%.retrieval.h5: $(WORK)/%.h5 $(WORK)/$$(dir $$*)samples.h5 $(CONFIG) $(V2C)/v2c-retrieve
 	$(LAUNCH) $(V2C)/v2c-retrieve $(STAGE_FLAGS) --predictions $< --samples $(WORK)/$(dir $*)samples.h5 --out $@

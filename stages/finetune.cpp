@@ -27,7 +27,9 @@ const StageSpec spec{
                 {"folds-from", "FILE", "v2c-ridge's predictions file of these samples: its folds and training rows",
                  false, true, ""},
                 {"reference", "FILE", "samples.h5 of pretraining subjects, for the ridge start of the new adapter",
-                 true, false, ""}},
+                 true, false, ""},
+                {"model", "NAME", "the model's name in the output and the report (default: encoder-<mode>, "
+                 "encoder-scratch without --pretrained)", false, false, ""}},
     .output_help = "predictions file to write (HDF5, format 'predictions')",
 };
 
@@ -49,6 +51,7 @@ void run(StageContext& ctx, encoder::FinetuneConfig& cfg) {
   }
   Predictions p = encoder::finetune(s, pretrained, cfg, folds, ctx.seed, refs);
   p.samples_path = samples_path;
+  if (ctx.args.has("model")) p.model = ctx.args.one("model");
   write_predictions(ctx.out, p, ctx.provenance, ctx.force);
   log::info(s.subject, ": ", p.model, " at train_fraction ", p.train_fraction, ": mean profile correlation ",
             metrics::mean_finite(p.profile_corr), ", mean pattern correlation ", metrics::mean_finite(p.pattern_corr),

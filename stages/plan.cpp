@@ -104,6 +104,7 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
   mk << "FRACTIONS :=";
   for (double f : cfg.train_fractions) mk << " " << shortest_decimal(f);  // exact: 0.125 stays 0.125
   mk << "\nSTUDY_SOURCE := " << cfg.source << "\n";
+  mk << "SELF_SUPERVISED := " << (cfg.self_supervised ? "1" : "") << "\n";
   for (const auto& [s, a] : prepare_args) mk << "PREPARE_ARGS_" << s << " := " << a << "\n";
   write_text(out.temp_path(), mk.str());
   out.commit();

@@ -107,4 +107,18 @@ BOOST_AUTO_TEST_CASE(stage_refusals) {
   test::check_stage_failure(test::run_stage("pretrain", args), 2, out, {"ssl.window = 40", "max_len"});
 }
 
+BOOST_AUTO_TEST_CASE(plan_turns_on_the_self_supervised_rows) {
+  test::TempDir dir("v2c-plan-ssl");
+  auto plan = [&](const std::string& study) {
+    const std::string out = dir.file("plan.mk");
+    const test::StageRun r = test::run_stage(
+        "plan", {"--config", dir.write("c.yaml", "study:\n  source: simulate\n" + study), "--bids-dir",
+                 dir.file("bids"), "--out", out, "--force", "--quiet"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    return test::read_text_file(out);
+  };
+  BOOST_CHECK(plan("  self_supervised: true\n").find("\nSELF_SUPERVISED := 1\n") != std::string::npos);
+  BOOST_CHECK(plan("").find("\nSELF_SUPERVISED := \n") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -24,6 +24,7 @@ struct StudyConfig {
   std::string features = "";
   std::string feature_names = "";
   std::string feature_aliases = "";
+  bool self_supervised = false;
 
   void describe(config::Schema& s) {
     s.field("source", source,
@@ -49,6 +50,10 @@ struct StudyConfig {
     s.field("features", features, "stimulus feature table (.npy/.h5/.csv); simulate: the study's own");
     s.field("feature_names", feature_names, ".npy features: one id per line");
     s.field("feature_aliases", feature_aliases, "TSV mapping stimulus ids to feature ids");
+    s.field("self_supervised", self_supervised,
+            "also prepare every subject's time series (timeseries.h5), pretrain a second encoder whose CLIP stage "
+            "starts from a self-supervised stage on the pretraining subjects' time series (pretrain.ssl_*), and "
+            "fine-tune it like the first (rows encoder-ssl-adapter, encoder-ssl-full)");
   }
 };
 
