@@ -61,7 +61,9 @@ MODES   := $(if $(PRETRAIN_SUBJECTS),adapter full,full)
 ENCODER := $(WORK)/pretrain/encoder.h5
 # study.self_supervised: a second encoder, its CLIP stage started by a self-supervised one
 SSL_ENCODER := $(WORK)/pretrain/encoder-ssl.h5
-FINETUNED_MODELS := $(MODES:%=encoder-%) $(if $(and $(SELF_SUPERVISED),$(PRETRAIN_SUBJECTS)),$(MODES:%=encoder-ssl-%))
+SSL_ONLY_ENCODER := $(WORK)/pretrain/encoder-ssl-only.h5
+FINETUNED_MODELS := $(MODES:%=encoder-%) \
+  $(if $(and $(SELF_SUPERVISED),$(PRETRAIN_SUBJECTS)),$(MODES:%=encoder-ssl-%) encoder-ssl-only-full)
 FINETUNED := $(if $(call HAVE,finetune),$(foreach s,$(ENCODER_SUBJECTS),$(foreach m,$(FINETUNED_MODELS),\
                $(foreach f,$(FRACTIONS),$(WORK)/$(s)/$(m)-f$(f).h5))))
 PREDICTIONS := $(RIDGE) $(FINETUNED)
@@ -96,7 +98,9 @@ $(SSL_ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5 $(WORK)
                 $(V2C)/v2c-pretrain
 	@mkdir -p $(@D)
 	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(filter %samples.h5,$^) \
-	  --timeseries $(filter %timeseries.h5,$^) --out $@
+	  --timeseries $(filter %timeseries.h5,$^) --ssl-out $(SSL_ONLY_ENCODER) --out $@
+# the same call's self-supervised stage alone (untrained backbone): fine-tuned in full mode only
+$(SSL_ONLY_ENCODER): $(SSL_ENCODER) ;
 
 # The one fold definition: the training rows of ridge at the same fraction (ridge-fF.h5).
 define finetune_rule
@@ -111,15 +115,17 @@ $(foreach f,$(FRACTIONS),$(foreach m,$(MODES),$(eval $(call finetune_rule,$(f),$
 
 # The self-supervised encoder's, under the same folds (pretraining subjects only: the fine-tuned
 # subject's time series is not used).
+# $(3): the model name, $(4): its checkpoint
 define finetune_ssl_rule
-$(WORK)/%/encoder-ssl-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $(SSL_ENCODER) \
-                                     $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(CONFIG) $(V2C)/v2c-finetune
-	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< --pretrained $(SSL_ENCODER) \
+$(WORK)/%/$(3)-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $(4) \
+                              $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(CONFIG) $(V2C)/v2c-finetune
+	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< --pretrained $(4) \
 	  --reference $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) --folds-from $(WORK)/$$*/ridge-f$(1).h5 \
-	  --set finetune.mode=$(2) --model encoder-ssl-$(2) --out $$@
+	  --set finetune.mode=$(2) --model $(3)-$(2) --out $$@
 endef
-$(if $(and $(SELF_SUPERVISED),$(PRETRAIN_SUBJECTS)),\
-  $(foreach f,$(FRACTIONS),$(foreach m,$(MODES),$(eval $(call finetune_ssl_rule,$(f),$(m))))))
+$(if $(and $(SELF_SUPERVISED),$(PRETRAIN_SUBJECTS)),$(foreach f,$(FRACTIONS),\
+  $(foreach m,$(MODES),$(eval $(call finetune_ssl_rule,$(f),$(m),encoder-ssl,$(SSL_ENCODER)))) \
+  $(eval $(call finetune_ssl_rule,$(f),full,encoder-ssl-only,$(SSL_ONLY_ENCODER)))))
 
 $(WORK)/%.retrieval.h5: $(WORK)/%.h5 $(WORK)/$$(dir $$*)samples.h5 $(CONFIG) $(V2C)/v2c-retrieve
 	$(LAUNCH) $(V2C)/v2c-retrieve $(STAGE_FLAGS) --predictions $< --samples $(WORK)/$(dir $*)samples.h5 --out $@

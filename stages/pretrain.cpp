@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include "pipeline/core/log.h"
+#include "pipeline/core/output.h"
 #include "pipeline/core/stage.h"
 #include "pipeline/dist/mpi_communicator.h"
 #include "pipeline/models/encoder/pretrain.h"
@@ -34,6 +35,8 @@ const StageSpec spec{
     .options = {{"samples", "FILE", "samples.h5 of every pretraining subject (with features)", true, true, ""},
                 {"timeseries", "FILE", "timeseries.h5 of subjects (labelled or not): a self-supervised stage "
                  "(pretrain.ssl_*) first fits their adapters, the start of the supervised one", true, false, ""},
+                {"ssl-out", "FILE", "with --timeseries: also write the encoder as the self-supervised stage left it "
+                 "(its adapters, an untrained backbone), for fine-tuning without the CLIP stage", false, false, ""},
                 {"resume", "", "continue from OUT.ckpt when it exists", false, false, ""}},
     .output_help = "the pretrained model (HDF5 encoder checkpoint)",
 };
@@ -53,6 +56,11 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
   for (const auto& path : ctx.args.all("samples")) ctx.add_input(path);
   encoder::FileSource subjects(ctx.args.all("samples"));  // read in chunks while training
   std::map<std::string, encoder::AdapterInit<float>> adapters;
+  const std::string ssl_out = ctx.args.one("ssl-out");
+  if (!ssl_out.empty()) {
+    if (!ctx.args.has("timeseries")) throw usage_error("--ssl-out needs --timeseries FILE...");
+    AtomicOutput{ssl_out, ctx.force};  // refuses an existing file before any work
+  }
   if (ctx.args.has("timeseries")) {
     std::vector<TimeSeries> series;
     for (const auto& path : ctx.args.all("timeseries")) {
@@ -64,11 +72,17 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
                             "; its samples have ", s.n_voxels, " (prepare both in one v2c-prepare call)");
     }
     adapters = encoder::ssl::pretrain_ssl(series, cfg, ctx.seed).adapters;
+    if (!ssl_out.empty()) {
+      encoder::ssl::write_self_supervised_encoder(subjects.subjects(), cfg, adapters, ctx.seed, ssl_out, ctx.provenance,
+                                                  ctx.force);
+      log::info("self-supervised encoder (untrained backbone) -> ", ssl_out);
+    }
   } else if (!cfg.supervised) {
     throw usage_error("pretrain.supervised: false trains only the self-supervised stage; give --timeseries FILE...");
   }
   if (!cfg.supervised) {
-    encoder::ssl::write_self_supervised_encoder(subjects.subjects(), cfg, adapters, ctx.seed, ctx.out, ctx.provenance, ctx.force);
+    encoder::ssl::write_self_supervised_encoder(subjects.subjects(), cfg, adapters, ctx.seed, ctx.out, ctx.provenance,
+                                                ctx.force);
     log::info("self-supervised encoder (untrained backbone) -> ", ctx.out);
     return;
   }

@@ -89,11 +89,17 @@ BOOST_AUTO_TEST_CASE(stage_starts_the_encoder_from_the_self_supervised_adapters)
   BOOST_REQUIRE_EQUAL(W.rows(), expected.adapters.at("sub-01").W.rows());
   BOOST_CHECK_SMALL(double((W - expected.adapters.at("sub-01").W).cwiseAbs().maxCoeff()), 1e-5);
 
-  // With the supervised stage after it.
-  const std::string both = s.dir.file("both.h5");
-  const test::StageRun r2 = test::run_stage("pretrain", pretrain_args(s, both));
+  // With the supervised stage after it, and the self-supervised stage's encoder beside it.
+  const std::string both = s.dir.file("both.h5"), ssl_only = s.dir.file("ssl-only-too.h5");
+  args = pretrain_args(s, both);
+  args.insert(args.end(), {"--ssl-out", ssl_only});
+  const test::StageRun r2 = test::run_stage("pretrain", args);
   BOOST_REQUIRE_MESSAGE(r2.exit_code == 0, r2.output);
-  BOOST_CHECK(encoder::read_adapter(both, "sub-01", W, b));
+  encoder::Mat<float> W2, b2;
+  BOOST_REQUIRE(encoder::read_adapter(ssl_only, "sub-01", W2, b2));
+  BOOST_CHECK(W2 == W);
+  BOOST_REQUIRE(encoder::read_adapter(both, "sub-01", W2, b2));
+  BOOST_CHECK(W2 != W);  // the CLIP stage trained it further
 }
 
 BOOST_AUTO_TEST_CASE(stage_refusals) {
@@ -102,6 +108,9 @@ BOOST_AUTO_TEST_CASE(stage_refusals) {
   test::check_stage_failure(
       test::run_stage("pretrain", {"--samples", s.samples, "--out", out, "--set", "pretrain.supervised=false"}), 2, out,
       {"pretrain.supervised: false", "--timeseries"});
+  test::check_stage_failure(test::run_stage("pretrain", {"--samples", s.samples, "--out", out, "--ssl-out",
+                                                         s.dir.file("y.h5")}),
+                            2, out, {"--ssl-out needs --timeseries"});
   std::vector<std::string> args = pretrain_args(s, out);
   args.insert(args.end(), {"--set", "pretrain.ssl_window=40"});
   test::check_stage_failure(test::run_stage("pretrain", args), 2, out, {"ssl.window = 40", "max_len"});
