@@ -73,7 +73,7 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
     }
     adapters = encoder::ssl::pretrain_ssl(series, cfg, ctx.seed).adapters;
     if (!ssl_out.empty()) {
-      encoder::ssl::write_self_supervised_encoder(subjects.subjects(), cfg, adapters, ctx.seed, ssl_out, ctx.provenance,
+      encoder::ssl::write_self_supervised_encoder(subjects, cfg, adapters, ctx.seed, ssl_out, ctx.provenance,
                                                   ctx.force);
       log::info("self-supervised encoder (untrained backbone) -> ", ssl_out);
     }
@@ -81,7 +81,7 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
     throw usage_error("pretrain.supervised: false trains only the self-supervised stage; give --timeseries FILE...");
   }
   if (!cfg.supervised) {
-    encoder::ssl::write_self_supervised_encoder(subjects.subjects(), cfg, adapters, ctx.seed, ctx.out, ctx.provenance,
+    encoder::ssl::write_self_supervised_encoder(subjects, cfg, adapters, ctx.seed, ctx.out, ctx.provenance,
                                                 ctx.force);
     log::info("self-supervised encoder (untrained backbone) -> ", ctx.out);
     return;

@@ -71,12 +71,13 @@ SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const Pret
   return out;
 }
 
-void write_self_supervised_encoder(const std::vector<SubjectTable>& samples, const PretrainConfig& cfg,
+void write_self_supervised_encoder(const SampleSource& source, const PretrainConfig& cfg,
                                    const std::map<std::string, AdapterInit<float>>& adapters, uint64_t seed,
                                    const std::string& out_path, const Provenance& prov, bool force) {
+  const std::vector<SubjectTable>& samples = source.subjects();
   if (samples.empty()) throw usage_error("v2c-pretrain needs at least one subject's samples (for the output dimension)");
   EncoderConfig model = cfg.model;
-  model.clip_dim = int(samples[0].features.cols());
+  model.clip_dim = int(source.feature_dim());
   if (model.clip_dim < 1) throw input_error("samples of '", samples[0].id, "' have no features");
   Encoder<float> enc(model, seed);
   for (size_t s = 0; s < samples.size(); ++s) {

@@ -34,10 +34,10 @@ struct SslPretrainResult {
 // has no training run left. Logs the runs used and the progress.
 SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const PretrainConfig& cfg, uint64_t seed);
 
-// pretrain.supervised: false: writes the encoder checkpoint of the subjects of `samples` (their
-// features give the output dimension) with the self-supervised adapters and the backbone and head
+// pretrain.supervised: false: writes the encoder checkpoint of the subjects of `samples` (the
+// source's feature dimension is the output dimension) with the self-supervised adapters and the backbone and head
 // at their seeded start; a subject without a self-supervised adapter is an input_error.
-void write_self_supervised_encoder(const std::vector<SubjectTable>& samples, const PretrainConfig& cfg,
+void write_self_supervised_encoder(const SampleSource& samples, const PretrainConfig& cfg,
                                    const std::map<std::string, AdapterInit<float>>& adapters, uint64_t seed,
                                    const std::string& out_path, const Provenance& prov, bool force);
 
