@@ -19,18 +19,13 @@
 
 #include "pipeline/report/config.h"
 #include "pipeline/report/gather.h"
+#include "pipeline/report/page_parts.h"  // metric_display_name, id_fragment
 
 namespace v2c::report {
 
 struct PageInfo {
   std::string version, created_utc, command_line, config_yaml;
 };
-
-// Display name of a metric: "top1_forward" -> "top-1 (forward)".
-std::string metric_display_name(const std::string& metric);
-
-// A string usable inside an id attribute: [A-Za-z0-9_-], others -> '-'.
-std::string id_fragment(const std::string& s);
 
 std::string render_page(const Study& study, const ReportConfig& config, const PageInfo& info);
 
