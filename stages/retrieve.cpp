@@ -18,7 +18,8 @@ const StageSpec spec{
         "-> stimulus) and the decoded vectors for each stimulus (backward), exactly, in blocks (galleries of "
         "millions fit in memory). Reports top-1/top-5 among n (MindEye: the true candidate plus n-1 random others, repeated "
         "draws), top-1/top-5 and the mean rank among all candidates, and pairwise identification (Kamitani lab), "
-        "each with its chance level and a bootstrap 95% interval over queries; per query, the true stimulus's rank "
+        "each with its chance level, a 95% interval from the bootstrap over runs (independent units) and a "
+        "per-subject permutation p-value (labels permuted within runs); per query, the true stimulus's rank "
         "and the top-k candidates. Candidates: the evaluated stimuli (test), those plus a gallery of other "
         "stimuli' vectors (gallery), or category/text vectors for zero-shot labels (categories). Definitions in "
         "docs/retrieval.md.",

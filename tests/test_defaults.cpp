@@ -296,6 +296,7 @@ BOOST_AUTO_TEST_CASE(retrieve_gets_the_documented_defaults) {
     expect(l, "among_n", "300", c.among_n);
     expect(l, "draws", "30", c.draws);
     expect(l, "bootstrap", "2000", c.bootstrap);
+    expect(l, "permutations", "1000", c.permutations);
     expect(l, "scan", "automatic", c.scan);
     expect(l, "alias_from_column", "stimulus", c.alias_from_column);
     expect(l, "alias_to_column", "category", c.alias_to_column);

@@ -9,8 +9,11 @@
 #include "pipeline/core/error.h"
 #include "pipeline/core/log.h"
 #include "pipeline/eval/retrieval.h"
+#include "pipeline/eval/label_permutation.h"
 #include "pipeline/eval/similarity.h"
 #include "pipeline/eval/training_rows.h"
+#include "pipeline/eval/units.h"
+#include "pipeline/stats/bootstrap.h"
 #include "pipeline/stats/repeats.h"
 #include "pipeline/io/h5.h"
 
@@ -30,10 +33,14 @@ struct Query {
   std::vector<int64_t> samples;
 };
 
+// The mean over queries with its 95% percentile interval from the bootstrap over independent
+// units (stats/bootstrap.h; NaN with fewer than 2 units).
 Metric summarize(const std::string& name, const std::vector<double>& per_query, double chance, int64_t n_candidates,
-                 const RetrieveConfig& cfg, uint64_t seed) {
-  const rt::Estimate e = rt::bootstrap_mean(per_query, cfg.bootstrap, seed);
-  return {name, e.value, e.ci_low, e.ci_high, chance, n_candidates, e.n};
+                 const std::vector<int64_t>& unit, const RetrieveConfig& cfg, uint64_t seed) {
+  const stats::UnitBootstrapResult b = stats::bootstrap_units(per_query, unit, {cfg.bootstrap, seed, 0.95});
+  Metric m{name, b.value, b.ci_low, b.ci_high, chance, n_candidates, b.n_queries};
+  m.n_units = b.n_units;
+  return m;
 }
 
 // The queries of each transform: [first, last) ranges of the query list, with their centre.
@@ -47,7 +54,8 @@ struct Group {
 // its group.
 void among_n_metrics(const std::string& direction, const MatrixF& queries, const MatrixF& candidates,
                      const std::vector<int64_t>& truth, const std::vector<Group>& groups, sim::Measure measure,
-                     const RetrieveConfig& cfg, uint64_t seed, std::vector<Metric>& out) {
+                     const std::vector<int64_t>& unit, const RetrieveConfig& cfg, uint64_t seed,
+                     std::vector<Metric>& out) {
   const int64_t pool = candidates.rows();
   if (pool < 2) return;
   const int64_t n = std::min<int64_t>(cfg.among_n, pool);
@@ -62,8 +70,41 @@ void among_n_metrics(const std::string& direction, const MatrixF& queries, const
                                      seed + uint64_t(g.first));
     for (size_t k = 0; k < 2; ++k) std::copy(a[k].begin(), a[k].end(), among[k].begin() + g.first);
   }
-  out.push_back(summarize("top1_" + direction, among[0], 1.0 / double(n), n, cfg, seed + 1));
-  out.push_back(summarize("top5_" + direction, among[1], double(std::min<int64_t>(5, n)) / double(n), n, cfg, seed + 2));
+  out.push_back(summarize("top1_" + direction, among[0], 1.0 / double(n), n, unit, cfg, seed + 1));
+  out.push_back(
+      summarize("top5_" + direction, among[1], double(std::min<int64_t>(5, n)) / double(n), n, unit, cfg, seed + 2));
+}
+
+// Permutation p-values of the forward top1_all, top5_all and pairwise metrics (label_permutation.h),
+// from every query's exact similarity to every candidate; skipped (with a warning) when that
+// matrix would exceed kMaxSimilarities entries.
+constexpr int64_t kMaxSimilarities = 20000000;
+
+void permutation_p_values(const MatrixF& queries, const MatrixF& candidates, const std::vector<int64_t>& truth,
+                          const std::vector<Group>& groups, sim::Measure measure, const std::vector<int64_t>& unit,
+                          const RetrieveConfig& cfg, uint64_t seed, RetrievalReport& r) {
+  const int64_t nq = queries.rows(), N = candidates.rows(), d = queries.cols();
+  if (nq * N > kMaxSimilarities) {
+    log::warn("permutation test skipped: ", nq, " queries x ", N, " candidates exceed ", kMaxSimilarities,
+              " similarities (set retrieve.permutations = 0 to silence)");
+    return;
+  }
+  MatrixD similarity(nq, N);
+  for (const Group& g : groups) {
+    MatrixF c = candidates;
+    sim::transform_rows(c, g.centre, measure);
+#pragma omp parallel for schedule(static) if ((g.last - g.first) * N * d > 1000000)
+    for (int64_t i = g.first; i < g.last; ++i)
+      for (int64_t j = 0; j < N; ++j) similarity(i, j) = rt::exact_cosine(queries.row(i).data(), c.row(j).data(), d);
+  }
+  const eval::IdentificationPValues pv = eval::identification_permutation_test(similarity, truth, unit,
+                                                                               cfg.permutations, seed);
+  for (auto& m : r.metrics) {
+    if (m.name == "top1_all_forward") m.p_permutation = pv.top1_all;
+    if (m.name == "top5_all_forward") m.p_permutation = pv.top5_all;
+    if (m.name == "pairwise_identification") m.p_permutation = pv.pairwise;
+  }
+  r.permutations = pv.n_perm;
 }
 
 // The evaluated samples grouped into queries, ordered by fold (stable).
@@ -163,6 +204,8 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
   r.model = p.model;
   r.train_fraction = p.train_fraction;
   r.candidate_set = cfg.candidates;
+  r.similarity = cfg.similarity;
+  r.centre = cfg.centre;
   std::vector<int64_t> truth(static_cast<size_t>(nq), -1);
   MatrixF candidates;
   std::vector<int64_t> test_rows;  // candidate rows that are the evaluated stimuli (test/gallery)
@@ -248,7 +291,16 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
   }
   for (const auto& u : units) r.query_stimulus.push_back(u.stimulus);
 
-  among_n_metrics("forward", queries, candidates, truth, groups, measure, cfg, seed, r.metrics);
+  // The unit of independence of each query: its run, or the runs its averaged samples tie together.
+  std::vector<std::vector<int32_t>> runs_of_query;
+  for (const auto& u : units) {
+    runs_of_query.emplace_back();
+    for (int64_t i : u.samples) runs_of_query.back().push_back(p.run[size_t(i)]);
+  }
+  r.query_unit = eval::independent_units(runs_of_query);
+  const std::vector<int64_t>& unit = r.query_unit;
+
+  among_n_metrics("forward", queries, candidates, truth, groups, measure, unit, cfg, seed, r.metrics);
   std::vector<double> top1_all(static_cast<size_t>(nq)), top5_all(static_cast<size_t>(nq)),
       rank(static_cast<size_t>(nq));
   for (int64_t u = 0; u < nq; ++u) {
@@ -257,11 +309,14 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
     top1_all[size_t(u)] = n_worse_or_tied[size_t(u)] < 1;
     top5_all[size_t(u)] = n_worse_or_tied[size_t(u)] < 5;
   }
-  r.metrics.push_back(summarize("top1_all_forward", top1_all, 1.0 / double(N), N, cfg, seed + 3));
-  r.metrics.push_back(summarize("top5_all_forward", top5_all, double(std::min<int64_t>(5, N)) / double(N), N, cfg, seed + 4));
+  r.metrics.push_back(summarize("top1_all_forward", top1_all, 1.0 / double(N), N, unit, cfg, seed + 3));
+  r.metrics.push_back(
+      summarize("top5_all_forward", top5_all, double(std::min<int64_t>(5, N)) / double(N), N, unit, cfg, seed + 4));
   if (N >= 2)
-    r.metrics.push_back(summarize("pairwise_identification", r.query_pairwise, 0.5, N, cfg, seed + 5));
-  r.metrics.push_back(summarize("mean_rank", rank, (double(N) + 1) / 2, N, cfg, seed + 6));
+    r.metrics.push_back(summarize("pairwise_identification", r.query_pairwise, 0.5, N, unit, cfg, seed + 5));
+  r.metrics.push_back(summarize("mean_rank", rank, (double(N) + 1) / 2, N, unit, cfg, seed + 6));
+  if (cfg.permutations > 0 && N >= 2) permutation_p_values(queries, candidates, truth, groups, measure, unit, cfg,
+                                                           seed + 20, r);
 
   // Backward: stimulus -> decoded vector, one decoded vector per evaluated stimulus (the mean of
   // its transformed queries), the candidates being those decoded vectors only. A stimulus's
@@ -288,10 +343,18 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
       stim.row(j) = one.row(0);
     }
     const std::vector<Group> whole{{0, m, {}}};  // already transformed
-    among_n_metrics("backward", stim, decoded, identity, whole, sim::Measure::cosine, cfg, seed + 10, r.metrics);
+    // A stimulus's decoded vector pools its queries: its unit joins the runs of all of them.
+    std::vector<std::vector<int32_t>> runs_of_stimulus(static_cast<size_t>(m));
+    for (int64_t u = 0; u < nq; ++u)
+      runs_of_stimulus[size_t(truth[size_t(u)])].insert(runs_of_stimulus[size_t(truth[size_t(u)])].end(),
+                                                         runs_of_query[size_t(u)].begin(),
+                                                         runs_of_query[size_t(u)].end());
+    const std::vector<int64_t> stimulus_unit = eval::independent_units(runs_of_stimulus);
+    among_n_metrics("backward", stim, decoded, identity, whole, sim::Measure::cosine, stimulus_unit, cfg, seed + 10,
+                    r.metrics);
     const rt::SearchResult bwd = rt::search(stim, decoded, identity, opt);
-    r.metrics.push_back(summarize("pairwise_identification_backward", rt::pairwise_identification(bwd, m), 0.5, m, cfg,
-                                  seed + 11));
+    r.metrics.push_back(summarize("pairwise_identification_backward", rt::pairwise_identification(bwd, m), 0.5, m,
+                                  stimulus_unit, cfg, seed + 11));
   }
   return r;
 }
@@ -305,8 +368,11 @@ void write_retrieval(const std::string& path, const RetrievalReport& r, const Pr
   w.attr("/", "scan", r.scan);
   std::vector<std::string> names;
   std::vector<double> value, low, high, chance;
-  std::vector<int64_t> n_candidates, n_queries;
+  std::vector<int64_t> n_candidates, n_queries, n_units;
+  std::vector<double> p_permutation;
   for (const auto& m : r.metrics) {
+    n_units.push_back(m.n_units);
+    p_permutation.push_back(m.p_permutation);
     names.push_back(m.name);
     value.push_back(m.value);
     low.push_back(m.ci_low);
@@ -322,11 +388,17 @@ void write_retrieval(const std::string& path, const RetrievalReport& r, const Pr
   w.write("metrics/chance", chance);
   w.write("metrics/n_candidates", n_candidates);
   w.write("metrics/n_queries", n_queries);
-  w.attr("/metrics", "ci_method", "percentile bootstrap over queries, 95%");
+  w.write("metrics/n_units", n_units);
+  w.write("metrics/p_permutation", p_permutation);
+  w.attr("/metrics", "ci_method", "percentile bootstrap over independent units (runs, or runs an averaged query ties together), 95%");
+  w.attr("/metrics", "permutations", r.permutations);
+  w.attr("/", "similarity", r.similarity);
+  w.attr("/", "centre", r.centre);
   w.write("queries/stimulus", r.query_stimulus);
   w.write("queries/true_candidate", r.query_truth);
   w.write("queries/rank", r.query_rank);
   w.write("queries/pairwise", r.query_pairwise);
+  w.write("queries/unit", r.query_unit);
   w.write("queries/top_k", r.query_top_k, r.k);
   w.write("candidates/ids", r.candidate_ids);
   w.commit();
@@ -335,11 +407,12 @@ void write_retrieval(const std::string& path, const RetrievalReport& r, const Pr
 std::vector<std::string> metric_table(const RetrievalReport& r) {
   std::vector<std::string> lines;
   char buf[200];
-  std::snprintf(buf, sizeof buf, "%-34s %9s  %-21s %9s %9s", "metric", "value", "95% CI (bootstrap)", "chance", "N");
+  std::snprintf(buf, sizeof buf, "%-34s %9s  %-21s %9s %9s %9s", "metric", "value", "95% CI (units)", "chance", "N",
+                "p (perm)");
   lines.push_back(buf);
   for (const auto& m : r.metrics) {
-    std::snprintf(buf, sizeof buf, "%-34s %9.4g  [%9.4g, %9.4g] %9.4g %9lld", m.name.c_str(), m.value, m.ci_low,
-                  m.ci_high, m.chance, static_cast<long long>(m.n_candidates));
+    std::snprintf(buf, sizeof buf, "%-34s %9.4g  [%9.4g, %9.4g] %9.4g %9lld %9.4g", m.name.c_str(), m.value, m.ci_low,
+                  m.ci_high, m.chance, static_cast<long long>(m.n_candidates), m.p_permutation);
     lines.push_back(buf);
   }
   return lines;

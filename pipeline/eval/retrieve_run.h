@@ -4,6 +4,7 @@
 // pipeline/eval/retrieval.h; this file chooses queries and candidates and writes the result.
 #pragma once
 
+#include <cmath>
 #include <regex>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@ struct RetrieveConfig {
   int among_n = 300;
   int draws = 30;
   int bootstrap = 2000;
+  int permutations = 1000;
   std::string scan = "automatic";
   std::string alias_from_column = "stimulus";
   std::string alias_to_column = "category";
@@ -65,7 +67,13 @@ struct RetrieveConfig {
             "top-1/top-5 among n (MindEye): the true candidate plus n-1 random others; clipped to the pool")
         .min(2);
     s.field("draws", draws, "random draws of the n-1 others per query").min(1);
-    s.field("bootstrap", bootstrap, "bootstrap resamples of the queries for the 95% intervals").min(100);
+    s.field("bootstrap", bootstrap,
+            "bootstrap resamples of the independent units (runs) for the 95% intervals")
+        .min(100);
+    s.field("permutations", permutations,
+            "label permutations within runs for the per-subject test of top-1/top-5/pairwise identification "
+            "(0 = no test)")
+        .min(0);
     s.field("scan", scan, "search scan precision (results exact either way; docs/retrieval.md)")
         .one_of({"automatic", "float32", "bfloat16"});
     s.field("alias_from_column", alias_from_column, "--gallery-aliases: column holding the stimulus id");
@@ -84,10 +92,13 @@ struct Metric {
   std::string name;
   double value = 0, ci_low = 0, ci_high = 0, chance = 0;
   int64_t n_candidates = 0, n_queries = 0;
+  int64_t n_units = 0;                      // independent units the interval resampled
+  double p_permutation = std::nan("");      // per-subject permutation p-value (NaN: not tested)
 };
 
 struct RetrievalReport {
-  std::string subject, model, candidate_set, scan;
+  std::string subject, model, candidate_set, scan, similarity, centre;
+  int64_t permutations = 0;                   // label permutations of the test (0: none)
   double train_fraction = 1.0;
   std::vector<Metric> metrics;
   std::vector<std::string> candidate_ids;     // [N]
@@ -95,6 +106,7 @@ struct RetrievalReport {
   std::vector<int64_t> query_truth;           // [n] row of candidate_ids
   std::vector<int64_t> query_rank;            // [n] 1 = best
   std::vector<double> query_pairwise;         // [n]
+  std::vector<int64_t> query_unit;            // [n] unit of independence (eval/units.h)
   std::vector<int32_t> query_top_k;           // [n x k] rows of candidate_ids
   int64_t k = 0;
 };
