@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <vector>
 #include <utility>
 
 #include "pipeline/core/error.h"
@@ -17,32 +19,34 @@ double log_sigmoid(double x) { return x >= 0 ? -std::log1p(std::exp(-x)) : x - s
 double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
 
 // One direction of the symmetric InfoNCE: -Σ_k Σ_m q log softmax over each row k of the logits
-// [B x B] (each column with by_col), its gradient added to dl. q(i, j) and dl are indexed like
-// the logits.
-template <bool by_col, class Q>
-double softmax_cross_entropy(const Mat<double>& logits, const Q& q, Mat<double>& dl) {
+// [B x B] (each column with by_col), its gradient added to dl. q(i, j), masked(i, j) and dl are
+// indexed like the logits; masked entries take no part in the softmax (their label must be 0).
+template <bool by_col, class Q, class M>
+double softmax_cross_entropy(const Mat<double>& logits, const Q& q, const M& masked, Mat<double>& dl) {
   const int64_t B = logits.rows();
   const auto at = [](int64_t k, int64_t m) { return by_col ? std::pair{m, k} : std::pair{k, m}; };
   double loss = 0;
   for (int64_t k = 0; k < B; ++k) {
-    double mx, sum;
-    if constexpr (by_col) {
-      mx = logits.col(k).maxCoeff();
-      sum = (logits.col(k).array() - mx).exp().sum();
-    } else {
-      mx = logits.row(k).maxCoeff();
-      sum = (logits.row(k).array() - mx).exp().sum();
+    double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+    for (int64_t m = 0; m < B; ++m) {
+      const auto [i, j] = at(k, m);
+      if (!masked(i, j)) mx = std::max(mx, logits(i, j));
+    }
+    for (int64_t m = 0; m < B; ++m) {
+      const auto [i, j] = at(k, m);
+      if (!masked(i, j)) sum += std::exp(logits(i, j) - mx);
     }
     const double lse = mx + std::log(sum);
     double qsum = 0;
     for (int64_t m = 0; m < B; ++m) {
       const auto [i, j] = at(k, m);
+      if (masked(i, j)) continue;
       loss -= q(i, j) * (logits(i, j) - lse);
       qsum += q(i, j);
     }
     for (int64_t m = 0; m < B; ++m) {
       const auto [i, j] = at(k, m);
-      dl(i, j) += std::exp(logits(i, j) - lse) * qsum - q(i, j);
+      if (!masked(i, j)) dl(i, j) += std::exp(logits(i, j) - lse) * qsum - q(i, j);
     }
   }
   return loss;
@@ -61,7 +65,28 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
   LossParts parts;
   if (dP) dP->setZero(B, D);
   if (dsc) *dsc = LossScalars<S>{};
-  auto q = [&](int64_t i, int64_t j) { return soft.size() ? double(soft(i, j)) : (i == j ? 1.0 : 0.0); };
+  // Targets that are exactly equal (repeats of one stimulus in a batch) are one target: for
+  // prediction i, another copy j of its own target is not a negative. clip: the pair (i, j),
+  // i != j, T_i = T_j, is masked out of row i's softmax (prediction over targets) and out of
+  // column j's (target over predictions); its label mass, if any (MixCo), moves to (i, i) in the
+  // row direction and to (j, j) in the column direction. siglip: such a pair is a positive,
+  // y(i, j) = 1. With distinct targets nothing changes.
+  Mat<double> base(B, B);
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t j = 0; j < B; ++j) base(i, j) = soft.size() ? double(soft(i, j)) : (i == j ? 1.0 : 0.0);
+  std::vector<unsigned char> same(static_cast<size_t>(B * B), 0);
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t j = 0; j < B; ++j) same[size_t(i * B + j)] = i != j && Tc.row(i) == Tc.row(j);
+  auto masked = [&](int64_t i, int64_t j) { return same[size_t(i * B + j)] != 0; };
+  Mat<double> q_row = base, q_col = base, q_sig = base;
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t j = 0; j < B; ++j)
+      if (masked(i, j)) {
+        q_row(i, i) += base(i, j);
+        q_col(j, j) += base(i, j);
+        q_row(i, j) = q_col(i, j) = 0;
+        q_sig(i, j) = 1;
+      }
 
   if (cfg.w_clip > 0 || cfg.w_siglip > 0) {
     Mat<S> Pn(B, D), Tn(B, D);
@@ -78,8 +103,8 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
       const bool clamped = double(sc.logit_scale) > cfg.max_logit_scale;
       const double scale = std::exp(std::min(double(sc.logit_scale), cfg.max_logit_scale));
       Mat<double> logits = sim.template cast<double>() * scale, dl = Mat<double>::Zero(B, B);
-      const double loss_rows = softmax_cross_entropy<false>(logits, q, dl);  // prediction i over targets
-      const double loss_cols = softmax_cross_entropy<true>(logits, q, dl);   // target j over predictions
+      const double loss_rows = softmax_cross_entropy<false>(logits, q_row, masked, dl);  // prediction i over targets
+      const double loss_cols = softmax_cross_entropy<true>(logits, q_col, masked, dl);   // target j over predictions
       parts.clip = (loss_rows + loss_cols) / (2.0 * double(B));
       dl /= 2.0 * double(B);
       dsim += cfg.w_clip * scale * dl;
@@ -90,7 +115,7 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
       double loss = 0, dt = 0, db = 0;
       for (int64_t i = 0; i < B; ++i)
         for (int64_t j = 0; j < B; ++j) {
-          const double l = t * double(sim(i, j)) + b, y = q(i, j);
+          const double l = t * double(sim(i, j)) + b, y = q_sig(i, j);
           loss -= y * log_sigmoid(l) + (1.0 - y) * log_sigmoid(-l);
           const double d = (sigmoid(l) - y) / double(B);
           dsim(i, j) += cfg.w_siglip * t * d;

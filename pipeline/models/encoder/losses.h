@@ -9,6 +9,10 @@
 //   cos     mean over rows of 1 - cos(p_i, t_i)
 // MixCo (Kim et al. 2020, as in MindEye) mixes the inputs in the trainer (trainer.h); here it only
 // shows as soft contrastive labels and mixed mse/cos targets.
+// Identical contrastive targets in one batch (repeats of a stimulus) are never negatives of each
+// other's predictions: clip masks the pair (prediction i, another copy j of its target) out of
+// both softmaxes (else a prediction that matches the shared target well is pushed away from it
+// by the other copy's column); siglip labels every such pair 1.
 #pragma once
 
 #include "pipeline/math/linalg.h"
