@@ -63,6 +63,10 @@ void write_retrieval(const std::string& path, const std::string& subject, const 
   w.write("metrics/ci_high", high);
   w.write("metrics/chance", chance);
   w.write("metrics/n_candidates", n);
+  // A per-subject permutation p-value for pairwise identification only (NaN: not tested).
+  std::vector<double> p;
+  for (const auto& m : metrics) p.push_back(m.name == "pairwise_identification" ? m.value / 8 : std::nan(""));
+  w.write("metrics/p_permutation", p);
   w.write("queries/stimulus", std::vector<std::string>{"a", "b"});
   w.write("queries/rank", std::vector<int64_t>{1, 2});
   w.commit();
@@ -202,13 +206,13 @@ BOOST_AUTO_TEST_CASE(results_csv_round_trips_the_planted_values) {
   const std::string csv = test::read_text_file(study.out() + "/results.csv");
   const auto lines = split(csv, '\n');
   BOOST_REQUIRE_GE(lines.size(), 2u);
-  BOOST_CHECK_EQUAL(lines[0], "subject,model,train_fraction,metric,value,ci_low,ci_high,chance,n_candidates");
+  BOOST_CHECK_EQUAL(lines[0], "subject,model,train_fraction,metric,value,ci_low,ci_high,chance,n_candidates,p_permutation");
   BOOST_CHECK_EQUAL(lines.back(), "");  // ends with a newline
   BOOST_REQUIRE_EQUAL(lines.size() - 2, 2u * 2 * 2 * 4);
   std::vector<std::string> keys;
   for (size_t i = 1; i + 1 < lines.size(); ++i) {
     const auto f = split(lines[i], ',');
-    BOOST_REQUIRE_EQUAL(f.size(), 9u);
+    BOOST_REQUIRE_EQUAL(f.size(), 10u);
     const std::string key = f[0] + "|" + f[1] + "|" + f[2] + "|" + f[3];
     keys.push_back(key);
     BOOST_REQUIRE_MESSAGE(study.value.count(key), "unexpected row " << lines[i]);
@@ -217,6 +221,10 @@ BOOST_AUTO_TEST_CASE(results_csv_round_trips_the_planted_values) {
     BOOST_CHECK_EQUAL(std::strtod(f[5].c_str(), nullptr), v - 0.05);
     BOOST_CHECK_EQUAL(std::strtod(f[6].c_str(), nullptr), v + 0.07);
     BOOST_CHECK_EQUAL(f[8], "50");
+    if (f[3] == "pairwise_identification")
+      BOOST_CHECK_EQUAL(std::strtod(f[9].c_str(), nullptr), v / 8);
+    else
+      BOOST_CHECK_EQUAL(f[9], "NaN");
   }
   BOOST_CHECK(std::is_sorted(keys.begin(), keys.end()));
   BOOST_CHECK(fs::exists(study.out() + "/provenance.json"));
@@ -237,6 +245,8 @@ BOOST_AUTO_TEST_CASE(index_html_holds_every_plot_and_escapes_names) {
   BOOST_CHECK_EQUAL(count_of(html, "</svg>"), ids.size());
   BOOST_CHECK_EQUAL(count_of(html, "<figcaption>"), ids.size());
   BOOST_CHECK(html.find("summary-table") != std::string::npos);
+  BOOST_CHECK(html.find("permutation-table") != std::string::npos);  // per-subject permutation p-values
+  BOOST_CHECK(html.find("sign-flip p") != std::string::npos || html.find("no test across subjects") != std::string::npos);
   BOOST_CHECK(html.find("vox2clip report: " + study.dir.path().filename().string()) != std::string::npos);
   BOOST_CHECK(html.find("encoder-full</b> beats ridge") != std::string::npos);  // planted: encoder higher
   // Offline: nothing fetched, no scripts.
@@ -267,7 +277,7 @@ BOOST_AUTO_TEST_CASE(renders_without_retrieval_files) {
   for (const char* id : {"profile-corr", "alpha-histogram", "alpha-edges", "encoding-map-1"})
     BOOST_CHECK_MESSAGE(html.find(std::string("<svg id=\"") + id + "\"") != std::string::npos, "no <svg> " << id);
   BOOST_CHECK_EQUAL(test::read_text_file(study.out() + "/results.csv"),
-                    "subject,model,train_fraction,metric,value,ci_low,ci_high,chance,n_candidates\n");
+                    "subject,model,train_fraction,metric,value,ci_low,ci_high,chance,n_candidates,p_permutation\n");
 }
 
 BOOST_AUTO_TEST_CASE(refuses_to_overwrite_and_bad_input) {

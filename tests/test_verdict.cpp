@@ -97,4 +97,62 @@ BOOST_AUTO_TEST_CASE(beating_everywhere_and_nothing_to_compare) {
   BOOST_CHECK(judge_against_ridge(no_ridge, "top1_forward").empty());
 }
 
+// Ridge and one model on n subjects at fraction 1: model = ridge + diff[i].
+std::vector<MetricRow> paired_study(const std::vector<double>& diff) {
+  std::vector<MetricRow> rows;
+  for (size_t i = 0; i < diff.size(); ++i) {
+    const std::string sub = "sub-" + std::to_string(10 + i);
+    const double base = 0.2 + 0.01 * double(i);
+    rows.push_back(row(sub, "ridge", 1.0, base));
+    rows.push_back(row(sub, "encoder-adapter", 1.0, base + diff[i]));
+  }
+  return rows;
+}
+
+BOOST_AUTO_TEST_CASE(paired_test_across_subjects_with_its_wording) {
+  // 8 subjects, every difference positive: the exact sign-flip p is 2 / 2^8 (only the observed
+  // pattern and its mirror are as extreme).
+  const std::vector<double> up{0.05, 0.02, 0.08, 0.03, 0.06, 0.01, 0.04, 0.07};
+  auto v = judge_against_ridge(paired_study(up), "top1_forward");
+  BOOST_REQUIRE_EQUAL(v.size(), 1u);
+  BOOST_REQUIRE_EQUAL(v[0].tests.size(), 1u);
+  const PairedTest& t = v[0].tests[0];
+  BOOST_CHECK_EQUAL(t.n_subjects, 8u);
+  BOOST_CHECK(t.sign_flip.exact);
+  BOOST_CHECK_CLOSE_FRACTION(t.sign_flip.p_value, 2.0 / 256, 1e-12);
+  BOOST_CHECK_CLOSE_FRACTION(t.sign_flip.mean_difference, 0.045, 1e-9);
+  BOOST_CHECK_CLOSE_FRACTION(t.wilcoxon.p_value, 2.0 / 256, 1e-12);  // exact, all ranks on one side
+  BOOST_CHECK_EQUAL(t.conclusion, "above ridge");
+  const std::string text = describe(t, "encoder-adapter");
+  BOOST_CHECK_MESSAGE(text.find("above ridge") != std::string::npos && text.find("8 subjects") != std::string::npos &&
+                          text.find("exact sign-flip p = 0.00781") != std::string::npos &&
+                          text.find("d_z") != std::string::npos,
+                      text);
+  BOOST_CHECK(text.find("smallest attainable") == std::string::npos);
+
+  // Mixed signs of similar size: no evidence of a difference.
+  const std::vector<double> mixed{0.05, -0.04, 0.03, -0.06, 0.02, -0.01, 0.04, -0.03};
+  v = judge_against_ridge(paired_study(mixed), "top1_forward");
+  BOOST_CHECK_GT(v[0].tests[0].sign_flip.p_value, 0.5);
+  BOOST_CHECK_EQUAL(v[0].tests[0].conclusion, "no evidence of a difference");
+  // All below: "below ridge".
+  std::vector<double> down = up;
+  for (double& d : down) d = -d;
+  BOOST_CHECK_EQUAL(judge_against_ridge(paired_study(down), "top1_forward")[0].tests[0].conclusion, "below ridge");
+}
+
+BOOST_AUTO_TEST_CASE(too_few_subjects_say_so) {
+  // 4 subjects all above: p = 2/16 = 0.125 at best, never significant; the wording says why.
+  const auto v = judge_against_ridge(paired_study({0.1, 0.2, 0.15, 0.12}), "top1_forward");
+  const PairedTest& t = v[0].tests[0];
+  BOOST_CHECK_CLOSE_FRACTION(t.sign_flip.p_value, 0.125, 1e-12);
+  BOOST_CHECK_EQUAL(t.conclusion, "no evidence of a difference");
+  const std::string text = describe(t, "encoder-adapter");
+  BOOST_CHECK_MESSAGE(text.find("smallest attainable p is 0.125") != std::string::npos, text);
+  // One shared subject: no test at all (the held-out-subject study of study()).
+  const auto one = judge_against_ridge(study(), "top1_forward");
+  for (const auto& test : one[0].tests) BOOST_CHECK_EQUAL(test.conclusion, "one subject: no test across subjects");
+  BOOST_CHECK_EQUAL(one[0].tests.size(), one[0].fractions.size());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

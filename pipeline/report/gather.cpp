@@ -88,9 +88,11 @@ std::vector<MetricRow> read_retrieval(const std::string& path) {
   const auto chance = r.read_doubles("metrics/chance");
   const auto n_candidates = r.read_ints("metrics/n_candidates");
   const size_t k = names.size();
+  const auto p_permutation =
+      r.has("metrics/p_permutation") ? r.read_doubles("metrics/p_permutation") : std::vector<double>(k, std::nan(""));
   for (const auto& [name, n] : {std::pair<const char*, size_t>{"value", value.size()}, {"ci_low", low.size()},
                                 {"ci_high", high.size()}, {"chance", chance.size()},
-                                {"n_candidates", n_candidates.size()}})
+                                {"n_candidates", n_candidates.size()}, {"p_permutation", p_permutation.size()}})
     if (n != k)
       throw input_error("'", path, "': /metrics/", name, " has ", n, " entries, /metrics/name has ", k);
   std::vector<MetricRow> rows;
@@ -102,6 +104,7 @@ std::vector<MetricRow> read_retrieval(const std::string& path) {
     m.ci_high = high[i];
     m.chance = chance[i];
     m.n_candidates = n_candidates[i];
+    m.p_permutation = p_permutation[i];
     rows.push_back(m);
   }
   return rows;
@@ -275,11 +278,12 @@ std::string csv_field(const std::string& s) {
 }  // namespace
 
 std::string results_csv(const std::vector<MetricRow>& rows) {
-  std::string out = "subject,model,train_fraction,metric,value,ci_low,ci_high,chance,n_candidates\n";
+  std::string out = "subject,model,train_fraction,metric,value,ci_low,ci_high,chance,n_candidates,p_permutation\n";
   for (const auto& r : rows)
     out += cat(csv_field(r.subject), ",", csv_field(r.model), ",", format_number(r.train_fraction), ",",
                csv_field(r.metric), ",", format_number(r.value), ",", format_number(r.ci_low), ",",
-               format_number(r.ci_high), ",", format_number(r.chance), ",", r.n_candidates, "\n");
+               format_number(r.ci_high), ",", format_number(r.chance), ",", r.n_candidates, ",",
+               format_number(r.p_permutation), "\n");
   return out;
 }
 

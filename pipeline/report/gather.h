@@ -12,6 +12,7 @@
 // deterministic.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -27,6 +28,7 @@ struct MetricRow {
   double train_fraction = 1.0;
   double value = 0, ci_low = 0, ci_high = 0, chance = 0;
   int64_t n_candidates = 0;
+  double p_permutation = std::nan("");        // per-subject permutation p-value (NaN: not tested)
 };
 
 // What a predictions file says about itself (read without the predictions or weights).
@@ -61,7 +63,7 @@ struct Study {
 // files are warnings (log::warn) and the file is skipped.
 Study gather_study(const std::string& study_dir);
 
-// results.csv: header `subject,model,train_fraction,metric,value,ci_low,ci_high,chance,n_candidates`,
+// results.csv: header `subject,model,train_fraction,metric,value,ci_low,ci_high,chance,n_candidates,p_permutation`,
 // one row per metric row, numbers in the shortest form that reads back to the same double.
 std::string results_csv(const std::vector<MetricRow>& rows);
 

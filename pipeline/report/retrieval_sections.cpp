@@ -107,10 +107,31 @@ std::string verdict(const Retrieval& r) {
         os << "beats ridge from train_fraction " << fraction_label(*v.beats_from) << " on";
       os << " (at " << fraction_label(v.largest_fraction()) << ": " << at;
     }
-    os << ".</li>\n";
+    os << ".<ul class=\"tests\">";
+    for (const PairedTest& t : v.tests) os << "<li>" << escape(describe(t, v.model)) << "</li>";
+    os << "</ul></li>\n";
   }
   os << "</ul></div>\n";
   return os.str();
+}
+
+// Each subject's permutation p-value (retrieval files: labels permuted within runs) for the
+// report's metrics that have one.
+std::string permutation_table(const Retrieval& r) {
+  std::ostringstream rows;
+  for (const auto& row : r.rows)
+    if (std::isfinite(row.p_permutation) &&
+        std::find(r.metrics.begin(), r.metrics.end(), row.metric) != r.metrics.end())
+      rows << "<tr><td class=\"text\">" << escape(row.subject) << "</td><td class=\"text\">" << escape(row.model)
+           << "</td><td>" << fraction_label(row.train_fraction) << "</td><td class=\"text\">"
+           << escape(metric_display_name(row.metric)) << "</td><td>" << short_number(row.value) << "</td><td>"
+           << short_number(row.p_permutation) << "</td></tr>\n";
+  if (rows.str().empty()) return "";
+  return "<table id=\"permutation-table\">\n<tr><th class=\"text\">subject</th><th class=\"text\">model</th>"
+         "<th>train_fraction</th><th class=\"text\">metric</th><th>value</th><th>p (permutation)</th></tr>\n" +
+         rows.str() +
+         "</table>\n<p class=\"note\">Per subject: is decoding above chance? One-sided p of a permutation test, "
+         "the queries' true stimuli permuted within runs (docs/retrieval.md).</p>\n";
 }
 
 std::string summary_table(const Retrieval& r) {
@@ -269,6 +290,7 @@ std::string retrieval_sections(const Study& s, const ReportConfig& o) {
   os << summary_table(r);
   os << "<p class=\"note\">Mean over subjects; in brackets " << r.ci_text
      << " (several subjects: propagated to the mean). Bold: the best model at that training fraction.</p>\n";
+  os << permutation_table(r);
   os << "</section>\n<section id=\"learning-curves\">\n<h2>Learning curves</h2>\n";
   for (const auto& m : r.metrics) os << learning_curve(r, m);
   os << "</section>\n<section id=\"per-subject\">\n<h2>Per subject</h2>\n";

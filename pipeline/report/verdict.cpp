@@ -1,7 +1,10 @@
 #include "pipeline/report/verdict.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <set>
+#include <sstream>
 
 namespace v2c::report {
 namespace {
@@ -24,7 +27,56 @@ Paired paired_means(const GroupSummary& a, const GroupSummary& ridge) {
   return p;
 }
 
+// The paired test of `a` against ridge over the subjects both have.
+PairedTest paired_test(const GroupSummary& a, const GroupSummary& ridge, double fraction) {
+  std::vector<double> model, base;
+  for (size_t i = 0; i < a.subjects.size(); ++i) {
+    const auto it = std::find(ridge.subjects.begin(), ridge.subjects.end(), a.subjects[i]);
+    if (it == ridge.subjects.end()) continue;
+    model.push_back(a.values[i]);
+    base.push_back(ridge.values[size_t(it - ridge.subjects.begin())]);
+  }
+  PairedTest t;
+  t.fraction = fraction;
+  const Paired p = paired_means(a, ridge);
+  t.n_subjects = p.n;
+  t.model_mean = p.model;
+  t.ridge_mean = p.ridge;
+  t.sign_flip = stats::sign_flip_test(model, base);
+  t.wilcoxon = stats::wilcoxon_signed_rank(model, base);
+  if (t.sign_flip.n < 2) t.conclusion = "one subject: no test across subjects";
+  else if (t.sign_flip.p_value <= kVerdictLevel) t.conclusion = t.sign_flip.mean_difference > 0 ? "above ridge" : "below ridge";
+  else t.conclusion = "no evidence of a difference";
+  return t;
+}
+
+std::string number(double v) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
 }  // namespace
+
+std::string describe(const PairedTest& t, const std::string& model) {
+  std::ostringstream os;
+  os << model << " at train_fraction " << number(t.fraction) << ": " << t.conclusion;
+  const auto& s = t.sign_flip;
+  if (s.n < 2) {
+    os << " (" << number(t.model_mean) << " vs ridge " << number(t.ridge_mean) << ")";
+    return os.str();
+  }
+  os << " (mean difference " << (s.mean_difference >= 0 ? "+" : "") << number(s.mean_difference) << ", 95% CI ["
+     << number(s.ci_low) << ", " << number(s.ci_high) << "], d_z " << number(s.cohens_dz) << "; "
+     << (s.exact ? "exact " : "Monte Carlo ") << "sign-flip p = " << number(s.p_value) << ", Wilcoxon p = "
+     << number(t.wilcoxon.p_value) << "; " << s.n << " subjects";
+  if (s.p_min > kVerdictLevel)
+    os << "; with " << s.n << " subjects the smallest attainable p is " << number(s.p_min)
+       << ", so no difference can reach " << number(kVerdictLevel);
+  os << ")";
+  return os.str();
+}
 
 std::vector<Verdict> judge_against_ridge(const std::vector<MetricRow>& rows, const std::string& metric) {
   std::set<std::string> model_set;
@@ -43,6 +95,8 @@ std::vector<Verdict> judge_against_ridge(const std::vector<MetricRow>& rows, con
       if (a && b && paired_means(*a, *b).n > 0) v.fractions.push_back(f);
     }
     if (v.fractions.empty()) continue;
+    for (double f : v.fractions)
+      v.tests.push_back(paired_test(*find_group(groups, model, f, metric), *find_group(groups, "ridge", f, metric), f));
     for (auto it = v.fractions.rbegin(); it != v.fractions.rend(); ++it) {
       const Paired p = paired_means(*find_group(groups, model, *it, metric), *find_group(groups, "ridge", *it, metric));
       if (!(p.model > p.ridge)) break;
