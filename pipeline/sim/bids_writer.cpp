@@ -145,7 +145,7 @@ StudySummary write_study(const std::string& dir, const StudyParams& p, uint64_t 
   log::Progress progress("simulating subjects", p.n_subjects);
   for (int i = 0; i < p.n_subjects; ++i) {
     Subject s = make_subject(p, i, seed, stim);
-    const MatrixD amp = amplitudes(p, s, st.latent);
+    const MatrixD amp = amplitudes(p, s, subject_latent(st, i));
     calibrate_noise(p, s, amp);
     measured.push_back(with_context("simulating " + s.id, [&] { return write_subject(dir, p, st, s, amp); }));
     subjects.push_back(std::move(s));

@@ -72,6 +72,19 @@ struct SimulateConfig {
         .check(positive, "> 0");
     s.field("bold_datatype", p.bold_datatype, "NIfTI datatype of the BOLD runs (int16 uses scl_slope)")
         .one_of({"int16", "float32"});
+    // variants whose truth does not match the encoder's structure (docs/validation.md)
+    s.field("shared_latent", p.shared_latent,
+            "true: every subject reads out the same g(f); false: each subject its own random g_s(f) of the same "
+            "form (negative control: no shared structure, pooling subjects cannot help; ground_truth.h5's "
+            "/stimuli/latent is then the shared g, read by nobody)");
+    s.field("voxel_nonlinearity", p.voxel_nonlinearity,
+            "k >= 0: voxel v responds h_v(A_v g) = (tanh(k (x - c_v)) + tanh(k c_v)) / k, c_v uniform in [-1, 1] "
+            "per voxel and subject (subject-specific saturating responses); 0 = linear read-out")
+        .range(0.0, 100.0);
+    s.field("noise_smoothness_vox", p.noise_smoothness_vox,
+            "Gaussian sigma (voxels) of the spatial correlation of the noise (AR(1) innovations smoothed over the "
+            "grid); 0 = independent voxels")
+        .range(0.0, 10.0);
     // spontaneous activity and rest runs (spontaneous.h)
     SpontaneousParams& sp = p.spontaneous;
     s.field("spontaneous_pct", sp.pct,

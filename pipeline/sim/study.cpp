@@ -16,7 +16,7 @@ using rng::derive_seed;
 namespace {
 
 // Seed streams: one per model component, so changing one part leaves the others' draws alone.
-enum Stream : uint64_t { kStimuli = 1, kLatent = 2, kSubject = 3, kRuns = 4 };
+enum Stream : uint64_t { kStimuli = 1, kLatent = 2, kSubject = 3, kRuns = 4, kOwnLatent = 5, kNonlinearity = 6 };
 
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kMaxTranslationMm = 5.0;
@@ -347,11 +347,22 @@ Subject make_subject(const StudyParams& p, int index, uint64_t seed, const Stimu
   }
 
   s.runs = make_schedule(p, stimuli, rng);
+  // Own stream, so that the default study's draws stay as they were.
+  Rng nonlin(derive_seed(seed, kNonlinearity, uint64_t(index)));
+  s.nonlinearity_centre.resize(n);
+  for (int64_t v = 0; v < n; ++v) s.nonlinearity_centre[v] = nonlin.uniform(-1.0, 1.0);
   return s;
 }
 
 MatrixD amplitudes(const StudyParams& p, const Subject& s, const MatrixD& latent) {
   MatrixD amp = latent * s.readout.transpose();
+  if (p.voxel_nonlinearity > 0) {
+    const double k = p.voxel_nonlinearity;
+    for (int64_t v = 0; v < amp.cols(); ++v) {
+      const double c = s.nonlinearity_centre[v];
+      for (int64_t i = 0; i < amp.rows(); ++i) amp(i, v) = (std::tanh(k * (amp(i, v) - c)) + std::tanh(k * c)) / k;
+    }
+  }
   amp.array().rowwise() *= (s.baseline * (p.signal_pct / 100.0)).transpose().array();
   return amp;
 }
@@ -412,6 +423,30 @@ MatrixD ar1_noise(int n_volumes, const VectorD& std_dev, double ar1, Rng& rng) {
   return out;
 }
 
+namespace {
+// AR(1) noise whose innovations are white fields over the subject's grid smoothed by a Gaussian
+// of sigma voxels, sampled at the mask and scaled to unit standard deviation over the mask.
+MatrixD correlated_ar1_noise(int n_volumes, const Subject& s, double sigma, double ar1, Rng& rng) {
+  const int64_t n = s.n_voxels(), cells = s.dims[0] * s.dims[1] * s.dims[2];
+  MatrixD out(n_volumes, n);
+  const double innovation = std::sqrt(1.0 - ar1 * ar1);
+  std::vector<double> field(static_cast<size_t>(cells));
+  VectorD e(n);
+  for (int t = 0; t < n_volumes; ++t) {
+    for (auto& x : field) x = rng.normal();
+    smooth_volume(field, s.dims, sigma);
+    for (int64_t v = 0; v < n; ++v) e[v] = field[size_t(s.flat[size_t(v)])];
+    const double sd = std::sqrt((e.array() - e.mean()).square().mean());
+    if (sd > 0) e /= sd;
+    for (int64_t v = 0; v < n; ++v) {
+      const double x = e[v] * s.noise_std[v];
+      out(t, v) = t == 0 ? x : ar1 * out(t - 1, v) + innovation * x;
+    }
+  }
+  return out;
+}
+}  // namespace
+
 MatrixD slow_drift(int n_volumes, const VectorD& baseline, double drift_pct, Rng& rng) {
   constexpr int kTerms = 3;
   const int64_t n = baseline.size();
@@ -446,7 +481,8 @@ RunSeries simulate_run(const StudyParams& p, const Subject& s, int run_index, co
   RunSeries r;
   r.signal = stimulus_signal(run, amplitudes, p.tr_s);
   r.drift = slow_drift(run.n_volumes, s.baseline, p.drift, rng);
-  r.noise = ar1_noise(run.n_volumes, s.noise_std, p.ar1, rng);
+  r.noise = p.noise_smoothness_vox > 0 ? correlated_ar1_noise(run.n_volumes, s, p.noise_smoothness_vox, p.ar1, rng)
+                                       : ar1_noise(run.n_volumes, s.noise_std, p.ar1, rng);
   r.spontaneous = spontaneous_signal(p.spontaneous, s, run_index);
   return r;
 }
@@ -462,6 +498,12 @@ Study make_study(const StudyParams& p, uint64_t seed) {
   st.g = make_latent_model(p, seed, st.stimuli.features);
   st.latent = st.g.apply(st.stimuli.features);
   return st;
+}
+
+MatrixD subject_latent(const Study& st, int index) {
+  if (st.params.shared_latent) return st.latent;
+  return make_latent_model(st.params, derive_seed(st.seed, kOwnLatent, uint64_t(index)), st.stimuli.features)
+      .apply(st.stimuli.features);
 }
 
 }  // namespace v2c::sim

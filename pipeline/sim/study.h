@@ -87,6 +87,10 @@ struct StudyParams {
   double ar1 = 0.3;
   double snr = 0.5;
   std::string bold_datatype = "int16";
+  // variants that do not match the encoder's structure (issue 10; docs/validation.md)
+  bool shared_latent = true;           // false: every subject reads out its own g (no shared structure)
+  double voxel_nonlinearity = 0.0;     // k: amp_v = h_v(A_v g) with h_v(x) = (tanh(k (x - c_v)) + tanh(k c_v)) / k
+  double noise_smoothness_vox = 0.0;   // Gaussian sigma (voxels) of the noise's spatial correlation; 0 = independent
   // spontaneous activity and rest runs (spontaneous.h)
   SpontaneousParams spontaneous;
 };
@@ -175,6 +179,7 @@ struct Subject {
   double noise_scale = 0;                // c: noise_std = c * baseline
   std::vector<Run> runs;
   uint64_t run_seed = 0;                 // runs' drift and noise streams derive from it
+  VectorD nonlinearity_centre;           // n_voxels, c_v of voxel_nonlinearity, uniform in [-1, 1]
   int64_t n_voxels() const { return int64_t(flat.size()); }
 };
 // "01" for 1: the BIDS labels of subjects (sub-01) and runs (run-01).
@@ -182,8 +187,11 @@ std::string two_digits(int n);
 // Subject `index` (0-based) of the study: grid, mask, read-out, baseline, schedule.
 Subject make_subject(const StudyParams& p, int index, uint64_t seed, const Stimuli& stimuli);
 
-// [n_stimuli x n_voxels] response amplitudes amp_v(f) (scanner units).
+// [n_stimuli x n_voxels] response amplitudes amp_v(f) (scanner units): baseline_v signal_pct/100
+// times A_v g(f), or with voxel_nonlinearity k > 0 times h_v(A_v g(f)) (a saturating response whose
+// threshold c_v differs per voxel and subject; h_v(x) -> x as k -> 0).
 MatrixD amplitudes(const StudyParams& p, const Subject& s, const MatrixD& latent);
+
 // [n_volumes x n_voxels] stimulus-driven signal of one run (no baseline).
 MatrixD stimulus_signal(const Run& run, const MatrixD& amplitudes, double tr_s);
 
@@ -225,5 +233,9 @@ struct Study {
   MatrixD latent;  // [n_stimuli x latent_dim] = g.apply(stimuli.features)
 };
 Study make_study(const StudyParams& p, uint64_t seed);
+// The latent code subject `index` reads out: the study's shared g(f), or with shared_latent false
+// the subject's own random g_s(f) (same architecture, own weights): the negative control in which
+// pooling subjects cannot help. [n_stimuli x latent_dim]
+MatrixD subject_latent(const Study& st, int index);
 
 }  // namespace v2c::sim
