@@ -135,10 +135,13 @@ bench: setup-bench
 	@BUILD=$(BUILD) bench/run.sh
 
 # ---- validation (not part of make test) ----------------------------------------------------
+# designs.sh: event timing (issue 9); variants.sh: every model on each simulation variant over
+# VALIDATE_SEEDS (default 1..5; docs/validation.md).
 .PHONY: validate
 validate: setup-test
 	@$(MAKE) --no-print-directory build
 	@BUILD=$(BUILD) validate/designs.sh
+	@BUILD=$(BUILD) validate/variants.sh $(VALIDATE_SEEDS)
 
 # ---- the pipeline --------------------------------------------------------------------------
 include pipeline.mk

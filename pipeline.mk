@@ -20,6 +20,7 @@
 #   LAUNCH      prefix of every stage command, e.g. LAUNCH='srun -n1 -c8' (Slurm: one task of 8 cores)
 #   MPI_LAUNCH  prefix of v2c-pretrain instead of LAUNCH, e.g. MPI_LAUNCH='srun -n4 -c8' or
 #               MPI_LAUNCH='mpirun -np 4': data-parallel pretraining (empty: LAUNCH, one process)
+#   SEED        --seed of every stage (empty: each stage's default), e.g. make validate's seeds
 #   make -j64 LAUNCH='srun -n1 -c8' MPI_LAUNCH='srun -n4 -c8' THREADS=8
 
 CONFIG  ?= configs/default.yaml
@@ -29,7 +30,7 @@ THREADS ?= 0
 BIDS    := $(WORK)/bids
 PLAN    := $(WORK)/plan.mk
 V2C     := $(BUILD)/bin
-STAGE_FLAGS := --config $(CONFIG) --threads $(THREADS) --force
+STAGE_FLAGS := --config $(CONFIG) --threads $(THREADS) --force $(if $(SEED),--seed $(SEED))
 LAUNCH  ?=
 MPI_LAUNCH ?=
 PRETRAIN_LAUNCH = $(if $(strip $(MPI_LAUNCH)),$(MPI_LAUNCH),$(LAUNCH))
