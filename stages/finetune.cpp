@@ -22,12 +22,12 @@ const StageSpec spec{
         "--pretrained the encoder is trained from scratch per fold. The output has v2c-ridge's layout "
         "(predictions.h5, with the training rows and train_fraction of --folds-from), so retrieval and the report "
         "treat both alike.",
-    .options = {{"samples", "FILE", "samples.h5 of the subject (with features)", false, true, ""},
-                {"pretrained", "FILE", "the pretrained model from v2c-pretrain", false, false, ""},
+    .options = {{"samples", "FILE", "samples.h5 of the subject (with features)", false, true, "", OptionRole::input},
+                {"pretrained", "FILE", "the pretrained model from v2c-pretrain", false, false, "", OptionRole::input},
                 {"folds-from", "FILE", "v2c-ridge's predictions file of these samples: its folds and training rows",
-                 false, true, ""},
+                 false, true, "", OptionRole::input},
                 {"reference", "FILE", "samples.h5 of pretraining subjects, for the ridge start of the new adapter",
-                 true, false, ""},
+                 true, false, "", OptionRole::input},
                 {"model", "NAME", "the model's name in the output and the report (default: encoder-<mode>, "
                  "encoder-scratch without --pretrained)", false, false, ""}},
     .output_help = "predictions file to write (HDF5, format 'predictions')",

@@ -33,29 +33,29 @@ const StageSpec spec{
         "RepetitionTime, else the NIfTI header. One subject per call, so `make -j` prepares subjects in parallel.",
     .options =
         {
-            {"bold", "FILE", "4D NIfTI run(s), in run order", true, false, ""},
+            {"bold", "FILE", "4D NIfTI run(s), in run order", true, false, "", OptionRole::input},
             {"events", "FILE", "BIDS events.tsv, one per --bold file ('none': a run without events, e.g. rest)", true,
              false, ""},
             {"labels", "FILE", "per-volume 'label run' file covering all --bold volumes (instead of --events)", false,
-             false, ""},
+             false, "", OptionRole::input},
             {"confounds", "FILE", "confounds TSV, one per --bold file (default: fMRIPrep's, found beside each run)",
-             true, false, ""},
+             true, false, "", OptionRole::input},
             {"mask", "FILE", "brain or ROI mask on the runs' grid (nonzero = in), or 'auto': computed from the runs' "
              "mean image and written beside the output as <out>_mask.nii.gz", false, false, ""},
             {"bids", "DIR", "BIDS root: finds sub-S/func/sub-S_task-T_run-*_bold.nii[.gz], events, sidecars and mask",
-             false, false, ""},
+             false, false, "", OptionRole::input},
             {"derivatives", "DIR", "with --bids: fMRIPrep output holding the preprocessed runs and their confounds",
-             false, false, ""},
+             false, false, "", OptionRole::input},
             {"space", "LABEL", "with --derivatives: space of the preprocessed runs (e.g. T1w)", false, false, ""},
             {"subject", "ID", "subject id recorded in the output (with --bids: which subject)", false, false, ""},
             {"task", "NAME", "with --bids: the task label", false, false, "sim"},
             {"features", "FILE", "stimulus feature table (.npy with --feature-names, .h5, .csv, .tsv), or 'onehot': "
              "one-hot vectors of the stimulus column", false, false, ""},
-            {"feature-names", "FILE", "ids of the .npy rows, one per line", false, false, ""},
+            {"feature-names", "FILE", "ids of the .npy rows, one per line", false, false, "", OptionRole::input},
             {"feature-aliases", "FILE", "TSV mapping stimulus ids to feature ids (columns: prepare.alias_*_column)",
-             false, false, ""},
+             false, false, "", OptionRole::input},
             {"timeseries", "FILE", "also write every run's cleaned volumes, labelled or not, here (HDF5, format "
-             "'timeseries', docs/formats.md)", false, false, ""},
+             "'timeseries', docs/formats.md)", false, false, "", OptionRole::output},
         },
     .output_help = "samples file to write (HDF5, format 'samples', docs/formats.md)",
 };
@@ -98,7 +98,9 @@ void run(StageContext& ctx, prep::PrepareConfig& cfg) {
   std::optional<AtomicOutput> mask_out;
   if (in.mask == prep::kAutoMask) {
     const std::filesystem::path o(ctx.out);
-    mask_out.emplace((o.parent_path() / (o.stem().string() + "_mask.nii.gz")).string(), ctx.force);
+    const std::string mask_path = (o.parent_path() / (o.stem().string() + "_mask.nii.gz")).string();
+    ctx.add_output(mask_path);
+    mask_out.emplace(mask_path, ctx.force);
   }
   prep::TimeSeriesCollector series;
   const std::string series_path = a.one("timeseries");

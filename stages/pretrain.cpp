@@ -32,11 +32,14 @@ const StageSpec spec{
         "pretrain.chunk_rows at a time through a shuffle buffer of pretrain.buffer_mib (the batch order a function "
         "of seed and epoch; a full shuffle when every sample fits), so memory holds the buffer, the sample tables "
         "and the model, not the samples.",
-    .options = {{"samples", "FILE", "samples.h5 of every pretraining subject (with features)", true, true, ""},
+    .options = {{"samples", "FILE", "samples.h5 of every pretraining subject (with features)", true, true, "",
+                 OptionRole::input},
                 {"timeseries", "FILE", "timeseries.h5 of subjects (labelled or not): a self-supervised stage "
-                 "(pretrain.ssl_*) first fits their adapters, the start of the supervised one", true, false, ""},
+                 "(pretrain.ssl_*) first fits their adapters, the start of the supervised one", true, false, "",
+                 OptionRole::input},
                 {"ssl-out", "FILE", "with --timeseries: also write the encoder as the self-supervised stage left it "
-                 "(its adapters, an untrained backbone), for fine-tuning without the CLIP stage", false, false, ""},
+                 "(its adapters, an untrained backbone), for fine-tuning without the CLIP stage", false, false, "",
+                 OptionRole::output},
                 {"resume", "", "continue from OUT.ckpt when it exists", false, false, ""}},
     .output_help = "the pretrained model (HDF5 encoder checkpoint)",
 };

@@ -24,7 +24,7 @@ const StageSpec spec{
         "retrieval metric per file) and index.html: a summary of each model against ridge per amount of training "
         "data, learning curves, per-subject bars, α diagnostics and encoding-map slices, all inline (opens offline, "
         "no scripts). Files of another kind or a newer format version are skipped with a warning.",
-    .options = {{"study", "DIR", "the study directory (holding sub-*/ folders)", false, true, ""}},
+    .options = {{"study", "DIR", "the study directory (holding sub-*/ folders)", false, true, "", OptionRole::input}},
     .output_help = "report directory to write (results.csv, index.html, provenance.json)",
 };
 

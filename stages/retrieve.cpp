@@ -23,15 +23,17 @@ const StageSpec spec{
         "and the top-k candidates. Candidates: the evaluated stimuli (test), those plus a gallery of other "
         "stimuli' vectors (gallery), or category/text vectors for zero-shot labels (categories). Definitions in "
         "docs/retrieval.md.",
-    .options = {{"predictions", "FILE", "predictions.h5 of a decode-mode model (v2c-ridge)", false, true, ""},
+    .options = {{"predictions", "FILE", "predictions.h5 of a decode-mode model (v2c-ridge)",
+                 false, true, "", OptionRole::input},
                 {"samples", "FILE", "samples.h5 holding the stimulus features (default: the one the predictions name)",
-                 false, false, ""},
+                 false, false, "", OptionRole::input},
                 {"gallery", "FILE", "candidates gallery|categories: feature table (.npy/.h5/.csv/.tsv), L2-normalised",
-                 false, false, ""},
-                {"gallery-names", "FILE", "--gallery .npy: ids of its rows, one per line", false, false, ""},
+                 false, false, "", OptionRole::input},
+                {"gallery-names", "FILE", "--gallery .npy: ids of its rows, one per line",
+                 false, false, "", OptionRole::input},
                 {"gallery-aliases", "FILE",
                  "candidates categories: TSV/CSV mapping stimulus ids to gallery ids (retrieve.alias_*_column)", false,
-                 false, ""}},
+                 false, "", OptionRole::input}},
     .output_help = "retrieval file to write (HDF5, format 'retrieval', docs/retrieval.md)",
 };
 

@@ -27,23 +27,37 @@ const StageSpec spec{
         "eigendecomposition (of X·Xᵀ when voxels outnumber samples, else Xᵀ·X). Writes out-of-fold predictions, α "
         "per fold and target, profile/pattern correlation and R², and the model refit on all samples. Encoding "
         "also writes each voxel's cross-validated prediction correlation as a NIfTI map.",
-    .options = {{"samples", "FILE", "samples.h5 from v2c-prepare (with features)", false, false, ""},
-                {"bdata", "FILE", "instead of --samples: a BData HDF5 file (Kamitani lab, bdpy)", false, false, ""},
+    .options = {{"samples", "FILE", "samples.h5 from v2c-prepare (with features)", false, false, "", OptionRole::input},
+                {"bdata", "FILE", "instead of --samples: a BData HDF5 file (Kamitani lab, bdpy)",
+                 false, false, "", OptionRole::input},
                 {"bdata-voxels", "EXPR", "--bdata: voxel columns, e.g. 'ROI_VC = 1'", false, false, "VoxelData = 1"},
                 {"bdata-run", "KEY", "--bdata: the design column holding the run", false, false, "Run"},
                 {"bdata-stimulus", "KEY", "--bdata: the design column naming the stimulus", false, false, "Label"},
                 {"subject", "ID", "--bdata: subject id recorded in the output", false, false, "sub-01"},
-                {"features", "FILE", "--bdata: stimulus feature table (.npy/.h5/.csv/.tsv)", false, false, ""},
-                {"feature-names", "FILE", "--bdata: ids of the .npy rows", false, false, ""},
+                {"features", "FILE", "--bdata: stimulus feature table (.npy/.h5/.csv/.tsv)",
+                 false, false, "", OptionRole::input},
+                {"feature-names", "FILE", "--bdata: ids of the .npy rows", false, false, "", OptionRole::input},
                 {"feature-aliases", "FILE", "--bdata: TSV mapping stimulus ids to feature ids (columns stimulus, feature)",
-                 false, false, ""},
-                {"map", "FILE", "encode: the correlation map (default: OUT with _corr.nii.gz)", false, false, ""}},
+                 false, false, "", OptionRole::input},
+                {"map", "FILE", "encode: the correlation map (default: OUT with _corr.nii.gz)",
+                 false, false, "", OptionRole::output}},
     .output_help = "predictions file to write (HDF5, format 'predictions', docs/formats.md)",
 };
 
 void run(StageContext& ctx, ridge::RidgeConfig& cfg) {
   const Args& a = ctx.args;
   if (a.has("samples") == a.has("bdata")) throw usage_error("give exactly one of --samples FILE and --bdata FILE");
+  // Every output is known and claimed before the computation.
+  std::string map_path = a.one("map");
+  if (!map_path.empty() && cfg.mode != "encode")
+    throw usage_error("--map is written in encode mode (ridge.mode = encode); ridge.mode is '", cfg.mode, "'");
+  if (cfg.mode == "encode" && map_path.empty()) {
+    const std::filesystem::path o(ctx.out);
+    map_path = (o.parent_path() / (o.stem().string() + "_corr.nii.gz")).string();
+    ctx.add_output(map_path);
+  }
+  if (!map_path.empty() && !map_path.ends_with(".nii") && !map_path.ends_with(".nii.gz"))
+    throw usage_error("--map '", map_path, "': expected a .nii or .nii.gz file name");
   const std::string samples_path = a.has("samples") ? a.one("samples") : a.one("bdata");
   ctx.add_input(samples_path);
   Samples s;
@@ -67,11 +81,6 @@ void run(StageContext& ctx, ridge::RidgeConfig& cfg) {
   log::info(s.subject, ": ", cfg.mode, " ", s.n_samples(), " samples, ", s.n_voxels(), " voxels, ",
             s.features.cols(), "-d features, ", s.run_source.size(), " runs, ", cfg.alphas.size(), " alphas, ",
             cfg.precision);
-  std::string map_path = ctx.args.one("map");
-  if (cfg.mode == "encode" && map_path.empty()) {
-    const std::filesystem::path o(ctx.out);
-    map_path = (o.parent_path() / (o.stem().string() + "_corr.nii.gz")).string();
-  }
   // Made before the work, so an existing map is refused (without --force) before any fitting.
   std::optional<AtomicOutput> map_out;
   if (!map_path.empty()) map_out.emplace(map_path, ctx.force);
@@ -83,9 +92,9 @@ void run(StageContext& ctx, ridge::RidgeConfig& cfg) {
   });
   progress.reset();
   p.samples_path = samples_path;
-  write_predictions(ctx.out, p, ctx.provenance, ctx.force);
 
-  if (cfg.mode == "encode" && s.grid_dims[0] > 0) {
+  // The map first, under its temporary name; then the predictions; both committed together.
+  if (map_out && s.grid_dims[0] > 0) {
     nifti::Header grid;
     grid.dims = {s.grid_dims[0], s.grid_dims[1], s.grid_dims[2]};
     grid.affine = s.affine;
@@ -95,8 +104,11 @@ void run(StageContext& ctx, ridge::RidgeConfig& cfg) {
       const double c = p.profile_corr[size_t(v)];
       map[size_t(flat)] = std::isfinite(c) ? float(c) : 0.0f;
     }
-    nifti::write_map(*map_out, grid, map);
+    nifti::write_map(*map_out, grid, map, /*commit=*/false);
+    write_predictions(ctx.out, p, ctx.provenance, ctx.force, {&*map_out});
     log::info("voxel correlation map -> ", map_path);
+  } else {
+    write_predictions(ctx.out, p, ctx.provenance, ctx.force);
   }
   log::info(s.subject, ": mean profile correlation ", metrics::mean_finite(p.profile_corr),
             ", mean pattern correlation ", metrics::mean_finite(p.pattern_corr), ", mean R² ",

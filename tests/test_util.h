@@ -6,12 +6,19 @@
 //   needs_shared_data / needs_python   Boost.Test preconditions that skip a test with a message
 //   check_error()      run a callable, check it throws v2c::Error with a given code and message parts
 //   run_stage(), check_stage_failure()   run a built stage; check a failure's code, message and no output
+//   spawn_stage()/wait_stage()           a stage in the background
+//   check_refused()    a stage run that must fail with a code, a message and no output
+//   TinyStudy          a small simulated study with two prepared subjects
 #pragma once
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -234,5 +241,57 @@ inline void check_stage_failure(const StageRun& r, int code, const std::string& 
     BOOST_CHECK_MESSAGE(e.path().filename().string().find(".tmp-") == std::string::npos,
                         "temporary left behind: " << e.path());
 }
+
+// Starts v2c-<stage> with the arguments in the background, its output going to `log`; returns
+// its process id (wait for it with wait_stage).
+inline pid_t spawn_stage(const std::string& stage, const std::vector<std::string>& args, const std::string& log) {
+  const std::string bin = stage_binary(stage);
+  std::vector<std::string> all = {bin};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, bin.c_str(), &actions, nullptr, argv.data(), ::environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("spawn_stage: cannot start " + bin);
+  return pid;
+}
+
+// Waits for a process started by spawn_stage: its exit code, or 128 + the signal that ended it.
+inline int wait_stage(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Checks a stage run that must be refused: exit code `code`, every word in the output, no `out`.
+inline void check_refused(const StageRun& r, int code, const std::string& out, std::initializer_list<std::string> words) {
+  BOOST_CHECK_MESSAGE(r.exit_code == code, "exit " << r.exit_code << ", expected " << code << ":\n" << r.output);
+  for (const auto& w : words)
+    BOOST_CHECK_MESSAGE(r.output.find(w) != std::string::npos, "output lacks '" << w << "':\n" << r.output);
+  BOOST_CHECK_MESSAGE(!fs::exists(fs::symlink_status(out)), "output '" << out << "' exists");
+}
+
+// A two-subject simulated study (8 x 9 x 8 grid, 16-d features) prepared with features.
+struct TinyStudy {
+  TempDir dir{"v2c-tiny-study"};
+  std::string bids = dir.file("bids"), s1 = dir.file("sub-01.h5"), s2 = dir.file("sub-02.h5");
+  TinyStudy() {
+    auto r = run_stage("simulate", {"--set", "simulate.n_subjects=2", "--set", "simulate.grid_dims=[8,9,8]", "--set",
+                                    "simulate.feature_dim=16", "--quiet", "--out", bids});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    for (const auto& [sub, out] : {std::pair<std::string, std::string>{"sub-01", s1}, {"sub-02", s2}}) {
+      r = run_stage("prepare", {"--bids", bids, "--subject", sub, "--features", bids + "/stimuli/features.h5", "--out",
+                                out, "--quiet"});
+      BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    }
+  }
+};
 
 }  // namespace v2c::test

@@ -34,7 +34,14 @@ std::string node_text(const YAML::Node& node) {
   YAML::Emitter out;
   out.SetDoublePrecision(10);
   out << YAML::Flow << node;
-  return out.c_str();
+  return excerpt(out.c_str());
+}
+
+// A key of a YAML mapping as text; a key that is not a plain scalar (`? [a, b]`) is a usage error.
+std::string key_text(const YAML::Node& key, const std::string& where) {
+  if (!key.IsScalar())
+    throw usage_error(where, ": a key must be a plain name, found '", node_text(key), "'");
+  return key.Scalar();
 }
 
 [[noreturn]] void type_mismatch(const YAML::Node& node, const std::string& what, const char* expected) {
@@ -140,10 +147,10 @@ void Schema::apply(const YAML::Node& mapping, const std::string& origin) {
     throw usage_error(origin, ": section '", section_, "' must be a mapping of key: value, found '",
                       node_text(mapping), "'");
   for (const auto& kv : mapping) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = key_text(kv.first, origin + ", section '" + section_ + "'");
     Field* f = find(key);
     if (!f)
-      throw usage_error(origin, ": unknown key '", section_, ".", key, "'; the keys of section '", section_,
+      throw usage_error(origin, ": unknown key '", section_, ".", excerpt(key), "'; the keys of section '", section_,
                         "' are: ", field_list(fields_));
     f->set(kv.second);
   }
@@ -152,20 +159,20 @@ void Schema::apply(const YAML::Node& mapping, const std::string& origin) {
 void Schema::apply_override(const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw usage_error("--set '", assignment, "': expected key=value");
+    throw usage_error("--set '", excerpt(assignment), "': expected key=value");
   std::string key = assignment.substr(0, eq);
   const std::string value = assignment.substr(eq + 1);
   const std::string prefix = section_ + ".";
   if (key.rfind(prefix, 0) == 0) key = key.substr(prefix.size());
   Field* f = find(key);
   if (!f)
-    throw usage_error("--set: unknown key '", key, "'; the keys of section '", section_, "' are: ",
+    throw usage_error("--set: unknown key '", excerpt(key), "'; the keys of section '", section_, "' are: ",
                       field_list(fields_));
   YAML::Node node;
   try {
     node = YAML::Load(value);
   } catch (const YAML::Exception& e) {
-    throw usage_error("--set ", key, ": cannot parse value '", value, "': ", e.msg);
+    throw usage_error("--set ", key, ": cannot parse value '", excerpt(value), "': ", e.msg);
   }
   if (!node.IsDefined() || node.IsNull()) node = YAML::Node(value);
   f->set(node);
@@ -210,13 +217,13 @@ void apply_file(Schema& schema, const std::string& path) {
   if (!root.IsMap())
     throw usage_error("config file '", path, "': expected a mapping of sections (prepare:, ridge:, ...)");
   for (const auto& kv : root) {
-    const std::string name = kv.first.as<std::string>();
+    const std::string name = key_text(kv.first, "config file '" + path + "'");
     bool known = false;
     for (const auto& s : known_sections()) known = known || s == name;
     if (!known) {
       std::string all;
       for (const auto& s : known_sections()) all += (all.empty() ? "" : ", ") + s;
-      throw usage_error("config file '", path, "': unknown section '", name, "'; known sections: ", all);
+      throw usage_error("config file '", path, "': unknown section '", excerpt(name), "'; known sections: ", all);
     }
   }
   schema.apply(root[schema.section()], "config file '" + path + "'");

@@ -39,6 +39,13 @@ std::string cat(Args&&... args) {
   }
 }
 
+// `text` cut to at most `max` characters for a message ("abc... (40030 characters)"): errors
+// quote what they found without echoing a whole input.
+inline std::string excerpt(const std::string& text, size_t max = 100) {
+  if (text.size() <= max) return text;
+  return text.substr(0, max) + cat("... (", text.size(), " characters)");
+}
+
 class Error : public std::exception {
  public:
   Error(ExitCode code, std::string message) : code_(code), message_(std::move(message)) {}

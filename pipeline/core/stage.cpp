@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -31,12 +32,12 @@ namespace {
 
 std::vector<OptionSpec> standard_options(const StageSpec& spec) {
   std::vector<OptionSpec> opts = {
-      {"config", "FILE", "YAML config; this stage reads its section '" + (spec.config_section.empty() ? spec.name : spec.config_section) + "'", false, false, ""},
+      {"config", "FILE", "YAML config; this stage reads its section '" + (spec.config_section.empty() ? spec.name : spec.config_section) + "'", false, false, "", OptionRole::input},
       {"set", "KEY=VALUE", "override one config key (repeatable), e.g. --set " + (spec.config_section.empty() ? spec.name : spec.config_section) + ".KEY=VALUE", true,
        false, ""},
   };
   if (spec.has_output) {
-    opts.push_back({"out", "PATH", spec.output_help, false, true, ""});
+    opts.push_back({"out", "PATH", spec.output_help, false, true, "", OptionRole::output});
     opts.push_back({"force", "", "overwrite an existing output", false, false, ""});
   }
   opts.push_back({"threads", "N", "worker threads (0 = all cores)", false, false, "0"});
@@ -209,8 +210,19 @@ class StageRunner {
       ctx.out = args.one("out");
       if (spec.has_output && ctx.out.empty()) throw usage_error("missing required option --out PATH");
       ctx.force = args.has("force");
-      const int threads = parse_int<int>(args.one("threads", "0"), "--threads", ExitCode::usage, 0);
-      ctx.threads = threads == 0 ? omp_get_num_procs() : threads;
+      // Inputs first, then the outputs are checked against them and locked.
+      for (const auto* opts : {&std_opts, &spec.options})
+        for (const auto& o : *opts)
+          if (o.role == OptionRole::input)
+            for (const auto& v : args.all(o.name)) ctx.files.add_input(v, "--" + o.name);
+      for (const auto* opts : {&std_opts, &spec.options})
+        for (const auto& o : *opts)
+          if (o.role == OptionRole::output)
+            for (const auto& v : args.all(o.name)) ctx.files.add_output(v, ctx.force, "--" + o.name);
+      // More threads than cores only oversubscribe (OpenMP and OpenBLAS spin-wait): capped.
+      const int threads = parse_int<int>(args.one("threads", "0"), "--threads", ExitCode::usage, 0, 1 << 20);
+      ctx.threads = threads == 0 ? omp_get_num_procs() : std::min(threads, omp_get_num_procs());
+      if (threads > ctx.threads) log::warn("--threads ", threads, ": this machine has ", ctx.threads, " cores; using ", ctx.threads);
       omp_set_num_threads(ctx.threads);
       openblas_set_num_threads(ctx.threads);
       ctx.seed = parse_int<uint64_t>(args.one("seed", "1"), "--seed", ExitCode::usage);
@@ -227,13 +239,16 @@ class StageRunner {
                 log::warning_count() ? cat(", ", log::warning_count(), " warning(s)") : std::string());
       return 0;
     } catch (const Error& e) {
-      log::write_line("error: ", e.what());
+      log::write_line("error: ", name_outputs(e.what()));
       return int(e.code());
     } catch (const std::bad_alloc&) {
       log::write_line("error: ", "out of memory");
       return int(ExitCode::numerical);
     } catch (const std::exception& e) {
-      log::write_line("internal error: ", e.what());
+      log::write_line("internal error: ", name_outputs(e.what()));
+      return int(ExitCode::internal);
+    } catch (...) {
+      log::write_line("internal error: ", "an exception of unknown type (please report it with the command line)");
       return int(ExitCode::internal);
     }
   }

@@ -18,8 +18,13 @@
 #include "pipeline/core/config.h"
 #include "pipeline/core/error.h"
 #include "pipeline/core/provenance.h"
+#include "pipeline/core/output.h"
 
 namespace v2c {
+
+// What an option's values are: the framework checks inputs against outputs and claims the
+// outputs (core/output.h, OutputSet) before the stage computes anything.
+enum class OptionRole { value, input, output };
 
 struct OptionSpec {
   std::string name;           // "bold" -> --bold
@@ -28,6 +33,7 @@ struct OptionSpec {
   bool multiple = false;      // one or more values, up to the next --option
   bool required = false;
   std::string default_value;  // shown in --help; empty = none
+  OptionRole role = OptionRole::value;
 };
 
 struct StageSpec {
@@ -63,8 +69,15 @@ struct StageContext {
   int threads = 1;      // resolved: never 0
   uint64_t seed = 0;
   Provenance provenance;  // config_yaml filled once the config is final
+  OutputSet files;        // --out and the options of role input/output, claimed before run()
 
-  void add_input(const std::string& path) { provenance.inputs.push_back(path); }
+  // A file the stage reads (recorded in the provenance; refused when it is an output).
+  void add_input(const std::string& path) {
+    files.add_input(path);
+    provenance.inputs.push_back(path);
+  }
+  // An output the stage derives itself (e.g. a map beside --out), claimed like --out.
+  void add_output(const std::string& path) { files.add_output(path, force); }
 };
 
 using StageBody = std::function<void(StageContext&)>;

@@ -21,9 +21,11 @@ void write_text(const std::string& path, const std::string& text) {
   }
   std::ofstream out(path, std::ios::binary);
   if (!out) throw io_error("cannot open '", path, "' for writing: ", std::strerror(errno));
+  errno = 0;
   out << text;
   out.close();
-  if (!out) throw io_error("cannot write '", path, "'");
+  // The stream keeps no reason; errno holds the system's (e.g. "No space left on device").
+  if (!out) throw io_error("cannot write '", path, "': ", std::strerror(errno ? errno : EIO));
 }
 
 }  // namespace v2c

@@ -4,6 +4,7 @@
 // pipeline/eval/retrieval.h; this file chooses queries and candidates and writes the result.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
 #include <string>
@@ -44,13 +45,18 @@ struct RetrieveConfig {
         .one_of({"all", "novel"});
     s.field("novel_pattern", novel_pattern, "queries: novel: ECMAScript regex searched in the stimulus id")
         .check([](const std::string& p) {
+          // std::regex compiles and matches recursively: a long or deeply nested pattern
+          // overflows the stack, so both are bounded before it sees the pattern.
+          int depth = 0, deepest = 0;
+          for (char c : p) deepest = std::max(deepest, depth += c == '(' ? 1 : c == ')' ? -1 : 0);
+          if (p.empty() || p.size() > 200 || deepest > 10) return false;
           try {
             std::regex r(p);
-            return !p.empty();
+            return true;
           } catch (const std::regex_error&) {
             return false;
           }
-        }, "a non-empty valid regular expression");
+        }, "a valid regular expression of 1 to 200 characters, groups nested at most 10 deep");
     s.field("average_repeats", average_repeats,
             "average the decoded vectors of the presentations of a stimulus tested in one outer fold into one query "
             "(Kamitani lab, MindEye)");

@@ -12,6 +12,7 @@
 
 #include "pipeline/core/error.h"
 #include "pipeline/core/parse.h"
+#include "pipeline/io/h5_probe.h"
 
 namespace v2c::bdata {
 namespace {
@@ -77,40 +78,19 @@ MatrixD read_numeric(const H5::DataSet& ds, const std::string& file, const std::
   return m;
 }
 
-// Every string of a string dataset (scalar or 1-D; fixed-length or variable-length).
-std::vector<std::string> read_strings(const H5::DataSet& ds, const std::string& file, const std::string& name) {
+// Every string of a string dataset (scalar or 1-D; fixed-length or variable-length), as the
+// file's probe read it (h5_probe.h: this process never reads HDF5 strings itself).
+std::vector<std::string> read_strings(const h5::FileStrings& strings, const H5::DataSet& ds, const std::string& file,
+                                      const std::string& name) {
   if (ds.getTypeClass() != H5T_STRING)
     throw input_error("'", file, "' dataset '", name, "': expected strings, found HDF5 type class ",
                       int(ds.getTypeClass()));
-  const auto dims = shape_of(ds);
-  size_t n = 1;
-  for (auto d : dims) n *= size_t(d);
-  std::vector<std::string> out(n);
-  if (n == 0) return out;
-  H5::StrType st = ds.getStrType();
-  if (st.isVariableStr()) {
-    std::vector<char*> ptrs(n, nullptr);
-    ds.read(ptrs.data(), st);
-    for (size_t i = 0; i < n; ++i) out[i] = ptrs[i] ? ptrs[i] : "";
-    H5::DataSpace space = ds.getSpace();
-    H5Dvlen_reclaim(st.getId(), space.getId(), H5P_DEFAULT, ptrs.data());
-  } else {
-    const size_t len = st.getSize();
-    std::vector<char> buf(n * len);
-    ds.read(buf.data(), st);
-    const bool space_padded = st.getStrpad() == H5T_STR_SPACEPAD;
-    for (size_t i = 0; i < n; ++i) {
-      std::string s(buf.data() + i * len, len);
-      s = s.substr(0, s.find('\0'));
-      if (space_padded) s = s.substr(0, s.find_last_not_of(' ') + 1);
-      out[i] = s;
-    }
-  }
-  return out;
+  return h5::dataset_strings(strings, file, name);
 }
 
 // vmap as bdpy writes it: /vmap/<key>/<value as text> -> scalar label string.
-std::map<std::string, std::map<double, std::string>> read_vmap(const H5::H5File& file, const std::string& path) {
+std::map<std::string, std::map<double, std::string>> read_vmap(const H5::H5File& file, const std::string& path,
+                                                              const h5::FileStrings& strings) {
   std::map<std::string, std::map<double, std::string>> vmap;
   if (!link_exists(file, "vmap")) return vmap;
   if (!is_group(file, "vmap")) throw input_error("'", path, "': /vmap is not a group");
@@ -127,7 +107,7 @@ std::map<std::string, std::map<double, std::string>> read_vmap(const H5::H5File&
       if (entry.back() == '/' || !parse_double(entry, value))
         throw input_error("'", path, "': ", where, ": expected a dataset named by a number (the value of '", key,
                           "' it labels)");
-      const auto text = read_strings(group.openDataSet(entry), path, where);
+      const auto text = read_strings(strings, group.openDataSet(entry), path, where);
       if (text.size() != 1)
         throw input_error("'", path, "': ", where, ": expected one label string, found ", text.size());
       labels[value] = text[0];
@@ -303,8 +283,10 @@ BData read_bdata(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw io_error("cannot open BData file '", path, "': no such file");
   std::unique_ptr<H5::H5File> file;
+  h5::FileStrings strings;
   try {
     if (!H5::H5File::isHdf5(path)) throw input_error("'", path, "' is not an HDF5 file (BData files are HDF5)");
+    strings = h5::probe_file(path);
     file = std::make_unique<H5::H5File>(path, H5F_ACC_RDONLY);
   } catch (const H5::Exception& e) {
     throw io_error("cannot open HDF5 file '", path, "': ", e.getDetailMsg());
@@ -339,7 +321,7 @@ BData read_bdata(const std::string& path) {
     bd.dataset = read_numeric(data_ds, path, current);
 
     current = "/" + meta_name + "/key";
-    bd.keys = read_strings(file->openDataSet(meta_name + "/key"), path, current);
+    bd.keys = read_strings(strings, file->openDataSet(meta_name + "/key"), path, current);
     current = "/" + meta_name + "/value";
     const H5::DataSet value_ds = file->openDataSet(meta_name + "/value");
     const auto value_shape = shape_of(value_ds);
@@ -350,7 +332,7 @@ BData read_bdata(const std::string& path) {
     const std::string desc_name = meta_name + "/description";
     if (is_dataset(*file, desc_name)) {
       current = "/" + desc_name;
-      bd.descriptions = read_strings(file->openDataSet(desc_name), path, current);
+      bd.descriptions = read_strings(strings, file->openDataSet(desc_name), path, current);
     } else {
       bd.descriptions.assign(bd.keys.size(), "");
     }
@@ -372,7 +354,7 @@ BData read_bdata(const std::string& path) {
           throw input_error("'", path, "': metadata key '", bd.keys[k], "' appears twice (rows ", k, " and ", j, ")");
 
     current = "/vmap";
-    bd.vmap = read_vmap(*file, path);
+    bd.vmap = read_vmap(*file, path, strings);
     return bd;
   } catch (const H5::Exception& e) {
     throw io_error("cannot read ", current, " of BData file '", path, "': ", e.getDetailMsg());
@@ -440,7 +422,13 @@ Samples samples_from_bdata(const BData& bd, const BDataSelection& sel, const std
   s.subject = subject;
   s.data.resize(bd.n_samples(), int64_t(voxels.size()));
   for (int64_t r = 0; r < bd.n_samples(); ++r)
-    for (size_t v = 0; v < voxels.size(); ++v) s.data(r, int64_t(v)) = float(bd.dataset(r, voxels[v]));
+    for (size_t v = 0; v < voxels.size(); ++v) {
+      const float x = float(bd.dataset(r, voxels[v]));
+      if (!std::isfinite(x))
+        throw input_error("'", bd.path, "' /dataset row ", r, ", column ", voxels[v], " (selected voxel ", v,
+                          "): ", bd.dataset(r, voxels[v]), " is not a finite float32 value; voxel data must be finite");
+      s.data(r, int64_t(v)) = x;
+    }
 
   // Runs in order of first appearance.
   std::map<std::pair<double, double>, int32_t> run_index;

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "pipeline/core/error.h"
+#include "pipeline/io/h5_probe.h"
 #include "pipeline/io/tsv.h"
 
 namespace v2c::features {
@@ -59,6 +60,7 @@ FeatureTable read_h5(const std::string& path, const FeatureOptions& options) {
   require_file(path);
   H5::Exception::dontPrint();
   FeatureTable table;
+  const h5::FileStrings strings = h5::probe_file(path);
   try {
     H5::H5File file;
     try {
@@ -101,26 +103,7 @@ FeatureTable read_h5(const std::string& path, const FeatureOptions& options) {
       throw input_error(path, ": dataset '", options.h5_ids, "' has ", n_ids, " ids but '", options.h5_values,
                         "' has ", dims[0], " rows");
 
-    H5::StrType str_type = ids_ds.getStrType();
-    table.ids.reserve(n_ids);
-    if (str_type.isVariableStr()) {
-      std::vector<char*> buffer(n_ids, nullptr);
-      ids_ds.read(buffer.data(), str_type);
-      for (char* s : buffer) table.ids.emplace_back(s ? s : "");
-      H5::DataSet::vlenReclaim(buffer.data(), str_type, ids_space);
-    } else {
-      const size_t width = str_type.getSize();
-      std::vector<char> buffer(n_ids * width);
-      ids_ds.read(buffer.data(), str_type);
-      const bool space_padded = str_type.getStrpad() == H5T_STR_SPACEPAD;
-      for (hsize_t k = 0; k < n_ids; ++k) {
-        std::string s(buffer.data() + k * width, width);
-        s.resize(std::strlen(s.c_str()));
-        if (space_padded)
-          while (!s.empty() && s.back() == ' ') s.pop_back();
-        table.ids.push_back(std::move(s));
-      }
-    }
+    table.ids = h5::dataset_strings(strings, path, options.h5_ids);  // read by the probe (h5_probe.h)
     for (size_t k = 0; k < table.ids.size(); ++k)
       if (table.ids[k].empty()) throw input_error(path, ": dataset '", options.h5_ids, "' entry ", k, " is empty");
   } catch (const H5::Exception& e) {

@@ -19,6 +19,7 @@
 #include "pipeline/core/output.h"
 #include "pipeline/core/provenance.h"
 #include "pipeline/core/types.h"
+#include "pipeline/io/h5_probe.h"
 
 namespace v2c::h5 {
 
@@ -45,17 +46,24 @@ class ArtifactWriter {
   void attr(const std::string& object, const std::string& name, double value);
   void attr(const std::string& object, const std::string& name, int64_t value);
 
-  void commit();  // flush, close, rename into place
+  // Closes the file (every byte is on disk or an io_error names the output and the reason,
+  // e.g. "No space left on device"), leaving it under its temporary name; for stages that
+  // commit several outputs together (core/output.h, commit_together).
+  void finish();
+  void commit();  // finish, then rename into place
   const std::string& path() const { return out_.final_path(); }
+  AtomicOutput& output() { return out_; }
 
  private:
+  void abandon() noexcept;
   AtomicOutput out_;
-  std::unique_ptr<H5::H5File> file_;
+  hid_t file_ = H5I_INVALID_HID;  // closed exactly once: a second H5Fclose after a failed one crashes HDF5
 };
 
 class ArtifactReader {
  public:
-  // Opens `path`, checks it is a vox2clip artifact of `kind` with a version we read.
+  // Opens `path`, checks it is a vox2clip artifact of `kind` with a version we read. Strings
+  // come from the file's probe (h5_probe.h), numbers from HDF5 in this process.
   ArtifactReader(const std::string& path, const std::string& kind, int max_version);
 
   bool has(const std::string& name) const;
@@ -79,9 +87,12 @@ class ArtifactReader {
 
  private:
   H5::DataSet open(const std::string& name) const;
+  // Elements of a dataset of shape `dims`; refuses a size that overflows or exceeds memory.
+  int64_t element_count(const std::string& name, const std::vector<int64_t>& dims, size_t element_bytes) const;
   std::string path_;
   int version_ = 0;
   std::unique_ptr<H5::H5File> file_;
+  FileStrings strings_;  // every string of the file, read by the probe (h5_probe.h)
 };
 
 }  // namespace v2c::h5

@@ -26,6 +26,12 @@ void require_file(const std::string& path) {
 // magic "\x93NUMPY", major, minor, header length (uint16 LE in 1.0, uint32 LE in 2.0/3.0),
 // then a Python dict literal {'descr': ..., 'fortran_order': ..., 'shape': (...)}.
 
+// At most the first 200 characters of a header, for messages (headers can be 4 GiB long).
+std::string excerpt(const std::string& header) {
+  if (header.size() <= 200) return header;
+  return cat(header.substr(0, 200), "... (", header.size(), " characters)");
+}
+
 // The part of Python literal syntax that .npy headers use.
 struct PyValue {
   enum Kind { string, boolean, integer, none, tuple, list, dict } kind = none;
@@ -49,7 +55,7 @@ class PyLiteralParser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw input_error(path_, ": malformed .npy header (", what, " at character ", i_, "): ", s_);
+    throw input_error(path_, ": malformed .npy header (", what, " at character ", i_, "): ", excerpt(s_));
   }
   void skip_space() {
     while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
@@ -62,9 +68,12 @@ class PyLiteralParser {
     }
     return false;
   }
-  PyValue value() {
+  // Containers nest at most kMaxDepth deep (a header of 60 KB of '[' overflowed the stack).
+  static constexpr int kMaxDepth = 16;
+  PyValue value(int depth = 0) {
     skip_space();
     if (i_ >= s_.size()) fail("unexpected end");
+    if (depth > kMaxDepth) fail(cat("containers nested deeper than ", kMaxDepth));
     const char c = s_[i_];
     PyValue v;
     if (c == '\'' || c == '"') {
@@ -80,10 +89,10 @@ class PyLiteralParser {
       v.kind = PyValue::dict;
       ++i_;
       while (!eat('}')) {
-        PyValue key = value();
+        PyValue key = value(depth + 1);
         if (key.kind != PyValue::string) fail("dict key is not a string");
         if (!eat(':')) fail("expected ':'");
-        v.entries.emplace_back(key.text, value());
+        v.entries.emplace_back(key.text, value(depth + 1));
         if (!eat(',')) {
           if (!eat('}')) fail("expected ',' or '}'");
           break;
@@ -94,7 +103,7 @@ class PyLiteralParser {
       v.kind = c == '(' ? PyValue::tuple : PyValue::list;
       ++i_;
       while (!eat(close)) {
-        v.items.push_back(value());
+        v.items.push_back(value(depth + 1));
         if (!eat(',')) {
           if (!eat(close)) fail(cat("expected ',' or '", close, "'"));
           break;
@@ -175,7 +184,7 @@ MatrixF read_npy(const std::string& path) {
   while (!header.empty() && (header.back() == '\n' || header.back() == ' ' || header.back() == '\0')) header.pop_back();
 
   const PyValue dict = PyLiteralParser(path, header).parse_all();
-  if (dict.kind != PyValue::dict) throw input_error(path, ": .npy header is not a dict: ", header);
+  if (dict.kind != PyValue::dict) throw input_error(path, ": .npy header is not a dict: ", excerpt(header));
   const PyValue* descr = nullptr;
   const PyValue* fortran = nullptr;
   const PyValue* shape = nullptr;
@@ -185,11 +194,11 @@ MatrixF read_npy(const std::string& path) {
     else if (key == "shape") shape = &val;
   }
   if (!descr || !fortran || !shape)
-    throw input_error(path, ": .npy header lacks one of 'descr', 'fortran_order', 'shape': ", header);
+    throw input_error(path, ": .npy header lacks one of 'descr', 'fortran_order', 'shape': ", excerpt(header));
   if (descr->kind != PyValue::string)
-    throw input_error(path, ": structured .npy dtypes are not supported; expected a float array, header: ", header);
-  if (fortran->kind != PyValue::boolean) throw input_error(path, ": .npy 'fortran_order' is not True/False: ", header);
-  if (shape->kind != PyValue::tuple) throw input_error(path, ": .npy 'shape' is not a tuple: ", header);
+    throw input_error(path, ": structured .npy dtypes are not supported; expected a float array, header: ", excerpt(header));
+  if (fortran->kind != PyValue::boolean) throw input_error(path, ": .npy 'fortran_order' is not True/False: ", excerpt(header));
+  if (shape->kind != PyValue::tuple) throw input_error(path, ": .npy 'shape' is not a tuple: ", excerpt(header));
 
   const std::string& dtype = descr->text;
   if (dtype.size() != 3 || (dtype[0] != '<' && dtype[0] != '>' && dtype[0] != '=') || dtype[1] != 'f' ||
@@ -203,7 +212,7 @@ MatrixF read_npy(const std::string& path) {
   std::string shape_text = "(";
   for (size_t k = 0; k < shape->items.size(); ++k) {
     if (shape->items[k].kind != PyValue::integer || shape->items[k].number < 0)
-      throw input_error(path, ": .npy 'shape' has a non-integer entry: ", header);
+      throw input_error(path, ": .npy 'shape' has a non-integer entry: ", excerpt(header));
     shape_text += cat(k ? ", " : "", shape->items[k].number);
   }
   shape_text += shape->items.size() == 1 ? ",)" : ")";

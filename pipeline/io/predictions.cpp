@@ -1,6 +1,7 @@
 #include "pipeline/io/predictions.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "pipeline/core/error.h"
 #include "pipeline/io/h5.h"
@@ -42,7 +43,58 @@ std::vector<int64_t> fold_test_rows(const Predictions& p, int f) {
   return rows;
 }
 
-void write_predictions(const std::string& path, const Predictions& p, const Provenance& prov, bool force) {
+namespace {
+
+// Every length and index of a predictions file is checked before anything uses it.
+void check_predictions(const Predictions& p) {
+  const int64_t n = p.predictions.rows(), t = p.predictions.cols(), n_folds = p.fold_alpha.rows();
+  const int64_t n_alphas = int64_t(p.alphas.size());
+  auto length = [](const char* name, int64_t found, int64_t expected, const char* what) {
+    if (found != expected)
+      throw input_error("dataset '", name, "' has ", found, " entries; expected ", expected, " (", what, ")");
+  };
+  if (p.truth.rows() != n || p.truth.cols() != t)
+    throw input_error("dataset 'truth' is ", p.truth.rows(), " x ", p.truth.cols(), "; 'predictions' is ", n, " x ", t);
+  length("samples/stimulus", int64_t(p.stimulus.size()), n, "one per row of /predictions");
+  length("samples/run", int64_t(p.run.size()), n, "one per row of /predictions");
+  length("samples/fold", int64_t(p.fold.size()), n, "one per row of /predictions");
+  length("samples/feature_row", int64_t(p.feature_row.size()), n, "one per row of /predictions");
+  length("metrics/pattern_corr", int64_t(p.pattern_corr.size()), n, "one per row of /predictions");
+  length("metrics/profile_corr", int64_t(p.profile_corr.size()), t, "one per column of /predictions");
+  length("metrics/r2", int64_t(p.r2.size()), t, "one per column of /predictions");
+  if (n_folds > n) throw input_error("dataset 'folds/alpha' has ", n_folds, " folds for ", n, " samples");
+  if (p.fold_alpha.cols() != t && p.fold_alpha.cols() != 0)  // 0: a model without α (the encoder)
+    throw input_error("dataset 'folds/alpha' has ", p.fold_alpha.cols(), " columns; expected ", t, " (one per target)");
+  if (p.inner_score.rows() != n_folds || p.inner_score.cols() != n_alphas)
+    throw input_error("dataset 'folds/inner_score' is ", p.inner_score.rows(), " x ", p.inner_score.cols(),
+                      "; expected ", n_folds, " x ", n_alphas, " (folds x alphas)");
+  length("folds/edge_low", int64_t(p.edge_low.size()), n_folds, "one per fold");
+  length("folds/edge_high", int64_t(p.edge_high.size()), n_folds, "one per fold");
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t f = p.fold[size_t(i)];
+    if (f < -1 || f >= n_folds)
+      throw input_error("dataset 'samples/fold': entry ", i, " is ", f, "; expected -1 (untested) or a fold in [0, ",
+                        n_folds, ") (folds/alpha has ", n_folds, " folds)");
+    if (p.run[size_t(i)] < 0) throw input_error("dataset 'samples/run': entry ", i, " is ", p.run[size_t(i)]);
+    if (p.feature_row[size_t(i)] < -1)
+      throw input_error("dataset 'samples/feature_row': entry ", i, " is ", p.feature_row[size_t(i)],
+                        "; expected -1 (none) or a row >= 0");
+  }
+  if (!p.truth.allFinite()) throw input_error("dataset 'truth' holds non-finite values");
+  for (double a : p.alphas)
+    if (!(a > 0 && std::isfinite(a))) throw input_error("dataset 'folds/alphas' holds ", a, "; expected values > 0");
+  if (p.weights.size() > 0) {
+    length("model/intercept", int64_t(p.intercept.size()), t, "one per target");
+    length("model/alpha", int64_t(p.final_alpha.size()), t, "one per target");
+    if (p.weights.cols() != t)
+      throw input_error("dataset 'model/weights' has ", p.weights.cols(), " columns; expected ", t, " (one per target)");
+  }
+}
+
+}  // namespace
+
+void write_predictions(const std::string& path, const Predictions& p, const Provenance& prov, bool force,
+                       const std::vector<AtomicOutput*>& commit_with) {
   with_context("writing predictions file '" + path + "'", [&] { check_fold_train(p); });
   h5::ArtifactWriter w(path, "predictions", kPredictionsFormatVersion, prov, force);
   w.attr("/", "subject", p.subject);
@@ -79,7 +131,8 @@ void write_predictions(const std::string& path, const Predictions& p, const Prov
     w.write("model/intercept", p.intercept);
     w.write("model/alpha", p.final_alpha);
   }
-  w.commit();
+  w.finish();
+  commit_together(commit_with, w.output());
 }
 
 Predictions read_predictions(const std::string& path) {
@@ -123,8 +176,7 @@ Predictions read_predictions(const std::string& path) {
       p.intercept.assign(b.data(), b.data() + b.size());
       p.final_alpha = r.read_doubles("model/alpha");
     }
-    if (p.truth.rows() != p.predictions.rows() || p.truth.cols() != p.predictions.cols())
-      throw input_error("predictions and truth differ in shape");
+    check_predictions(p);
     check_fold_train(p);
     return p;
   });

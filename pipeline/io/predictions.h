@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/core/output.h"
 #include "pipeline/core/provenance.h"
 #include "pipeline/core/types.h"
 
@@ -43,8 +44,11 @@ struct Predictions {
 };
 
 // input_error (naming the fold) when a fold's training rows are out of range, unsorted, or
-// include a row the fold tests.
-void write_predictions(const std::string& path, const Predictions& p, const Provenance& prov, bool force);
+// include a row the fold tests. `commit_with`: other outputs of the stage, complete under their
+// temporary names, committed together with this file once it is complete (core/output.h
+// commit_together).
+void write_predictions(const std::string& path, const Predictions& p, const Provenance& prov, bool force,
+                       const std::vector<AtomicOutput*>& commit_with = {});
 Predictions read_predictions(const std::string& path);
 
 // Outer fold f's test rows: the samples whose `fold` is f, ascending.

@@ -6,6 +6,9 @@
 #include <Eigen/Eigenvalues>
 #include <armadillo>
 
+extern "C" void openblas_set_num_threads(int num_threads);
+extern "C" int openblas_get_num_threads(void);
+
 namespace v2c::linalg {
 
 namespace {
@@ -25,9 +28,23 @@ void syrk_call(int n, int k, const double* a, int lda, double* c, int ldc) {
 }
 }  // namespace
 
+// OpenBLAS's thread count set for a scope, restored at its end.
+class BlasThreads {
+ public:
+  explicit BlasThreads(int n) : saved_(openblas_get_num_threads()) { openblas_set_num_threads(n); }
+  ~BlasThreads() { openblas_set_num_threads(saved_); }
+  BlasThreads(const BlasThreads&) = delete;
+  BlasThreads& operator=(const BlasThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
 // Inside an OpenMP parallel region (many small problems solved side by side) the work stays on
-// the calling thread with Eigen's own kernels: BLAS's thread pool is not re-entered.
-bool in_parallel() { return omp_in_parallel() != 0; }
+// the calling thread with Eigen's own kernels: BLAS's thread pool is not re-entered. The level,
+// not omp_in_parallel(): a region run by one thread (--threads 1) is inactive, and must take the
+// same kernels as with more threads, or the results would depend on the thread count.
+bool in_parallel() { return omp_get_level() > 0; }
 
 template <class S>
 void gemm(const Mat<S>& A, bool ta, const Mat<S>& B, bool tb, Mat<S>& C) {
@@ -75,6 +92,10 @@ bool eig_sym(const Mat<S>& K, Vec<S>& s, Mat<S>& U) {
     U = es.eigenvectors();
     return true;
   }
+  // LAPACK's reduction to tridiagonal form adds up per-thread partial products inside OpenBLAS
+  // (symv), in an order that depends on the thread count: with one BLAS thread for the
+  // decomposition, the eigenvectors (and so every ridge result) are the same for any --threads.
+  const BlasThreads one_thread(1);
   const arma::uword n = arma::uword(K.rows());
   // K is symmetric, so its row-major buffer is also its column-major buffer.
   const arma::Mat<S> k_arma(const_cast<S*>(K.data()), n, n, /*copy_aux_mem=*/false, /*strict=*/true);

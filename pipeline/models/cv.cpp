@@ -10,6 +10,7 @@
 
 #include "pipeline/core/error.h"
 #include "pipeline/core/parse.h"
+#include "pipeline/core/parallel.h"
 
 namespace v2c::cv {
 
@@ -161,13 +162,16 @@ class Solver {
     const Mat<S> truth = linalg::take_rows(Y_, f.test);
     if (s_.select_voxels > 0) {
       const Selection sel = select(f);
+      ParallelErrors errors;
 #pragma omp parallel for schedule(dynamic)
-      for (int64_t j = 0; j < t; ++j) {
-        const ridge::Path<S> path = sel.path(j);
-        for (int64_t a = 0; a < na; ++a)
-          scores(a, j) =
-              ridge::score_targets<S>(path.predict(s_.alphas[size_t(a)]), truth.col(j), s_.alpha_score)[0];
-      }
+      for (int64_t j = 0; j < t; ++j)
+        errors.run([&] {
+          const ridge::Path<S> path = sel.path(j);
+          for (int64_t a = 0; a < na; ++a)
+            scores(a, j) =
+                ridge::score_targets<S>(path.predict(s_.alphas[size_t(a)]), truth.col(j), s_.alpha_score)[0];
+        });
+      errors.rethrow();
       return scores;
     }
     const ridge::Path<S> path = fold_path(f);
@@ -206,8 +210,10 @@ class Solver {
     Mat<S> out(int64_t(f.test.size()), t);
     if (s_.select_voxels > 0) {
       const Selection sel = select(f);
+      ParallelErrors errors;
 #pragma omp parallel for schedule(dynamic)
-      for (int64_t j = 0; j < t; ++j) out.col(j) = sel.path(j).predict(alpha[size_t(j)]);
+      for (int64_t j = 0; j < t; ++j) errors.run([&] { out.col(j) = sel.path(j).predict(alpha[size_t(j)]); });
+      errors.rethrow();
       return out;
     }
     const ridge::Path<S> path = fold_path(f);
@@ -288,6 +294,17 @@ class Solver {
   bool use_gram_ = false;
   Mat<S> G_;
 };
+
+// A solver output [rows x targets] must be finite (the inputs are): else a numerical error
+// (exit 5) naming `what` (the row), the target and its α.
+template <class S>
+void check_finite(const Mat<S>& m, const std::vector<double>& alpha, const std::string& what) {
+  for (int64_t i = 0; i < m.rows(); ++i)
+    for (int64_t j = 0; j < m.cols(); ++j)
+      if (!std::isfinite(m(i, j)))
+        throw numerical_error("ridge: ", what, " ", i, ", target ", j, " is ", m(i, j), " with α = ", alpha[size_t(j)],
+                              " (the solver failed numerically; try larger ridge.alphas or ridge.precision = float64)");
+}
 
 // The α of one score column: the best score, ties (within 1e-12 · max(1, |best|)) resolved to
 // the middle of the tied α (the lower of the two middles); `all_tied` when every α ties.
@@ -380,6 +397,7 @@ std::vector<double> select_and_fit(const Mat<S>& X, const Mat<S>& Y, const std::
   std::iota(all.begin(), all.end(), 0);
   const std::vector<double> alpha = select_with(solver, run, all, nullptr, s, Y.cols(), nullptr, times);
   solver.fit_all(alpha, W, b);
+  check_finite(W, alpha, "final model: weight of input");
   return alpha;
 }
 
@@ -411,6 +429,7 @@ RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vec
     MatrixD mean_score;
     const std::vector<double> alpha = select_with(solver, run, fold.train, &stimulus, s, t, &mean_score, times);
     const Mat<S> pred = solver.predict(fold, alpha);
+    check_finite(pred, alpha, cat("outer fold ", f, ": prediction of test sample"));
     for (size_t i = 0; i < fold.test.size(); ++i) {
       res.predictions.row(fold.test[i]) = pred.row(int64_t(i));
       res.fold_of_sample[size_t(fold.test[i])] = f;

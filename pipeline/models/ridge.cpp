@@ -1,6 +1,8 @@
 #include "pipeline/models/ridge.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "pipeline/core/error.h"
 
@@ -17,12 +19,20 @@ RowVec<S> column_means(const Mat<S>& M) {
   return (acc / double(M.rows())).template cast<S>();
 }
 
+// Eigenvalues at or below r·eps·max(s) are round-off of a null direction (the centred kernel
+// always has one: the constant vector). In exact arithmetic such a component adds nothing (its
+// column of A or its row of B is 0), but in floating point its round-off divided by a tiny α
+// gives huge or non-finite predictions (F11: α = 1e-30 in float32, 1e-300 in float64). They are
+// stored as +inf, so that every 1/(s + α) leaves them out — the α -> 0 limit of ridge.
 template <class S>
 void decompose(const Mat<S>& K, Vec<S>& s, Mat<S>& U) {
   if (!linalg::eig_sym(K, s, U))
     throw numerical_error("ridge: the eigendecomposition of a ", K.rows(), "x", K.cols(),
                           " matrix failed (non-finite input?)");
-  s = s.cwiseMax(S(0));  // round-off can make the smallest eigenvalues slightly negative
+  if (s.size() == 0) return;
+  const S tol = S(s.size()) * std::numeric_limits<S>::epsilon() * std::max(s.maxCoeff(), S(0));
+  for (int64_t k = 0; k < s.size(); ++k)
+    if (s[k] <= tol) s[k] = std::numeric_limits<S>::infinity();
 }
 
 // Z[k, t] = B[k, t] / (s[k] + alpha[t]) for targets [t0, t0 + count).

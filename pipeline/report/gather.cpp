@@ -12,6 +12,7 @@
 #include "pipeline/core/format.h"
 #include "pipeline/core/log.h"
 #include "pipeline/io/h5.h"
+#include "pipeline/io/h5_probe.h"
 #include "pipeline/io/nifti/image.h"
 #include "pipeline/io/predictions.h"
 
@@ -38,15 +39,16 @@ ArtifactKind peek_kind(const std::string& path) {
   ArtifactKind k;
   try {
     if (!H5::H5File::isHdf5(path)) throw input_error("'", path, "' is not an HDF5 file");
+    const h5::FileStrings strings = h5::probe_file(path);  // strings come from the probe (h5_probe.h)
+    const auto kind = strings.attributes.find("/@vox2clip_format");
+    if (kind == strings.attributes.end() || kind->second.size() != 1) return k;
+    k.kind = kind->second.front();
     H5::H5File f(path, H5F_ACC_RDONLY);
-    if (H5Aexists_by_name(f.getId(), "/", "vox2clip_format", H5P_DEFAULT) <= 0) return k;
-    H5::Attribute kind_attr(H5Aopen_by_name(f.getId(), "/", "vox2clip_format", H5P_DEFAULT, H5P_DEFAULT));
-    kind_attr.read(kind_attr.getStrType(), k.kind);
     if (H5Aexists_by_name(f.getId(), "/", "vox2clip_format_version", H5P_DEFAULT) > 0) {
       H5::Attribute v(H5Aopen_by_name(f.getId(), "/", "vox2clip_format_version", H5P_DEFAULT, H5P_DEFAULT));
       double version = 0;
-      v.read(H5::PredType::NATIVE_DOUBLE, &version);
-      k.version = int(version);
+      if (v.getTypeClass() == H5T_INTEGER || v.getTypeClass() == H5T_FLOAT) v.read(H5::PredType::NATIVE_DOUBLE, &version);
+      k.version = std::isfinite(version) && std::abs(version) < 1e6 ? int(version) : 0;
     }
     k.is_vox2clip = true;
     return k;

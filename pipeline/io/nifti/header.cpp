@@ -46,8 +46,50 @@ struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
 };
 
+// The fields nifticlib trusts, checked on the raw bytes before it sees them (a NIfTI-2 dim[0]
+// of 2^31+4 crashed inside libnifti2): dim[0] in 1..7, every used dim[i] >= 0, a voxel count
+// times the datatype's bytes that fits in 63 bits, and a vox_offset that is a finite, non-negative
+// byte offset below 2^62 (NIfTI-1 stores it as a float: NaN, inf and >= 2^31 are refused, as
+// nibabel does). The byte order is the one of sizeof_hdr.
+void check_raw_fields(const std::string& path, const uint8_t* b, int size, bool swapped) {
+  const auto get = [&](int at, auto zero) {
+    decltype(zero) v;
+    std::memcpy(&v, b + at, sizeof v);
+    if (swapped) {
+      auto* bytes = reinterpret_cast<uint8_t*>(&v);
+      std::reverse(bytes, bytes + sizeof v);
+    }
+    return v;
+  };
+  const bool n2 = size == 540;
+  const int64_t dim0 = n2 ? get(16, int64_t{}) : get(40, int16_t{});
+  if (dim0 < 1 || dim0 > 7) throw input_error("'", path, "': header field dim[0] = ", dim0, " (expected 1..7)");
+  const TypeInfo* t = find_type(n2 ? get(12, int16_t{}) : get(70, int16_t{}));
+  using u128 = unsigned __int128;  // a product of 7 int64 dims and the bytes cannot wrap below 2^100
+  u128 bytes = t && t->bytes > 0 ? unsigned(t->bytes) : 1;
+  for (int64_t i = 1; i <= dim0; ++i) {
+    const int64_t d = n2 ? get(16 + 8 * int(i), int64_t{}) : get(40 + 2 * int(i), int16_t{});
+    if (d < 0) throw input_error("'", path, "': header field dim[", i, "] = ", d, " is negative");
+    bytes = std::min<u128>(bytes * uint64_t(d), u128(1) << 100);
+  }
+  if (bytes >= u128(1) << 62)
+    throw input_error("'", path, "': the header's dimensions (dim[1..", dim0,
+                      "]) times the bytes per voxel exceed 2^62 bytes of voxel data");
+  if (n2) {
+    const int64_t off = get(168, int64_t{});
+    if (off < 0 || off >= (int64_t{1} << 62))
+      throw input_error("'", path, "': header field vox_offset = ", off, " (expected a byte offset from 0 to 2^62)");
+  } else {
+    const float off = get(108, float{});
+    if (!(off >= 0 && off < 2147483648.0f))
+      throw input_error("'", path, "': header field vox_offset = ", off,
+                        " (expected a finite byte offset from 0 to 2^31)");
+  }
+}
+
 // sizeof_hdr tells which reader applies: 348 (NIfTI-1 / ANALYZE) or 540 (NIfTI-2), in either byte
-// order. Reads (and inflates) only the first bytes; a short or foreign header is an input_error.
+// order. Reads (and inflates) only the first bytes; a short or foreign header, or one whose
+// dimensions or data offset are out of range (check_raw_fields), is an input_error.
 int header_size(const std::string& hdr_path) {
   gzFile gz = gzopen(hdr_path.c_str(), "rb");
   if (!gz) throw io_error("cannot open '", hdr_path, "': ", std::strerror(errno));
@@ -60,9 +102,13 @@ int header_size(const std::string& hdr_path) {
   uint32_t size;
   std::memcpy(&size, b, 4);
   const uint32_t swapped = __builtin_bswap32(size);
-  if (size == 348 || swapped == 348) return 348;
+  if (size == 348 || swapped == 348) {
+    check_raw_fields(hdr_path, b, 348, size != 348);
+    return 348;
+  }
   if (size == 540 || swapped == 540) {
     if (n < 540) throw input_error("'", hdr_path, "': expected a 540 byte NIfTI-2 header, found ", n, " bytes");
+    check_raw_fields(hdr_path, b, 540, size != 540);
     return 540;
   }
   throw input_error("'", hdr_path,

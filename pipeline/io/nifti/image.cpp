@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "pipeline/core/error.h"
+#include "pipeline/core/memory.h"
 #include "pipeline/io/gzip.h"
 #include "pipeline/io/nifti/datatypes.h"
 #include "pipeline/io/read_file.h"
@@ -35,6 +36,8 @@ Image Image::load(const std::string& path) {
     const int64_t csize = file.size();
     auto comp = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(std::max<int64_t>(csize, 1)));
     const int64_t got = file.read_at(comp.get(), csize, 0);
+    require_memory(double(offset + nbytes),
+                   cat("the voxel data of '", h.data_path, "' (", format_dims(h.dims), " ", h.datatype_name, ")"));
     img.buffer_ = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(offset + nbytes + 1));
     gzip::inflate(comp.get(), static_cast<size_t>(got), img.buffer_.get(), static_cast<size_t>(offset + nbytes),
                   h.data_path, static_cast<size_t>(offset));

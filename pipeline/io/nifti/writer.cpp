@@ -1,6 +1,10 @@
 #include "pipeline/io/nifti/writer.h"
 
+#include <fcntl.h>
 #include <nifti2_io.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cmath>
@@ -82,31 +86,48 @@ std::vector<uint8_t> n1_header(const std::vector<int64_t>& dims, int datatype, c
   return bytes;
 }
 
-// Header + data into out's temporary (gzipped when the final name ends in .gz), then commit.
-void write_file(AtomicOutput& out, const std::vector<uint8_t>& header, const uint8_t* data, size_t data_bytes) {
+// Writes all of `bytes` to fd; false (errno set) on failure.
+bool write_all(int fd, const uint8_t* bytes, size_t n) {
+  while (n > 0) {
+    const ssize_t k = ::write(fd, bytes, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    bytes += k, n -= size_t(k);
+  }
+  return true;
+}
+
+// Header + data into out's temporary (gzipped when the final name ends in .gz), then commit
+// (unless the caller commits it with other outputs). The temporary is created exclusively and
+// never through a symbolic link (F14: a link planted at its name would have had its target
+// overwritten).
+void write_file(AtomicOutput& out, const std::vector<uint8_t>& header, const uint8_t* data, size_t data_bytes,
+                bool commit = true) {
   const std::string& path = out.final_path();
   if (!(ends_with(path, ".nii") || ends_with(path, ".nii.gz")))
     throw usage_error("cannot write '", path, "': expected a .nii or .nii.gz file name");
-  std::ofstream file(out.temp_path(), std::ios::binary | std::ios::trunc);
-  if (!file) throw io_error("cannot write '", out.temp_path(), "': ", std::strerror(errno));
+  const int fd = ::open(out.temp_path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) throw io_error("cannot create '", path, "': ", std::strerror(errno));
+  bool ok;
   if (ends_with(path, ".gz")) {
     std::vector<uint8_t> whole(header.size() + data_bytes);
     std::memcpy(whole.data(), header.data(), header.size());
     if (data_bytes) std::memcpy(whole.data() + header.size(), data, data_bytes);
     const std::vector<uint8_t> compressed = gzip::compress(whole.data(), whole.size(), path);
-    file.write(reinterpret_cast<const char*>(compressed.data()), std::streamsize(compressed.size()));
+    ok = write_all(fd, compressed.data(), compressed.size());
   } else {
-    file.write(reinterpret_cast<const char*>(header.data()), std::streamsize(header.size()));
-    file.write(reinterpret_cast<const char*>(data), std::streamsize(data_bytes));
+    ok = write_all(fd, header.data(), header.size()) && write_all(fd, data, data_bytes);
   }
-  file.close();
-  if (!file) throw io_error("cannot write '", out.temp_path(), "': ", std::strerror(errno));
-  out.commit();
+  const int saved = errno;
+  if (::close(fd) != 0 && ok) ok = false;
+  else if (!ok) errno = saved;
+  if (!ok) throw io_error("cannot write '", path, "': ", std::strerror(errno));
+  if (commit) out.commit();
 }
 
 }  // namespace
 
-void write_map(AtomicOutput& out, const Header& grid, const std::vector<float>& values) {
+void write_map(AtomicOutput& out, const Header& grid, const std::vector<float>& values, bool commit) {
   const std::string& path = out.final_path();
   if (grid.dims.size() < 3)
     throw input_error("cannot write map '", path, "': grid of '", grid.path, "' has dims ", format_dims(grid.dims),
@@ -116,7 +137,7 @@ void write_map(AtomicOutput& out, const Header& grid, const std::vector<float>& 
     throw input_error("cannot write map '", path, "': expected ", grid.volume_size(), " values for grid ",
                       format_dims(dims), ", got ", values.size());
   const auto header = n1_header(dims, NIFTI_TYPE_FLOAT32, grid.affine, 0.0, 0.0, 0.0, path);
-  write_file(out, header, reinterpret_cast<const uint8_t*>(values.data()), values.size() * sizeof(float));
+  write_file(out, header, reinterpret_cast<const uint8_t*>(values.data()), values.size() * sizeof(float), commit);
 }
 
 void write_map(const std::string& path, const Header& grid, const std::vector<float>& values) {

@@ -18,9 +18,10 @@ namespace v2c::nifti {
 // with code 1 (scanner) when the affine is a rotation+zoom, else sform only), values x fastest,
 // size volume_size(). .nii or .nii.gz by the extension of the final path.
 // The AtomicOutput form is for a stage's output (made before the work, so an existing file is
-// refused without --force; committed here); the path form replaces an existing file (files inside
-// an output the caller already owns, tests).
-void write_map(AtomicOutput& out, const Header& grid, const std::vector<float>& values);
+// refused without --force; committed here, or left complete under its temporary name when
+// !commit, for a stage that commits all its outputs together: core/output.h commit_together);
+// the path form replaces an existing file (files inside an output the caller already owns, tests).
+void write_map(AtomicOutput& out, const Header& grid, const std::vector<float>& values, bool commit = true);
 void write_map(const std::string& path, const Header& grid, const std::vector<float>& values);
 
 // A 4D series for simulated studies: dims {nx,ny,nz,nt} (nt == 1 writes a 3D image), affine, TR
