@@ -3,7 +3,9 @@
 #   make            set-up (Debian packages), build, then the main job on the default study
 #   make test       set-up (+ test oracles), build, every test; last line "N passed, N failed"
 #   make build      build only (build/bin/v2c-*)
-#   make asan       the tests under AddressSanitizer + UBSan (build-asan/)
+#   make asan       every test under AddressSanitizer + UBSan (build-asan/); `make test-asan-suites`
+#                   only the I/O and regression suites (ASAN_SUITES)
+#   make fuzz       each libFuzzer harness of fuzz/ for FUZZ_SECONDS (build-fuzz/, clang)
 #   make bench      benchmarks against peers -> build/bench/results.json
 #   make validate   simulated-design validations (minutes; not part of make test) -> build/validate/
 #   make CONFIG=configs/haxby2001.yaml   the pipeline on another study
@@ -33,14 +35,17 @@ BUILD_PACKAGES := g++ make pkg-config git libeigen3-dev libnifti2-dev libhdf5-de
 TEST_PACKAGES  := python3 python3-numpy python3-scipy python3-nibabel python3-h5py python3-sklearn gzip \
                   chromium fonts-liberation fonts-dejavu-core
 BENCH_PACKAGES := python3 python3-numpy python3-h5py python3-sklearn python3-torch python3-faiss gzip bc
+FUZZ_PACKAGES  := clang libclang-rt-dev libomp-dev
 
-.PHONY: setup setup-test setup-bench
+.PHONY: setup setup-test setup-bench setup-fuzz
 setup:
 	@scripts/ensure-debian-packages.sh $(BUILD_PACKAGES)
 setup-test: setup
 	@scripts/ensure-debian-packages.sh $(TEST_PACKAGES)
 setup-bench: setup
 	@scripts/ensure-debian-packages.sh $(BENCH_PACKAGES)
+setup-fuzz: setup
+	@scripts/ensure-debian-packages.sh $(FUZZ_PACKAGES)
 
 # ---- build ---------------------------------------------------------------------------------
 INCLUDES := -I. -isystem /usr/include/nifti -isystem /usr/include/eigen3 \
@@ -108,14 +113,52 @@ $(TEST_BIN): $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o) $(LIB)
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- tests ---------------------------------------------------------------------------------
-.PHONY: test asan
+# The suites that read files or run stages on damaged inputs, under ASan+UBSan.
+ASAN_SUITES ?= fuzz_regress,nifti,tsv,events,features,bdata,stage_errors,info
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan OPT_FLAGS="-O1 -g" \
+            SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+# Leaks are not checked: HDF5 and OpenBLAS keep global state until exit.
+export ASAN_OPTIONS ?= detect_leaks=0
+
+.PHONY: test asan test-asan-suites
 test: setup-test
 	@$(MAKE) --no-print-directory build $(TEST_BIN)
 	@BUILD=$(BUILD) scripts/run-tests.sh
 
+test-asan-suites:
+	@$(ASAN_MAKE) build build-asan/bin/v2c-tests
+	@echo "under ASan+UBSan ($(ASAN_SUITES)):"
+	@BUILD=build-asan scripts/run-tests.sh --run_test=$(ASAN_SUITES)
+
 asan:
-	@$(MAKE) --no-print-directory test BUILD=build-asan OPT_FLAGS="-O1 -g" \
-	  SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer"
+	@$(ASAN_MAKE) build build-asan/bin/v2c-tests
+	@BUILD=build-asan scripts/run-tests.sh
+
+# ---- fuzzing (libFuzzer, Debian clang) -----------------------------------------------------
+# Each harness (fuzz/<target>.cpp, bodies in fuzz/harness.h) runs for FUZZ_SECONDS from the seeds
+# in fuzz/corpus/<target>/ and tests/regress/fuzz/<target>/; the readers are built with clang,
+# ASan+UBSan and coverage, with the library's -march. A crasher lands in build-fuzz/crashes/<target>/:
+# copy it to tests/regress/fuzz/<target>/ once fixed, so `make test` replays it.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/*.cpp)))
+FUZZ_BUILD := build-fuzz
+# Only what the harnesses read with (the archive links just the objects they use).
+FUZZ_LIB_SRC := $(wildcard pipeline/core/*.cpp pipeline/io/*.cpp pipeline/io/nifti/*.cpp) \
+                pipeline/models/ridge_config.cpp
+FUZZ_MAKE = $(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CXX=clang++ OPT_FLAGS="-O1 -g" \
+            SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+            CXXFLAGS="-fsanitize=fuzzer-no-link" LIB_SRC="$(FUZZ_LIB_SRC)"
+
+.PHONY: fuzz fuzz-build
+fuzz: setup-fuzz
+	@$(FUZZ_MAKE) fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz.sh $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/bin/fuzz-%)
+
+$(BUILD)/bin/fuzz-%: $(BUILD)/obj/fuzz/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) -fsanitize=fuzzer $< $(LIB) $(LDLIBS_ALL) -o $@
 
 # ---- public datasets (network needed) ---------------------------------------------------
 .PHONY: fetch-haxby2001 fetch-god fetch-horikawa2020
@@ -154,4 +197,4 @@ format:
 
 .PHONY: clean
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
