@@ -34,18 +34,21 @@ std::string node_text(const YAML::Node& node) {
   YAML::Emitter out;
   out.SetDoublePrecision(10);
   out << YAML::Flow << node;
-  return excerpt(out.c_str());
+  return out.c_str();
 }
+
+// The same, cut for messages (a value can be megabytes long).
+std::string node_excerpt(const YAML::Node& node) { return excerpt(node_text(node)); }
 
 // A key of a YAML mapping as text; a key that is not a plain scalar (`? [a, b]`) is a usage error.
 std::string key_text(const YAML::Node& key, const std::string& where) {
   if (!key.IsScalar())
-    throw usage_error(where, ": a key must be a plain name, found '", node_text(key), "'");
+    throw usage_error(where, ": a key must be a plain name, found '", node_excerpt(key), "'");
   return key.Scalar();
 }
 
 [[noreturn]] void type_mismatch(const YAML::Node& node, const std::string& what, const char* expected) {
-  throw usage_error("config field '", what, "': expected ", expected, ", found '", node_text(node), "'");
+  throw usage_error("config field '", what, "': expected ", expected, ", found '", node_excerpt(node), "'");
 }
 
 template <class T>
@@ -145,7 +148,7 @@ void Schema::apply(const YAML::Node& mapping, const std::string& origin) {
   if (!mapping || mapping.IsNull()) return;
   if (!mapping.IsMap())
     throw usage_error(origin, ": section '", section_, "' must be a mapping of key: value, found '",
-                      node_text(mapping), "'");
+                      node_excerpt(mapping), "'");
   for (const auto& kv : mapping) {
     const std::string key = key_text(kv.first, origin + ", section '" + section_ + "'");
     Field* f = find(key);
