@@ -94,7 +94,7 @@ BOOST_AUTO_TEST_CASE(rejects_a_bad_config_naming_the_field) {
 // responsive voxels, plus per-voxel AR(1) noise (0.3) and drift. Persistence ignores that the
 // volumes are z-scored noise around a slow latent; the model must beat it. Against the per-voxel
 // AR(1) the numbers are reported, not asserted (on this simulation the model does not beat it).
-BOOST_AUTO_TEST_CASE(beats_persistence_and_ar1_on_simulated_spontaneous_activity) {
+BOOST_AUTO_TEST_CASE(beats_persistence_on_simulated_spontaneous_activity_and_reports_ar1) {
   sim::StudyParams p;
   p.n_categories = 2;
   p.train_per_category = 4;
