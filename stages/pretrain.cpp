@@ -42,6 +42,7 @@ const StageSpec spec{
                  OptionRole::output},
                 {"resume", "", "continue from OUT.ckpt when it exists", false, false, ""}},
     .output_help = "the pretrained model (HDF5 encoder checkpoint)",
+    .runs_on_ranks = true,
 };
 
 dist::Communicator* world = nullptr;

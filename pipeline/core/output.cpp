@@ -287,7 +287,7 @@ void OutputSet::add_input(const std::string& path, const std::string& option) {
   inputs_.push_back(std::move(in));
 }
 
-void OutputSet::add_output(const std::string& path, bool force, const std::string& option) {
+void OutputSet::add_output(const std::string& path, bool force, const std::string& option, bool lock) {
   Entry out(path, option);
   std::error_code ec;
   if (path.empty()) throw usage_error("no output path given", option.empty() ? "" : cat(" (", option, ")"));
@@ -299,7 +299,7 @@ void OutputSet::add_output(const std::string& path, bool force, const std::strin
   }
   if (fs::exists(fs::symlink_status(path, ec)) && !force)
     throw usage_error("output '", path, "' already exists; pass --force to overwrite it");
-  out.lock = std::make_unique<OutputLock>(path);
+  if (lock) out.lock = std::make_unique<OutputLock>(path);
   outputs_.push_back(std::move(out));
 }
 

@@ -77,7 +77,8 @@ class OutputSet {
 
   // `option` names where the path came from in messages ("--out", "--samples").
   void add_input(const std::string& path, const std::string& option = "");
-  void add_output(const std::string& path, bool force, const std::string& option = "");
+  // lock = false: checked like any output but not locked (a rank of a job that does not write).
+  void add_output(const std::string& path, bool force, const std::string& option = "", bool lock = true);
 
  private:
   struct Entry;

@@ -1,5 +1,7 @@
 #include "pipeline/core/stage.h"
 
+#include <cstdlib>
+
 #include <omp.h>
 
 #include <algorithm>
@@ -29,6 +31,13 @@ std::string Args::one(const std::string& name, const std::string& fallback) cons
 }
 
 namespace {
+
+// This process's rank in a job started by a launcher (OpenMPI, PMIx, MPICH/PMI, Slurm); 0 alone.
+int launcher_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* v = std::getenv(var); v && *v) return std::atoi(v);
+  return 0;
+}
 
 std::vector<OptionSpec> standard_options(const StageSpec& spec) {
   std::vector<OptionSpec> opts = {
@@ -215,10 +224,11 @@ class StageRunner {
         for (const auto& o : *opts)
           if (o.role == OptionRole::input)
             for (const auto& v : args.all(o.name)) ctx.files.add_input(v, "--" + o.name);
+      const bool writer = !spec.runs_on_ranks || launcher_rank() == 0;
       for (const auto* opts : {&std_opts, &spec.options})
         for (const auto& o : *opts)
           if (o.role == OptionRole::output)
-            for (const auto& v : args.all(o.name)) ctx.files.add_output(v, ctx.force, "--" + o.name);
+            for (const auto& v : args.all(o.name)) ctx.files.add_output(v, ctx.force, "--" + o.name, writer);
       // More threads than cores only oversubscribe (OpenMP and OpenBLAS spin-wait): capped.
       const int threads = parse_int<int>(args.one("threads", "0"), "--threads", ExitCode::usage, 0, 1 << 20);
       ctx.threads = threads == 0 ? omp_get_num_procs() : std::min(threads, omp_get_num_procs());

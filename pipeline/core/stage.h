@@ -46,6 +46,9 @@ struct StageSpec {
   bool has_output = true;      // --out is required and protected by --force
   std::string output_help = "output file";
   std::string config_section = "";  // config section read, when not the stage's name
+  // The stage may run as N processes of one job (mpirun, srun): only the launcher's rank 0 (the
+  // writer) locks the outputs; every rank still checks them against the inputs and --force.
+  bool runs_on_ranks = false;
 };
 
 class Args {
