@@ -91,15 +91,20 @@ $(WORK)/%/ridge-f$(1).h5: $(WORK)/%/samples.h5 $(CONFIG) $(V2C)/v2c-ridge
 endef
 $(foreach f,$(FRACTIONS),$(eval $(call ridge_rule,$(f))))
 
-$(ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(CONFIG) $(V2C)/v2c-pretrain
+# The held-out subjects' test rows (any fraction's ridge output: they do not depend on it) name the
+# stimuli pretraining leaves out.
+HELDOUT_FOLDS := $(foreach h,$(HELDOUT),$(WORK)/$(h)/ridge-f$(lastword $(FRACTIONS)).h5)
+$(ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(HELDOUT_FOLDS) $(CONFIG) $(V2C)/v2c-pretrain
 	@mkdir -p $(@D)
-	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(filter %samples.h5,$^) --out $@
+	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) \
+	  $(foreach h,$(HELDOUT),--heldout-samples $(WORK)/$(h)/samples.h5 --heldout-folds $(WORK)/$(h)/ridge-f$(lastword $(FRACTIONS)).h5) --out $@
 
-$(SSL_ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5 $(WORK)/$(s)/timeseries.h5) $(CONFIG) \
-                $(V2C)/v2c-pretrain
+$(SSL_ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5 $(WORK)/$(s)/timeseries.h5) $(HELDOUT_FOLDS) \
+                $(CONFIG) $(V2C)/v2c-pretrain
 	@mkdir -p $(@D)
-	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(filter %samples.h5,$^) \
-	  --timeseries $(filter %timeseries.h5,$^) --ssl-out $(SSL_ONLY_ENCODER) --out $@
+	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) \
+	  $(foreach h,$(HELDOUT),--heldout-samples $(WORK)/$(h)/samples.h5 --heldout-folds $(WORK)/$(h)/ridge-f$(lastword $(FRACTIONS)).h5) \
+	  --timeseries $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/timeseries.h5) --ssl-out $(SSL_ONLY_ENCODER) --out $@
 # the same call's self-supervised stage alone (untrained backbone): fine-tuned in full mode only
 $(SSL_ONLY_ENCODER): $(SSL_ENCODER) ;
 

@@ -5,9 +5,12 @@
 #include "pipeline/core/log.h"
 #include "pipeline/core/output.h"
 #include "pipeline/core/stage.h"
+#include "pipeline/io/predictions.h"
+#include "pipeline/io/samples.h"
 #include "pipeline/dist/mpi_communicator.h"
 #include "pipeline/models/encoder/pretrain.h"
 #include "pipeline/models/encoder/ssl/pretrain_ssl.h"
+#include "pipeline/study/test_stimuli.h"
 
 extern "C" void openblas_set_num_threads(int num_threads);
 
@@ -23,8 +26,10 @@ const StageSpec spec{
         "stimulus feature (CLIP) space, with contrastive (CLIP/SigLIP) and MSE/cosine losses, AdamW, warm-up and "
         "cosine schedule and gradient clipping. The last runs of every subject validate (early stopping on "
         "validation top-1 retrieval). Checkpoints go to OUT.ckpt every pretrain.checkpoint_every steps and on "
-        "SIGINT/SIGTERM; --resume continues from there. Leave the held-out subjects' test runs out "
-        "(pretrain.exclude_runs) so the backbone never sees novel test stimuli. Started by an MPI launcher "
+        "SIGINT/SIGTERM; --resume continues from there. Every sample showing a stimulus that the held-out "
+        "subjects' outer folds test (--heldout-samples with --heldout-folds, their v2c-ridge output) is left out "
+        "of training and validation (pretrain.exclude_test_stimuli); the output records the stimulus ids it "
+        "trained and validated on. Started by an MPI launcher "
         "(mpirun -np N, srun -n N), it trains data-parallel: each batch is split across the N processes, "
         "gradients are summed in a fixed order, rank 0 writes the checkpoints and OUT (on a file system every "
         "rank sees), and the weights equal a one-process run's to float rounding; --threads then defaults to "
@@ -40,12 +45,70 @@ const StageSpec spec{
                 {"ssl-out", "FILE", "with --timeseries: also write the encoder as the self-supervised stage left it "
                  "(its adapters, an untrained backbone), for fine-tuning without the CLIP stage", false, false, "",
                  OptionRole::output},
+                {"heldout-samples", "FILE", "samples.h5 of each held-out subject (whose test stimuli are left out)",
+                 true, false, "", OptionRole::input},
+                {"heldout-folds", "FILE", "each held-out subject's v2c-ridge output: which samples its folds test",
+                 true, false, "", OptionRole::input},
                 {"resume", "", "continue from OUT.ckpt when it exists", false, false, ""}},
     .output_help = "the pretrained model (HDF5 encoder checkpoint)",
     .runs_on_ranks = true,
 };
 
 dist::Communicator* world = nullptr;
+
+// The held-out subjects' test stimuli, left out of every pretraining subject (or, with the
+// exclusion off, counted and warned about).
+void leave_out_heldout_test_stimuli(StageContext& ctx, const encoder::PretrainConfig& cfg,
+                                    encoder::SampleSource& source) {
+  const auto heldout = ctx.args.all("heldout-samples"), folds = ctx.args.all("heldout-folds");
+  if (heldout.size() != folds.size())
+    throw usage_error("give one --heldout-folds per --heldout-samples; found ", heldout.size(), " and ", folds.size());
+  if (heldout.empty()) {
+    log::warn("no --heldout-samples: nothing is left out, so pretraining may train on stimuli a held-out subject "
+              "is later tested on");
+    return;
+  }
+  study::TestStimuli tested;
+  for (size_t h = 0; h < heldout.size(); ++h) {
+    ctx.add_input(heldout[h]);
+    ctx.add_input(folds[h]);
+    const Samples s = read_samples(heldout[h]);
+    const Predictions p = read_predictions(folds[h]);
+    if (p.subject != s.subject || p.stimulus != s.stimulus)
+      throw input_error("--heldout-folds '", folds[h], "' holds the folds of ", p.subject, " (", p.stimulus.size(),
+                        " samples); --heldout-samples '", heldout[h], "' is ", s.subject, " (", s.n_samples(), ")");
+    if (!s.has_features())
+      throw input_error("--heldout-samples '", heldout[h], "' carries no stimulus features");
+    for (const auto& sub : source.subjects())
+      if (sub.id == s.subject)
+        throw usage_error("subject ", s.subject, " is both held out (--heldout-samples) and pretrained on (--samples)");
+    MatrixF vectors(s.n_samples(), s.features.cols());
+    for (int64_t i = 0; i < s.n_samples(); ++i) vectors.row(i) = s.features.row(s.feature_row[size_t(i)]);
+    study::add_test_stimuli(s.stimulus, vectors, p.fold, tested);
+  }
+  int64_t showing = 0, total = 0;
+  for (size_t k = 0; k < source.subjects().size(); ++k) {
+    const encoder::SubjectTable& t = source.subjects()[k];
+    std::vector<int64_t> all(size_t(t.n_samples()));
+    for (int64_t i = 0; i < t.n_samples(); ++i) all[size_t(i)] = i;
+    const std::vector<int64_t> rows = study::rows_showing(t.stimulus, source.targets(k, all), tested);
+    showing += int64_t(rows.size());
+    total += t.n_samples();
+    if (!cfg.exclude_test_stimuli) continue;
+    if (int64_t(rows.size()) == t.n_samples())
+      throw input_error("pretraining subject ", t.id, ": all ", t.n_samples(),
+                        " samples show stimuli the held-out subjects are tested on; nothing is left to pretrain on "
+                        "(test the held-out subjects on stimuli of their own, e.g. ridge.outer: explicit with novel-"
+                        "stimulus test runs)");
+    source.leave_out(k, rows);
+  }
+  if (cfg.exclude_test_stimuli)
+    log::info("left out ", showing, " of ", total, " pretraining samples: they show one of the ", tested.ids.size(),
+              " stimuli the held-out subjects are tested on");
+  else if (showing > 0)
+    log::warn("pretrain.exclude_test_stimuli is off: ", showing, " of ", total, " pretraining samples show one of the ",
+              tested.ids.size(), " stimuli the held-out subjects are tested on (a leak)");
+}
 
 void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
   if (world->size() > 1) {
@@ -90,6 +153,7 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
     log::info("self-supervised encoder (untrained backbone) -> ", ctx.out);
     return;
   }
+  leave_out_heldout_test_stimuli(ctx, cfg, subjects);
   encoder::pretrain(subjects, cfg, ctx.seed, ctx.out, ctx.provenance, ctx.force, ctx.args.has("resume"), world,
                     adapters);
   log::info("pretrained encoder -> ", ctx.out);

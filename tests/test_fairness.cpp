@@ -1,11 +1,15 @@
 // Ridge and the encoders compared on equal terms, through the executables users run: every model
 // trains on exactly the rows ridge trained on in each outer fold (one fold definition, written to
-// predictions.h5 by v2c-ridge).
+// predictions.h5 by v2c-ridge), and pretraining never trains or validates on a stimulus that a
+// held-out subject is tested on.
 #include <boost/test/unit_test.hpp>
 
 #include <set>
 
 #include "pipeline/io/predictions.h"
+#include "pipeline/io/samples.h"
+#include "pipeline/models/encoder/checkpoint.h"
+#include "pipeline/study/test_stimuli.h"
 #include "tests/test_util.h"
 
 using namespace v2c;
@@ -82,6 +86,69 @@ BOOST_AUTO_TEST_CASE(finetuning_refuses_folds_of_other_samples) {
   test::check_stage_failure(test::run_stage("finetune", {"--samples", st.samples(2), "--folds-from", ridge, "--set",
                                                          "finetune.epochs=1", "--quiet", "--out", enc}),
                             3, enc, {"another subject", "sub-02"});
+}
+
+// Done-when 1 of issue 10, a planted leak: every subject sees a random 120 of the same 192
+// training stimuli and all 40 test stimuli; the held-out sub-03 is tested leave-one-run-out, so
+// each of its stimuli is a test stimulus of some fold, and most of them are in the pretraining
+// subjects' runs.
+BOOST_AUTO_TEST_CASE(pretraining_leaves_out_every_stimulus_a_heldout_subject_is_tested_on) {
+  SmallStudy st(3, {"simulate.train_per_subject=120"});
+  const std::string folds = st.dir.file("sub-03-ridge.h5");
+  run_ok("ridge", {"--samples", st.samples(3), "--set", "ridge.alphas=[1,100]", "--quiet", "--out", folds});
+  std::set<std::string> tested;
+  const Samples held = read_samples(st.samples(3));
+  const Predictions p = read_predictions(folds);
+  for (size_t i = 0; i < p.fold.size(); ++i)
+    if (p.fold[i] >= 0) tested.insert(held.stimulus[i]);
+  BOOST_REQUIRE_EQUAL(tested.size(), 160u);  // its 120 training and the 40 test stimuli
+  auto pretrain = [&](const std::string& exclude, const std::string& out) {
+    run_ok("pretrain", {"--samples", st.samples(1), st.samples(2), "--heldout-samples", st.samples(3),
+                        "--heldout-folds", folds, "--set", "pretrain.exclude_test_stimuli=" + exclude, "--set",
+                        "pretrain.epochs=2", "--set", "pretrain.latent=8", "--quiet", "--out", out});
+    return encoder::read_stimulus_record(out);
+  };
+  auto overlap = [&](const std::vector<std::string>& ids) {
+    int64_t n = 0;
+    for (const auto& id : ids) n += tested.count(id);
+    return n;
+  };
+  const encoder::StimulusRecord with = pretrain("true", st.dir.file("with.h5"));
+  BOOST_REQUIRE(with.recorded);
+  BOOST_CHECK(!with.train.empty());
+  BOOST_CHECK_EQUAL(overlap(with.train), 0);
+  BOOST_CHECK_EQUAL(overlap(with.validation), 0);
+  // Switched off, the same pretraining trains on the held-out subject's test stimuli: the check
+  // above can fail.
+  const encoder::StimulusRecord without = pretrain("false", st.dir.file("without.h5"));
+  BOOST_CHECK(without.train != with.train);
+  BOOST_CHECK_GT(overlap(without.train), 0);
+  BOOST_CHECK_GT(overlap(without.validation), 0);
+}
+
+// When the subjects share every stimulus and the held-out subject is tested on all of them, there
+// is nothing left to pretrain on: a clear refusal, not a silent leak.
+BOOST_AUTO_TEST_CASE(pretraining_refuses_when_every_stimulus_is_tested) {
+  SmallStudy st(2);  // every subject sees all 192 training and 40 test stimuli
+  const std::string folds = st.dir.file("sub-02-ridge.h5"), out = st.dir.file("enc.h5");
+  run_ok("ridge", {"--samples", st.samples(2), "--set", "ridge.alphas=[1,100]", "--quiet", "--out", folds});
+  test::check_stage_failure(test::run_stage("pretrain", {"--samples", st.samples(1), "--heldout-samples", st.samples(2),
+                                                         "--heldout-folds", folds, "--set", "pretrain.epochs=1",
+                                                         "--quiet", "--out", out}),
+                            3, out, {"sub-01", "nothing is left to pretrain on"});
+}
+
+// The same stimulus under two ids (two names aliased to one vector) is found by its vector.
+BOOST_AUTO_TEST_CASE(test_stimuli_are_matched_by_id_and_by_identical_vector) {
+  const MatrixF held{{1, 0}, {0, 1}, {1, 1}}, other{{1, 0}, {0.5f, 1}, {2, 2}};
+  study::TestStimuli t;
+  study::add_test_stimuli({"cat", "dog", "car"}, held, {0, 0, -1}, t);  // cat and dog tested, car never
+  // kitten has cat's vector; dog is the same id with another vector; bus is new.
+  BOOST_CHECK((study::rows_showing({"kitten", "dog", "bus"}, other, t) == std::vector<int64_t>{0, 1}));
+  study::TestStimuli none;
+  study::add_test_stimuli({"cat", "dog", "car"}, held, {-1, -1, -1}, none);
+  BOOST_CHECK(study::rows_showing({"kitten", "dog", "bus"}, other, none).empty());
+  BOOST_CHECK((study::rows_showing({"car"}, MatrixF{{1, 1}}, t).empty()));  // untested
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -20,7 +20,8 @@ const char* scalar_name() {
 }  // namespace
 
 template <class S>
-void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Provenance& prov, bool force) {
+void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Provenance& prov, bool force,
+                     const StimulusRecord& stimuli) {
   with_context(cat("writing encoder checkpoint '", path, "'"), [&] {
     h5::ArtifactWriter w(path, kCheckpointKind, kCheckpointVersion, prov, force);
     const Encoder<S>& enc = tr.encoder();
@@ -57,6 +58,10 @@ void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Proven
     w.attr("/", "min_lr", oc.min_lr);
     w.attr("/", "warmup_steps", int64_t(oc.warmup_steps));
     w.attr("/", "total_steps", int64_t(oc.total_steps));
+    if (stimuli.recorded) {
+      w.write("stimuli/train", stimuli.train);
+      w.write("stimuli/validation", stimuli.validation);
+    }
     w.commit();
   });
 }
@@ -132,6 +137,18 @@ void load_checkpoint(const std::string& path, Trainer<S>& tr) {
   });
 }
 
+StimulusRecord read_stimulus_record(const std::string& path) {
+  return with_context(cat("reading encoder checkpoint '", path, "'"), [&] {
+    h5::ArtifactReader r(path, kCheckpointKind, kCheckpointVersion);
+    StimulusRecord rec;
+    if (!r.has("stimuli/train")) return rec;
+    rec.train = r.read_strings("stimuli/train");
+    rec.validation = r.read_strings("stimuli/validation");
+    rec.recorded = true;
+    return rec;
+  });
+}
+
 EncoderConfig read_architecture(const std::string& path) {
   h5::ArtifactReader r(path, kCheckpointKind, kCheckpointVersion);
   EncoderConfig ec;
@@ -165,8 +182,10 @@ bool read_adapter(const std::string& path, const std::string& subject, Mat<float
   return true;
 }
 
-template void save_checkpoint<float>(const std::string&, const Trainer<float>&, const Provenance&, bool);
-template void save_checkpoint<double>(const std::string&, const Trainer<double>&, const Provenance&, bool);
+template void save_checkpoint<float>(const std::string&, const Trainer<float>&, const Provenance&, bool,
+                                     const StimulusRecord&);
+template void save_checkpoint<double>(const std::string&, const Trainer<double>&, const Provenance&, bool,
+                                      const StimulusRecord&);
 template void load_checkpoint<float>(const std::string&, Trainer<float>&);
 template void load_checkpoint<double>(const std::string&, Trainer<double>&);
 

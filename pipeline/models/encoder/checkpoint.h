@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "pipeline/core/provenance.h"
 #include "pipeline/models/encoder/model.h"
@@ -12,10 +13,22 @@
 
 namespace v2c::encoder {
 
+// The stimuli a model was trained and validated on: stimulus ids (as in the events), sorted
+// (/stimuli/train, /stimuli/validation). A checkpoint written without them has neither dataset.
+struct StimulusRecord {
+  std::vector<std::string> train, validation;
+  bool recorded = false;
+};
+
 // Writes every parameter (value, trainable flag, AdamW m/v/steps), the trainer's step and Rng
-// state, and the configs (temp + rename; refuses to overwrite unless force).
+// state, the configs, and the stimulus record when it is `recorded` (temp + rename; refuses to
+// overwrite unless force).
 template <class S>
-void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Provenance& prov, bool force);
+void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Provenance& prov, bool force,
+                     const StimulusRecord& stimuli = {});
+
+// The stimulus record of a checkpoint (recorded = false when it has none).
+StimulusRecord read_stimulus_record(const std::string& path);
 
 // Restores a checkpoint into a trainer whose encoder has the same architecture and subjects (as
 // after the same constructor and add_subject calls). input_error when the kind, version,

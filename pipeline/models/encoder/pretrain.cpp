@@ -130,6 +130,18 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
       if (used(i)) (val.count(data[s].run[size_t(i)]) ? val_rows[s] : train_rows[s]).push_back(i);
     }
   }
+  // What the model is trained and validated on (stimulus ids), recorded in the output.
+  StimulusRecord record;
+  record.recorded = true;
+  {
+    std::set<std::string> train_ids, val_ids;
+    for (size_t s = 0; s < data.size(); ++s) {
+      for (int64_t r : train_rows[s]) train_ids.insert(data[s].stimulus[size_t(r)]);
+      for (int64_t r : val_rows[s]) val_ids.insert(data[s].stimulus[size_t(r)]);
+    }
+    record.train.assign(train_ids.begin(), train_ids.end());
+    record.validation.assign(val_ids.begin(), val_ids.end());
+  }
   // The shuffle buffer in rows of the widest subject; the epochs' orders (indices only) fix the
   // steps of every epoch up front: the schedule needs their total, a resumed run its epoch.
   int64_t p_max = 1, n_train = 0;
@@ -268,7 +280,7 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
   if (!writer) return;
   // The output is the best validation model (the last one without validation runs).
   load_checkpoint(best, tr);
-  save_checkpoint(out_path, tr, prov, force);
+  save_checkpoint(out_path, tr, prov, force, record);
   std::error_code ec;
   for (const auto& p : {ckpt, state_path, best}) fs::remove(p, ec);
 }

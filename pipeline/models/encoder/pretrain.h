@@ -35,8 +35,10 @@ class Communicator;
 
 namespace v2c::encoder {
 
-// Trains on every subject's samples; writes the best (validation) model to out_path as an
-// encoder checkpoint. resume: continue from out_path + ".ckpt" when it exists. comm: the ranks of
+// Trains on every subject's samples but those left out (SampleSource::leave_out: held-out test
+// stimuli, study/test_stimuli.h); writes the best (validation) model to out_path as an encoder
+// checkpoint that records the stimulus ids it trained and validated on (checkpoint.h,
+// StimulusRecord). resume: continue from out_path + ".ckpt" when it exists. comm: the ranks of
 // a data-parallel job (every rank calls pretrain with the same arguments); null = one process.
 // The samples stream through a shuffle buffer of pretrain.buffer_mib (stream_order.h): from their
 // files (FileSource) memory holds the buffer, the sample tables and the model, not the samples.

@@ -89,6 +89,10 @@ void PretrainConfig::describe(config::Schema& s) {
   s.field("exclude_runs", exclude_runs,
           "run indices (0-based) left out of pretraining in every subject: the held-out subject's test runs, so the "
           "backbone never sees the novel test stimuli");
+  s.field("exclude_test_stimuli", exclude_test_stimuli,
+          "leave out of pretraining (training and validation) every sample showing a stimulus that a held-out "
+          "subject's outer folds test (--heldout-samples/--heldout-folds; same stimulus id or identical feature "
+          "vector)");
   s.field("buffer_mib", buffer_mib,
           "shuffle buffer (MiB of voxel data) the samples stream through from their files: batches are drawn from "
           "the rows buffered; when every training row fits, the order is a full shuffle")

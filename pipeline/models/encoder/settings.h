@@ -128,6 +128,7 @@ struct PretrainConfig : TrainSettings {
   int patience = 8;
   int checkpoint_every = 200;
   std::vector<int> exclude_runs = {};
+  bool exclude_test_stimuli = true;
   double buffer_mib = 1024;   // shuffle buffer of the streamed samples (stream_order.h)
   int chunk_rows = 64;        // rows read from a samples file at a time
   bool supervised = true;     // false: self-supervised only (--timeseries), the backbone left at its start
