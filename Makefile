@@ -114,7 +114,7 @@ $(TEST_BIN): $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o) $(LIB)
 
 # ---- tests ---------------------------------------------------------------------------------
 # The suites that read files or run stages on damaged inputs, under ASan+UBSan.
-ASAN_SUITES ?= fuzz_regress,nifti,tsv,events,features,bdata,stage_errors,info
+ASAN_SUITES ?= reliability,outputs,fuzz_regress,nifti,tsv,events,features,bdata,stage_errors,info
 ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan OPT_FLAGS="-O1 -g" \
             SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 # Leaks are not checked: HDF5 and OpenBLAS keep global state until exit.

@@ -123,7 +123,7 @@ FieldRef<T>& FieldRef<T>::check(std::function<bool(const T&)> pred, std::string 
   T* ptr = &value_;
   f_.checks.push_back([ptr, pred, rule](const std::string& qualified) {
     if (!pred(*ptr))
-      throw usage_error("config field '", qualified, "' = ", to_text<T>(*ptr), ": must be ", rule);
+      throw usage_error("config field '", qualified, "' = ", excerpt(to_text<T>(*ptr)), ": must be ", rule);
   });
   return *this;
 }

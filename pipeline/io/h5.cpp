@@ -479,14 +479,21 @@ double ArtifactReader::attr_double(const std::string& object, const std::string&
   return reading(path_, object + "@" + name, [&] {
     if (H5Aexists_by_name(file_->getId(), object.c_str(), name.c_str(), H5P_DEFAULT) <= 0)
       throw input_error("'", path_, "' has no attribute '", name, "' on '", object, "'");
-    H5::Attribute a(H5Aopen_by_name(file_->getId(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
-    const H5T_class_t c = a.getTypeClass();
+    // The C API with handles closed here: H5::Attribute(hid_t) takes a second reference that
+    // is never released, which kept the file open after the reader was gone.
+    const Handle a(H5Aopen_by_name(file_->getId(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    const Handle type(a.ok() ? H5Aget_type(a.get()) : H5I_INVALID_HID, H5Tclose);
+    const Handle space(a.ok() ? H5Aget_space(a.get()) : H5I_INVALID_HID, H5Sclose);
+    if (!a.ok() || !type.ok() || !space.ok())
+      throw input_error("'", path_, "' attribute '", object, "@", name, "' cannot be read: ", hdf5_reason());
+    const H5T_class_t c = H5Tget_class(type.get());
     if (c != H5T_INTEGER && c != H5T_FLOAT)
       throw input_error("'", path_, "' attribute '", object, "@", name, "': expected a number");
-    if (a.getSpace().getSimpleExtentNpoints() != 1)
+    if (H5Sget_simple_extent_npoints(space.get()) != 1)
       throw input_error("'", path_, "' attribute '", object, "@", name, "': expected one value");
     double v = 0;
-    a.read(H5::PredType::NATIVE_DOUBLE, &v);
+    if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) < 0)
+      throw input_error("'", path_, "' attribute '", object, "@", name, "' cannot be read: ", hdf5_reason());
     return v;
   });
 }
