@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
         const double dx = (x - nx / 2.0) / (0.42 * nx), dy = (y - ny / 2.0) / (0.45 * ny),
                      dz = (z - nz / 2.0) / (0.45 * nz);
         const int64_t i = x + nx * (y + ny * z);
-        if (dx * dx + dy * dy + dz * dz < 1.0) mask[size_t(i)] = 1.0f, base[size_t(i)] = 900.0f + 200.0f * std::abs(g(rng));
+        if (dx * dx + dy * dy + dz * dz < 1.0)
+          mask[size_t(i)] = 1.0f, base[size_t(i)] = 900.0f + 200.0f * std::abs(g(rng));
       }
   std::vector<float> data(size_t(nv * nt));
   for (int64_t t = 0; t < nt; ++t) {

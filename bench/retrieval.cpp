@@ -44,14 +44,13 @@ MatrixF unit_rows(int64_t rows, int64_t d, uint64_t seed) {
 }
 
 std::string npy_header(const char* descr, int64_t rows, int64_t cols) {
-  std::string h = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" +
-                  std::to_string(rows) + ", " + std::to_string(cols) + "), }";
+  std::string h = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" + std::to_string(rows) +
+                  ", " + std::to_string(cols) + "), }";
   while ((10 + h.size() + 1) % 64) h += ' ';
   return h + '\n';
 }
 
-void write_npy(const std::string& path, const char* descr, const void* data, size_t bytes, int64_t rows,
-               int64_t cols) {
+void write_npy(const std::string& path, const char* descr, const void* data, size_t bytes, int64_t rows, int64_t cols) {
   const std::string h = npy_header(descr, rows, cols);
   std::ofstream out(path + ".tmp", std::ios::binary);
   out.write("\x93NUMPY\x01\x00", 8);

@@ -90,5 +90,6 @@ int main(int argc, char** argv) {
   const int64_t n = std::atoll(argv[1]), p = std::atoll(argv[2]), t = std::atoll(argv[3]);
   const int n_alphas = std::atoi(argv[4]), folds = std::atoi(argv[5]);
   const std::string precision = argv[6], dir = argv[7];
-  return precision == "float64" ? run<double>(n, p, t, n_alphas, folds, dir) : run<float>(n, p, t, n_alphas, folds, dir);
+  return precision == "float64" ? run<double>(n, p, t, n_alphas, folds, dir)
+                                : run<float>(n, p, t, n_alphas, folds, dir);
 }

@@ -50,11 +50,11 @@ int main(int argc, char** argv) {
     int64_t count;
   };
   const Product products[] = {
-      {"adapter forward X.W", B, p, L, false, false, 1}, {"adapter gradient Xt.G", p, B, L, true, false, 1},
-      {"block forward", B, L, L, false, false, blocks},  {"block input gradient", B, L, L, false, true, blocks},
+      {"adapter forward X.W", B, p, L, false, false, 1},       {"adapter gradient Xt.G", p, B, L, true, false, 1},
+      {"block forward", B, L, L, false, false, blocks},        {"block input gradient", B, L, L, false, true, blocks},
       {"block weight gradient", L, B, L, true, false, blocks}, {"head forward", B, L, D, false, false, 1},
-      {"head input gradient", B, D, L, false, true, 1},  {"head weight gradient", L, B, D, true, false, 1},
-      {"loss logits Y.Tt", B, D, B, false, true, 1},      {"loss gradient dS.T", B, B, D, false, false, 1},
+      {"head input gradient", B, D, L, false, true, 1},        {"head weight gradient", L, B, D, true, false, 1},
+      {"loss logits Y.Tt", B, D, B, false, true, 1},           {"loss gradient dS.T", B, B, D, false, false, 1},
       {"loss gradient dSt.Y", B, B, D, true, false, 1}};
   double secs = 0, flops = 0;
   for (const Product& pr : products) {

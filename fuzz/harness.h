@@ -41,8 +41,7 @@ inline void on_file(const uint8_t* data, size_t size, const std::string& suffix,
   }
   try {
     read(path);
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
   std::remove(path.c_str());
 }
 

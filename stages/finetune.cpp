@@ -1,11 +1,11 @@
 // v2c-finetune: the pretrained encoder adapted to a new subject, judged on ridge's folds.
+#include "pipeline/models/encoder/finetune.h"
 #include "pipeline/core/log.h"
 #include "pipeline/core/stage.h"
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/math/metrics.h"
 #include "pipeline/models/encoder/checkpoint.h"
-#include "pipeline/models/encoder/finetune.h"
 
 using namespace v2c;
 
@@ -28,8 +28,10 @@ const StageSpec spec{
                  false, true, "", OptionRole::input},
                 {"reference", "FILE", "samples.h5 of pretraining subjects, for the ridge start of the new adapter",
                  true, false, "", OptionRole::input},
-                {"model", "NAME", "the model's name in the output and the report (default: encoder-<mode>, "
-                 "encoder-scratch without --pretrained)", false, false, ""}},
+                {"model", "NAME",
+                 "the model's name in the output and the report (default: encoder-<mode>, "
+                 "encoder-scratch without --pretrained)",
+                 false, false, ""}},
     .output_help = "predictions file to write (HDF5, format 'predictions')",
 };
 

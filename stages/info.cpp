@@ -72,8 +72,10 @@ void run(StageContext& ctx, NoConfig&) {
       } else {
         h = nifti::read_header(path);
       }
-      if (json) std::cout << nifti::header_json(h, stats ? &st : nullptr) << "\n";
-      else print_text(h, stats ? &st : nullptr);
+      if (json)
+        std::cout << nifti::header_json(h, stats ? &st : nullptr) << "\n";
+      else
+        print_text(h, stats ? &st : nullptr);
       std::cout.flush();
     } catch (const Error& e) {
       log::write_line("error: ", e.what());
@@ -82,8 +84,8 @@ void run(StageContext& ctx, NoConfig&) {
     }
   }
   if (first_failure)
-    throw Error(first_failure->code(), cat(failures.size(), " of ", ctx.args.positionals().size(),
-                                           " file(s) could not be read"));
+    throw Error(first_failure->code(),
+                cat(failures.size(), " of ", ctx.args.positionals().size(), " file(s) could not be read"));
 }
 
 }  // namespace

@@ -67,10 +67,12 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
     if (cfg.bold.empty() || cfg.mask.empty() || (cfg.events.empty() && cfg.labels.empty()))
       throw usage_error("source files needs study.bold, study.mask and study.events or study.labels");
     if (subjects.empty()) subjects = {"sub-01"};
-    if (subjects.size() != 1) throw usage_error("source files describes one subject; study.subjects has ", subjects.size());
+    if (subjects.size() != 1)
+      throw usage_error("source files describes one subject; study.subjects has ", subjects.size());
     std::string a = "--subject " + subjects[0] + " --mask " + quote(cfg.mask) + " --bold";
     for (const auto& b : cfg.bold) a += " " + quote(b);
-    if (!cfg.labels.empty()) a += " --labels " + quote(cfg.labels);
+    if (!cfg.labels.empty())
+      a += " --labels " + quote(cfg.labels);
     else {
       a += " --events";
       for (const auto& e : cfg.events) a += " " + quote(e);

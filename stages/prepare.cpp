@@ -40,8 +40,10 @@ const StageSpec spec{
              false, "", OptionRole::input},
             {"confounds", "FILE", "confounds TSV, one per --bold file (default: fMRIPrep's, found beside each run)",
              true, false, "", OptionRole::input},
-            {"mask", "FILE", "brain or ROI mask on the runs' grid (nonzero = in), or 'auto': computed from the runs' "
-             "mean image and written beside the output as <out>_mask.nii.gz", false, false, ""},
+            {"mask", "FILE",
+             "brain or ROI mask on the runs' grid (nonzero = in), or 'auto': computed from the runs' "
+             "mean image and written beside the output as <out>_mask.nii.gz",
+             false, false, ""},
             {"bids", "DIR", "BIDS root: finds sub-S/func/sub-S_task-T_run-*_bold.nii[.gz], events, sidecars and mask",
              false, false, "", OptionRole::input},
             {"derivatives", "DIR", "with --bids: fMRIPrep output holding the preprocessed runs and their confounds",
@@ -49,13 +51,17 @@ const StageSpec spec{
             {"space", "LABEL", "with --derivatives: space of the preprocessed runs (e.g. T1w)", false, false, ""},
             {"subject", "ID", "subject id recorded in the output (with --bids: which subject)", false, false, ""},
             {"task", "NAME", "with --bids: the task label", false, false, "sim"},
-            {"features", "FILE", "stimulus feature table (.npy with --feature-names, .h5, .csv, .tsv), or 'onehot': "
-             "one-hot vectors of the stimulus column", false, false, ""},
+            {"features", "FILE",
+             "stimulus feature table (.npy with --feature-names, .h5, .csv, .tsv), or 'onehot': "
+             "one-hot vectors of the stimulus column",
+             false, false, ""},
             {"feature-names", "FILE", "ids of the .npy rows, one per line", false, false, "", OptionRole::input},
             {"feature-aliases", "FILE", "TSV mapping stimulus ids to feature ids (columns: prepare.alias_*_column)",
              false, false, "", OptionRole::input},
-            {"timeseries", "FILE", "also write every run's cleaned volumes, labelled or not, here (HDF5, format "
-             "'timeseries', docs/formats.md)", false, false, "", OptionRole::output},
+            {"timeseries", "FILE",
+             "also write every run's cleaned volumes, labelled or not, here (HDF5, format "
+             "'timeseries', docs/formats.md)",
+             false, false, "", OptionRole::output},
         },
     .output_help = "samples file to write (HDF5, format 'samples', docs/formats.md)",
 };
@@ -72,7 +78,8 @@ void run(StageContext& ctx, prep::PrepareConfig& cfg) {
   in.confounds = a.all("confounds");
   if (a.has("bids")) {
     if (a.has("bold") || a.has("events") || a.has("labels") || a.has("confounds"))
-      throw usage_error("--bids finds the runs itself; do not combine it with --bold, --events, --labels or --confounds");
+      throw usage_error(
+          "--bids finds the runs itself; do not combine it with --bold, --events, --labels or --confounds");
     if (in.subject.empty()) throw usage_error("--bids needs --subject");
     prep::discover_bids({a.one("bids"), a.one("derivatives"), in.subject, a.one("task", "sim"), a.one("space")}, in);
   } else {
@@ -115,7 +122,8 @@ void run(StageContext& ctx, prep::PrepareConfig& cfg) {
     nifti::write_map(*mask_out, nifti::read_header(in.bold[0]),
                      std::vector<float>(auto_mask.inside.begin(), auto_mask.inside.end()));
     s.mask_source = path;
-    log::info(s.subject, ": automatic mask (", s.mask_voxels, " voxels, threshold ", auto_mask.threshold, ") -> ", path);
+    log::info(s.subject, ": automatic mask (", s.mask_voxels, " voxels, threshold ", auto_mask.threshold, ") -> ",
+              path);
   }
   try {
     if (!series_path.empty()) write_timeseries(series_path, series.finish(s, cfg.shift_s), ctx.provenance, ctx.force);
@@ -125,9 +133,9 @@ void run(StageContext& ctx, prep::PrepareConfig& cfg) {
     if (!series_path.empty()) std::filesystem::remove(series_path);
     throw;
   }
-  log::info(s.subject, ": ", s.n_samples(), " samples x ", s.n_voxels(), " voxels from ", s.run_source.size(),
-            " runs", s.has_features() ? cat(", ", s.features.rows(), " stimuli with features") : std::string(),
-            " -> ", ctx.out, " (peak memory ", int(log::peak_memory_mib()), " MiB)");
+  log::info(s.subject, ": ", s.n_samples(), " samples x ", s.n_voxels(), " voxels from ", s.run_source.size(), " runs",
+            s.has_features() ? cat(", ", s.features.rows(), " stimuli with features") : std::string(), " -> ", ctx.out,
+            " (peak memory ", int(log::peak_memory_mib()), " MiB)");
 }
 
 }  // namespace

@@ -5,9 +5,9 @@
 #include "pipeline/core/log.h"
 #include "pipeline/core/output.h"
 #include "pipeline/core/stage.h"
+#include "pipeline/dist/mpi_communicator.h"
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
-#include "pipeline/dist/mpi_communicator.h"
 #include "pipeline/models/encoder/pretrain.h"
 #include "pipeline/models/encoder/ssl/pretrain_ssl.h"
 #include "pipeline/study/test_stimuli.h"
@@ -39,12 +39,14 @@ const StageSpec spec{
         "and the model, not the samples.",
     .options = {{"samples", "FILE", "samples.h5 of every pretraining subject (with features)", true, true, "",
                  OptionRole::input},
-                {"timeseries", "FILE", "timeseries.h5 of subjects (labelled or not): a self-supervised stage "
-                 "(pretrain.ssl_*) first fits their adapters, the start of the supervised one", true, false, "",
-                 OptionRole::input},
-                {"ssl-out", "FILE", "with --timeseries: also write the encoder as the self-supervised stage left it "
-                 "(its adapters, an untrained backbone), for fine-tuning without the CLIP stage", false, false, "",
-                 OptionRole::output},
+                {"timeseries", "FILE",
+                 "timeseries.h5 of subjects (labelled or not): a self-supervised stage "
+                 "(pretrain.ssl_*) first fits their adapters, the start of the supervised one",
+                 true, false, "", OptionRole::input},
+                {"ssl-out", "FILE",
+                 "with --timeseries: also write the encoder as the self-supervised stage left it "
+                 "(its adapters, an untrained backbone), for fine-tuning without the CLIP stage",
+                 false, false, "", OptionRole::output},
                 {"heldout-samples", "FILE", "samples.h5 of each held-out subject (whose test stimuli are left out)",
                  true, false, "", OptionRole::input},
                 {"heldout-folds", "FILE", "each held-out subject's v2c-ridge output: which samples its folds test",
@@ -64,8 +66,9 @@ void leave_out_heldout_test_stimuli(StageContext& ctx, const encoder::PretrainCo
   if (heldout.size() != folds.size())
     throw usage_error("give one --heldout-folds per --heldout-samples; found ", heldout.size(), " and ", folds.size());
   if (heldout.empty()) {
-    log::warn("no --heldout-samples: nothing is left out, so pretraining may train on stimuli a held-out subject "
-              "is later tested on");
+    log::warn(
+        "no --heldout-samples: nothing is left out, so pretraining may train on stimuli a held-out subject "
+        "is later tested on");
     return;
   }
   study::TestStimuli tested;
@@ -77,8 +80,7 @@ void leave_out_heldout_test_stimuli(StageContext& ctx, const encoder::PretrainCo
     if (p.subject != s.subject || p.stimulus != s.stimulus)
       throw input_error("--heldout-folds '", folds[h], "' holds the folds of ", p.subject, " (", p.stimulus.size(),
                         " samples); --heldout-samples '", heldout[h], "' is ", s.subject, " (", s.n_samples(), ")");
-    if (!s.has_features())
-      throw input_error("--heldout-samples '", heldout[h], "' carries no stimulus features");
+    if (!s.has_features()) throw input_error("--heldout-samples '", heldout[h], "' carries no stimulus features");
     for (const auto& sub : source.subjects())
       if (sub.id == s.subject)
         throw usage_error("subject ", s.subject, " is both held out (--heldout-samples) and pretrained on (--samples)");
@@ -135,8 +137,8 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
       series.push_back(read_timeseries(path));
       for (const encoder::SubjectTable& s : subjects.subjects())
         if (s.id == series.back().subject && s.n_voxels != series.back().n_voxels())
-          throw input_error("'", path, "' has ", series.back().n_voxels(), " voxels for ", s.id,
-                            "; its samples have ", s.n_voxels, " (prepare both in one v2c-prepare call)");
+          throw input_error("'", path, "' has ", series.back().n_voxels(), " voxels for ", s.id, "; its samples have ",
+                            s.n_voxels, " (prepare both in one v2c-prepare call)");
     }
     adapters = encoder::ssl::pretrain_ssl(series, cfg, ctx.seed).adapters;
     if (!ssl_out.empty()) {
@@ -148,8 +150,7 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
     throw usage_error("pretrain.supervised: false trains only the self-supervised stage; give --timeseries FILE...");
   }
   if (!cfg.supervised) {
-    encoder::ssl::write_self_supervised_encoder(subjects, cfg, adapters, ctx.seed, ctx.out, ctx.provenance,
-                                                ctx.force);
+    encoder::ssl::write_self_supervised_encoder(subjects, cfg, adapters, ctx.seed, ctx.out, ctx.provenance, ctx.force);
     log::info("self-supervised encoder (untrained backbone) -> ", ctx.out);
     return;
   }

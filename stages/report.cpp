@@ -14,7 +14,6 @@ using namespace v2c;
 
 namespace {
 
-
 const StageSpec spec{
     .name = "report",
     .summary = "a study's results as an offline HTML report (tables, learning curves, α and map plots) and results.csv",
@@ -43,9 +42,9 @@ void run(StageContext& ctx, report::ReportConfig& cfg) {
   if (ec) throw io_error("cannot create directory '", dir.string(), "': ", ec.message());
   write_text((dir / "results.csv").string(), report::results_csv(study.metrics));
   write_text((dir / "index.html").string(), report::render_page(study, cfg, info));
-  const json::Value record = {{"stage", prov.stage},         {"command_line", prov.command_line},
-                              {"version", prov.version},     {"created_utc", prov.created_utc},
-                              {"seed", prov.seed},           {"config", prov.config_yaml},
+  const json::Value record = {{"stage", prov.stage},     {"command_line", prov.command_line},
+                              {"version", prov.version}, {"created_utc", prov.created_utc},
+                              {"seed", prov.seed},       {"config", prov.config_yaml},
                               {"inputs", prov.inputs}};
   write_text((dir / "provenance.json").string(), json::dump(record) + "\n");
   out.commit();

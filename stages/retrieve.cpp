@@ -16,21 +16,22 @@ const StageSpec spec{
         "Ranks the candidate stimuli by similarity (cosine or Pearson correlation, optionally after centring both "
         "sides on the mean target of the query's training fold) to each out-of-fold decoded vector (forward, brain "
         "-> stimulus) and the decoded vectors for each stimulus (backward), exactly, in blocks (galleries of "
-        "millions fit in memory). Reports top-1/top-5 among n (MindEye: the true candidate plus n-1 random others, repeated "
+        "millions fit in memory). Reports top-1/top-5 among n (MindEye: the true candidate plus n-1 random others, "
+        "repeated "
         "draws), top-1/top-5 and the mean rank among all candidates, and pairwise identification (Kamitani lab), "
         "each with its chance level, a 95% interval from the bootstrap over runs (independent units) and a "
         "per-subject permutation p-value (labels permuted within runs); per query, the true stimulus's rank "
         "and the top-k candidates. Candidates: the evaluated stimuli (test), those plus a gallery of other "
         "stimuli' vectors (gallery), or category/text vectors for zero-shot labels (categories). Definitions in "
         "docs/retrieval.md.",
-    .options = {{"predictions", "FILE", "predictions.h5 of a decode-mode model (v2c-ridge)",
-                 false, true, "", OptionRole::input},
+    .options = {{"predictions", "FILE", "predictions.h5 of a decode-mode model (v2c-ridge)", false, true, "",
+                 OptionRole::input},
                 {"samples", "FILE", "samples.h5 holding the stimulus features (default: the one the predictions name)",
                  false, false, "", OptionRole::input},
                 {"gallery", "FILE", "candidates gallery|categories: feature table (.npy/.h5/.csv/.tsv), L2-normalised",
                  false, false, "", OptionRole::input},
-                {"gallery-names", "FILE", "--gallery .npy: ids of its rows, one per line",
-                 false, false, "", OptionRole::input},
+                {"gallery-names", "FILE", "--gallery .npy: ids of its rows, one per line", false, false, "",
+                 OptionRole::input},
                 {"gallery-aliases", "FILE",
                  "candidates categories: TSV/CSV mapping stimulus ids to gallery ids (retrieve.alias_*_column)", false,
                  false, "", OptionRole::input}},
@@ -73,7 +74,8 @@ void run(StageContext& ctx, retrieve::RetrieveConfig& cfg) {
     if (!fo.names_path.empty()) ctx.add_input(fo.names_path);
     in.gallery = features::read_features(a.one("gallery"), fo);
     if (!in.gallery.merged_duplicates.empty())
-      log::warn(in.gallery.merged_duplicates.size(), " gallery ids listed twice with identical vectors (kept once), e.g. '",
+      log::warn(in.gallery.merged_duplicates.size(),
+                " gallery ids listed twice with identical vectors (kept once), e.g. '",
                 in.gallery.merged_duplicates.front(), "'");
   }
   if (a.has("gallery-aliases")) {

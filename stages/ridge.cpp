@@ -28,19 +28,20 @@ const StageSpec spec{
         "per fold and target, profile/pattern correlation and R², and the model refit on all samples. Encoding "
         "also writes each voxel's cross-validated prediction correlation as a NIfTI map.",
     .options = {{"samples", "FILE", "samples.h5 from v2c-prepare (with features)", false, false, "", OptionRole::input},
-                {"bdata", "FILE", "instead of --samples: a BData HDF5 file (Kamitani lab, bdpy)",
-                 false, false, "", OptionRole::input},
+                {"bdata", "FILE", "instead of --samples: a BData HDF5 file (Kamitani lab, bdpy)", false, false, "",
+                 OptionRole::input},
                 {"bdata-voxels", "EXPR", "--bdata: voxel columns, e.g. 'ROI_VC = 1'", false, false, "VoxelData = 1"},
                 {"bdata-run", "KEY", "--bdata: the design column holding the run", false, false, "Run"},
                 {"bdata-stimulus", "KEY", "--bdata: the design column naming the stimulus", false, false, "Label"},
                 {"subject", "ID", "--bdata: subject id recorded in the output", false, false, "sub-01"},
-                {"features", "FILE", "--bdata: stimulus feature table (.npy/.h5/.csv/.tsv)",
-                 false, false, "", OptionRole::input},
+                {"features", "FILE", "--bdata: stimulus feature table (.npy/.h5/.csv/.tsv)", false, false, "",
+                 OptionRole::input},
                 {"feature-names", "FILE", "--bdata: ids of the .npy rows", false, false, "", OptionRole::input},
-                {"feature-aliases", "FILE", "--bdata: TSV mapping stimulus ids to feature ids (columns stimulus, feature)",
-                 false, false, "", OptionRole::input},
-                {"map", "FILE", "encode: the correlation map (default: OUT with _corr.nii.gz)",
-                 false, false, "", OptionRole::output}},
+                {"feature-aliases", "FILE",
+                 "--bdata: TSV mapping stimulus ids to feature ids (columns stimulus, feature)", false, false, "",
+                 OptionRole::input},
+                {"map", "FILE", "encode: the correlation map (default: OUT with _corr.nii.gz)", false, false, "",
+                 OptionRole::output}},
     .output_help = "predictions file to write (HDF5, format 'predictions', docs/formats.md)",
 };
 
@@ -78,9 +79,8 @@ void run(StageContext& ctx, ridge::RidgeConfig& cfg) {
       if (!f.empty()) ctx.add_input(f);
     prep::attach_features(s, join);
   }
-  log::info(s.subject, ": ", cfg.mode, " ", s.n_samples(), " samples, ", s.n_voxels(), " voxels, ",
-            s.features.cols(), "-d features, ", s.run_source.size(), " runs, ", cfg.alphas.size(), " alphas, ",
-            cfg.precision);
+  log::info(s.subject, ": ", cfg.mode, " ", s.n_samples(), " samples, ", s.n_voxels(), " voxels, ", s.features.cols(),
+            "-d features, ", s.run_source.size(), " runs, ", cfg.alphas.size(), " alphas, ", cfg.precision);
   // Made before the work, so an existing map is refused (without --force) before any fitting.
   std::optional<AtomicOutput> map_out;
   if (!map_path.empty()) map_out.emplace(map_path, ctx.force);

@@ -29,7 +29,6 @@ const StageSpec spec{
     .output_help = "study directory to create (refused if it exists, unless --force)",
 };
 
-
 void run(StageContext& ctx, sim::SimulateConfig& cfg) {
   sim::validate(cfg.p);
   AtomicOutput out(ctx.out, ctx.force, /*is_directory=*/true);
@@ -40,8 +39,8 @@ void run(StageContext& ctx, sim::SimulateConfig& cfg) {
             " test runs each, seed ", ctx.seed);
   const sim::StudySummary sum = sim::write_study(out.temp_path(), cfg.p, ctx.seed, ctx.provenance);
   out.commit();
-  log::info("wrote ", out.final_path(), ": ", sum.n_subjects, " subjects, ", sum.n_runs, " runs, ", sum.min_voxels,
-            "-", sum.max_voxels, " voxels per subject, measured snr ", sum.min_snr, "-", sum.max_snr);
+  log::info("wrote ", out.final_path(), ": ", sum.n_subjects, " subjects, ", sum.n_runs, " runs, ", sum.min_voxels, "-",
+            sum.max_voxels, " voxels per subject, measured snr ", sum.min_snr, "-", sum.max_snr);
 }
 
 }  // namespace

@@ -13,9 +13,9 @@ namespace v2c::test {
 inline std::vector<std::string> two_simulated_subjects(const TempDir& dir) {
   const std::string bids = dir.file("bids");
   auto ok = [](const StageRun& r) { BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output); };
-  ok(run_stage("simulate", {"--set", "simulate.n_subjects=2", "--set", "simulate.grid_dims=[8,9,8]", "--set",
-                            "simulate.feature_dim=32", "--set", "simulate.train_per_category=12", "--quiet", "--out",
-                            bids}));
+  ok(run_stage("simulate",
+               {"--set", "simulate.n_subjects=2", "--set", "simulate.grid_dims=[8,9,8]", "--set",
+                "simulate.feature_dim=32", "--set", "simulate.train_per_category=12", "--quiet", "--out", bids}));
   std::vector<std::string> samples;
   for (const std::string sub : {"sub-01", "sub-02"}) {
     samples.push_back(dir.file(sub + ".h5"));

@@ -87,9 +87,10 @@ BOOST_AUTO_TEST_CASE(equals_scipy, *utf::precondition(test::needs_python{{"numpy
   test::TempDir dir("v2c-align-oracle");
   // (n, p, k): square as scipy.linalg.orthogonal_procrustes; more and fewer voxels than dimensions.
   double worst = 0;
-  for (const auto& [n, p, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{40, 12, 12}, {30, 15, 10}, {30, 8, 12}}) {
-    const MD A = gaussian(n, p, uint64_t(n + p)), B = gaussian(n, k, uint64_t(n + k + 1)) + A.leftCols(std::min(p, k)) *
-                                                                                          MD::Identity(std::min(p, k), k);
+  for (const auto& [n, p, k] :
+       std::vector<std::tuple<int64_t, int64_t, int64_t>>{{40, 12, 12}, {30, 15, 10}, {30, 8, 12}}) {
+    const MD A = gaussian(n, p, uint64_t(n + p)),
+             B = gaussian(n, k, uint64_t(n + k + 1)) + A.leftCols(std::min(p, k)) * MD::Identity(std::min(p, k), k);
     write_text(dir.file("A.txt"), A);
     write_text(dir.file("B.txt"), B);
     const auto root = test::repo_root();
@@ -170,11 +171,9 @@ BOOST_AUTO_TEST_CASE(recovers_planted_rotations) {
       worst_rot = std::max(worst_rot, relative_distance(W * space.maps[size_t(j)].W.transpose(), truth));
     }
   }
-  BOOST_TEST_MESSAGE("hyperalignment: distance between aligned subjects <= " << worst_aligned
-                                                                             << " x that of the true rotations (<= "
-                                                                             << worst_floor << "); raw >= " << best_raw
-                                                                             << "; max ||W_i W_jᵀ - Q_iᵀ Q_j|| / ||Q_iᵀ Q_j|| "
-                                                                             << worst_rot);
+  BOOST_TEST_MESSAGE("hyperalignment: distance between aligned subjects <= "
+                     << worst_aligned << " x that of the true rotations (<= " << worst_floor << "); raw >= " << best_raw
+                     << "; max ||W_i W_jᵀ - Q_iᵀ Q_j|| / ||Q_iᵀ Q_j|| " << worst_rot);
   BOOST_CHECK_LT(worst_aligned, 1.05);
   BOOST_CHECK_GT(best_raw, 1.2);
   BOOST_CHECK_LT(worst_rot, 0.1);
@@ -204,7 +203,8 @@ BOOST_AUTO_TEST_CASE(new_subject_from_training_rows_aligns_its_test_rows) {
   // Against the same subject mapped by a random map with orthonormal rows.
   align::SubjectMap<double> random = map0;
   random.W = orthonormal(space.common.cols(), k, 70).transpose();
-  const double aligned = relative_distance(test0, others), unaligned = relative_distance(random.apply(X[0].bottomRows(n_test)), others);
+  const double aligned = relative_distance(test0, others),
+               unaligned = relative_distance(random.apply(X[0].bottomRows(n_test)), others);
   // Reference: subject 0 in the fit itself (all five subjects' training rows).
   std::vector<MD> all = {X[0].topRows(n_train)};
   all.insert(all.end(), train.begin(), train.end());
@@ -212,17 +212,19 @@ BOOST_AUTO_TEST_CASE(new_subject_from_training_rows_aligns_its_test_rows) {
   MD joint_others = MD::Zero(n_test, joint.common.cols());
   for (int64_t i = 1; i < 5; ++i) joint_others += joint.maps[size_t(i)].apply(X[size_t(i)].bottomRows(n_test)) / 4.0;
   const double in_fit = relative_distance(joint.maps[0].apply(X[0].bottomRows(n_test)), joint_others);
-  BOOST_TEST_MESSAGE("hyperalignment, new subject's test rows: relative distance to the others " << aligned
-                                                                                                << " (in the fit " << in_fit
-                                                                                                << ", random map " << unaligned << ")");
+  BOOST_TEST_MESSAGE("hyperalignment, new subject's test rows: relative distance to the others "
+                     << aligned << " (in the fit " << in_fit << ", random map " << unaligned << ")");
   BOOST_CHECK_LT(aligned, 1.2 * in_fit);
   BOOST_CHECK_GT(unaligned, 1.0);
 }
 
 BOOST_AUTO_TEST_CASE(input_errors) {
   test::check_error([] { align::fit_hyperalignment<double>({}); }, ExitCode::input, {"hyperalignment", "no subjects"});
-  test::check_error([] { align::fit_hyperalignment<double>({gaussian(10, 3, 1), gaussian(9, 3, 2)}); }, ExitCode::input,
-                    {"subject 1", "9 rows", "10"});
+  test::check_error(
+      [] {
+        align::fit_hyperalignment<double>({gaussian(10, 3, 1), gaussian(9, 3, 2)});
+      },
+      ExitCode::input, {"subject 1", "9 rows", "10"});
   const auto space = align::fit_hyperalignment<double>({gaussian(10, 3, 1), gaussian(10, 4, 2)});
   test::check_error([&] { align::map_new_subject<double>(space, gaussian(8, 3, 3)); }, ExitCode::input,
                     {"new subject", "8 rows", "10"});
@@ -272,13 +274,12 @@ BOOST_AUTO_TEST_CASE(objective_decreases_and_shared_response_is_recovered) {
   // Baseline: each subject projected on random orthonormal directions, rotated onto the truth.
   double random = 0;
   for (size_t i = 0; i < data.X.size(); ++i)
-    random += correlation_after_rotation(fit.space.maps[i].normalize(data.X[i]) * orthonormal(data.X[i].cols(), 5, 7 + i),
-                                         truth) /
+    random += correlation_after_rotation(
+                  fit.space.maps[i].normalize(data.X[i]) * orthonormal(data.X[i].cols(), 5, 7 + i), truth) /
               double(data.X.size());
-  BOOST_TEST_MESSAGE("SRM: correlation with the planted shared response " << srm << " (random projections " << random
-                                                                          << "); J " << fit.objective.front() << " -> "
-                                                                          << fit.objective.back() << " in "
-                                                                          << fit.iterations << " iterations");
+  BOOST_TEST_MESSAGE("SRM: correlation with the planted shared response "
+                     << srm << " (random projections " << random << "); J " << fit.objective.front() << " -> "
+                     << fit.objective.back() << " in " << fit.iterations << " iterations");
   BOOST_CHECK_GT(srm, 0.97);
   BOOST_CHECK_LT(random, srm - 0.1);
 
@@ -311,8 +312,8 @@ BOOST_AUTO_TEST_CASE(new_subject_from_training_rows_recovers_test_responses) {
   align::SubjectMap<double> random = map0;
   random.W = orthonormal(30, k, 8);
   const double unaligned = mean_column_correlation(random.apply(data.X[0].bottomRows(n_test)) * R, truth);
-  BOOST_TEST_MESSAGE("SRM, new subject's test rows: correlation with the true shared response " << aligned
-                                                                                                << " (random map " << unaligned << ")");
+  BOOST_TEST_MESSAGE("SRM, new subject's test rows: correlation with the true shared response "
+                     << aligned << " (random map " << unaligned << ")");
   BOOST_CHECK_GT(aligned, 0.9);
   BOOST_CHECK_LT(unaligned, 0.5);
 }
@@ -332,12 +333,18 @@ BOOST_AUTO_TEST_CASE(single_precision_fit) {
 BOOST_AUTO_TEST_CASE(input_errors) {
   align::SrmSettings s;
   s.features = 6;
-  test::check_error([&] { align::fit_srm<double>({gaussian(20, 10, 1), gaussian(20, 5, 2)}, s); }, ExitCode::input,
-                    {"SRM", "subject 1", "5 voxels", "features = 6"});
+  test::check_error(
+      [&] {
+        align::fit_srm<double>({gaussian(20, 10, 1), gaussian(20, 5, 2)}, s);
+      },
+      ExitCode::input, {"SRM", "subject 1", "5 voxels", "features = 6"});
   test::check_error([&] { align::fit_srm<double>({gaussian(5, 10, 1)}, s); }, ExitCode::input,
                     {"features = 6", "[1, 5]"});
-  test::check_error([&] { align::fit_srm<double>({gaussian(20, 10, 1), gaussian(19, 10, 2)}, s); }, ExitCode::input,
-                    {"subject 1", "19 rows"});
+  test::check_error(
+      [&] {
+        align::fit_srm<double>({gaussian(20, 10, 1), gaussian(19, 10, 2)}, s);
+      },
+      ExitCode::input, {"subject 1", "19 rows"});
   test::check_error([&] { align::fit_srm<double>({}, s); }, ExitCode::input, {"no subjects"});
 }
 

@@ -223,9 +223,9 @@ BOOST_AUTO_TEST_CASE(selection_expressions, *utf::precondition(needs_python{{"h5
   check("ROI_A = 1 | ROI_B = 1", ids({0, 1, 2, 3}));
   check("VoxelData = 1 & ROI_A = 1", ids({0, 1, 2}));
   check("ROI_A=1&ROI_B=1", ids({2}));
-  check("ROI_A + ROI_B", ids({0, 1, 2, 3}));          // bare key = "KEY = 1"; '+' is '|'
-  check("VoxelData - ROI_A", ids({3, 4, 5}));         // and-not
-  check("ROI_* = 1", ids({0, 1, 2, 3}));              // wildcard over ROI_A, ROI_B
+  check("ROI_A + ROI_B", ids({0, 1, 2, 3}));   // bare key = "KEY = 1"; '+' is '|'
+  check("VoxelData - ROI_A", ids({3, 4, 5}));  // and-not
+  check("ROI_* = 1", ids({0, 1, 2, 3}));       // wildcard over ROI_A, ROI_B
   check("VoxelData = 1 - (ROI_A = 1 | ROI_B = 1)", ids({4, 5}));
   // One precedence, left to right (bdpy): (A | B) & B, not A | (B & B).
   check("ROI_A = 1 | ROI_B = 1 & ROI_B = 1", ids({2, 3}));

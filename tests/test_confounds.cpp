@@ -69,9 +69,13 @@ BOOST_AUTO_TEST_CASE(columns_by_name_and_wildcard) {
   // trans_* takes translations and their derivatives, in file order; rot_? only the rotations;
   // csf once although two patterns match it.
   const auto c = confounds::read_confounds(path, {"trans_*", "rot_?", "csf", "c?f", "white_matter", "cosine*"}, 20);
-  const std::vector<std::string> expected = {"trans_x", "trans_x_derivative1", "trans_y", "trans_y_derivative1",
-                                             "trans_z", "trans_z_derivative1", "rot_x", "rot_y", "rot_z",
-                                             "csf", "white_matter", "cosine00", "cosine01"};
+  const std::vector<std::string> expected = {"trans_x",      "trans_x_derivative1",
+                                             "trans_y",      "trans_y_derivative1",
+                                             "trans_z",      "trans_z_derivative1",
+                                             "rot_x",        "rot_y",
+                                             "rot_z",        "csf",
+                                             "white_matter", "cosine00",
+                                             "cosine01"};
   BOOST_CHECK_EQUAL_COLLECTIONS(c.columns.begin(), c.columns.end(), expected.begin(), expected.end());
   BOOST_REQUIRE_EQUAL(c.values.rows(), 20);
   BOOST_CHECK_EQUAL(c.values(0, 1), 0.0);  // the first-row n/a of a derivative
@@ -88,8 +92,11 @@ BOOST_AUTO_TEST_CASE(bad_files_name_file_and_column) {
   test::TempDir dir("v2c-conf");
   const std::string good = fmriprep_table(20, 2);
   const std::string path = dir.write("c.tsv", good);
-  test::check_error([&] { confounds::read_confounds(path, {"trans_x", "global_signal"}, 20); }, ExitCode::input,
-                    {"c.tsv", "global_signal", "trans_x"});
+  test::check_error(
+      [&] {
+        confounds::read_confounds(path, {"trans_x", "global_signal"}, 20);
+      },
+      ExitCode::input, {"c.tsv", "global_signal", "trans_x"});
   test::check_error([&] { confounds::read_confounds(path, {"trans_x"}, 21); }, ExitCode::input,
                     {"c.tsv", "20 rows", "21 volumes"});
   test::check_error([&] { confounds::read_confounds(path, {"trans_x"}, 19); }, ExitCode::input,

@@ -92,7 +92,8 @@ BOOST_AUTO_TEST_CASE(rng_transforms_have_their_distributions) {
 
 BOOST_AUTO_TEST_CASE(strict_whole_string_numbers) {
   double d = -1;
-  for (const char* ok : {"1.5", "+2", "-0.25", ".5", "5.", "1e-3", "-2.5E+3"}) BOOST_CHECK_MESSAGE(parse_double(ok, d), ok);
+  for (const char* ok : {"1.5", "+2", "-0.25", ".5", "5.", "1e-3", "-2.5E+3"})
+    BOOST_CHECK_MESSAGE(parse_double(ok, d), ok);
   BOOST_CHECK(parse_double("+2", d) && d == 2.0);
   for (const char* bad : {"", "+", "-", " 1", "1 ", "1.5x", "0x10", "inf", "-inf", "nan", "1e400", "+-1", "++1", "1,5"})
     BOOST_CHECK_MESSAGE(!parse_double(bad, d), "'" << bad << "' accepted");

@@ -102,7 +102,8 @@ double top1(const Predictions& p) {
 BOOST_AUTO_TEST_SUITE(cv_groups)
 
 BOOST_AUTO_TEST_CASE(groups_are_stretches_of_one_value_and_rest_separates_them) {
-  std::vector<events::Event> e = {ev(0, "a"), ev(1, "a"), ev(2, "b"), ev(3, "rest"), ev(4, "b"), ev(5, "b"), ev(6, "a")};
+  std::vector<events::Event> e = {ev(0, "a"), ev(1, "a"), ev(2, "b"), ev(3, "rest"),
+                                  ev(4, "b"), ev(5, "b"), ev(6, "a")};
   BOOST_CHECK_EQUAL(prep::assign_cv_groups(e, -1, 10), 5);
   BOOST_CHECK((groups_of(e) == std::vector<int32_t>{10, 10, 11, 12, 13, 13, 14}));
   // By a block column: equal stimuli of different blocks are different groups, one block is one.
@@ -189,7 +190,8 @@ BOOST_AUTO_TEST_CASE(prepare_writes_groups_and_an_average_merges_them) {
   BOOST_REQUIRE_EQUAL(s.n_samples(), run.n_events);
   BOOST_REQUIRE_EQUAL(s.group.size(), size_t(run.n_events));
   for (int i = 0; i < run.n_events; ++i) BOOST_CHECK_EQUAL(s.group[size_t(i)], i / 16);  // groups = blocks
-  const std::string py = test::run_python_ok("import h5py\nf = h5py.File('" + out + "', 'r')\n"
+  const std::string py = test::run_python_ok("import h5py\nf = h5py.File('" + out +
+                                             "', 'r')\n"
                                              "g = f['samples/group'][:]\nprint(g.dtype, len(set(g)))\n");
   BOOST_CHECK_EQUAL(py, "int32 12\n");
   // By an explicit block column, the same; averaged by stimulus, the two blocks of a category

@@ -79,9 +79,9 @@ void for_each_empty_config(const std::string& section, const Check& check) {
 template <class C>
 void expect_documented(const Loaded<C>& l, std::initializer_list<std::pair<std::string, std::string>> defaults) {
   for (const auto& [key, text] : defaults)
-    BOOST_CHECK_MESSAGE(l.documented(key) == text, l.schema.section() << "." << key << ": --help shows '"
-                                                                      << l.documented(key) << "', documented '"
-                                                                      << text << "'");
+    BOOST_CHECK_MESSAGE(l.documented(key) == text, l.schema.section()
+                                                       << "." << key << ": --help shows '" << l.documented(key)
+                                                       << "', documented '" << text << "'");
 }
 
 // The value that reached a kernel equals the documented default, and --help prints that default.
@@ -89,11 +89,11 @@ template <class C, class T>
 void expect(const Loaded<C>& l, const std::string& key, const std::string& text, const T& reached) {
   expect_documented(l, {{key, text}});
   if constexpr (std::is_same_v<T, bool>) {
-    BOOST_CHECK_MESSAGE((reached ? "true" : "false") == text, l.schema.section() << "." << key << " reached as "
-                                                                                 << reached);
+    BOOST_CHECK_MESSAGE((reached ? "true" : "false") == text, l.schema.section()
+                                                                  << "." << key << " reached as " << reached);
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-    BOOST_CHECK_MESSAGE(text == "[]" && reached.empty(), l.schema.section() << "." << key << " reached with "
-                                                                            << reached.size() << " entries");
+    BOOST_CHECK_MESSAGE(text == "[]" && reached.empty(),
+                        l.schema.section() << "." << key << " reached with " << reached.size() << " entries");
   } else if constexpr (std::is_same_v<T, std::string>) {
     BOOST_CHECK_MESSAGE(reached == text, l.schema.section() << "." << key << " reached as '" << reached << "'");
   } else {
@@ -191,8 +191,9 @@ BOOST_AUTO_TEST_CASE(ridge_solver_gets_the_documented_defaults) {
 BOOST_AUTO_TEST_CASE(pretrain_model_losses_and_adamw_get_the_documented_defaults) {
   for_each_empty_config<encoder::PretrainConfig>("pretrain", [](const auto& l) {
     expect_training_defaults(l);
-    expect_documented(l, {{"epochs", "40"}, {"val_runs", "1"}, {"patience", "8"}, {"checkpoint_every", "200"},
-                          {"exclude_runs", "[]"}});
+    expect_documented(
+        l,
+        {{"epochs", "40"}, {"val_runs", "1"}, {"patience", "8"}, {"checkpoint_every", "200"}, {"exclude_runs", "[]"}});
   });
 }
 
@@ -309,8 +310,8 @@ BOOST_AUTO_TEST_CASE(report_page_gets_the_documented_defaults) {
                                       const report::ReportConfig&, const report::PageInfo&>);
   for_each_empty_config<report::ReportConfig>("report", [](const auto& l) {
     const report::ReportConfig& c = l.cfg;
-    expect_documented(l, {{"title", "\"\""}, {"candidate_set", "\"\""},
-                          {"metrics", "[top1_forward, pairwise_identification]"}});
+    expect_documented(
+        l, {{"title", "\"\""}, {"candidate_set", "\"\""}, {"metrics", "[top1_forward, pairwise_identification]"}});
     BOOST_CHECK(c.title.empty());
     BOOST_CHECK(c.candidate_set.empty());
     BOOST_CHECK((c.metrics == std::vector<std::string>{"top1_forward", "pairwise_identification"}));

@@ -196,8 +196,8 @@ BOOST_AUTO_TEST_CASE(training_on_ranks_equals_one_process) {
                                relative_difference(ranks[0].v[k], single.v[k])});
     }
     BOOST_TEST_MESSAGE(N << " ranks vs one process after 12 steps: weights within " << worst << " (" << worst_name
-                         << "), AdamW moments within " << worst_moment << ", last loss " << ranks[0].last_loss
-                         << " vs " << single.last_loss);
+                         << "), AdamW moments within " << worst_moment << ", last loss " << ranks[0].last_loss << " vs "
+                         << single.last_loss);
     BOOST_CHECK_SMALL(worst, 1e-10);
     BOOST_CHECK_SMALL(worst_moment, 1e-10);
     BOOST_CHECK_CLOSE_FRACTION(ranks[0].last_norm, single.last_norm, 1e-12);

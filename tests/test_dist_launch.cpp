@@ -62,8 +62,8 @@ BOOST_AUTO_TEST_CASE(every_stage_of_the_pipeline_goes_through_the_launcher) {
   BOOST_REQUIRE_MESSAGE(root, "repository root not found from " << fs::current_path());
   test::TempDir dir("v2c-launch");
   const std::string record = dir.file("launched.txt");
-  const std::string wrapper = dir.write("launch.sh", "#!/bin/bash\nprintf '%s\\n' \"$*\" >> " +
-                                                        test::shell_quote(record) + "\nexec \"$@\"\n");
+  const std::string wrapper =
+      dir.write("launch.sh", "#!/bin/bash\nprintf '%s\\n' \"$*\" >> " + test::shell_quote(record) + "\nexec \"$@\"\n");
   fs::permissions(wrapper, fs::perms::owner_exec, fs::perm_options::add);
   const std::string config = dir.write("tiny.yaml", kStudy);
   const std::string bin = fs::absolute(fs::path(test::stage_binary("plan")).parent_path()).string();
@@ -106,7 +106,8 @@ BOOST_AUTO_TEST_CASE(every_stage_of_the_pipeline_goes_through_the_launcher) {
     BOOST_CHECK_MESSAGE(line.rfind(prefix, 0) != 0, "a stage ran without the launcher: " << line);
   if (mpi)
     BOOST_CHECK_MESSAGE(make_log.find("data-parallel: MPI, 2 ranks") != std::string::npos,
-                        "pretraining did not run on 2 MPI ranks:\n" << make_log);
+                        "pretraining did not run on 2 MPI ranks:\n"
+                            << make_log);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -79,10 +79,25 @@ BOOST_AUTO_TEST_SUITE(distributed_mpi, *utf::precondition(mpirun_found))
 BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_after_50_steps) {
   test::TempDir dir("v2c-mpi");
   const auto samples = test::two_simulated_subjects(dir);
-  const std::vector<std::string> common = {
-      "--samples", samples[0], samples[1], "--threads", "1", "--seed", "7", "--set", "pretrain.latent=64", "--set",
-      "pretrain.epochs=5", "--set", "pretrain.batch_size=36", "--set", "pretrain.val_runs=0", "--set",
-      "pretrain.mixco=true", "--set", "pretrain.w_siglip=0.5"};
+  const std::vector<std::string> common = {"--samples",
+                                           samples[0],
+                                           samples[1],
+                                           "--threads",
+                                           "1",
+                                           "--seed",
+                                           "7",
+                                           "--set",
+                                           "pretrain.latent=64",
+                                           "--set",
+                                           "pretrain.epochs=5",
+                                           "--set",
+                                           "pretrain.batch_size=36",
+                                           "--set",
+                                           "pretrain.val_runs=0",
+                                           "--set",
+                                           "pretrain.mixco=true",
+                                           "--set",
+                                           "pretrain.w_siglip=0.5"};
   auto with_out = [&](const std::string& out) {
     auto a = common;
     a.insert(a.end(), {"--out", out});
@@ -93,7 +108,8 @@ BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_after_50_steps) {
   const std::string log = test::read_text_file(dir.file("two.log"));
   BOOST_REQUIRE_MESSAGE(code == 0, "mpirun -np 2 v2c-pretrain exited " << code << ":\n" << log);
   BOOST_CHECK_MESSAGE(log.find("data-parallel: MPI, 2 ranks") != std::string::npos,
-                      "the job did not run data-parallel:\n" << log);
+                      "the job did not run data-parallel:\n"
+                          << log);
   BOOST_CHECK_EQUAL(trained_steps(dir.file("one.h5")), 50);
   BOOST_CHECK_EQUAL(trained_steps(dir.file("two.h5")), 50);
   bool bitwise = false;
@@ -109,10 +125,25 @@ BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_after_50_steps) {
 BOOST_AUTO_TEST_CASE(two_ranks_streaming_equal_one_process) {
   test::TempDir dir("v2c-mpi-stream");
   const auto samples = test::two_simulated_subjects(dir);
-  const std::vector<std::string> common = {
-      "--samples", samples[0], samples[1], "--threads", "1", "--seed", "7", "--set", "pretrain.latent=64", "--set",
-      "pretrain.epochs=4", "--set", "pretrain.batch_size=16", "--set", "pretrain.buffer_mib=0.1", "--set",
-      "pretrain.chunk_rows=8", "--set", "pretrain.mixco=true"};
+  const std::vector<std::string> common = {"--samples",
+                                           samples[0],
+                                           samples[1],
+                                           "--threads",
+                                           "1",
+                                           "--seed",
+                                           "7",
+                                           "--set",
+                                           "pretrain.latent=64",
+                                           "--set",
+                                           "pretrain.epochs=4",
+                                           "--set",
+                                           "pretrain.batch_size=16",
+                                           "--set",
+                                           "pretrain.buffer_mib=0.1",
+                                           "--set",
+                                           "pretrain.chunk_rows=8",
+                                           "--set",
+                                           "pretrain.mixco=true"};
   auto with_out = [&](const std::string& out) {
     auto a = common;
     a.insert(a.end(), {"--out", out});
@@ -124,15 +155,16 @@ BOOST_AUTO_TEST_CASE(two_ranks_streaming_equal_one_process) {
   BOOST_REQUIRE_MESSAGE(code == 0, "mpirun -np 2 v2c-pretrain exited " << code << ":\n" << log);
   BOOST_CHECK_MESSAGE(log.find("data-parallel: MPI, 2 ranks") != std::string::npos &&
                           log.find("through a shuffle buffer of ") != std::string::npos,
-                      "the job did not run data-parallel and streamed:\n" << log);
+                      "the job did not run data-parallel and streamed:\n"
+                          << log);
   BOOST_CHECK_GT(trained_steps(dir.file("one.h5")), 40);
   BOOST_CHECK_EQUAL(trained_steps(dir.file("two.h5")), trained_steps(dir.file("one.h5")));
   bool bitwise = false;
   std::string worst;
   const double d = max_relative_difference(dir.file("two.h5"), dir.file("one.h5"), bitwise, worst);
-  BOOST_TEST_MESSAGE("streamed, mpirun -np 2 vs one process after " << trained_steps(dir.file("one.h5"))
-                                                                    << " steps: largest relative weight difference "
-                                                                    << d << " (" << worst << ")");
+  BOOST_TEST_MESSAGE("streamed, mpirun -np 2 vs one process after "
+                     << trained_steps(dir.file("one.h5")) << " steps: largest relative weight difference " << d << " ("
+                     << worst << ")");
   BOOST_CHECK_SMALL(d, 1e-5);
 }
 
@@ -141,10 +173,25 @@ BOOST_AUTO_TEST_CASE(two_ranks_streaming_equal_one_process) {
 BOOST_AUTO_TEST_CASE(a_killed_rank_resumes_to_the_weights_of_an_uninterrupted_job) {
   test::TempDir dir("v2c-mpi-kill");
   const auto samples = test::two_simulated_subjects(dir);
-  const std::vector<std::string> common = {
-      "--samples", samples[0], samples[1], "--threads", "1", "--seed", "8", "--set", "pretrain.latent=64", "--set",
-      "pretrain.epochs=10", "--set", "pretrain.batch_size=36", "--set", "pretrain.checkpoint_every=5", "--set",
-      "pretrain.patience=1000", "--set", "pretrain.mixco=true"};
+  const std::vector<std::string> common = {"--samples",
+                                           samples[0],
+                                           samples[1],
+                                           "--threads",
+                                           "1",
+                                           "--seed",
+                                           "8",
+                                           "--set",
+                                           "pretrain.latent=64",
+                                           "--set",
+                                           "pretrain.epochs=10",
+                                           "--set",
+                                           "pretrain.batch_size=36",
+                                           "--set",
+                                           "pretrain.checkpoint_every=5",
+                                           "--set",
+                                           "pretrain.patience=1000",
+                                           "--set",
+                                           "pretrain.mixco=true"};
   auto with_out = [&](const std::string& out, bool resume) {
     auto a = common;
     a.insert(a.end(), {"--out", out});

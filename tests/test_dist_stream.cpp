@@ -78,8 +78,8 @@ int64_t check_order(const EpochOrder& o, const std::vector<std::vector<int64_t>>
   int64_t read = 0, before = 0;
   for (size_t b = 0, c = 0; b < o.batches.size(); ++b) {
     for (; int64_t(c) < o.chunks_before[b]; ++c) read += int64_t(o.chunks[c].rows.size());
-    BOOST_CHECK_MESSAGE(read - before - unused <= buffer_rows, "batch " << b << ": " << read << " rows read, "
-                                                                        << before << " used, buffer " << buffer_rows);
+    BOOST_CHECK_MESSAGE(read - before - unused <= buffer_rows,
+                        "batch " << b << ": " << read << " rows read, " << before << " used, buffer " << buffer_rows);
     before += int64_t(o.batches[b].rows.size());
   }
   BOOST_CHECK_LE(o.peak_rows, buffer_rows);
@@ -109,10 +109,9 @@ std::string joined(const std::vector<std::string>& v) {
 
 // The streaming settings of the stage tests: ~300 voxels, 0.1 MiB = ~88 rows of the ~270
 // training rows, chunks of 8, batches of 16.
-const std::vector<std::string> kStreamSets = {"pretrain.latent=32",       "pretrain.epochs=4",
-                                              "pretrain.batch_size=16",   "pretrain.buffer_mib=0.1",
-                                              "pretrain.chunk_rows=8",    "pretrain.checkpoint_every=5",
-                                              "pretrain.patience=1000",   "pretrain.mixco=true"};
+const std::vector<std::string> kStreamSets = {
+    "pretrain.latent=32",    "pretrain.epochs=4",           "pretrain.batch_size=16", "pretrain.buffer_mib=0.1",
+    "pretrain.chunk_rows=8", "pretrain.checkpoint_every=5", "pretrain.patience=1000", "pretrain.mixco=true"};
 
 std::vector<std::string> stage_args(const std::vector<std::string>& samples, const std::string& out, bool resume) {
   std::vector<std::string> a = {"--samples"};
@@ -224,8 +223,8 @@ BOOST_AUTO_TEST_CASE(v2c_pretrain_streaming_from_files_equals_pretrain_in_memory
   const std::string streamed = dir.file("streamed.h5");
   const auto r = test::run_stage("pretrain", stage_args(paths, streamed, false));
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
-  BOOST_CHECK_MESSAGE(r.output.find("through a shuffle buffer of ") != std::string::npos,
-                      "the stage did not stream:\n" << r.output);
+  BOOST_CHECK_MESSAGE(r.output.find("through a shuffle buffer of ") != std::string::npos, "the stage did not stream:\n"
+                                                                                              << r.output);
   // A buffer that cannot hold a batch is refused before any work, naming the setting.
   const std::string refused = dir.file("refused.h5");
   auto small = stage_args(paths, refused, false);
@@ -248,8 +247,9 @@ BOOST_AUTO_TEST_CASE(v2c_pretrain_streaming_from_files_equals_pretrain_in_memory
     openblas_set_num_threads(saved_blas);
     omp_set_num_threads(saved_omp);
   }
-  BOOST_CHECK_MESSAGE(differing_params(streamed, dir.file("memory.h5")).empty(),
-                      "streamed vs in memory: parameters differ: " << joined(differing_params(streamed, dir.file("memory.h5"))));
+  BOOST_CHECK_MESSAGE(
+      differing_params(streamed, dir.file("memory.h5")).empty(),
+      "streamed vs in memory: parameters differ: " << joined(differing_params(streamed, dir.file("memory.h5"))));
   // Leaving out every sample of runs 0 and 3 trains the weights of pretrain.exclude_runs = [0, 3].
   {
     const int saved_blas = openblas_get_num_threads(), saved_omp = omp_get_max_threads();
@@ -294,8 +294,9 @@ BOOST_AUTO_TEST_CASE(v2c_pretrain_streaming_from_files_equals_pretrain_in_memory
   BOOST_CHECK_MESSAGE(resumed.output.find("resumed from") != std::string::npos, resumed.output);
   const size_t at = resumed.output.find("resumed from");
   BOOST_TEST_MESSAGE(resumed.output.substr(at, resumed.output.find('\n', at) - at));
-  BOOST_CHECK_MESSAGE(differing_params(out, streamed).empty(),
-                      "kill -9 + --resume vs uninterrupted: parameters differ: " << joined(differing_params(out, streamed)));
+  BOOST_CHECK_MESSAGE(
+      differing_params(out, streamed).empty(),
+      "kill -9 + --resume vs uninterrupted: parameters differ: " << joined(differing_params(out, streamed)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -55,13 +55,22 @@ BOOST_AUTO_TEST_CASE(readme_walkthrough_runs_on_an_event_related_bids_study_with
   // (preprocessed runs and brain masks in space T1w, confounds tables).
   v2c::test::TempDir dir("v2c-walk");
   const std::string sim = dir.file("sim");
-  const auto made = run_stage(
-      "simulate", {"--out", sim, "--seed", "5", "--set", "simulate.n_subjects=1", "--set", "simulate.grid_dims=[10,10,8]",
-                   "--set", "simulate.grid_jitter=0", "--set", "simulate.n_categories=4", "--set",
-                   "simulate.train_per_category=12", "--set", "simulate.test_runs=0", "--set", "simulate.train_runs=3",
-                   "--set", "simulate.feature_dim=16", "--set", "simulate.latent_dim=4", "--set", "simulate.hidden_dim=8",
-                   "--set", "simulate.stimulus_s=0.9", "--set", "simulate.isi_s=2.1", "--set", "simulate.isi_jitter_s=1",
-                   "--set", "simulate.snr=2"});
+  const auto made = run_stage("simulate", {"--out",  sim,
+                                           "--seed", "5",
+                                           "--set",  "simulate.n_subjects=1",
+                                           "--set",  "simulate.grid_dims=[10,10,8]",
+                                           "--set",  "simulate.grid_jitter=0",
+                                           "--set",  "simulate.n_categories=4",
+                                           "--set",  "simulate.train_per_category=12",
+                                           "--set",  "simulate.test_runs=0",
+                                           "--set",  "simulate.train_runs=3",
+                                           "--set",  "simulate.feature_dim=16",
+                                           "--set",  "simulate.latent_dim=4",
+                                           "--set",  "simulate.hidden_dim=8",
+                                           "--set",  "simulate.stimulus_s=0.9",
+                                           "--set",  "simulate.isi_s=2.1",
+                                           "--set",  "simulate.isi_jitter_s=1",
+                                           "--set",  "simulate.snr=2"});
   BOOST_REQUIRE_MESSAGE(made.exit_code == 0, made.output);
   const fs::path bids = dir.path() / "loc", raw = bids / "sub-01" / "func",
                  der = bids / "derivatives" / "fmriprep" / "sub-01" / "func";
@@ -82,7 +91,8 @@ BOOST_AUTO_TEST_CASE(readme_walkthrough_runs_on_an_event_related_bids_study_with
     std::ofstream(raw / (stem + "_events.tsv")) << loc.str();
     std::ofstream(raw / (stem + "_bold.json")) << "{\"RepetitionTime\": 2.0, \"TaskName\": \"loc\"}\n";
     fs::copy_file(src + "_bold.nii.gz", der / (stem + "_space-T1w_desc-preproc_bold.nii.gz"));
-    fs::copy_file(sim + "/sub-01/anat/sub-01_desc-brain_mask.nii.gz", der / (stem + "_space-T1w_desc-brain_mask.nii.gz"));
+    fs::copy_file(sim + "/sub-01/anat/sub-01_desc-brain_mask.nii.gz",
+                  der / (stem + "_space-T1w_desc-brain_mask.nii.gz"));
     const int64_t nt = v2c::nifti::read_header(src + "_bold.nii.gz").n_volumes();
     std::ofstream conf(der / (stem + "_desc-confounds_timeseries.tsv"));
     conf << "trans_x\ttrans_y\ttrans_z\trot_x\trot_y\trot_z\tcsf\twhite_matter\tframewise_displacement\n";

@@ -45,7 +45,7 @@ struct Tiny {
 // Central finite differences of Trainer::loss against its analytic gradients, for every trainable
 // parameter that received a gradient. Returns the worst tensor-wise relative error.
 int gradient_check(Encoder<double>& enc, const LossConfig& lc, const Mat<double>& X, const Mat<double>& T,
-                      const std::string& label) {
+                   const std::string& label) {
   for (Param<double>* p : enc.params()) p->grad.resize(0, 0);
   AdamWConfig oc;
   oc.total_steps = 10;
@@ -213,8 +213,13 @@ BOOST_AUTO_TEST_CASE(warmup_then_cosine_schedule) {
   BOOST_CHECK_CLOSE_FRACTION(opt.lr_at(9), 0.55, 1e-12);
   BOOST_CHECK_CLOSE_FRACTION(opt.lr_at(14), 0.1, 1e-12);
   BOOST_CHECK_CLOSE_FRACTION(opt.lr_at(100), 0.1, 1e-12);
-  test::check_error([] { AdamWConfig bad; bad.total_steps = 0; bad.validate(); }, ExitCode::usage,
-                    {"optimizer.total_steps", "0"});
+  test::check_error(
+      [] {
+        AdamWConfig bad;
+        bad.total_steps = 0;
+        bad.validate();
+      },
+      ExitCode::usage, {"optimizer.total_steps", "0"});
 }
 
 // train_step (implicit adapter gradient, Gram-matrix norm, fused block update) equals the plain
@@ -337,8 +342,7 @@ BOOST_AUTO_TEST_CASE(checkpoint_resume_is_bitwise_identical) {
   const auto a = snapshot(*full, true), b = snapshot(*resumed, true);
   BOOST_REQUIRE_EQUAL(a.size(), b.size());
   BOOST_CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-  for (const Param<float>* p : full->params())
-    BOOST_CHECK_EQUAL(p->steps, resumed->param(p->name).steps);
+  for (const Param<float>* p : full->params()) BOOST_CHECK_EQUAL(p->steps, resumed->param(p->name).steps);
 
   // Refusals: another architecture, another artifact kind.
   EncoderConfig wide = t.cfg;
@@ -372,8 +376,7 @@ BOOST_AUTO_TEST_CASE(frozen_backbone_trains_only_the_adapter) {
   oc.lr = 1e-2;
   Trainer<float> tr(enc, lc, oc, 3);
   Rng rng(8);
-  for (int s = 0; s < 3; ++s)
-    tr.train_step("s1", random_matrix<float>(6, 40, rng), random_matrix<float>(6, 8, rng));
+  for (int s = 0; s < 3; ++s) tr.train_step("s1", random_matrix<float>(6, 40, rng), random_matrix<float>(6, 8, rng));
   for (const Param<float>* p : enc.params()) {
     const bool adapter = p->name.rfind("adapter/", 0) == 0;
     const bool same = (p->value.array() == before[p->name].array()).all();

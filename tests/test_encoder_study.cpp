@@ -68,13 +68,15 @@ StudyResult run_study(const std::string& dir, const std::vector<std::string>& ov
   std::vector<std::string> pretrain_args = {"--samples"};
   for (int s = 1; s <= 8; ++s) {
     const std::string sub = "sub-0" + std::to_string(s), out = dir + "/" + sub + ".h5";
-    run_ok("prepare", with({"--bids", bids, "--subject", sub, "--features", bids + "/stimuli/features.h5", "--out", out}));
+    run_ok("prepare",
+           with({"--bids", bids, "--subject", sub, "--features", bids + "/stimuli/features.h5", "--out", out}));
     if (s < 8) pretrain_args.push_back(out);
   }
   const std::string held = dir + "/sub-08.h5";
   StudyResult res;
   for (const std::string f : {"1", "0.25"}) {
-    run_ok("ridge", with({"--samples", held, "--set", "ridge.train_fraction=" + f, "--out", dir + "/ridge-" + f + ".h5"}));
+    run_ok("ridge",
+           with({"--samples", held, "--set", "ridge.train_fraction=" + f, "--out", dir + "/ridge-" + f + ".h5"}));
     run_ok("retrieve", with({"--predictions", dir + "/ridge-" + f + ".h5", "--samples", held, "--out",
                              dir + "/ridge-" + f + ".r.h5"}));
   }
@@ -106,10 +108,25 @@ BOOST_AUTO_TEST_CASE(pretraining_killed_and_resumed_matches_an_uninterrupted_run
     run_ok("prepare", {"--bids", bids, "--subject", sub, "--features", bids + "/stimuli/features.h5", "--out",
                        samples.back(), "--quiet"});
   }
-  const std::vector<std::string> common = {"--samples", samples[0], samples[1], "--threads", "1", "--seed", "5",
-                                           "--set", "pretrain.latent=64", "--set", "pretrain.epochs=40", "--set",
-                                           "pretrain.patience=1000", "--set", "pretrain.checkpoint_every=5",
-                                           "--set", "pretrain.batch_size=16", "--set", "pretrain.mixco=true",
+  const std::vector<std::string> common = {"--samples",
+                                           samples[0],
+                                           samples[1],
+                                           "--threads",
+                                           "1",
+                                           "--seed",
+                                           "5",
+                                           "--set",
+                                           "pretrain.latent=64",
+                                           "--set",
+                                           "pretrain.epochs=40",
+                                           "--set",
+                                           "pretrain.patience=1000",
+                                           "--set",
+                                           "pretrain.checkpoint_every=5",
+                                           "--set",
+                                           "pretrain.batch_size=16",
+                                           "--set",
+                                           "pretrain.mixco=true",
                                            "--quiet"};
   auto args = [&](const std::string& out, std::vector<std::string> extra) {
     std::vector<std::string> a = common;
@@ -131,7 +148,7 @@ BOOST_AUTO_TEST_CASE(pretraining_killed_and_resumed_matches_an_uninterrupted_run
   int code = -1;
   code_in >> code;
   BOOST_REQUIRE_MESSAGE(code == 130, "the interrupted run exited " << code << ":\n"
-                                                                    << test::read_text_file(dir.file("killed.log")));
+                                                                   << test::read_text_file(dir.file("killed.log")));
   BOOST_CHECK(!fs::exists(out));  // no final output from an interrupted run
   BOOST_CHECK(fs::exists(out + ".ckpt"));
   run_ok("pretrain", args(out, {"--resume"}));

@@ -79,7 +79,8 @@ BOOST_AUTO_TEST_CASE(planted_brain_without_its_skull_speck) {
   test::check_error([] { prep::compute_epi_mask({1.0}, {1, 1, 1}); }, ExitCode::input, {"cut-offs"});
 }
 
-BOOST_AUTO_TEST_CASE(agrees_with_the_numpy_oracle_on_random_volumes, *utf::precondition(test::needs_python{{"numpy"}})) {
+BOOST_AUTO_TEST_CASE(agrees_with_the_numpy_oracle_on_random_volumes,
+                     *utf::precondition(test::needs_python{{"numpy"}})) {
   const auto root = test::repo_root();
   BOOST_REQUIRE(root);
   test::TempDir dir("v2c-epimask");
@@ -93,7 +94,8 @@ BOOST_AUTO_TEST_CASE(agrees_with_the_numpy_oracle_on_random_volumes, *utf::preco
     for (int64_t k = 0; k < d[2]; ++k)
       for (int64_t j = 0; j < d[1]; ++j)
         for (int64_t i = 0; i < d[0]; ++i) {
-          const double r2 = std::pow((i - d[0] / 2.0) / (d[0] / 2.5), 2) + std::pow((j - d[1] / 2.0) / (d[1] / 2.5), 2) +
+          const double r2 = std::pow((i - d[0] / 2.0) / (d[0] / 2.5), 2) +
+                            std::pow((j - d[1] / 2.0) / (d[1] / 2.5), 2) +
                             std::pow((k - d[2] / 2.0) / std::max(1.0, d[2] / 2.5), 2);
           mean[size_t(i + d[0] * (j + d[1] * k))] = 200.0 * std::exp(-r2) + 20.0 * std::abs(g(rng));
         }
@@ -139,10 +141,12 @@ BOOST_AUTO_TEST_CASE(haxby_25mm_equals_the_numpy_oracle_and_reports_dice,
   std::vector<uint8_t> brain(mean.size());
   for (size_t v = 0; v < brain.size(); ++v) brain[v] = brain_img.value(int64_t(v)) != 0;
 
-  std::string py = "import sys\nsys.path.insert(0, '" + (*root / "tests/oracle").string() + "')\n"
+  std::string py = "import sys\nsys.path.insert(0, '" + (*root / "tests/oracle").string() +
+                   "')\n"
                    "import numpy as np, nibabel, epi_mask_numpy as o\nmean = o.mean_of_runs([";
   for (const auto& r : runs) py += "'" + r + "', ";
-  py += "])\nbrain = np.asarray(nibabel.load('" + brain_path + "').dataobj) != 0\n"
+  py += "])\nbrain = np.asarray(nibabel.load('" + brain_path +
+        "').dataobj) != 0\n"
         "for opening in (0, 1, 2):\n"
         "    m, thr = o.compute_epi_mask(mean, opening=opening)\n"
         "    try:\n        scipy_diff = int((o.scipy_variant(mean, opening=opening) != m).sum())\n"
@@ -165,13 +169,11 @@ BOOST_AUTO_TEST_CASE(haxby_25mm_equals_the_numpy_oracle_and_reports_dice,
     for (uint8_t x : ours.inside) ours_bits += char('0' + x);
     int64_t differ = 0;
     for (size_t v = 0; v < bits.size() && v < ours_bits.size(); ++v) differ += bits[v] != ours_bits[v];
-    BOOST_TEST_MESSAGE("Haxby 25 mm, 12 runs, opening " << opening << ": automatic mask " << ours.n_inside
-                                                       << " voxels (threshold " << ours.threshold << "), brain mask "
-                                                       << std::count(brain.begin(), brain.end(), uint8_t(1))
-                                                       << " voxels, Dice " << dice << "; differs from the numpy oracle in "
-                                                       << differ << " voxels (oracle Dice " << oracle_dice
-                                                       << "); scipy.ndimage variant vs oracle: " << scipy_diff
-                                                       << " voxels");
+    BOOST_TEST_MESSAGE("Haxby 25 mm, 12 runs, opening "
+                       << opening << ": automatic mask " << ours.n_inside << " voxels (threshold " << ours.threshold
+                       << "), brain mask " << std::count(brain.begin(), brain.end(), uint8_t(1)) << " voxels, Dice "
+                       << dice << "; differs from the numpy oracle in " << differ << " voxels (oracle Dice "
+                       << oracle_dice << "); scipy.ndimage variant vs oracle: " << scipy_diff << " voxels");
     BOOST_CHECK_EQUAL(bits.size(), ours_bits.size());
     BOOST_CHECK_EQUAL(differ, 0);
     BOOST_CHECK_CLOSE_FRACTION(ours.threshold, thr, 1e-12);

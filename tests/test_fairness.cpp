@@ -26,9 +26,11 @@ struct SmallStudy {
   test::TempDir dir{"v2c-fairness"};
   std::string bids = dir.file("bids");
   explicit SmallStudy(int n_subjects, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--set", "simulate.n_subjects=" + std::to_string(n_subjects), "--set",
-                                     "simulate.grid_dims=[8,9,8]", "--set", "simulate.feature_dim=16", "--quiet",
-                                     "--out", bids};
+    std::vector<std::string> args = {"--set",   "simulate.n_subjects=" + std::to_string(n_subjects),
+                                     "--set",   "simulate.grid_dims=[8,9,8]",
+                                     "--set",   "simulate.feature_dim=16",
+                                     "--quiet", "--out",
+                                     bids};
     for (const auto& e : extra) args.insert(args.end(), {"--set", e});
     run_ok("simulate", args);
     for (int s = 1; s <= n_subjects; ++s)
@@ -68,10 +70,12 @@ BOOST_AUTO_TEST_CASE(finetuning_trains_on_ridges_rows_in_every_fold_with_exclusi
         std::set<std::string> tested;
         for (int64_t i : fold_test_rows(r, int(f))) tested.insert(r.stimulus[size_t(i)]);
         for (int64_t i : e.fold_train[f])
-          BOOST_CHECK_MESSAGE(!tested.count(e.stimulus[size_t(i)]),
-                              "fold " << f << " trains on row " << i << " of tested stimulus " << e.stimulus[size_t(i)]);
+          BOOST_CHECK_MESSAGE(!tested.count(e.stimulus[size_t(i)]), "fold " << f << " trains on row " << i
+                                                                            << " of tested stimulus "
+                                                                            << e.stimulus[size_t(i)]);
         // Rows outside the fold's test showing a tested stimulus: the other test run's repeats.
-        for (size_t i = 0; i < e.run.size(); ++i) dropped_by_exclusive += e.fold[i] != int32_t(f) && tested.count(e.stimulus[i]);
+        for (size_t i = 0; i < e.run.size(); ++i)
+          dropped_by_exclusive += e.fold[i] != int32_t(f) && tested.count(e.stimulus[i]);
       }
       BOOST_CHECK_GT(dropped_by_exclusive, 0);  // the design exercises `exclusive`
     }
@@ -132,10 +136,10 @@ BOOST_AUTO_TEST_CASE(pretraining_refuses_when_every_stimulus_is_tested) {
   SmallStudy st(2);  // every subject sees all 192 training and 40 test stimuli
   const std::string folds = st.dir.file("sub-02-ridge.h5"), out = st.dir.file("enc.h5");
   run_ok("ridge", {"--samples", st.samples(2), "--set", "ridge.alphas=[1,100]", "--quiet", "--out", folds});
-  test::check_stage_failure(test::run_stage("pretrain", {"--samples", st.samples(1), "--heldout-samples", st.samples(2),
-                                                         "--heldout-folds", folds, "--set", "pretrain.epochs=1",
-                                                         "--quiet", "--out", out}),
-                            3, out, {"sub-01", "nothing is left to pretrain on"});
+  test::check_stage_failure(
+      test::run_stage("pretrain", {"--samples", st.samples(1), "--heldout-samples", st.samples(2), "--heldout-folds",
+                                   folds, "--set", "pretrain.epochs=1", "--quiet", "--out", out}),
+      3, out, {"sub-01", "nothing is left to pretrain on"});
 }
 
 // The same stimulus under two ids (two names aliased to one vector) is found by its vector.

@@ -122,8 +122,7 @@ BOOST_AUTO_TEST_CASE(lsa_and_lss_recover_planted_amplitudes) {
   BOOST_CHECK_SMALL((lsa.beta.cast<double>() - s.planted).cwiseAbs().mean(), 0.05);
 }
 
-BOOST_AUTO_TEST_CASE(lsa_and_lss_equal_the_numpy_oracle,
-                     *utf::precondition(test::needs_python{{"numpy"}})) {
+BOOST_AUTO_TEST_CASE(lsa_and_lss_equal_the_numpy_oracle, *utf::precondition(test::needs_python{{"numpy"}})) {
   const auto root = test::repo_root();
   BOOST_REQUIRE(root);
   test::TempDir dir("v2c-glm");
@@ -148,18 +147,19 @@ BOOST_AUTO_TEST_CASE(lsa_and_lss_equal_the_numpy_oracle,
   npy::write_npy(dir.file("lss.npy"), lss.beta);
   npy::write_npy(dir.file("lss_all.npy"), lss_all.beta);
   const std::string out = test::run_python_ok(
-      "import sys\nsys.path.insert(0, '" + (*root / "tests/oracle").string() + "')\n"
-      "import numpy as np, glm_numpy as g\n"
-      "ev = np.loadtxt('events.txt', ndmin=2)\n"
-      "y = np.load('y.npy'); n = y.shape[0]\n"
-      "X = g.event_regressors(ev[:, 0], ev[:, 1], 2.0, n, 16)\n"
-      "N = np.hstack([g.polynomial_basis(n, 2), g.cosine_basis(n, 2.0, 128.0), np.load('confounds.npy')])\n"
-      "groups = ev[:, 2].astype(int)\n"
-      "def rel(a, b): return np.abs(a - b).max() / np.abs(b).max()\n"
-      "def rows(a, b): return (np.linalg.norm(a - b, axis=1) / np.linalg.norm(b, axis=1)).max()\n"
-      "print(rel(np.load('x.npy'), X), rel(np.load('nuisance.npy'), N),\n"
-      "      rows(np.load('lsa.npy'), g.lsa(y, X, N)), rows(np.load('lss.npy'), g.lss(y, X, groups, N)),\n"
-      "      rows(np.load('lss_all.npy'), g.lss(y, X, np.zeros_like(groups), N)))\n",
+      "import sys\nsys.path.insert(0, '" + (*root / "tests/oracle").string() +
+          "')\n"
+          "import numpy as np, glm_numpy as g\n"
+          "ev = np.loadtxt('events.txt', ndmin=2)\n"
+          "y = np.load('y.npy'); n = y.shape[0]\n"
+          "X = g.event_regressors(ev[:, 0], ev[:, 1], 2.0, n, 16)\n"
+          "N = np.hstack([g.polynomial_basis(n, 2), g.cosine_basis(n, 2.0, 128.0), np.load('confounds.npy')])\n"
+          "groups = ev[:, 2].astype(int)\n"
+          "def rel(a, b): return np.abs(a - b).max() / np.abs(b).max()\n"
+          "def rows(a, b): return (np.linalg.norm(a - b, axis=1) / np.linalg.norm(b, axis=1)).max()\n"
+          "print(rel(np.load('x.npy'), X), rel(np.load('nuisance.npy'), N),\n"
+          "      rows(np.load('lsa.npy'), g.lsa(y, X, N)), rows(np.load('lss.npy'), g.lss(y, X, groups, N)),\n"
+          "      rows(np.load('lss_all.npy'), g.lss(y, X, np.zeros_like(groups), N)))\n",
       dir.path().string());
   std::istringstream in(out);
   double design = 1, nuisance = 1, e_lsa = 1, e_lss = 1, e_lss_all = 1;

@@ -27,7 +27,8 @@ struct needs_nibabel_data {
 
 bool is_nifti_name(const std::string& name) {
   for (const char* ext : {".nii", ".nii.gz", ".hdr", ".img", ".img.gz"})
-    if (name.size() > std::string(ext).size() && name.ends_with(ext)) return !name.ends_with(".img") && !name.ends_with(".img.gz");
+    if (name.size() > std::string(ext).size() && name.ends_with(ext))
+      return !name.ends_with(".img") && !name.ends_with(".img.gz");
   return false;
 }
 
@@ -52,7 +53,8 @@ BOOST_AUTO_TEST_CASE(agrees_with_nibabel_on_its_test_data,
   // The comparison itself runs in Python: both JSON streams, file by file.
   std::ostringstream py;
   py << "import json, subprocess, sys\n"
-     << "files = " << "[";
+     << "files = "
+     << "[";
   for (const auto& f : files) py << "'" << f << "',";
   py << "]\n"
      << "ours = {}; codes = {}\n"

@@ -60,11 +60,12 @@ BOOST_AUTO_TEST_SUITE(tsv)
 
 BOOST_AUTO_TEST_CASE(parses_bom_crlf_blank_lines_and_missing_final_newline) {
   TempDir dir;
-  const std::string path = dir.write("t.tsv", "\xEF\xBB\xBFonset\tduration\ttrial_type\r\n"
-                                              "1.5\t2\tface\r\n"
-                                              "\r\n"
-                                              "  \r\n"
-                                              "3e1\t-0.25\thouse");
+  const std::string path = dir.write("t.tsv",
+                                     "\xEF\xBB\xBFonset\tduration\ttrial_type\r\n"
+                                     "1.5\t2\tface\r\n"
+                                     "\r\n"
+                                     "  \r\n"
+                                     "3e1\t-0.25\thouse");
   const v2c::Table t = v2c::read_table(path, 0);
   BOOST_REQUIRE_EQUAL(t.columns.size(), 3u);
   BOOST_CHECK_EQUAL(t.columns[0], "onset");
@@ -119,8 +120,7 @@ BOOST_AUTO_TEST_CASE(non_numeric_value_names_line_and_column) {
 
 BOOST_AUTO_TEST_CASE(strict_number_parsing) {
   TempDir dir;
-  const v2c::Table t =
-      v2c::read_table(dir.write("n.tsv", "v\n1.5x\ninf\nnan\n1e400\n\"1\"\nn/a\n0x10\n-2.5e-3\n"), 0);
+  const v2c::Table t = v2c::read_table(dir.write("n.tsv", "v\n1.5x\ninf\nnan\n1e400\n\"1\"\nn/a\n0x10\n-2.5e-3\n"), 0);
   for (size_t r = 0; r < 7; ++r) check_error([&] { t.number(r, 0); }, ExitCode::input, {"expected a"});
   BOOST_CHECK(std::isnan(t.number(5, 0, true)));
   BOOST_CHECK_EQUAL(t.number(7, 0), -2.5e-3);
@@ -142,8 +142,7 @@ BOOST_AUTO_TEST_CASE(ragged_row_names_line_and_counts) {
 BOOST_AUTO_TEST_CASE(missing_column_names_wanted_and_found) {
   TempDir dir;
   const v2c::Table t = v2c::read_table(dir.write("c.tsv", "onset\tduration\n1\t2\n"), 0);
-  check_error([&] { t.column("trial_type"); }, ExitCode::input,
-              {"c.tsv", "'trial_type'", "'onset', 'duration'"});
+  check_error([&] { t.column("trial_type"); }, ExitCode::input, {"c.tsv", "'trial_type'", "'onset', 'duration'"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_headers) {
@@ -155,7 +154,10 @@ BOOST_AUTO_TEST_CASE(bad_headers) {
 
 BOOST_AUTO_TEST_CASE(read_lines_trims_and_numbers) {
   TempDir dir;
-  const auto lines = v2c::read_lines(dir.write("l.txt", "\xEF\xBB\xBF" "a b\r\n\r\n c \n\n"), false);
+  const auto lines = v2c::read_lines(dir.write("l.txt",
+                                               "\xEF\xBB\xBF"
+                                               "a b\r\n\r\n c \n\n"),
+                                     false);
   BOOST_REQUIRE_EQUAL(lines.size(), 3u);
   BOOST_CHECK_EQUAL(lines[0].text, "a b");
   BOOST_CHECK_EQUAL(lines[1].text, "");
@@ -202,16 +204,20 @@ BOOST_AUTO_TEST_CASE(reads_sorts_and_skips_na_stimuli) {
 
 BOOST_AUTO_TEST_CASE(errors) {
   TempDir dir;
-  check_error([&] { v2c::events::read_events_tsv(dir.write("neg.tsv", "onset\tduration\ttrial_type\n1\t2\ta\n3\t-1\tb\n")); },
-              ExitCode::input, {"neg.tsv line 3, column 'duration'", "-1"});
+  check_error(
+      [&] { v2c::events::read_events_tsv(dir.write("neg.tsv", "onset\tduration\ttrial_type\n1\t2\ta\n3\t-1\tb\n")); },
+      ExitCode::input, {"neg.tsv line 3, column 'duration'", "-1"});
   check_error([&] { v2c::events::read_events_tsv(dir.write("negon.tsv", "onset\tduration\ttrial_type\n-3\t1\tb\n")); },
               ExitCode::input, {"negon.tsv line 2, column 'onset'", ">= 0"});
   check_error([&] { v2c::events::read_events_tsv(dir.write("na.tsv", "onset\tduration\ttrial_type\n1\tn/a\ta\n")); },
               ExitCode::input, {"na.tsv line 2, column 'duration'", "n/a"});
   check_error([&] { v2c::events::read_events_tsv(dir.write("abc.tsv", "onset\tduration\ttrial_type\nabc\t1\ta\n")); },
               ExitCode::input, {"abc.tsv line 2, column 'onset'", "found 'abc'"});
-  check_error([&] { v2c::events::read_events_tsv(dir.write("col.tsv", "onset\tduration\ttrial_type\n1\t1\ta\n"), "stim_file"); },
-              ExitCode::input, {"col.tsv", "'stim_file'", "'onset', 'duration', 'trial_type'"});
+  check_error(
+      [&] {
+        v2c::events::read_events_tsv(dir.write("col.tsv", "onset\tduration\ttrial_type\n1\t1\ta\n"), "stim_file");
+      },
+      ExitCode::input, {"col.tsv", "'stim_file'", "'onset', 'duration', 'trial_type'"});
   check_error([&] { v2c::events::read_events_tsv(dir.file("absent.tsv")); }, ExitCode::io, {"absent.tsv"});
 }
 
@@ -352,7 +358,8 @@ BOOST_AUTO_TEST_CASE(npy_dtypes_orders_and_versions_vs_numpy, *utf::precondition
   check_equal_exact(f16.values, read_f32(dir.file("f16.f32")));
   BOOST_CHECK(f16.values(0, 0) > 0 && f16.values(0, 0) < 1e-7f);  // a subnormal survived
   BOOST_CHECK(std::signbit(f16.values(1, 0)));                    // -0.0
-  check_equal_exact(v2c::features::read_features(dir.file("f32_fortran.npy"), opt).values, read_f32(dir.file("f32.f32")));
+  check_equal_exact(v2c::features::read_features(dir.file("f32_fortran.npy"), opt).values,
+                    read_f32(dir.file("f32.f32")));
   check_equal_exact(v2c::features::read_features(dir.file("f64_big.npy"), opt).values, read_f32(dir.file("f64.f32")));
   check_equal_exact(v2c::features::read_features(dir.file("f32_big_fortran.npy"), opt).values,
                     read_f32(dir.file("f32.f32")));
@@ -393,8 +400,7 @@ BOOST_AUTO_TEST_CASE(npy_errors, *utf::precondition(needs_python{{"numpy"}})) {
               {"ok.npy", "names file"});
   FeatureOptions dup;
   dup.names_path = dir.write("dup.txt", "a\nb\na\n");
-  check_error([&] { v2c::features::read_features(dir.file("ok.npy"), dup); }, ExitCode::input,
-              {"duplicate id 'a'"});
+  check_error([&] { v2c::features::read_features(dir.file("ok.npy"), dup); }, ExitCode::input, {"duplicate id 'a'"});
 }
 
 BOOST_AUTO_TEST_CASE(csv_and_tsv_tables) {
@@ -486,14 +492,18 @@ BOOST_AUTO_TEST_CASE(lookup_rows_and_missing_ids) {
   BOOST_CHECK_EQUAL(m(0, 0), 2.0f);
   BOOST_CHECK_EQUAL(m(1, 0), 1.0f);
   BOOST_CHECK_EQUAL(m(2, 0), 2.0f);
-  check_error([&] { v2c::features::lookup(t, {"Cat", "cat", "face"}, "while building run 1"); }, ExitCode::input,
-              {"while building run 1", "stimulus 'cat'", "f.csv", "did you mean 'Cat'", "'face'", "'Cat', 'Dog'"});
+  check_error(
+      [&] {
+        v2c::features::lookup(t, {"Cat", "cat", "face"}, "while building run 1");
+      },
+      ExitCode::input,
+      {"while building run 1", "stimulus 'cat'", "f.csv", "did you mean 'Cat'", "'face'", "'Cat', 'Dog'"});
 }
 
 BOOST_AUTO_TEST_CASE(aliases) {
   TempDir dir;
-  const auto a = v2c::features::read_aliases(dir.write("a.tsv", "category\tclip_name\nface\tHuman face\nscrambled\tn/a\n"),
-                                             "category", "clip_name");
+  const auto a = v2c::features::read_aliases(
+      dir.write("a.tsv", "category\tclip_name\nface\tHuman face\nscrambled\tn/a\n"), "category", "clip_name");
   BOOST_REQUIRE_EQUAL(a.size(), 1u);
   BOOST_CHECK_EQUAL(a.at("face"), "Human face");
   const auto mapped = v2c::features::apply_aliases(a, {"face", "house"});
@@ -520,12 +530,15 @@ BOOST_AUTO_TEST_CASE(real_clip_table_vs_numpy,
   BOOST_CHECK_EQUAL(t.ids[0], "Infant bed");
   BOOST_CHECK_EQUAL(t.ids[2], "Flag");
   TempDir dir;
-  v2c::test::run_python_ok("import numpy as np\n"
-                           "a = np.load(r'''" + npy + "''')\n"
-                           "assert a.shape == (500, 512) and a.dtype == np.float16\n"
-                           "a[[0, 1, 14, 250, 499]].astype(np.float32).tofile('rows.f32')\n"
-                           "np.linalg.norm(a.astype(np.float64), axis=1).tofile('norms.f64')\n",
-                           dir.path().string());
+  v2c::test::run_python_ok(
+      "import numpy as np\n"
+      "a = np.load(r'''" +
+          npy +
+          "''')\n"
+          "assert a.shape == (500, 512) and a.dtype == np.float16\n"
+          "a[[0, 1, 14, 250, 499]].astype(np.float32).tofile('rows.f32')\n"
+          "np.linalg.norm(a.astype(np.float64), axis=1).tofile('norms.f64')\n",
+      dir.path().string());
   const std::vector<std::string> names = [&] {
     std::vector<std::string> all;
     for (const auto& line : v2c::read_lines(opt.names_path, false)) all.push_back(line.text);

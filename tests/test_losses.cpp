@@ -53,10 +53,10 @@ BOOST_AUTO_TEST_CASE(clip_loss_masks_the_other_copies_of_a_target) {
     for (double x : all) s += std::exp(x);
     return -(pos - std::log(s));
   };
-  const double rows = nll(l(0, 0), {l(0, 0), l(0, 2)}) + nll(l(1, 1), {l(1, 1), l(1, 2)}) +
-                      nll(l(2, 2), {l(2, 0), l(2, 1), l(2, 2)});
-  const double cols = nll(l(0, 0), {l(0, 0), l(2, 0)}) + nll(l(1, 1), {l(1, 1), l(2, 1)}) +
-                      nll(l(2, 2), {l(0, 2), l(1, 2), l(2, 2)});
+  const double rows =
+      nll(l(0, 0), {l(0, 0), l(0, 2)}) + nll(l(1, 1), {l(1, 1), l(1, 2)}) + nll(l(2, 2), {l(2, 0), l(2, 1), l(2, 2)});
+  const double cols =
+      nll(l(0, 0), {l(0, 0), l(2, 0)}) + nll(l(1, 1), {l(1, 1), l(2, 1)}) + nll(l(2, 2), {l(0, 2), l(1, 2), l(2, 2)});
   BOOST_CHECK_CLOSE_FRACTION(parts.clip, (rows + cols) / 6.0, 1e-12);
 }
 

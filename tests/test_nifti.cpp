@@ -5,15 +5,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
-#include <limits>
-#include <numeric>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -266,8 +266,7 @@ nib.save(nib.AnalyzeImage(d, A, header=be(nib.AnalyzeHeader, 'i2')), f'{out}/ana
       for (int t = 0; t < 2; ++t)
         for (int k = 0; k < 3; ++k)
           for (int j = 0; j < 4; ++j)
-            for (int i = 0; i < 5; ++i)
-              bad += got[i + 5 * (j + 4 * (k + 3 * t))] != planted(i, j, k, t, is_signed);
+            for (int i = 0; i < 5; ++i) bad += got[i + 5 * (j + 4 * (k + 3 * t))] != planted(i, j, k, t, is_signed);
       BOOST_CHECK_EQUAL(bad, 0);
     }
   }
@@ -463,8 +462,10 @@ BOOST_AUTO_TEST_CASE(int16_scaling_keeps_zero_exact_and_3d_when_one_volume) {
   BOOST_CHECK_EQUAL(img.header().dims.size(), 3u);
   BOOST_CHECK_EQUAL(img.header().scl_inter, 0.0);
   for (int64_t i = 0; i < 8; ++i) {
-    if (v[i] == 0.0f) BOOST_CHECK_EQUAL(img.value(i), 0.0);
-    else BOOST_CHECK_CLOSE_FRACTION(img.value(i), double(v[i]), 1e-4);
+    if (v[i] == 0.0f)
+      BOOST_CHECK_EQUAL(img.value(i), 0.0);
+    else
+      BOOST_CHECK_CLOSE_FRACTION(img.value(i), double(v[i]), 1e-4);
   }
   fs::remove_all(dir);
 }

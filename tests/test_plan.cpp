@@ -75,8 +75,9 @@ BOOST_AUTO_TEST_CASE(unknown_keys_and_bad_values_are_usage_errors_naming_the_key
 BOOST_AUTO_TEST_CASE(fractions_reach_ridge_exactly) {
   test::TempDir dir("v2c-plan");
   const std::vector<double> fractions = {0.125, 0.1, 1.0 / 3, 0.5, 1.0};
-  const auto r = run_plan(dir, "study:\n  train_fractions: [0.125, 0.1, 0.3333333333333333, 0.5, 1]\n"
-                           "simulate:\n  n_subjects: 3\n");
+  const auto r = run_plan(dir,
+                          "study:\n  train_fractions: [0.125, 0.1, 0.3333333333333333, 0.5, 1]\n"
+                          "simulate:\n  n_subjects: 3\n");
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   const std::string mk = test::read_text_file(dir.file("plan.mk"));
   const std::vector<std::string> words = make_words(mk, "FRACTIONS");

@@ -2,10 +2,10 @@
 // path through the built executable (message, exit code, no output left behind).
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <map>
 #include <random>
 
@@ -46,7 +46,8 @@ struct MiniStudy {
       nifti::write_series(bold.back(), {nx, ny, nz, nt}, affine, 2.0, v, "float32");
       std::string tsv = "onset\tduration\ttrial_type\n";
       for (int e = 0; e < 8; ++e)
-        tsv += std::to_string(8 + 8 * e) + "\t4\t" + (e % 4 == 3 && r == 0 ? std::string("rest") : stimuli[e % 4]) + "\n";
+        tsv +=
+            std::to_string(8 + 8 * e) + "\t4\t" + (e % 4 == 3 && r == 0 ? std::string("rest") : stimuli[e % 4]) + "\n";
       events.push_back(dir.write("run" + std::to_string(r) + "_events.tsv", tsv));
     }
     std::vector<float> m(size_t(nx) * ny * nz, 1.0f);
@@ -56,10 +57,9 @@ struct MiniStudy {
   }
 };
 
+using test::check_stage_failure;
 using test::run_stage;
 using test::StageRun;
-using test::check_stage_failure;
-
 
 std::vector<std::string> base_args(const MiniStudy& s, const std::string& out) {
   std::vector<std::string> a = {"--bold"};
@@ -82,9 +82,9 @@ BOOST_AUTO_TEST_CASE(detrend_removes_polynomials_and_keeps_the_rest) {
   for (int t = 0; t < n; ++t) {
     const double x = t / double(n - 1);
     signal[t] = float(std::sin(2 * M_PI * 7 * x));  // fast: not a low-order polynomial
-    y(t, 0) = float(5.0 + 3.0 * x - 2.0 * x * x);    // pure quadratic trend
+    y(t, 0) = float(5.0 + 3.0 * x - 2.0 * x * x);   // pure quadratic trend
     y(t, 1) = float(5.0 + 3.0 * x - 2.0 * x * x) + signal[t];
-    y(t, 2) = float(x * x * x);                      // cubic: order 2 leaves some
+    y(t, 2) = float(x * x * x);  // cubic: order 2 leaves some
   }
   prep::detrend(y, 2);
   BOOST_CHECK_SMALL(double(y.col(0).cwiseAbs().maxCoeff()), 1e-4);
@@ -171,10 +171,11 @@ BOOST_AUTO_TEST_CASE(samples_file_round_trip_with_provenance) {
   BOOST_CHECK_EQUAL(back.run_source.size(), 2u);
   BOOST_CHECK_EQUAL(back.run[13], 1);
   // h5py (the format users read) sees the same shapes and the provenance.
-  const std::string py = test::run_python_ok(
-      "import h5py\nf = h5py.File('" + out + "', 'r')\n"
-      "print(f['data'].shape, f['voxels/ijk'].shape, f.attrs['vox2clip_format'], "
-      "f['provenance'].attrs['stage'], 'shift_s' in f['provenance'].attrs['config'])\n");
+  const std::string py =
+      test::run_python_ok("import h5py\nf = h5py.File('" + out +
+                          "', 'r')\n"
+                          "print(f['data'].shape, f['voxels/ijk'].shape, f.attrs['vox2clip_format'], "
+                          "f['provenance'].attrs['stage'], 'shift_s' in f['provenance'].attrs['config'])\n");
   BOOST_CHECK_EQUAL(py, "(14, 47) (47, 3) samples prepare True\n");
   // A second run without --force refuses and keeps the first output.
   const StageRun again = run_stage("prepare", base_args(s, out));
@@ -306,11 +307,11 @@ BOOST_AUTO_TEST_CASE(bad_input_non_numeric_tsv_value) {
 BOOST_AUTO_TEST_CASE(bad_usage_is_exit_2_with_help_pointer) {
   MiniStudy s;
   const std::string out = s.dir.file("out.h5");
-  check_stage_failure(run_stage("prepare", {"--bold", s.bold[0], "--mask", s.mask, "--out", out, "--frobnicate"}), 2, out,
-                {"unknown option '--frobnicate'", "--help"});
-  check_stage_failure(run_stage("prepare", {"--bold", s.bold[0], "--events", s.events[0], "--mask", s.mask, "--out", out,
-                                      "--set", "prepare.shift_s=-1"}),
-                2, out, {"prepare.shift_s", "-1", "in [0, 30]"});
+  check_stage_failure(run_stage("prepare", {"--bold", s.bold[0], "--mask", s.mask, "--out", out, "--frobnicate"}), 2,
+                      out, {"unknown option '--frobnicate'", "--help"});
+  check_stage_failure(run_stage("prepare", {"--bold", s.bold[0], "--events", s.events[0], "--mask", s.mask, "--out",
+                                            out, "--set", "prepare.shift_s=-1"}),
+                      2, out, {"prepare.shift_s", "-1", "in [0, 30]"});
   const StageRun help = run_stage("prepare", {"--help"});
   BOOST_CHECK_EQUAL(help.exit_code, 0);
   BOOST_CHECK(help.output.find("shift_s (number, default 4)") != std::string::npos);

@@ -24,9 +24,9 @@
 namespace fs = std::filesystem;
 using namespace v2c;
 namespace utf = boost::unit_test;
+using test::check_stage_failure;
 using test::run_stage;
 using test::StageRun;
-using test::check_stage_failure;
 
 namespace {
 
@@ -51,7 +51,8 @@ std::string write_run(const test::TempDir& dir, const std::string& name, int nt,
   std::vector<double> amp(events.size() * nv);
   for (size_t e = 0; e < events.size(); ++e)
     for (int j = 0; j < nv; ++j)
-      amp[e * nv + j] = 20.0 * (1.0 + 0.5 * std::sin(double(j) + double(std::hash<std::string>{}(events[e].stimulus) % 7)));
+      amp[e * nv + j] =
+          20.0 * (1.0 + 0.5 * std::sin(double(j) + double(std::hash<std::string>{}(events[e].stimulus) % 7)));
   for (int t = 0; t < nt; ++t)
     for (int j = 0; j < nv; ++j) {
       double val = 1000.0 + 5.0 * double(j) + 3.0 * std::sin(double(t) / 40.0) + 2.0 * g(rng);
@@ -92,7 +93,6 @@ std::vector<Event> short_events(int n, double first, double iti, uint64_t seed) 
   return ev;
 }
 
-
 std::vector<std::string> args_of(std::initializer_list<std::vector<std::string>> parts) {
   std::vector<std::string> a;
   for (const auto& p : parts) a.insert(a.end(), p.begin(), p.end());
@@ -109,8 +109,8 @@ BOOST_AUTO_TEST_CASE(short_events_each_give_a_sample_and_the_rest_are_named) {
   ev.push_back({297.5, 0.9, "a", "late"});                // window starts at 301.5 s, the last volume is at 298 s
   const std::string bold = write_run(dir, "run_bold.nii.gz", 150, 2.0, 2.0, ev, 2);
   const std::string out = dir.file("samples.h5");
-  const StageRun r = run_stage("prepare", {"--bold", bold, "--events", events_tsv(dir, "ev.tsv", ev), "--mask",
-                                           write_mask(dir), "--out", out});
+  const StageRun r = run_stage(
+      "prepare", {"--bold", bold, "--events", events_tsv(dir, "ev.tsv", ev), "--mask", write_mask(dir), "--out", out});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   const Samples s = read_samples(out);
   BOOST_CHECK_EQUAL(s.n_samples(), 60);
@@ -120,8 +120,10 @@ BOOST_AUTO_TEST_CASE(short_events_each_give_a_sample_and_the_rest_are_named) {
   BOOST_CHECK(r.output.find("after the run's last volume at 298 s") != std::string::npos);
   BOOST_REQUIRE_EQUAL(s.dropped_stimulus.size(), 1u);
   BOOST_CHECK_EQUAL(s.dropped_onset_s[0], 297.5);
-  const std::string py = test::run_python_ok("import h5py\nf = h5py.File('" + out + "', 'r')\n"
-                                             "print(f['samples'].attrs['dropped_events'], f['samples'].attrs['mode'])\n");
+  const std::string py =
+      test::run_python_ok("import h5py\nf = h5py.File('" + out +
+                          "', 'r')\n"
+                          "print(f['samples'].attrs['dropped_events'], f['samples'].attrs['mode'])\n");
   BOOST_CHECK_EQUAL(py, "1 event\n");
 }
 
@@ -149,26 +151,43 @@ BOOST_AUTO_TEST_CASE(glm_estimates_through_the_stage_equal_the_numpy_oracle,
   const std::string mask = write_mask(dir);
   for (const std::string method : {"lsa", "lss"}) {
     const std::string out = dir.file("samples_" + method + ".h5");
-    const StageRun run = run_stage(
-        "prepare", args_of({{"--bold"}, bolds, {"--events"}, evs, {"--confounds"}, confs,
-                            {"--mask", mask, "--out", out, "--set", "prepare.sample_mode=glm", "--set",
-                             "prepare.glm_method=" + method, "--set", "prepare.high_pass_s=100", "--set",
-                             "prepare.confounds=[trans_x, csf]"}}));
+    const StageRun run =
+        run_stage("prepare", args_of({{"--bold"},
+                                      bolds,
+                                      {"--events"},
+                                      evs,
+                                      {"--confounds"},
+                                      confs,
+                                      {"--mask", mask, "--out", out, "--set", "prepare.sample_mode=glm", "--set",
+                                       "prepare.glm_method=" + method, "--set", "prepare.high_pass_s=100", "--set",
+                                       "prepare.confounds=[trans_x, csf]"}}));
     BOOST_REQUIRE_MESSAGE(run.exit_code == 0, run.output);
-    std::string py = "import sys\nsys.path.insert(0, '" + (*root / "tests/oracle").string() + "')\n"
+    std::string py = "import sys\nsys.path.insert(0, '" + (*root / "tests/oracle").string() +
+                     "')\n"
                      "import numpy as np, nibabel, h5py, glm_numpy as g\n"
-                     "f = h5py.File('" + out + "', 'r')\nX = f['data'][:].astype(np.float64)\n"
-                     "assert f['samples'].attrs['mode'] == 'glm-" + method + "'\nworst = 0\nrow = 0\n";
+                     "f = h5py.File('" +
+                     out +
+                     "', 'r')\nX = f['data'][:].astype(np.float64)\n"
+                     "assert f['samples'].attrs['mode'] == 'glm-" +
+                     method + "'\nworst = 0\nrow = 0\n";
     for (int r = 0; r < 2; ++r) {
-      py += "y = np.asarray(nibabel.load('" + bolds[size_t(r)] + "').get_fdata()).reshape(-1, 75, order='F').T\n"
-            "ev = np.genfromtxt('" + evs[size_t(r)] + "', delimiter='\\t', names=True, dtype=None, encoding=None)\n"
+      py += "y = np.asarray(nibabel.load('" + bolds[size_t(r)] +
+            "').get_fdata()).reshape(-1, 75, order='F').T\n"
+            "ev = np.genfromtxt('" +
+            evs[size_t(r)] +
+            "', delimiter='\\t', names=True, dtype=None, encoding=None)\n"
             "n = y.shape[0]\n"
-            "c = np.genfromtxt('" + confs[size_t(r)] + "', delimiter='\\t', names=True)\n"
-            "N = np.hstack([g.polynomial_basis(n, 2), g.cosine_basis(n, 2.0, 100.0), np.stack([c['trans_x'], c['csf']], 1)])\n"
+            "c = np.genfromtxt('" +
+            confs[size_t(r)] +
+            "', delimiter='\\t', names=True)\n"
+            "N = np.hstack([g.polynomial_basis(n, 2), g.cosine_basis(n, 2.0, 100.0), np.stack([c['trans_x'], "
+            "c['csf']], 1)])\n"
             "res = y - N @ np.linalg.lstsq(N, y, rcond=None)[0]\n"
             "z = (res - res.mean(0)) / res.std(0)\n"
             "T = g.event_regressors(ev['onset'], ev['duration'], 2.0, n, 16)\n"
-            "b = g." + method + "(z, T" + (method == std::string("lss") ? ", np.zeros(T.shape[1], int)" : "") + ", N)\n"
+            "b = g." +
+            method + "(z, T" + (method == std::string("lss") ? ", np.zeros(T.shape[1], int)" : "") +
+            ", N)\n"
             "ours = X[row:row + T.shape[1]]\nrow += T.shape[1]\n"
             "worst = max(worst, (np.linalg.norm(ours - b, axis=1) / np.linalg.norm(b, axis=1)).max())\n";
     }
@@ -193,7 +212,8 @@ BOOST_AUTO_TEST_CASE(average_by_a_block_column) {
   const std::string bold = write_run(dir, "run_bold.nii.gz", 120, 2.0, 2.0, ev, 3);
   const std::string events = events_tsv(dir, "ev.tsv", ev), mask = write_mask(dir);
   const std::string single = dir.file("single.h5"), averaged = dir.file("averaged.h5");
-  BOOST_REQUIRE(run_stage("prepare", {"--bold", bold, "--events", events, "--mask", mask, "--out", single}).exit_code == 0);
+  BOOST_REQUIRE(run_stage("prepare", {"--bold", bold, "--events", events, "--mask", mask, "--out", single}).exit_code ==
+                0);
   const StageRun r = run_stage("prepare", {"--bold", bold, "--events", events, "--mask", mask, "--out", averaged,
                                            "--set", "prepare.average_by=block"});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
@@ -211,11 +231,11 @@ BOOST_AUTO_TEST_CASE(average_by_a_block_column) {
   ev[1].stimulus = "z";
   const std::string mixed = dir.file("mixed.h5");
   check_stage_failure(run_stage("prepare", {"--bold", bold, "--events", events_tsv(dir, "ev2.tsv", ev), "--mask", mask,
-                                      "--out", mixed, "--set", "prepare.average_by=block"}),
-                3, mixed, {"prepare.average_by", "block0", "'a'", "'z'"});
+                                            "--out", mixed, "--set", "prepare.average_by=block"}),
+                      3, mixed, {"prepare.average_by", "block0", "'a'", "'z'"});
   check_stage_failure(run_stage("prepare", {"--bold", bold, "--events", events, "--mask", mask, "--out", mixed, "--set",
-                                      "prepare.average_by=blok"}),
-                3, mixed, {"ev.tsv", "blok"});
+                                            "prepare.average_by=blok"}),
+                      3, mixed, {"ev.tsv", "blok"});
 }
 
 BOOST_AUTO_TEST_CASE(tr_from_the_bids_sidecar_and_messages_that_name_both) {
@@ -228,9 +248,9 @@ BOOST_AUTO_TEST_CASE(tr_from_the_bids_sidecar_and_messages_that_name_both) {
   const std::string events = events_tsv(dir, "sub-01_task-loc_events.tsv", ev), mask = write_mask(dir);
   const std::string out = dir.file("samples.h5");
   const std::vector<std::string> args = {"--bold", bold, "--events", events, "--mask", mask, "--out", out};
-  check_stage_failure(run_stage("prepare", args), 3, out,
-                {"line 47", "past the end of its run", "TR 1.79 s from the NIfTI header", "no BIDS sidecar",
-                 "prepare.tr_s"});
+  check_stage_failure(
+      run_stage("prepare", args), 3, out,
+      {"line 47", "past the end of its run", "TR 1.79 s from the NIfTI header", "no BIDS sidecar", "prepare.tr_s"});
   const std::string json = dir.write("sub-01_task-loc_bold.json", "{\"RepetitionTime\": 2.0, \"TaskName\": \"loc\"}");
   const StageRun r = run_stage("prepare", args);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
@@ -242,7 +262,7 @@ BOOST_AUTO_TEST_CASE(tr_from_the_bids_sidecar_and_messages_that_name_both) {
   fs::remove(out);
   // prepare.tr_s wins, and the message names all three.
   check_stage_failure(run_stage("prepare", args_of({args, {"--set", "prepare.tr_s=1.79"}})), 3, out,
-                {"TR 1.79 s from the prepare.tr_s", "the NIfTI header says 1.79 s", "the BIDS sidecar 2 s"});
+                      {"TR 1.79 s from the prepare.tr_s", "the NIfTI header says 1.79 s", "the BIDS sidecar 2 s"});
   dir.write("sub-01_task-loc_bold.json", "{\"RepetitionTime\": \"2\"}");
   check_stage_failure(run_stage("prepare", args), 3, out, {"sub-01_task-loc_bold.json", "RepetitionTime", "\"2\""});
   dir.write("sub-01_task-loc_bold.json", "{\"RepetitionTime\": 2.0,");
@@ -253,7 +273,8 @@ BOOST_AUTO_TEST_CASE(confounds_found_beside_fmriprep_runs_and_every_bad_file_ref
   test::TempDir dir("v2c-designs");
   const std::vector<Event> ev = short_events(20, 6.0, 6.0, 7);
   const int nt = 70;
-  const std::string bold = write_run(dir, "sub-01_task-loc_run-1_space-T1w_desc-preproc_bold.nii.gz", nt, 2.0, 2.0, ev, 8);
+  const std::string bold =
+      write_run(dir, "sub-01_task-loc_run-1_space-T1w_desc-preproc_bold.nii.gz", nt, 2.0, 2.0, ev, 8);
   const std::string events = events_tsv(dir, "sub-01_task-loc_run-1_events.tsv", ev), mask = write_mask(dir);
   std::ostringstream good;
   good << "trans_x\ttrans_x_derivative1\trot_x\tcsf\twhite_matter\tframewise_displacement\n";
@@ -275,31 +296,35 @@ BOOST_AUTO_TEST_CASE(confounds_found_beside_fmriprep_runs_and_every_bad_file_ref
   };
   std::string text = good.str();
   // A missing column.
-  check_stage_failure(run_stage("prepare", args_of({base, {"--set", "prepare.confounds=[trans_x, global_signal]"}})), 3, out,
-                {"desc-confounds_timeseries.tsv", "global_signal"});
+  check_stage_failure(run_stage("prepare", args_of({base, {"--set", "prepare.confounds=[trans_x, global_signal]"}})), 3,
+                      out, {"desc-confounds_timeseries.tsv", "global_signal"});
   // Too few rows.
-  check_stage_failure(run_stage("prepare", with_file("short.tsv", text.substr(0, text.rfind('\n', text.size() - 2) + 1))), 3,
-                out, {"short.tsv", "69 rows", "70 volumes"});
+  check_stage_failure(
+      run_stage("prepare", with_file("short.tsv", text.substr(0, text.rfind('\n', text.size() - 2) + 1))), 3, out,
+      {"short.tsv", "69 rows", "70 volumes"});
   // n/a after the first row, and in the first row of a column that is not a difference.
   std::string late = text;
   late.replace(late.find("\t0.01\t", late.find('\n', late.find('\n') + 1)), 6, "\tn/a\t");
-  check_stage_failure(run_stage("prepare", args_of({base, {"--confounds", dir.write("late.tsv", late), "--set",
+  check_stage_failure(run_stage("prepare", args_of({base,
+                                                    {"--confounds", dir.write("late.tsv", late), "--set",
                                                      "prepare.confounds=[trans_x_derivative1]"}})),
-                3, out, {"late.tsv", "line 3", "trans_x_derivative1", "after the first row"});
+                      3, out, {"late.tsv", "line 3", "trans_x_derivative1", "after the first row"});
   std::string first = text;
   first.replace(first.find('\n') + 1, 1, "n/a");
-  check_stage_failure(run_stage("prepare", with_file("first.tsv", first)), 3, out, {"first.tsv", "line 2", "trans_x", "n/a"});
+  check_stage_failure(run_stage("prepare", with_file("first.tsv", first)), 3, out,
+                      {"first.tsv", "line 2", "trans_x", "n/a"});
   std::string word = text;
   word.replace(word.find("\n0.05\t") + 1, 4, "x.05");
-  check_stage_failure(run_stage("prepare", with_file("word.tsv", word)), 3, out, {"word.tsv", "line 7", "trans_x", "x.05"});
-  check_stage_failure(run_stage("prepare", args_of({base, {"--confounds", dir.file("none.tsv"), "--set", set}})), 4, out,
-                {"none.tsv"});
+  check_stage_failure(run_stage("prepare", with_file("word.tsv", word)), 3, out,
+                      {"word.tsv", "line 7", "trans_x", "x.05"});
+  check_stage_failure(run_stage("prepare", args_of({base, {"--confounds", dir.file("none.tsv"), "--set", set}})), 4,
+                      out, {"none.tsv"});
   // Columns named but no file beside the run, and a file given with no column named.
   fs::remove(beside);
   check_stage_failure(run_stage("prepare", args_of({base, {"--set", set}})), 3, out,
-                {"prepare.confounds", "desc-confounds_timeseries.tsv", "--confounds"});
+                      {"prepare.confounds", "desc-confounds_timeseries.tsv", "--confounds"});
   check_stage_failure(run_stage("prepare", args_of({base, {"--confounds", dir.write("c.tsv", text)}})), 2, out,
-                {"prepare.confounds"});
+                      {"prepare.confounds"});
 }
 
 BOOST_AUTO_TEST_CASE(mask_auto_is_written_beside_the_samples) {
@@ -346,9 +371,11 @@ BOOST_AUTO_TEST_CASE(mask_auto_is_written_beside_the_samples) {
                                                               << dice);
   BOOST_CHECK_GT(dice, 0.85);
   BOOST_CHECK_EQUAL(m.header().affine, affine);
-  const std::string py = test::run_python_ok("import h5py\nf = h5py.File('" + out + "', 'r')\n"
-                                             "a = f['voxels'].attrs\nprint(a['mask_source'])\n"
-                                             "print(a['mask_method'][:4], 'auto_mask_opening' in f['provenance'].attrs['config'])\n");
+  const std::string py =
+      test::run_python_ok("import h5py\nf = h5py.File('" + out +
+                          "', 'r')\n"
+                          "a = f['voxels'].attrs\nprint(a['mask_source'])\n"
+                          "print(a['mask_method'][:4], 'auto_mask_opening' in f['provenance'].attrs['config'])\n");
   BOOST_CHECK_EQUAL(py, mask_out + "\nauto True\n");
   // Both outputs are protected: without --force nothing is overwritten.
   const StageRun again = run_stage("prepare", args);
@@ -359,8 +386,8 @@ BOOST_AUTO_TEST_CASE(mask_auto_is_written_beside_the_samples) {
   BOOST_CHECK(mask_only.output.find("sub-01_mask.nii.gz") != std::string::npos);
   BOOST_CHECK(!fs::exists(out));
   // Nothing survives nilearn's opening on a 3-voxel-thick slab: a clear error, no output.
-  check_stage_failure(run_stage("prepare", args_of({args, {"--force", "--set", "prepare.auto_mask_opening=9"}})), 3, out,
-                {"--mask auto found no brain", "prepare.auto_mask_opening"});
+  check_stage_failure(run_stage("prepare", args_of({args, {"--force", "--set", "prepare.auto_mask_opening=9"}})), 3,
+                      out, {"--mask auto found no brain", "prepare.auto_mask_opening"});
 }
 
 BOOST_AUTO_TEST_CASE(haxby_25mm_mask_auto_through_the_stage_equals_the_oracle,
@@ -377,16 +404,22 @@ BOOST_AUTO_TEST_CASE(haxby_25mm_mask_auto_through_the_stage_equals_the_oracle,
     events.push_back(test::shared_data(std::string(d) + "bold_events.tsv"));
   }
   const std::string out = dir.file("haxby.h5");
-  const StageRun r = run_stage("prepare", args_of({{"--bold"}, bold, {"--events"}, events,
-                                                   {"--mask", "auto", "--out", out, "--set",
-                                                    "prepare.auto_mask_opening=0"}}));
+  const StageRun r =
+      run_stage("prepare", args_of({{"--bold"},
+                                    bold,
+                                    {"--events"},
+                                    events,
+                                    {"--mask", "auto", "--out", out, "--set", "prepare.auto_mask_opening=0"}}));
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
-  std::string py = "import sys\nsys.path.insert(0, '" + (*root / "tests/oracle").string() + "')\n"
+  std::string py = "import sys\nsys.path.insert(0, '" + (*root / "tests/oracle").string() +
+                   "')\n"
                    "import numpy as np, nibabel, epi_mask_numpy as o\n"
                    "m, thr = o.compute_epi_mask(o.mean_of_runs([";
   for (const auto& b : bold) py += "'" + b + "', ";
-  py += "]), opening=0)\nours = np.asarray(nibabel.load('" + dir.file("haxby_mask.nii.gz") + "').dataobj) != 0\n"
-        "brain = np.asarray(nibabel.load('" + test::shared_data("haxby2001-sub001/masks/25mm/brain.nii.gz") +
+  py += "]), opening=0)\nours = np.asarray(nibabel.load('" + dir.file("haxby_mask.nii.gz") +
+        "').dataobj) != 0\n"
+        "brain = np.asarray(nibabel.load('" +
+        test::shared_data("haxby2001-sub001/masks/25mm/brain.nii.gz") +
         "').dataobj) != 0\n"
         "print(int((ours != m).sum()), int(ours.sum()), 2 * (ours & brain).sum() / (ours.sum() + brain.sum()))\n";
   std::istringstream o(test::run_python_ok(py));
@@ -437,7 +470,8 @@ BOOST_AUTO_TEST_CASE(bids_tree_with_fmriprep_derivatives) {
     for (const std::string space : {"T1w", "MNI152NLin2009cAsym"}) {
       const std::string b = write_run(scratch, "b.nii.gz", 64, 1.0, 2.0, evs.back(), 40 + r);
       fs::copy_file(b, der / "sub-01" / "func" / (stem + "_space-" + space + "_desc-preproc_bold.nii.gz"));
-      fs::copy_file(write_mask(scratch), der / "sub-01" / "func" / (stem + "_space-" + space + "_desc-brain_mask.nii.gz"),
+      fs::copy_file(write_mask(scratch),
+                    der / "sub-01" / "func" / (stem + "_space-" + space + "_desc-brain_mask.nii.gz"),
                     fs::copy_options::overwrite_existing);
       fs::remove(b);
     }
@@ -446,9 +480,9 @@ BOOST_AUTO_TEST_CASE(bids_tree_with_fmriprep_derivatives) {
     for (int t = 0; t < 64; ++t) conf << 0.01 * t * r << "\t" << std::sin(0.1 * t + r) << "\n";
   }
   const std::string out = dir.file("samples.h5");
-  const StageRun res = run_stage("prepare", {"--bids", raw.string(), "--derivatives", der.string(), "--space", "T1w",
-                                             "--subject", "01", "--task", "loc", "--out", out, "--set",
-                                             "prepare.confounds=[trans_*]"});
+  const StageRun res =
+      run_stage("prepare", {"--bids", raw.string(), "--derivatives", der.string(), "--space", "T1w", "--subject", "01",
+                            "--task", "loc", "--out", out, "--set", "prepare.confounds=[trans_*]"});
   BOOST_REQUIRE_MESSAGE(res.exit_code == 0, res.output);
   const Samples s = read_samples(out);
   BOOST_REQUIRE_EQUAL(s.run_source.size(), 2u);
@@ -461,9 +495,9 @@ BOOST_AUTO_TEST_CASE(bids_tree_with_fmriprep_derivatives) {
   BOOST_CHECK(res.output.find("confounds trans_x, trans_y") != std::string::npos);
   // A space that is not there.
   const std::string out2 = dir.file("none.h5");
-  check_stage_failure(run_stage("prepare", {"--bids", raw.string(), "--derivatives", der.string(), "--space", "fsaverage",
-                                      "--subject", "01", "--task", "loc", "--out", out2}),
-                4, out2, {"space-fsaverage", "desc-preproc_bold"});
+  check_stage_failure(run_stage("prepare", {"--bids", raw.string(), "--derivatives", der.string(), "--space",
+                                            "fsaverage", "--subject", "01", "--task", "loc", "--out", out2}),
+                      4, out2, {"space-fsaverage", "desc-preproc_bold"});
 }
 
 BOOST_AUTO_TEST_CASE(simulated_event_related_study_gives_a_sample_per_event_in_both_modes) {
@@ -472,13 +506,23 @@ BOOST_AUTO_TEST_CASE(simulated_event_related_study_gives_a_sample_per_event_in_b
   // LSA): every event of every run is a sample, none is dropped.
   test::TempDir dir("v2c-designs");
   const std::string study = dir.file("study");
-  const StageRun sim = run_stage(
-      "simulate", {"--out", study, "--seed", "3", "--set", "simulate.n_subjects=1", "--set", "simulate.grid_dims=[8,8,6]",
-                   "--set", "simulate.grid_jitter=0", "--set", "simulate.n_categories=4", "--set",
-                   "simulate.train_per_category=10", "--set", "simulate.test_per_category=2", "--set",
-                   "simulate.feature_dim=16", "--set", "simulate.latent_dim=4", "--set", "simulate.hidden_dim=8", "--set",
-                   "simulate.train_runs=2", "--set", "simulate.test_runs=1", "--set", "simulate.stimulus_s=0.9", "--set",
-                   "simulate.isi_s=2.2", "--set", "simulate.isi_jitter_s=1.5", "--set", "simulate.tr_s=2"});
+  const StageRun sim = run_stage("simulate", {"--out",  study,
+                                              "--seed", "3",
+                                              "--set",  "simulate.n_subjects=1",
+                                              "--set",  "simulate.grid_dims=[8,8,6]",
+                                              "--set",  "simulate.grid_jitter=0",
+                                              "--set",  "simulate.n_categories=4",
+                                              "--set",  "simulate.train_per_category=10",
+                                              "--set",  "simulate.test_per_category=2",
+                                              "--set",  "simulate.feature_dim=16",
+                                              "--set",  "simulate.latent_dim=4",
+                                              "--set",  "simulate.hidden_dim=8",
+                                              "--set",  "simulate.train_runs=2",
+                                              "--set",  "simulate.test_runs=1",
+                                              "--set",  "simulate.stimulus_s=0.9",
+                                              "--set",  "simulate.isi_s=2.2",
+                                              "--set",  "simulate.isi_jitter_s=1.5",
+                                              "--set",  "simulate.tr_s=2"});
   BOOST_REQUIRE_MESSAGE(sim.exit_code == 0, sim.output);
   // The events as written: 0.9 s each, onsets jittered (gaps between onsets vary), 56 in all.
   size_t n_events = 0;
@@ -507,10 +551,11 @@ BOOST_AUTO_TEST_CASE(simulated_event_related_study_gives_a_sample_per_event_in_b
     BOOST_CHECK_EQUAL(s.run_tr_s[0], 2.0);
   }
   // A jitter larger than the fixation is refused, naming both fields.
-  const StageRun bad = run_stage("simulate", {"--out", dir.file("bad"), "--set", "simulate.isi_s=1", "--set",
-                                              "simulate.isi_jitter_s=1.5"});
+  const StageRun bad = run_stage(
+      "simulate", {"--out", dir.file("bad"), "--set", "simulate.isi_s=1", "--set", "simulate.isi_jitter_s=1.5"});
   BOOST_CHECK_EQUAL(bad.exit_code, 2);
-  BOOST_CHECK(bad.output.find("simulate.isi_jitter_s") != std::string::npos && bad.output.find("isi_s") != std::string::npos);
+  BOOST_CHECK(bad.output.find("simulate.isi_jitter_s") != std::string::npos &&
+              bad.output.find("isi_s") != std::string::npos);
   BOOST_CHECK(!fs::exists(dir.file("bad")));
 }
 
@@ -538,9 +583,9 @@ BOOST_AUTO_TEST_CASE(planted_motion_is_removed_by_the_matching_confound_columns_
   // Largest |correlation| over voxels between the cleaned volumes and trans_x (its part beyond the drift).
   auto worst_motion_corr = [&](const std::string& columns) {
     const std::string out = dir.file("s_" + columns + ".h5"), series = dir.file("t_" + columns + ".h5");
-    const StageRun r = run_stage("prepare", {"--bold", bold, "--events", events, "--mask", mask, "--confounds", conf,
-                                             "--set", "prepare.confounds=[" + columns + "]", "--timeseries", series,
-                                             "--out", out});
+    const StageRun r =
+        run_stage("prepare", {"--bold", bold, "--events", events, "--mask", mask, "--confounds", conf, "--set",
+                              "prepare.confounds=[" + columns + "]", "--timeseries", series, "--out", out});
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
     const TimeSeries ts = read_timeseries(series);
     BOOST_REQUIRE_EQUAL(ts.data.size(), 1u);
@@ -558,7 +603,7 @@ BOOST_AUTO_TEST_CASE(planted_motion_is_removed_by_the_matching_confound_columns_
   };
   const double removed = worst_motion_corr("trans_*"), kept = worst_motion_corr("csf");
   BOOST_TEST_MESSAGE("largest |corr(cleaned voxel, detrended trans_x)|: " << removed << " with trans_*, " << kept
-                                                                            << " with csf");
+                                                                          << " with csf");
   BOOST_CHECK_SMALL(removed, 1e-4);
   BOOST_CHECK_GT(kept, 0.5);
 }

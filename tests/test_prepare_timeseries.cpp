@@ -42,7 +42,8 @@ struct TaskAndRest {
       nifti::write_series(bold.back(), {nx, ny, nz, nt[r]}, affine, 2.0, v, "float32");
     }
     std::string tsv = "onset\tduration\ttrial_type\n";
-    for (int e = 0; e < 5; ++e) tsv += std::to_string(6 + 10 * e) + "\t4\t" + (e == 2 ? "rest" : "s" + std::to_string(e)) + "\n";
+    for (int e = 0; e < 5; ++e)
+      tsv += std::to_string(6 + 10 * e) + "\t4\t" + (e == 2 ? "rest" : "s" + std::to_string(e)) + "\n";
     events = {dir.write("sub-01_task-objects_run-1_events.tsv", tsv), prep::kNoEvents};
     std::vector<float> m(size_t(nx) * ny * nz, 1.0f);
     m[4] = 0.0f;
@@ -50,8 +51,8 @@ struct TaskAndRest {
     nifti::write_series(mask, {nx, ny, nz, 1}, affine, 0.0, m, "int16");
   }
   std::vector<std::string> args(const std::string& out, const std::string& series) const {
-    std::vector<std::string> a = {"--bold", bold[0], bold[1], "--events", events[0], events[1], "--mask", mask,
-                                  "--out", out, "--quiet"};
+    std::vector<std::string> a = {"--bold", bold[0], bold[1], "--events", events[0], events[1],
+                                  "--mask", mask,    "--out", out,        "--quiet"};
     if (!series.empty()) a.insert(a.end(), {"--timeseries", series});
     return a;
   }
@@ -134,8 +135,8 @@ BOOST_AUTO_TEST_CASE(stage_writes_the_time_series_beside_the_samples) {
 BOOST_AUTO_TEST_CASE(a_subject_of_rest_runs_only_needs_the_time_series) {
   TaskAndRest s;
   const std::string out = s.dir.file("rest.h5"), series = s.dir.file("rest-ts.h5");
-  const std::vector<std::string> rest_only = {"--bold", s.bold[1], "--events", prep::kNoEvents, "--mask", s.mask,
-                                              "--out", out, "--quiet"};
+  const std::vector<std::string> rest_only = {"--bold", s.bold[1], "--events", prep::kNoEvents, "--mask",
+                                              s.mask,   "--out",   out,        "--quiet"};
   test::check_stage_failure(test::run_stage("prepare", rest_only), 3, out, {"no samples"});
   std::vector<std::string> with_series = rest_only;
   with_series.insert(with_series.end(), {"--timeseries", series});

@@ -34,9 +34,27 @@ struct SmallStudy {
 };
 
 std::vector<std::string> pretrain_args(const SmallStudy& s, const std::string& out) {
-  return {"--samples", s.samples, "--timeseries", s.series, "--out", out, "--threads", "1", "--quiet",
-          "--set", "pretrain.latent=16", "--set", "pretrain.ssl_window=4", "--set", "pretrain.ssl_steps=40",
-          "--set", "pretrain.ssl_eval_every=10", "--set", "pretrain.epochs=2", "--set", "pretrain.batch_size=4"};
+  return {"--samples",
+          s.samples,
+          "--timeseries",
+          s.series,
+          "--out",
+          out,
+          "--threads",
+          "1",
+          "--quiet",
+          "--set",
+          "pretrain.latent=16",
+          "--set",
+          "pretrain.ssl_window=4",
+          "--set",
+          "pretrain.ssl_steps=40",
+          "--set",
+          "pretrain.ssl_eval_every=10",
+          "--set",
+          "pretrain.epochs=2",
+          "--set",
+          "pretrain.batch_size=4"};
 }
 
 encoder::PretrainConfig small_config() {
@@ -83,7 +101,8 @@ BOOST_AUTO_TEST_CASE(stage_starts_the_encoder_from_the_self_supervised_adapters)
   args.insert(args.end(), {"--set", "pretrain.supervised=false"});
   const test::StageRun r = test::run_stage("pretrain", args);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
-  const auto expected = encoder::ssl::pretrain_ssl({read_timeseries(s.series)}, small_config(), 1);  // --seed 1 (default)
+  const auto expected =
+      encoder::ssl::pretrain_ssl({read_timeseries(s.series)}, small_config(), 1);  // --seed 1 (default)
   encoder::Mat<float> W, b;
   BOOST_REQUIRE(encoder::read_adapter(out, "sub-01", W, b));
   BOOST_REQUIRE_EQUAL(W.rows(), expected.adapters.at("sub-01").W.rows());
@@ -108,9 +127,9 @@ BOOST_AUTO_TEST_CASE(stage_refusals) {
   test::check_stage_failure(
       test::run_stage("pretrain", {"--samples", s.samples, "--out", out, "--set", "pretrain.supervised=false"}), 2, out,
       {"pretrain.supervised: false", "--timeseries"});
-  test::check_stage_failure(test::run_stage("pretrain", {"--samples", s.samples, "--out", out, "--ssl-out",
-                                                         s.dir.file("y.h5")}),
-                            2, out, {"--ssl-out needs --timeseries"});
+  test::check_stage_failure(
+      test::run_stage("pretrain", {"--samples", s.samples, "--out", out, "--ssl-out", s.dir.file("y.h5")}), 2, out,
+      {"--ssl-out needs --timeseries"});
   std::vector<std::string> args = pretrain_args(s, out);
   args.insert(args.end(), {"--set", "pretrain.ssl_window=40"});
   test::check_stage_failure(test::run_stage("pretrain", args), 2, out, {"ssl.window = 40", "max_len"});
@@ -120,9 +139,9 @@ BOOST_AUTO_TEST_CASE(plan_turns_on_the_self_supervised_rows) {
   test::TempDir dir("v2c-plan-ssl");
   auto plan = [&](const std::string& study) {
     const std::string out = dir.file("plan.mk");
-    const test::StageRun r = test::run_stage(
-        "plan", {"--config", dir.write("c.yaml", "study:\n  source: simulate\n" + study), "--bids-dir",
-                 dir.file("bids"), "--out", out, "--force", "--quiet"});
+    const test::StageRun r =
+        test::run_stage("plan", {"--config", dir.write("c.yaml", "study:\n  source: simulate\n" + study), "--bids-dir",
+                                 dir.file("bids"), "--out", out, "--force", "--quiet"});
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
     return test::read_text_file(out);
   };

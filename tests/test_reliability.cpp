@@ -54,8 +54,8 @@ std::string listing(const std::vector<std::string>& names) {
 
 struct FullDiskRun {
   int exit_code = -1;
-  std::string output;               // the stage's stdout and stderr
-  std::vector<std::string> left;    // what the output directory holds afterwards
+  std::string output;             // the stage's stdout and stderr
+  std::vector<std::string> left;  // what the output directory holds afterwards
 };
 
 // How the disk gets full: a tmpfs of the given size mounted in a private mount namespace
@@ -66,8 +66,8 @@ enum class DiskLimit { tmpfs, fsize, none };
 DiskLimit disk_limit() {
   static const DiskLimit how = [] {
     test::TempDir d("v2c-unshare");
-    const std::string cmd = "unshare -rm sh -c 'mount -t tmpfs -o size=64k tmpfs " + test::shell_quote(d.path()) +
-                            "' > /dev/null 2>&1";
+    const std::string cmd =
+        "unshare -rm sh -c 'mount -t tmpfs -o size=64k tmpfs " + test::shell_quote(d.path()) + "' > /dev/null 2>&1";
     if (std::system(cmd.c_str()) == 0) return DiskLimit::tmpfs;
     if (std::system("prlimit --version > /dev/null 2>&1") == 0) return DiskLimit::fsize;
     return DiskLimit::none;
@@ -93,7 +93,8 @@ FullDiskRun run_on_small_disk(const std::string& stage, std::vector<std::string>
   script += stage_cmd + " > " + test::shell_quote(report + "/log") + " 2>&1; echo $? > " +
             test::shell_quote(report + "/rc") + "; ls -A " + test::shell_quote(dir) + " > " +
             test::shell_quote(report + "/left");
-  const std::string cmd = (disk_limit() == DiskLimit::tmpfs ? "unshare -rm sh -c " : "sh -c ") + test::shell_quote(script);
+  const std::string cmd =
+      (disk_limit() == DiskLimit::tmpfs ? "unshare -rm sh -c " : "sh -c ") + test::shell_quote(script);
   BOOST_REQUIRE_EQUAL(std::system(cmd.c_str()), 0);
   FullDiskRun r;
   r.output = test::read_text_file(report + "/log");
@@ -165,17 +166,20 @@ BOOST_AUTO_TEST_CASE(full_disk_ends_in_exit_4_with_nothing_left) {
   }
   if (disk_limit() == DiskLimit::fsize) BOOST_TEST_MESSAGE("no private tmpfs here: a file size limit stands in");
   test::TinyStudy st;
-  check_full_disk("prepare", {"--bids", st.bids, "--subject", "sub-01", "--features", st.bids + "/stimuli/features.h5",
-                              "--out", "OUT/samples.h5", "--quiet"},
+  check_full_disk("prepare",
+                  {"--bids", st.bids, "--subject", "sub-01", "--features", st.bids + "/stimuli/features.h5", "--out",
+                   "OUT/samples.h5", "--quiet"},
                   "samples.h5", {16 << 10, 128 << 10, 300 << 10, 4 << 20});
   check_full_disk("ridge", {"--samples", st.s1, "--out", "OUT/ridge.h5", "--quiet"}, "ridge.h5",
                   {8 << 10, 48 << 10, 4 << 20});
-  check_full_disk("simulate", {"--set", "simulate.n_subjects=2", "--set", "simulate.grid_dims=[8,9,8]", "--set",
-                               "simulate.feature_dim=16", "--quiet", "--out", "OUT/bids"},
+  check_full_disk("simulate",
+                  {"--set", "simulate.n_subjects=2", "--set", "simulate.grid_dims=[8,9,8]", "--set",
+                   "simulate.feature_dim=16", "--quiet", "--out", "OUT/bids"},
                   "bids", {16 << 10, 512 << 10, 2 << 20, 16 << 20});
   // A killed or failed pretraining keeps its last complete checkpoint, to resume from.
-  check_full_disk("pretrain", {"--samples", st.s1, st.s2, "--set", "pretrain.epochs=3", "--set", "pretrain.latent=32",
-                               "--set", "pretrain.checkpoint_every=5", "--out", "OUT/encoder.h5", "--quiet"},
+  check_full_disk("pretrain",
+                  {"--samples", st.s1, st.s2, "--set", "pretrain.epochs=3", "--set", "pretrain.latent=32", "--set",
+                   "pretrain.checkpoint_every=5", "--out", "OUT/encoder.h5", "--quiet"},
                   "encoder.h5", {16 << 10, 400 << 10, 16 << 20},
                   {"encoder.h5.ckpt", "encoder.h5.ckpt.state", "encoder.h5.best"});
 }
@@ -229,9 +233,20 @@ BOOST_AUTO_TEST_CASE(an_output_that_is_or_contains_an_input_is_refused_before_an
 BOOST_AUTO_TEST_CASE(a_second_run_on_the_same_output_is_refused) {
   test::TinyStudy st;
   const std::string out = st.dir.file("encoder.h5"), log = st.dir.file("first.log");
-  const std::vector<std::string> args = {"--samples", st.s1, st.s2, "--set", "pretrain.epochs=150", "--set",
-                                         "pretrain.latent=32", "--set", "pretrain.patience=1000", "--seed", "7",
-                                         "--out", out, "--quiet"};
+  const std::vector<std::string> args = {"--samples",
+                                         st.s1,
+                                         st.s2,
+                                         "--set",
+                                         "pretrain.epochs=150",
+                                         "--set",
+                                         "pretrain.latent=32",
+                                         "--set",
+                                         "pretrain.patience=1000",
+                                         "--seed",
+                                         "7",
+                                         "--out",
+                                         out,
+                                         "--quiet"};
   const pid_t first = test::spawn_stage("pretrain", args, log);
   const std::string lock = st.dir.file(".encoder.h5.lock");
   for (int i = 0; i < 500 && !fs::exists(lock); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -257,11 +272,23 @@ BOOST_AUTO_TEST_CASE(a_second_run_on_the_same_output_is_refused) {
 BOOST_AUTO_TEST_CASE(kill_9_leaves_no_output_and_the_rerun_cleans_up) {
   test::TinyStudy st;
   const std::string out = st.dir.file("encoder.h5");
-  const std::vector<std::string> args = {"--samples", st.s1, st.s2, "--set", "pretrain.epochs=400", "--set",
-                                         "pretrain.latent=32", "--set", "pretrain.patience=1000", "--set",
-                                         "pretrain.checkpoint_every=20", "--out", out, "--quiet"};
+  const std::vector<std::string> args = {"--samples",
+                                         st.s1,
+                                         st.s2,
+                                         "--set",
+                                         "pretrain.epochs=400",
+                                         "--set",
+                                         "pretrain.latent=32",
+                                         "--set",
+                                         "pretrain.patience=1000",
+                                         "--set",
+                                         "pretrain.checkpoint_every=20",
+                                         "--out",
+                                         out,
+                                         "--quiet"};
   const pid_t pid = test::spawn_stage("pretrain", args, st.dir.file("killed.log"));
-  for (int i = 0; i < 500 && !fs::exists(out + ".ckpt"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && !fs::exists(out + ".ckpt"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   kill(pid, SIGKILL);
   BOOST_CHECK_EQUAL(test::wait_stage(pid), 128 + SIGKILL);
   BOOST_CHECK(!fs::exists(out));
@@ -442,34 +469,34 @@ BOOST_AUTO_TEST_CASE(reproducers_end_with_their_exit_code) {
   test::TempDir dir("v2c-repro");
   // A NaN voxel in BData with voxel selection (an exception inside an OpenMP region aborted).
   std::string out = dir.file("bdata.h5");
-  auto r = test::run_stage("ridge", {"--bdata", regress("bdata_nan.h5"), "--features", regress("bdata_feat.npy"),
-                                     "--feature-names", regress("bdata_names.txt"), "--set", "ridge.select_voxels=10",
-                                     "--out", out});
+  auto r = test::run_stage(
+      "ridge", {"--bdata", regress("bdata_nan.h5"), "--features", regress("bdata_feat.npy"), "--feature-names",
+                regress("bdata_names.txt"), "--set", "ridge.select_voxels=10", "--out", out});
   test::check_refused(r, 3, out, {"bdata_nan.h5", "row 5, column 3", "finite"});
   // 20k nested groups in retrieve.novel_pattern (std::regex overflowed its stack).
   out = dir.file("retrieval.h5");
-  r = test::run_stage("retrieve", {"--config", regress("regex_nested.yaml"), "--predictions", dir.file("none.h5"),
-                                   "--out", out});
+  r = test::run_stage("retrieve",
+                      {"--config", regress("regex_nested.yaml"), "--predictions", dir.file("none.h5"), "--out", out});
   test::check_refused(r, 2, out, {"retrieve.novel_pattern", "(40000 characters)"});
   BOOST_CHECK_LT(r.output.size(), 1000u);
   // A YAML key that is a list (an internal error before).
   out = dir.file("ridge.h5");
-  r = test::run_stage("ridge", {"--config", regress("yaml_complex_key.yaml"), "--samples", dir.file("none.h5"),
-                                "--out", out});
+  r = test::run_stage("ridge",
+                      {"--config", regress("yaml_complex_key.yaml"), "--samples", dir.file("none.h5"), "--out", out});
   test::check_refused(r, 2, out, {"yaml_complex_key.yaml", "section 'ridge'", "a key must be a plain name"});
   // NIfTI headers: a voxel count x bytes that wraps (a heap over-read), a NIfTI-2 dim[0] of
   // 2^31+4 (a crash inside libnifti2), a negative vox_offset in a truncated .nii.gz.
-  const std::vector<std::pair<std::string, std::string>> headers = {
-      {"n1_5d_f64.nii", "exceed 2^62 bytes"}, {"n2_dim0_flip.nii", "dim[0] = "},
-      {"negative_voxoffset_trunc.nii.gz", "vox_offset"}};
+  const std::vector<std::pair<std::string, std::string>> headers = {{"n1_5d_f64.nii", "exceed 2^62 bytes"},
+                                                                    {"n2_dim0_flip.nii", "dim[0] = "},
+                                                                    {"negative_voxoffset_trunc.nii.gz", "vox_offset"}};
   for (const auto& [name, says] : headers) {
     r = test::run_stage("info", {"--json", regress(name, "fuzz/nifti")});
     BOOST_TEST_CONTEXT(name) { test::check_refused(r, 3, dir.file("none"), {name, says}); }
   }
   out = dir.file("wrap.h5");
-  r = test::run_stage("prepare", {"--bold", regress("n2_wrap_bold.nii", "fuzz/nifti"), "--mask",
-                                  regress("n2_wrap_mask.nii", "fuzz/nifti"), "--events", regress("n2_wrap_events.tsv"),
-                                  "--out", out});
+  r = test::run_stage(
+      "prepare", {"--bold", regress("n2_wrap_bold.nii", "fuzz/nifti"), "--mask",
+                  regress("n2_wrap_mask.nii", "fuzz/nifti"), "--events", regress("n2_wrap_events.tsv"), "--out", out});
   test::check_refused(r, 3, out, {"n2_wrap_", "exceed 2^62 bytes"});
   // A .npy header of 60 KB of '[' (a stack overflow): refused, and the message is short.
   const std::string why = test::check_error([&] { npy::read_npy(regress("deep_header.npy", "fuzz/npy")); },
@@ -521,7 +548,12 @@ BOOST_AUTO_TEST_CASE(output_set_rules) {
     test::check_error([&] { s.add_output(study + "/sub-01", true, "--map"); }, ExitCode::usage,
                       {"contains the input", "a.h5"});
   }
-  test::check_error([&] { OutputSet s; s.add_output(in, false); }, ExitCode::usage, {"already exists", "--force"});
+  test::check_error(
+      [&] {
+        OutputSet s;
+        s.add_output(in, false);
+      },
+      ExitCode::usage, {"already exists", "--force"});
 }
 
 BOOST_AUTO_TEST_CASE(commit_without_force_never_replaces_an_output_that_appeared) {

@@ -38,8 +38,7 @@ double planted(int subject, int model, int fraction, int metric) {
   return 0.1 + (subject * 17 + model * 5 + fraction * 3 + metric) / 97.0;
 }
 
-const std::vector<std::string> kMetricNames = {"top1_forward", "top5_forward", "pairwise_identification",
-                                               "mean_rank"};
+const std::vector<std::string> kMetricNames = {"top1_forward", "top5_forward", "pairwise_identification", "mean_rank"};
 
 void write_retrieval(const std::string& path, const std::string& subject, const std::string& model, double fraction,
                      const std::vector<PlantedMetric>& metrics, int version = 1) {
@@ -144,8 +143,8 @@ struct PlantedStudy {
           for (int k = 0; k < 4; ++k) {
             const double v = planted(s, m, f, k) * (k == 3 ? 10 : 1);
             metrics.push_back({kMetricNames[size_t(k)], v, v - 0.05, v + 0.07, k == 3 ? 25.5 : 0.02 * (k + 1), 50});
-            value[subjects[size_t(s)].second + "|" + models[size_t(m)] + "|" + v2c::report::format_number(fractions[size_t(f)]) +
-                  "|" + kMetricNames[size_t(k)]] = v;
+            value[subjects[size_t(s)].second + "|" + models[size_t(m)] + "|" +
+                  v2c::report::format_number(fractions[size_t(f)]) + "|" + kMetricNames[size_t(k)]] = v;
           }
           write_retrieval((sub / (models[size_t(m)] + "-f" + std::to_string(f) + ".retrieval.h5")).string(),
                           subjects[size_t(s)].second, models[size_t(m)], fractions[size_t(f)], metrics);
@@ -165,8 +164,10 @@ std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
   std::string cur;
   for (char c : s) {
-    if (c == sep) out.push_back(cur), cur.clear();
-    else cur += c;
+    if (c == sep)
+      out.push_back(cur), cur.clear();
+    else
+      cur += c;
   }
   out.push_back(cur);
   return out;
@@ -201,12 +202,14 @@ BOOST_AUTO_TEST_CASE(results_csv_round_trips_the_planted_values) {
   PlantedStudy study;
   const auto r = test::run_stage("report", {"--study", study.study(), "--out", study.out()});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
-  BOOST_CHECK_MESSAGE(r.output.find(study.newer_file) != std::string::npos && r.output.find("warning") != std::string::npos,
-                      "no warning naming the newer-version file: " << r.output);
+  BOOST_CHECK_MESSAGE(
+      r.output.find(study.newer_file) != std::string::npos && r.output.find("warning") != std::string::npos,
+      "no warning naming the newer-version file: " << r.output);
   const std::string csv = test::read_text_file(study.out() + "/results.csv");
   const auto lines = split(csv, '\n');
   BOOST_REQUIRE_GE(lines.size(), 2u);
-  BOOST_CHECK_EQUAL(lines[0], "subject,model,train_fraction,metric,value,ci_low,ci_high,chance,n_candidates,p_permutation");
+  BOOST_CHECK_EQUAL(lines[0],
+                    "subject,model,train_fraction,metric,value,ci_low,ci_high,chance,n_candidates,p_permutation");
   BOOST_CHECK_EQUAL(lines.back(), "");  // ends with a newline
   BOOST_REQUIRE_EQUAL(lines.size() - 2, 2u * 2 * 2 * 4);
   std::vector<std::string> keys;
@@ -235,18 +238,24 @@ BOOST_AUTO_TEST_CASE(index_html_holds_every_plot_and_escapes_names) {
   const auto r = test::run_stage("report", {"--study", study.study(), "--out", study.out()});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   const std::string html = test::read_text_file(study.out() + "/index.html");
-  const std::vector<std::string> ids = {
-      "learning-curve-top1_forward", "learning-curve-pairwise_identification",
-      "subject-bars-top1_forward-largest", "subject-bars-top1_forward-smallest",
-      "subject-bars-pairwise_identification-largest", "subject-bars-pairwise_identification-smallest",
-      "profile-corr", "alpha-histogram", "alpha-edges", "encoding-map-1"};
+  const std::vector<std::string> ids = {"learning-curve-top1_forward",
+                                        "learning-curve-pairwise_identification",
+                                        "subject-bars-top1_forward-largest",
+                                        "subject-bars-top1_forward-smallest",
+                                        "subject-bars-pairwise_identification-largest",
+                                        "subject-bars-pairwise_identification-smallest",
+                                        "profile-corr",
+                                        "alpha-histogram",
+                                        "alpha-edges",
+                                        "encoding-map-1"};
   for (const auto& id : ids) BOOST_CHECK_MESSAGE(count_of(html, "<svg id=\"" + id + "\"") == 1, "no <svg> " << id);
   BOOST_CHECK_EQUAL(count_of(html, "<svg "), ids.size());
   BOOST_CHECK_EQUAL(count_of(html, "</svg>"), ids.size());
   BOOST_CHECK_EQUAL(count_of(html, "<figcaption>"), ids.size());
   BOOST_CHECK(html.find("summary-table") != std::string::npos);
   BOOST_CHECK(html.find("permutation-table") != std::string::npos);  // per-subject permutation p-values
-  BOOST_CHECK(html.find("sign-flip p") != std::string::npos || html.find("no test across subjects") != std::string::npos);
+  BOOST_CHECK(html.find("sign-flip p") != std::string::npos ||
+              html.find("no test across subjects") != std::string::npos);
   BOOST_CHECK(html.find("vox2clip report: " + study.dir.path().filename().string()) != std::string::npos);
   BOOST_CHECK(html.find("encoder-full</b> beats ridge") != std::string::npos);  // planted: encoder higher
   // Offline: nothing fetched, no scripts.
@@ -286,15 +295,16 @@ BOOST_AUTO_TEST_CASE(refuses_to_overwrite_and_bad_input) {
   const auto again = test::run_stage("report", {"--study", study.study(), "--out", study.out()});
   BOOST_CHECK_EQUAL(again.exit_code, int(ExitCode::usage));
   BOOST_CHECK(again.output.find("--force") != std::string::npos);
-  BOOST_CHECK_EQUAL(test::run_stage("report", {"--study", study.study(), "--out", study.out(), "--force"}).exit_code, 0);
+  BOOST_CHECK_EQUAL(test::run_stage("report", {"--study", study.study(), "--out", study.out(), "--force"}).exit_code,
+                    0);
   const auto missing = test::run_stage("report", {"--study", study.dir.file("nope"), "--out", study.dir.file("r2")});
   BOOST_CHECK_EQUAL(missing.exit_code, int(ExitCode::io));
   BOOST_CHECK(missing.output.find("nope") != std::string::npos);
   BOOST_CHECK(!fs::exists(study.dir.file("r2")));
   for (const auto& e : fs::directory_iterator(study.dir.path()))
     BOOST_CHECK_MESSAGE(e.path().filename().string().find(".tmp-") == std::string::npos, "left " << e.path());
-  const auto bad_key = test::run_stage("report", {"--study", study.study(), "--out", study.dir.file("r3"), "--set",
-                                                  "report.map_slice=3"});
+  const auto bad_key = test::run_stage(
+      "report", {"--study", study.study(), "--out", study.dir.file("r3"), "--set", "report.map_slice=3"});
   BOOST_CHECK_EQUAL(bad_key.exit_code, int(ExitCode::usage));
 }
 
@@ -347,12 +357,13 @@ BOOST_AUTO_TEST_CASE(png_and_base64_decode_with_python, *utf::precondition(test:
       dir.path().string());
   BOOST_CHECK_EQUAL(out, expected + "\n");
   for (const std::string s : {"", "a", "ab", "abc", "abcd", "\xff\x00\x10"})
-    BOOST_CHECK_EQUAL(v2c::report::base64(s), test::run_python_ok("import base64, sys\nsys.stdout.write(base64.b64encode(" +
-                                                             std::string("bytes([") + [&] {
-                                                               std::string b;
-                                                               for (unsigned char c : s) b += std::to_string(c) + ",";
-                                                               return b;
-                                                             }() + "])).decode())\n"));
+    BOOST_CHECK_EQUAL(
+        v2c::report::base64(s),
+        test::run_python_ok("import base64, sys\nsys.stdout.write(base64.b64encode(" + std::string("bytes([") + [&] {
+          std::string b;
+          for (unsigned char c : s) b += std::to_string(c) + ",";
+          return b;
+        }() + "])).decode())\n"));
 }
 
 BOOST_AUTO_TEST_CASE(chromium_renders_the_page_without_errors, *utf::precondition(needs_chromium{})) {
@@ -382,10 +393,10 @@ BOOST_AUTO_TEST_CASE(chromium_renders_the_page_without_errors, *utf::preconditio
   BOOST_CHECK_EQUAL(count_of(parsed, "<svg "), 11u);
 
   const std::string shot = profile.file("page.png"), shot_log = profile.file("shot.log");
-  BOOST_REQUIRE_EQUAL(run_shell(flags + " --hide-scrollbars --window-size=1200,2000 --screenshot=" +
-                                test::shell_quote(shot) + " " + test::shell_quote(url) + " > /dev/null 2> " +
-                                test::shell_quote(shot_log)),
-                      0);
+  BOOST_REQUIRE_EQUAL(
+      run_shell(flags + " --hide-scrollbars --window-size=1200,2000 --screenshot=" + test::shell_quote(shot) + " " +
+                test::shell_quote(url) + " > /dev/null 2> " + test::shell_quote(shot_log)),
+      0);
   BOOST_REQUIRE(fs::exists(shot));
   const std::string png = test::read_text_file(shot);
   BOOST_CHECK(png.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);

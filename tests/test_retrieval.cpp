@@ -75,7 +75,7 @@ BOOST_AUTO_TEST_CASE(top_k_equals_brute_force_with_ties_and_small_blocks) {
   struct Case {
     int64_t nq, nc, d, k, block;
   };
-  const std::vector<Case> cases = {{1, 1, 3, 1, 0},      {7, 50, 5, 3, 16},     {33, 300, 17, 5, 64},
+  const std::vector<Case> cases = {{1, 1, 3, 1, 0},         {7, 50, 5, 3, 16},    {33, 300, 17, 5, 64},
                                    {20, 1000, 64, 10, 100}, {9, 257, 512, 5, 32}, {5, 40, 8, 60, 0}};
   uint64_t seed = 1;
   for (const auto& cs : cases) {
@@ -96,8 +96,8 @@ BOOST_AUTO_TEST_CASE(top_k_equals_brute_force_with_ties_and_small_blocks) {
         const auto order = brute_order(q, i, c);
         for (int64_t j = 0; j < r.k; ++j) {
           BOOST_CHECK_MESSAGE(r.index[size_t(i * r.k + j)] == order[size_t(j)],
-                              rt::scan_name(scan) << " nq=" << cs.nq << " nc=" << cs.nc << " d=" << cs.d << " k="
-                                                  << cs.k << " query " << i << " position " << j << ": "
+                              rt::scan_name(scan) << " nq=" << cs.nq << " nc=" << cs.nc << " d=" << cs.d
+                                                  << " k=" << cs.k << " query " << i << " position " << j << ": "
                                                   << r.index[size_t(i * r.k + j)] << " vs " << order[size_t(j)]);
           BOOST_CHECK_SMALL(r.score[size_t(i * r.k + j)] - cosine(q, i, c, order[size_t(j)]), 1e-12);
         }
@@ -188,7 +188,8 @@ BOOST_AUTO_TEST_CASE(top_k_among_n_equals_a_direct_replay_of_the_draws) {
       std::vector<std::pair<double, int>> set;
       set.push_back({cosine(q, i, c, t), 1});
       for (int64_t o : others) set.push_back({cosine(q, i, c, o), 0});
-      std::sort(set.begin(), set.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+      std::sort(set.begin(), set.end(),
+                [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
       const int64_t place = std::find_if(set.begin(), set.end(), [](auto& e) { return e.second == 1; }) - set.begin();
       top1 += place < 1;
       top5 += place < 5;
@@ -270,8 +271,7 @@ struct StageStudy {
     s.run_volumes = {20, 20};
     s.run_tr_s = {2.0, 2.0};
     s.features = random_rows(n_stim, d, 42);
-    for (int64_t j = 0; j < n_stim; ++j)
-      s.feature_ids.push_back((j < 12 ? "train-" : "test-") + std::to_string(j));
+    for (int64_t j = 0; j < n_stim; ++j) s.feature_ids.push_back((j < 12 ? "train-" : "test-") + std::to_string(j));
     const MatrixF noise = random_rows(n, d, 43);
     p.subject = "sub-01";
     p.model = "ridge";
@@ -346,7 +346,7 @@ BOOST_AUTO_TEST_CASE(metrics_in_the_file_equal_the_kernels) {
   BOOST_CHECK(run.output.find("pairwise_identification") != std::string::npos);  // the table
   const RetrievalFile f(out);
   BOOST_CHECK_EQUAL(f.candidate_set, "test");
-  BOOST_REQUIRE_EQUAL(f.ids.size(), 20u);  // every stimulus has a tested sample
+  BOOST_REQUIRE_EQUAL(f.ids.size(), 20u);       // every stimulus has a tested sample
   BOOST_REQUIRE_EQUAL(f.stimulus.size(), 39u);  // 40 samples, one never tested
 
   // The same computation straight from the kernels.
@@ -402,10 +402,10 @@ BOOST_AUTO_TEST_CASE(novel_queries_averaged_and_a_gallery) {
   }
   const std::string gallery = st.dir.write("gallery.csv", csv);
   const std::string out = st.dir.file("r.h5");
-  const auto run = test::run_stage("retrieve", {"--predictions", st.predictions, "--samples", st.samples, "--gallery",
-                                                gallery, "--out", out, "--set", "retrieve.candidates=gallery", "--set",
-                                                "retrieve.queries=novel", "--set", "retrieve.average_repeats=true",
-                                                "--quiet"});
+  const auto run =
+      test::run_stage("retrieve", {"--predictions", st.predictions, "--samples", st.samples, "--gallery", gallery,
+                                   "--out", out, "--set", "retrieve.candidates=gallery", "--set",
+                                   "retrieve.queries=novel", "--set", "retrieve.average_repeats=true", "--quiet"});
   BOOST_REQUIRE_MESSAGE(run.exit_code == 0, run.output);
   const RetrievalFile f(out);
   BOOST_CHECK_EQUAL(f.candidate_set, "gallery");
@@ -435,7 +435,8 @@ BOOST_AUTO_TEST_CASE(category_labels_and_bad_input) {
   }
   const std::string cats = st.dir.write("cats.csv", csv);
   std::string aliases = "stimulus\tcategory\n";
-  for (const auto& id : st.s.feature_ids) aliases += id + "\tcat" + std::to_string(std::stoi(id.substr(id.find('-') + 1)) % 4) + "\n";
+  for (const auto& id : st.s.feature_ids)
+    aliases += id + "\tcat" + std::to_string(std::stoi(id.substr(id.find('-') + 1)) % 4) + "\n";
   const std::string good = st.dir.write("aliases.tsv", aliases);
   std::string broken = aliases;
   broken.replace(broken.find("cat3"), 4, "cat9");  // a category the gallery lacks
@@ -452,8 +453,8 @@ BOOST_AUTO_TEST_CASE(category_labels_and_bad_input) {
   }
 
   const std::string none = st.dir.file("none.h5");
-  r = test::run_stage("retrieve", {"--predictions", st.predictions, "--gallery", cats, "--gallery-aliases",
-                                   missing_cat, "--out", none, "--set", "retrieve.candidates=categories"});
+  r = test::run_stage("retrieve", {"--predictions", st.predictions, "--gallery", cats, "--gallery-aliases", missing_cat,
+                                   "--out", none, "--set", "retrieve.candidates=categories"});
   BOOST_CHECK_EQUAL(r.exit_code, 3);
   BOOST_CHECK_MESSAGE(r.output.find("cat9") != std::string::npos, r.output);
   BOOST_CHECK(!std::filesystem::exists(none));
@@ -477,7 +478,8 @@ BOOST_AUTO_TEST_CASE(category_labels_and_bad_input) {
   // A gallery without candidates=gallery, and candidates=gallery without one: usage.
   r = test::run_stage("retrieve", {"--predictions", st.predictions, "--gallery", cats, "--out", none});
   BOOST_CHECK_EQUAL(r.exit_code, 2);
-  r = test::run_stage("retrieve", {"--predictions", st.predictions, "--out", none, "--set", "retrieve.candidates=gallery"});
+  r = test::run_stage("retrieve",
+                      {"--predictions", st.predictions, "--out", none, "--set", "retrieve.candidates=gallery"});
   BOOST_CHECK_EQUAL(r.exit_code, 2);
   // No novel stimulus matches.
   r = test::run_stage("retrieve", {"--predictions", st.predictions, "--out", none, "--set", "retrieve.queries=novel",

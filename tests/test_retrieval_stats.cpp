@@ -112,8 +112,8 @@ BOOST_AUTO_TEST_CASE(decoding_is_significant_with_signal_and_not_without) {
   BOOST_CHECK_GT(metric(r0, "pairwise_identification").p_permutation, 0.05);
   BOOST_CHECK(std::isnan(metric(r0, "mean_rank").p_permutation));  // not tested
   cfg.permutations = 0;
-  BOOST_CHECK(std::isnan(metric(retrieve::run_retrieval({signal.p, signal.s, {}, {}}, cfg, 2), "top1_all_forward")
-                             .p_permutation));
+  BOOST_CHECK(std::isnan(
+      metric(retrieve::run_retrieval({signal.p, signal.s, {}, {}}, cfg, 2), "top1_all_forward").p_permutation));
 }
 
 BOOST_AUTO_TEST_CASE(intervals_resample_runs_not_queries) {

@@ -5,8 +5,8 @@
 
 #include <Eigen/Dense>
 #include <cmath>
-#include <numeric>
 #include <fstream>
+#include <numeric>
 #include <random>
 #include <set>
 
@@ -69,7 +69,7 @@ BOOST_AUTO_TEST_CASE(predictions_equal_scikit_learn, *utf::precondition(test::ne
   test::TempDir dir("v2c-ridge-sk");
   // Both shapes: more voxels than samples (kernel form) and fewer (primal form).
   for (const auto& [n, p] : std::vector<std::pair<int64_t, int64_t>>{{60, 150}, {120, 40}}) {
-    const MD X = random_matrix(n, p, 1 + p) .array() + 0.3;  // non-zero means: the intercept matters
+    const MD X = random_matrix(n, p, 1 + p).array() + 0.3;  // non-zero means: the intercept matters
     const MD W = random_matrix(p, 7, 2);
     const MD Y = X * W + random_matrix(n, 7, 3, 2.0);
     const int64_t n_train = n * 3 / 4;
@@ -78,18 +78,21 @@ BOOST_AUTO_TEST_CASE(predictions_equal_scikit_learn, *utf::precondition(test::ne
     features::write_npy(dir.file("ytr.npy"), Ytr);
     features::write_npy(dir.file("xte.npy"), Xte);
     for (double alpha : {0.5, 37.0}) {
-      test::run_python_ok("import numpy as np\nfrom sklearn.linear_model import Ridge\n"
-                          "m = Ridge(alpha=" + std::to_string(alpha) + ", fit_intercept=True, solver='svd')\n"
-                          "m.fit(np.load('xtr.npy'), np.load('ytr.npy'))\n"
-                          "np.save('pred.npy', m.predict(np.load('xte.npy')).astype('<f8'))\n"
-                          "np.save('coef.npy', np.ascontiguousarray(m.coef_.T).astype('<f8'))\n",
-                          dir.path().string());
+      test::run_python_ok(
+          "import numpy as np\nfrom sklearn.linear_model import Ridge\n"
+          "m = Ridge(alpha=" +
+              std::to_string(alpha) +
+              ", fit_intercept=True, solver='svd')\n"
+              "m.fit(np.load('xtr.npy'), np.load('ytr.npy'))\n"
+              "np.save('pred.npy', m.predict(np.load('xte.npy')).astype('<f8'))\n"
+              "np.save('coef.npy', np.ascontiguousarray(m.coef_.T).astype('<f8'))\n",
+          dir.path().string());
       const MD ref = read_npy_f8(dir.file("pred.npy"), n - n_train, 7);
       const MD coef = read_npy_f8(dir.file("coef.npy"), p, 7);
       for (const char* form : {"kernel", "primal"}) {
         const MD pred = ridge::path_from_data<double>(Xtr, Ytr, Xte, form).predict(alpha);
         BOOST_CHECK_MESSAGE(max_rel_diff(pred, ref) < 1e-6, form << " n=" << n << " p=" << p << " alpha=" << alpha
-                                                               << ": rel diff " << max_rel_diff(pred, ref));
+                                                                 << ": rel diff " << max_rel_diff(pred, ref));
       }
       // The Gram-reuse path: G over all rows, the fold's blocks centred algebraically.
       std::vector<int64_t> tr, te;
@@ -132,8 +135,10 @@ BOOST_AUTO_TEST_CASE(per_target_alpha_equals_brute_force) {
     for (const auto& f : folds) {
       MD xtr(int64_t(f.train.size()), p), xte(int64_t(f.test.size()), p);
       Eigen::VectorXd ytr(int64_t(f.train.size())), yte(int64_t(f.test.size()));
-      for (size_t i = 0; i < f.train.size(); ++i) xtr.row(int64_t(i)) = X.row(f.train[i]), ytr[int64_t(i)] = Y(f.train[i], j);
-      for (size_t i = 0; i < f.test.size(); ++i) xte.row(int64_t(i)) = X.row(f.test[i]), yte[int64_t(i)] = Y(f.test[i], j);
+      for (size_t i = 0; i < f.train.size(); ++i)
+        xtr.row(int64_t(i)) = X.row(f.train[i]), ytr[int64_t(i)] = Y(f.train[i], j);
+      for (size_t i = 0; i < f.test.size(); ++i)
+        xte.row(int64_t(i)) = X.row(f.test[i]), yte[int64_t(i)] = Y(f.test[i], j);
       const Eigen::RowVectorXd mx = xtr.colwise().mean();
       const double my = ytr.mean();
       const MD xc = xtr.rowwise() - mx;
@@ -344,12 +349,19 @@ struct PreparedStudy {
   std::string samples, nofeat;
   PreparedStudy() {
     const std::string bids = dir.file("bids");
-    const auto sim = test::run_stage(
-        "simulate", {"--set", "simulate.n_subjects=1", "--set", "simulate.grid_dims=[8,9,8]", "--set",
-                     "simulate.n_categories=3", "--set", "simulate.train_per_category=8", "--set",
-                     "simulate.test_per_category=2", "--set", "simulate.feature_dim=16", "--set",
-                     "simulate.latent_dim=4", "--set", "simulate.hidden_dim=8", "--set", "simulate.train_runs=4",
-                     "--set", "simulate.test_runs=1", "--set", "simulate.snr=2", "--quiet", "--out", bids});
+    const auto sim = test::run_stage("simulate", {"--set",   "simulate.n_subjects=1",
+                                                  "--set",   "simulate.grid_dims=[8,9,8]",
+                                                  "--set",   "simulate.n_categories=3",
+                                                  "--set",   "simulate.train_per_category=8",
+                                                  "--set",   "simulate.test_per_category=2",
+                                                  "--set",   "simulate.feature_dim=16",
+                                                  "--set",   "simulate.latent_dim=4",
+                                                  "--set",   "simulate.hidden_dim=8",
+                                                  "--set",   "simulate.train_runs=4",
+                                                  "--set",   "simulate.test_runs=1",
+                                                  "--set",   "simulate.snr=2",
+                                                  "--quiet", "--out",
+                                                  bids});
     BOOST_REQUIRE_MESSAGE(sim.exit_code == 0, sim.output);
     samples = dir.file("samples.h5");
     const auto prep = test::run_stage("prepare", {"--bids", bids, "--subject", "sub-01", "--features",
@@ -385,10 +397,13 @@ BOOST_AUTO_TEST_CASE(decode_and_encode_write_predictions_and_a_map,
   // The map puts each voxel's CV correlation at its (i,j,k), on the subject's grid.
   const std::string out = test::run_python_ok(
       "import nibabel as nib, h5py, numpy as np\n"
-      "m = nib.load('" + map + "'); s = h5py.File('" + st.samples + "'); p = h5py.File('" + enc + "')\n"
+      "m = nib.load('" +
+      map + "'); s = h5py.File('" + st.samples + "'); p = h5py.File('" + enc +
+      "')\n"
       "ijk = s['voxels/ijk'][:]; c = p['metrics/profile_corr'][:]; d = m.get_fdata()\n"
       "print(m.shape == tuple(s['grid/dims'][:]), np.allclose(m.affine, s['grid/affine'][:]),\n"
-      "      np.allclose(d[ijk[:,0], ijk[:,1], ijk[:,2]], np.nan_to_num(c), atol=1e-6), p['predictions'].shape[1] == ijk.shape[0])\n");
+      "      np.allclose(d[ijk[:,0], ijk[:,1], ijk[:,2]], np.nan_to_num(c), atol=1e-6), p['predictions'].shape[1] == "
+      "ijk.shape[0])\n");
   BOOST_CHECK_EQUAL(out, "True True True True\n");
 }
 
@@ -414,7 +429,8 @@ BOOST_AUTO_TEST_CASE(bdata_input_decodes, *utf::precondition(test::needs_python{
       "feat = rng.normal(size=(4, 8))\n"
       "with open('feat.csv', 'w') as o:\n"
       "    o.write('id,' + ','.join('f%d' % i for i in range(8)) + '\\n')\n"
-      "    for name, row in zip(['cat', 'dog', 'car', 'cup'], feat): o.write(name + ',' + ','.join(map(str, row)) + '\\n')\n",
+      "    for name, row in zip(['cat', 'dog', 'car', 'cup'], feat): o.write(name + ',' + ','.join(map(str, row)) + "
+      "'\\n')\n",
       dir.path().string());
   const std::string out = dir.file("pred.h5");
   const auto r = test::run_stage("ridge", {"--bdata", dir.file("sub.h5"), "--features", dir.file("feat.csv"), "--out",
@@ -428,7 +444,8 @@ BOOST_AUTO_TEST_CASE(bdata_input_decodes, *utf::precondition(test::needs_python{
   MatrixF feats(4, 8);
   std::map<std::string, int> row;
   for (size_t i = 0; i < p.stimulus.size() && row.size() < 4; ++i)
-    if (!row.count(p.stimulus[i])) row[p.stimulus[i]] = int(row.size()), feats.row(row[p.stimulus[i]]) = p.truth.row(int64_t(i));
+    if (!row.count(p.stimulus[i]))
+      row[p.stimulus[i]] = int(row.size()), feats.row(row[p.stimulus[i]]) = p.truth.row(int64_t(i));
   const auto idx = metrics::nearest(p.predictions, feats);
   double hits = 0;
   for (size_t i = 0; i < idx.size(); ++i) hits += idx[i] == row[p.stimulus[i]];
@@ -444,8 +461,8 @@ BOOST_AUTO_TEST_CASE(bad_input_and_config) {
   r = test::run_stage("ridge", {"--samples", st.samples, "--out", out, "--set", "ridge.alphas=[10, 1]"});
   BOOST_CHECK_EQUAL(r.exit_code, 2);
   BOOST_CHECK(r.output.find("ridge.alphas") != std::string::npos);
-  r = test::run_stage("ridge", {"--samples", st.samples, "--out", out, "--set", "ridge.outer=groups", "--set",
-                                "ridge.outer_folds=9"});
+  r = test::run_stage(
+      "ridge", {"--samples", st.samples, "--out", out, "--set", "ridge.outer=groups", "--set", "ridge.outer_folds=9"});
   BOOST_CHECK_EQUAL(r.exit_code, 3);
   BOOST_CHECK(r.output.find("9 folds") != std::string::npos);
   r = test::run_stage("ridge", {"--samples", st.samples, "--bdata", st.samples, "--out", out});

@@ -95,7 +95,8 @@ BOOST_AUTO_TEST_CASE(smoothed_noise_is_spatially_correlated) {
     int pairs = 0;
     for (int64_t v = 0; v + 1 < s.n_voxels(); ++v) {
       if (s.flat[size_t(v + 1)] != s.flat[size_t(v)] + 1) continue;
-      const VectorD x = noise.col(v).array() - noise.col(v).mean(), y = noise.col(v + 1).array() - noise.col(v + 1).mean();
+      const VectorD x = noise.col(v).array() - noise.col(v).mean(),
+                    y = noise.col(v + 1).array() - noise.col(v + 1).mean();
       sum += x.dot(y) / std::sqrt(x.squaredNorm() * y.squaredNorm());
       ++pairs;
     }

@@ -324,13 +324,15 @@ BOOST_AUTO_TEST_CASE(end_to_end_binary) {
   BOOST_CHECK(!fs::exists(bad));
 }
 
-BOOST_AUTO_TEST_CASE(nibabel_reads_the_study, *boost::unit_test::precondition(test::needs_python{{"nibabel", "numpy"}})) {
+BOOST_AUTO_TEST_CASE(nibabel_reads_the_study,
+                     *boost::unit_test::precondition(test::needs_python{{"nibabel", "numpy"}})) {
   const fs::path dir = test_dir("simulate_nibabel");
   const fs::path study = dir / "study";
   Command made = run_simulate(
       "--set simulate.n_subjects=1 --set simulate.grid_dims=[8,9,8] --set simulate.n_categories=2 "
       "--set simulate.feature_dim=16 --set simulate.latent_dim=4 --set simulate.hidden_dim=8 "
-      "--set simulate.train_runs=2 --set simulate.test_runs=1 --quiet --out " + study.string(),
+      "--set simulate.train_runs=2 --set simulate.test_runs=1 --quiet --out " +
+          study.string(),
       dir / "made.log");
   BOOST_REQUIRE_MESSAGE(made.exit_code == 0, made.output);
   const std::string out = test::run_python_ok(

@@ -87,8 +87,7 @@ int check_params(const std::string& label, ParamSet<double>& ps, const std::func
 // Gives LayerNorm gains/biases non-trivial values (so their gradients are exercised).
 void perturb_layer_norms(ParamSet<double>& ps, Rng& rng) {
   for (Param<double>* p : ps.all())
-    if (p->name.find("/ln") != std::string::npos)
-      p->value += random_matrix<double>(1, p->value.cols(), rng, 0.3);
+    if (p->name.find("/ln") != std::string::npos) p->value += random_matrix<double>(1, p->value.cols(), rng, 0.3);
 }
 
 double weighted_sum(const Mat<double>& out, const Mat<double>& R) { return (out.array() * R.array()).sum(); }
@@ -367,8 +366,8 @@ BOOST_AUTO_TEST_CASE(hidden_values_cannot_leak_into_their_reconstruction) {
     for (int64_t i = 0; i < N * T; ++i)
       for (int64_t v = 0; v < 6; ++v)
         if (X2(i, v) != X(i, v))
-          BOOST_CHECK_MESSAGE(rec2(i, v) == rec(i, v), mask_kind_name(kind) << " mask: reconstruction of hidden ("
-                                                                           << i << ", " << v << ") saw its value");
+          BOOST_CHECK_MESSAGE(rec2(i, v) == rec(i, v), mask_kind_name(kind) << " mask: reconstruction of hidden (" << i
+                                                                            << ", " << v << ") saw its value");
         else
           BOOST_CHECK(rec(i, v) == X(i, v));
     BOOST_CHECK(l2.loss > l1.loss);  // the targets moved, the predictions did not
@@ -396,8 +395,8 @@ BOOST_AUTO_TEST_CASE(next_step_prediction_cannot_see_its_target_and_residual_sta
   nc.residual = true;
   next_step_prediction(model, "s1", Xw, N, T, nc, false, &pred);
   for (int64_t n = 0; n < N; ++n) BOOST_CHECK(pred.row(n) == Xw.row(n * (T + 1) + T - 1));
-  test::check_error([&] { next_step_prediction(model, "s1", Mat<double>(Xw.topRows(7)), N, T, nc, false); }, ExitCode::input,
-                    {"'s1'", "7 x 5", "expected 15 x 5"});
+  test::check_error([&] { next_step_prediction(model, "s1", Mat<double>(Xw.topRows(7)), N, T, nc, false); },
+                    ExitCode::input, {"'s1'", "7 x 5", "expected 15 x 5"});
   test::check_error([&] { next_step_prediction(model, "s9", Xw, N, T, nc, false); }, ExitCode::input,
                     {"no subject 's9'"});
 }
@@ -484,8 +483,8 @@ BOOST_AUTO_TEST_CASE(trained_on_a_planted_dynamic_the_model_beats_persistence_an
   const Ar1 ar1 = fit_ar1(train_ptrs);
   const double ar1_mse = ar1_error(ar1, test_run, T).mse();
   const double persistence_mse = persistence_error(test_run, T).mse();
-  BOOST_TEST_MESSAGE("planted rotation: next-step MSE model " << model_mse << ", AR(1) " << ar1_mse
-                                                               << ", persistence " << persistence_mse);
+  BOOST_TEST_MESSAGE("planted rotation: next-step MSE model " << model_mse << ", AR(1) " << ar1_mse << ", persistence "
+                                                              << persistence_mse);
   BOOST_CHECK_LT(model_mse, 0.8 * ar1_mse);
   BOOST_CHECK_LT(ar1_mse, persistence_mse);
 }

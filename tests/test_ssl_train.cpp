@@ -71,9 +71,10 @@ Comparison compare(const std::vector<const MatrixF*>& train, const std::vector<c
 
 std::string report(const char* what, const Comparison& c) {
   char line[256];
-  std::snprintf(line, sizeof line, "%s: next-time-point MSE on held-out runs (%lld values): model %.4f, "
-                "persistence %.4f, AR(1) %.4f", what, (long long)c.model.n_values, c.model.mse(),
-                c.persistence.mse(), c.ar1.mse());
+  std::snprintf(line, sizeof line,
+                "%s: next-time-point MSE on held-out runs (%lld values): model %.4f, "
+                "persistence %.4f, AR(1) %.4f",
+                what, (long long)c.model.n_values, c.model.mse(), c.persistence.mse(), c.ar1.mse());
   return line;
 }
 

@@ -83,7 +83,8 @@ double accuracy(const std::vector<int>& predicted, const std::vector<int>& label
 
 BOOST_AUTO_TEST_SUITE(stats_paired)
 
-BOOST_AUTO_TEST_CASE(sign_flip_equals_brute_force_and_scipy, *utf::precondition(test::needs_python{{"numpy", "scipy"}})) {
+BOOST_AUTO_TEST_CASE(sign_flip_equals_brute_force_and_scipy,
+                     *utf::precondition(test::needs_python{{"numpy", "scipy"}})) {
   std::mt19937_64 rng(5);
   std::vector<PairCase> cases;
   auto zeros = [](size_t n) { return std::vector<std::string>(n, "0"); };
@@ -147,7 +148,8 @@ BOOST_AUTO_TEST_CASE(sign_flip_equals_brute_force_and_scipy, *utf::precondition(
                                                          << ", max |CI - scipy t| " << worst_ci);
 }
 
-BOOST_AUTO_TEST_CASE(sign_flip_monte_carlo_agrees_with_enumeration, *utf::precondition(test::needs_python{{"numpy", "scipy"}})) {
+BOOST_AUTO_TEST_CASE(sign_flip_monte_carlo_agrees_with_enumeration,
+                     *utf::precondition(test::needs_python{{"numpy", "scipy"}})) {
   std::mt19937_64 rng(9);
   std::uniform_int_distribution<int64_t> k(-500, 700);
   PairCase c{{}, std::vector<std::string>(22, "0")};
@@ -244,7 +246,8 @@ BOOST_AUTO_TEST_CASE(wilcoxon_equals_scipy, *utf::precondition(test::needs_pytho
     for (double x : c.d) zero |= x == 0, mags.insert(std::abs(x));
     const bool exact = !zero && mags.size() == c.d.size() && c.d.size() <= 50;
     expect_exact.push_back(exact);
-    text += std::string(stats::zero_method_name(c.zero)) + (c.correction ? " 1 " : " 0 ") + (exact ? "exact" : "approx");
+    text +=
+        std::string(stats::zero_method_name(c.zero)) + (c.correction ? " 1 " : " 0 ") + (exact ? "exact" : "approx");
     for (double x : c.d) text += " " + full(x);
     text += "\n";
   }
@@ -259,15 +262,16 @@ BOOST_AUTO_TEST_CASE(wilcoxon_equals_scipy, *utf::precondition(test::needs_pytho
     o.zero_method = cases[c].zero;
     o.continuity = cases[c].correction;
     const auto r = stats::wilcoxon_signed_rank(cases[c].d, std::vector<double>(cases[c].d.size(), 0.0), o);
-    BOOST_TEST_CONTEXT("case " << c << " (" << stats::zero_method_name(o.zero_method) << ", correction "
-                                << o.continuity << ", n " << cases[c].d.size() << ")") {
+    BOOST_TEST_CONTEXT("case " << c << " (" << stats::zero_method_name(o.zero_method) << ", correction " << o.continuity
+                               << ", n " << cases[c].d.size() << ")") {
       BOOST_CHECK_EQUAL(r.exact, bool(expect_exact[c]));
       BOOST_CHECK_SMALL(r.statistic - statistic, 1e-9);
       BOOST_CHECK(close(r.p_value, p, 1e-12));
       (r.exact ? worst_exact : worst_approx) = std::max(r.exact ? worst_exact : worst_approx, std::abs(r.p_value - p));
     }
   }
-  BOOST_TEST_MESSAGE("wilcoxon vs scipy: max |p| diff exact " << worst_exact << ", normal approximation " << worst_approx);
+  BOOST_TEST_MESSAGE("wilcoxon vs scipy: max |p| diff exact " << worst_exact << ", normal approximation "
+                                                              << worst_approx);
 }
 
 BOOST_AUTO_TEST_CASE(wilcoxon_effect_size_and_edge_cases) {
@@ -342,8 +346,8 @@ BOOST_AUTO_TEST_CASE(intervals_equal_textbook_formulas, *utf::precondition(test:
   BOOST_CHECK(close(r.bca_high, bca_hi, 1e-10));
   BOOST_TEST_MESSAGE("unit bootstrap: theta " << r.value << ", percentile [" << r.ci_low << ", " << r.ci_high
                                               << "], BCa [" << r.bca_low << ", " << r.bca_high << "], z0 " << r.bias_z0
-                                              << ", a " << r.acceleration << "; numpy BCa [" << bca_lo << ", "
-                                              << bca_hi << "]");
+                                              << ", a " << r.acceleration << "; numpy BCa [" << bca_lo << ", " << bca_hi
+                                              << "]");
 }
 
 BOOST_AUTO_TEST_CASE(spread_is_that_of_the_unit_means) {
@@ -441,8 +445,8 @@ BOOST_AUTO_TEST_CASE(permutations_stay_within_blocks) {
     std::vector<int64_t> sorted = src;
     std::sort(sorted.begin(), sorted.end());
     for (size_t i = 0; i < src.size(); ++i) {
-      BOOST_CHECK_EQUAL(sorted[i], int64_t(i));  // a permutation
-      BOOST_CHECK_EQUAL(block[size_t(src[i])], block[i]);  // within the block
+      BOOST_CHECK_EQUAL(sorted[i], int64_t(i));                 // a permutation
+      BOOST_CHECK_EQUAL(block[size_t(src[i])], block[i]);       // within the block
       if (block[i] < 0) BOOST_CHECK_EQUAL(src[i], int64_t(i));  // no block: stays
     }
     BOOST_CHECK(src == stats::within_block_permutation(block, 17, b));  // regenerable
@@ -470,7 +474,8 @@ BOOST_AUTO_TEST_CASE(p_value_definition_and_size_under_the_null) {
   predicted = label;
   stats::PermutationOptions o;
   o.n_perm = 199;
-  const auto perfect = stats::permutation_test(run, [&](const auto& s) { return accuracy(predicted, label, s); }, o);
+  const auto perfect = stats::permutation_test(
+      run, [&](const auto& s) { return accuracy(predicted, label, s); }, o);
   BOOST_CHECK_EQUAL(perfect.observed, 1.0);
   BOOST_CHECK_EQUAL(perfect.null.size(), 199u);
   BOOST_CHECK_EQUAL(perfect.n_at_least, 0);
@@ -484,7 +489,8 @@ BOOST_AUTO_TEST_CASE(p_value_definition_and_size_under_the_null) {
   for (int s = 0; s < datasets; ++s) {
     for (auto& p : predicted) p = cls(rng);
     o.seed = uint64_t(1000 + s);
-    const auto r = stats::permutation_test(run, [&](const auto& src) { return accuracy(predicted, label, src); }, o);
+    const auto r = stats::permutation_test(
+        run, [&](const auto& src) { return accuracy(predicted, label, src); }, o);
     BOOST_REQUIRE_CLOSE_FRACTION(r.p_value, double(1 + r.n_at_least) / 200, 1e-15);
     rejected += r.p_value <= 0.05;
   }
@@ -513,7 +519,8 @@ BOOST_AUTO_TEST_CASE(blocks_keep_a_run_confound_out_of_the_p_value) {
   const auto within = stats::permutation_test(run, score, o);
   const auto global = stats::permutation_test(one_block, score, o);
   BOOST_CHECK_CLOSE_FRACTION(within.observed, 0.8, 1e-12);
-  BOOST_TEST_MESSAGE("run-confounded decoder: p within runs " << within.p_value << ", p across runs " << global.p_value);
+  BOOST_TEST_MESSAGE("run-confounded decoder: p within runs " << within.p_value << ", p across runs "
+                                                              << global.p_value);
   BOOST_CHECK_EQUAL(within.p_value, 1.0);  // every within-run relabelling keeps 80%
   BOOST_CHECK_LT(global.p_value, 0.01);    // permuting across runs calls the confound "decoding"
 }
@@ -548,7 +555,7 @@ BOOST_AUTO_TEST_CASE(repeats_averaged_within_folds_only) {
   BOOST_CHECK((q.members[1] == std::vector<int64_t>{1, 3, 6}));
   BOOST_CHECK((q.members[2] == std::vector<int64_t>{2}));
   BOOST_CHECK((q.members[3] == std::vector<int64_t>{5}));
-  BOOST_CHECK_CLOSE_FRACTION(q.values(0, 0), 3.0f, 1e-6);   // (1 + 5) / 2
+  BOOST_CHECK_CLOSE_FRACTION(q.values(0, 0), 3.0f, 1e-6);        // (1 + 5) / 2
   BOOST_CHECK_CLOSE_FRACTION(q.values(1, 1), 130.0f / 3, 1e-6);  // (20 + 40 + 70) / 3, not row 7's 100
   BOOST_CHECK_EQUAL(q.values(2, 0), 3.0f);
   BOOST_CHECK_EQUAL(q.values(3, 1), 60.0f);

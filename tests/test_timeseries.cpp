@@ -160,14 +160,17 @@ BOOST_AUTO_TEST_CASE(windows_equal_slices_of_the_run_and_runs_are_chunked_by_vol
   }
 }
 
-BOOST_AUTO_TEST_CASE(h5py_sees_the_documented_layout, *boost::unit_test::precondition(test::needs_python{{"h5py", "numpy"}})) {
+BOOST_AUTO_TEST_CASE(h5py_sees_the_documented_layout,
+                     *boost::unit_test::precondition(test::needs_python{{"h5py", "numpy"}})) {
   TempDir dir;
   const TimeSeries ts = make_series(5);
   const std::string path = dir.file("timeseries.h5");
   write_timeseries(path, ts, test_provenance(), false);
   const std::string out = test::run_python_ok(
       "import h5py, numpy as np\n"
-      "f = h5py.File('" + path + "', 'r')\n"
+      "f = h5py.File('" +
+      path +
+      "', 'r')\n"
       "assert f.attrs['vox2clip_format'] == 'timeseries', f.attrs['vox2clip_format']\n"
       "n = f['runs/volumes'][:]\n"
       "for r in range(len(n)):\n"
@@ -175,7 +178,8 @@ BOOST_AUTO_TEST_CASE(h5py_sees_the_documented_layout, *boost::unit_test::precond
       "    assert d.shape == (n[r], 5) and d.dtype == np.float32, (d.shape, d.dtype)\n"
       "    assert d.chunks == (min(16, n[r]), 5), d.chunks\n"
       "    assert f['sample_row/run-%04d' % r].shape == (n[r],)\n"
-      "print(list(f['runs/task'].asstr()[:]), int(f['sample_row/run-0000'][4]), float(f['data/run-0001'][2, 3]).hex())\n");
+      "print(list(f['runs/task'].asstr()[:]), int(f['sample_row/run-0000'][4]), float(f['data/run-0001'][2, "
+      "3]).hex())\n");
   char hex[64];
   std::snprintf(hex, sizeof hex, "%.13a", double(ts.data[1](2, 3)));
   BOOST_CHECK_EQUAL(out, cat("['objectviewing', 'rest', 'movie'] 1 ", hex, "\n"));

@@ -271,7 +271,8 @@ inline int wait_stage(pid_t pid) {
 }
 
 // Checks a stage run that must be refused: exit code `code`, every word in the output, no `out`.
-inline void check_refused(const StageRun& r, int code, const std::string& out, std::initializer_list<std::string> words) {
+inline void check_refused(const StageRun& r, int code, const std::string& out,
+                          std::initializer_list<std::string> words) {
   BOOST_CHECK_MESSAGE(r.exit_code == code, "exit " << r.exit_code << ", expected " << code << ":\n" << r.output);
   for (const auto& w : words)
     BOOST_CHECK_MESSAGE(r.output.find(w) != std::string::npos, "output lacks '" << w << "':\n" << r.output);

@@ -28,7 +28,8 @@ std::vector<MetricRow> study() {
   const double ridge[3][3] = {{0.30, 0.40, 0.50}, {0.32, 0.42, 0.52}, {0.06, 0.10, 0.175}};  // [subject][fraction]
   const double fractions[3] = {0.25, 0.5, 1.0};
   for (int s = 0; s < 3; ++s)
-    for (int f = 0; f < 3; ++f) rows.push_back(row("sub-0" + std::to_string(s + 1), "ridge", fractions[f], ridge[s][f]));
+    for (int f = 0; f < 3; ++f)
+      rows.push_back(row("sub-0" + std::to_string(s + 1), "ridge", fractions[f], ridge[s][f]));
   // Below ridge's sub-03 at 0.25, above it from 0.5 on (but below ridge's mean over all subjects).
   rows.push_back(row("sub-03", "encoder-adapter", 0.25, 0.05));
   rows.push_back(row("sub-03", "encoder-adapter", 0.5, 0.20));
@@ -88,7 +89,7 @@ BOOST_AUTO_TEST_CASE(beating_everywhere_and_nothing_to_compare) {
   }
   const std::vector<Verdict> v = judge_against_ridge(rows, "top1_forward");
   BOOST_REQUIRE_EQUAL(v.size(), 1u);
-  BOOST_CHECK_EQUAL(*v[0].beats_from, 0.25);  // the smallest fraction tested
+  BOOST_CHECK_EQUAL(*v[0].beats_from, 0.25);                                  // the smallest fraction tested
   BOOST_CHECK(judge_against_ridge(rows, "pairwise_identification").empty());  // no rows of that metric
 
   std::vector<MetricRow> no_ridge;

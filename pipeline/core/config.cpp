@@ -13,19 +13,43 @@ namespace v2c::config {
 
 const std::vector<std::string>& known_sections() {
   // One per stage, plus `study` (what the Makefile pipeline reads: subjects, paths).
-  static const std::vector<std::string> sections = {
-      "study", "info", "simulate", "prepare", "ridge", "pretrain", "finetune", "retrieve", "report"};
+  static const std::vector<std::string> sections = {"study",    "info",     "simulate", "prepare", "ridge",
+                                                    "pretrain", "finetune", "retrieve", "report"};
   return sections;
 }
 
-template <> const char* type_name<bool>() { return "bool"; }
-template <> const char* type_name<int>() { return "int"; }
-template <> const char* type_name<int64_t>() { return "int"; }
-template <> const char* type_name<double>() { return "number"; }
-template <> const char* type_name<std::string>() { return "string"; }
-template <> const char* type_name<std::vector<double>>() { return "list of numbers"; }
-template <> const char* type_name<std::vector<int>>() { return "list of ints"; }
-template <> const char* type_name<std::vector<std::string>>() { return "list of strings"; }
+template <>
+const char* type_name<bool>() {
+  return "bool";
+}
+template <>
+const char* type_name<int>() {
+  return "int";
+}
+template <>
+const char* type_name<int64_t>() {
+  return "int";
+}
+template <>
+const char* type_name<double>() {
+  return "number";
+}
+template <>
+const char* type_name<std::string>() {
+  return "string";
+}
+template <>
+const char* type_name<std::vector<double>>() {
+  return "list of numbers";
+}
+template <>
+const char* type_name<std::vector<int>>() {
+  return "list of ints";
+}
+template <>
+const char* type_name<std::vector<std::string>>() {
+  return "list of strings";
+}
 
 namespace {
 
@@ -42,8 +66,7 @@ std::string node_excerpt(const YAML::Node& node) { return excerpt(node_text(node
 
 // A key of a YAML mapping as text; a key that is not a plain scalar (`? [a, b]`) is a usage error.
 std::string key_text(const YAML::Node& key, const std::string& where) {
-  if (!key.IsScalar())
-    throw usage_error(where, ": a key must be a plain name, found '", node_excerpt(key), "'");
+  if (!key.IsScalar()) throw usage_error(where, ": a key must be a plain name, found '", node_excerpt(key), "'");
   return key.Scalar();
 }
 
@@ -92,7 +115,6 @@ T convert_node(const YAML::Node& node, const std::string& what) {
     return scalar_as<T>(node, what);
   }
 }
-
 
 template <class T>
 YAML::Node to_node(const T& value) {
@@ -161,16 +183,15 @@ void Schema::apply(const YAML::Node& mapping, const std::string& origin) {
 
 void Schema::apply_override(const std::string& assignment) {
   const auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw usage_error("--set '", excerpt(assignment), "': expected key=value");
+  if (eq == std::string::npos || eq == 0) throw usage_error("--set '", excerpt(assignment), "': expected key=value");
   std::string key = assignment.substr(0, eq);
   const std::string value = assignment.substr(eq + 1);
   const std::string prefix = section_ + ".";
   if (key.rfind(prefix, 0) == 0) key = key.substr(prefix.size());
   Field* f = find(key);
   if (!f)
-    throw usage_error("--set: unknown key '", excerpt(key), "'; the keys of section '", section_, "' are: ",
-                      field_list(fields_));
+    throw usage_error("--set: unknown key '", excerpt(key), "'; the keys of section '", section_,
+                      "' are: ", field_list(fields_));
   YAML::Node node;
   try {
     node = YAML::Load(value);

@@ -31,11 +31,12 @@
 namespace v2c::config {
 
 // Type names shown in --help and errors.
-template <class T> const char* type_name();
+template <class T>
+const char* type_name();
 
 struct Field {
-  std::string name, doc, type, rule;                 // rule: human text, e.g. "in [0, 10]"
-  std::function<void(const YAML::Node&)> set;        // throws usage_error on a type mismatch
+  std::string name, doc, type, rule;           // rule: human text, e.g. "in [0, 10]"
+  std::function<void(const YAML::Node&)> set;  // throws usage_error on a type mismatch
   std::function<YAML::Node()> get;
   std::vector<std::function<void(const std::string& qualified)>> checks;  // throw usage_error
 };
@@ -73,8 +74,8 @@ class Schema {
   // Applies one "key=value" (key may carry the section prefix: prepare.shift_s=3).
   void apply_override(const std::string& assignment);
   void validate() const;
-  std::string to_yaml() const;           // the section as YAML (values as they are now)
-  std::string help(int indent) const;    // one block per field: name, type, default, rule, doc
+  std::string to_yaml() const;         // the section as YAML (values as they are now)
+  std::string help(int indent) const;  // one block per field: name, type, default, rule, doc
 
  private:
   Field* find(const std::string& key);
@@ -146,19 +147,24 @@ FieldRef<T>& FieldRef<T>::one_of(std::initializer_list<const char*> allowed) {
   std::string text = "one of";
   for (const auto& o : options) text += " '" + o + "'";
   if constexpr (std::is_same_v<T, std::string>) {
-    return check([options](const T& v) {
-      for (const auto& o : options) if (v == o) return true;
-      return false;
-    }, text);
+    return check(
+        [options](const T& v) {
+          for (const auto& o : options)
+            if (v == o) return true;
+          return false;
+        },
+        text);
   } else {
-    return check([options](const T& v) {
-      for (const auto& x : v) {
-        bool ok = false;
-        for (const auto& o : options) ok = ok || x == o;
-        if (!ok) return false;
-      }
-      return true;
-    }, "each " + text);
+    return check(
+        [options](const T& v) {
+          for (const auto& x : v) {
+            bool ok = false;
+            for (const auto& o : options) ok = ok || x == o;
+            if (!ok) return false;
+          }
+          return true;
+        },
+        "each " + text);
   }
 }
 

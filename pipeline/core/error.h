@@ -17,12 +17,12 @@ namespace v2c {
 // Documented in README.md ("Exit codes"); keep the two in step.
 enum class ExitCode : int {
   ok = 0,
-  internal = 1,     // a bug in vox2clip (assertion), or an unexpected exception
-  usage = 2,        // bad command line or config: unknown option/key, value out of range
-  input = 3,        // bad input data: malformed file, mismatched grids, missing stimulus, NaNs
-  io = 4,           // cannot read or write a file: missing, permission, disk full
-  numerical = 5,    // a computation failed: singular system, no finite values left
-  interrupted = 130 // SIGINT/SIGTERM; temporary outputs removed
+  internal = 1,      // a bug in vox2clip (assertion), or an unexpected exception
+  usage = 2,         // bad command line or config: unknown option/key, value out of range
+  input = 3,         // bad input data: malformed file, mismatched grids, missing stimulus, NaNs
+  io = 4,            // cannot read or write a file: missing, permission, disk full
+  numerical = 5,     // a computation failed: singular system, no finite values left
+  interrupted = 130  // SIGINT/SIGTERM; temporary outputs removed
 };
 
 const char* exit_code_name(ExitCode code);
@@ -64,13 +64,21 @@ class Error : public std::exception {
 };
 
 template <class... Args>
-Error usage_error(Args&&... args) { return Error(ExitCode::usage, cat(std::forward<Args>(args)...)); }
+Error usage_error(Args&&... args) {
+  return Error(ExitCode::usage, cat(std::forward<Args>(args)...));
+}
 template <class... Args>
-Error input_error(Args&&... args) { return Error(ExitCode::input, cat(std::forward<Args>(args)...)); }
+Error input_error(Args&&... args) {
+  return Error(ExitCode::input, cat(std::forward<Args>(args)...));
+}
 template <class... Args>
-Error io_error(Args&&... args) { return Error(ExitCode::io, cat(std::forward<Args>(args)...)); }
+Error io_error(Args&&... args) {
+  return Error(ExitCode::io, cat(std::forward<Args>(args)...));
+}
 template <class... Args>
-Error numerical_error(Args&&... args) { return Error(ExitCode::numerical, cat(std::forward<Args>(args)...)); }
+Error numerical_error(Args&&... args) {
+  return Error(ExitCode::numerical, cat(std::forward<Args>(args)...));
+}
 
 // Runs fn(); an Error escaping it gets `what` added as context.
 template <class Fn>
@@ -87,7 +95,7 @@ decltype(auto) with_context(const std::string& what, Fn&& fn) {
 
 }  // namespace v2c
 
-#define V2C_ASSERT(cond, ...)                                                        \
-  do {                                                                               \
+#define V2C_ASSERT(cond, ...)                                                                 \
+  do {                                                                                        \
     if (!(cond)) ::v2c::assertion_failed(#cond, __FILE__, __LINE__, ::v2c::cat(__VA_ARGS__)); \
   } while (0)

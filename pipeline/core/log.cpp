@@ -40,8 +40,11 @@ void write_line(const char* tag, const std::string& text) {
 }
 
 Progress::Progress(std::string what, int64_t total)
-    : what_(std::move(what)), total_(total), start_(std::chrono::steady_clock::now()),
-      last_draw_(start_), tty_(isatty(STDERR_FILENO) == 1) {}
+    : what_(std::move(what)),
+      total_(total),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_),
+      tty_(isatty(STDERR_FILENO) == 1) {}
 
 Progress::~Progress() { done(); }
 
@@ -70,8 +73,8 @@ void Progress::draw(bool final_line) {
   const double frac = total_ > 0 ? double(count_) / double(total_) : 0.0;
   std::string eta;
   if (!final_line && frac > 0.0 && frac < 1.0) eta = cat(", ~", int(elapsed * (1.0 - frac) / frac + 0.5), " s left");
-  const std::string text = cat(g_stage, ": ", what_, ": ", count_, "/", total_, " (", int(100.0 * frac + 0.5),
-                               "%) ", int(elapsed + 0.5), " s", eta);
+  const std::string text = cat(g_stage, ": ", what_, ": ", count_, "/", total_, " (", int(100.0 * frac + 0.5), "%) ",
+                               int(elapsed + 0.5), " s", eta);
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s%s", text.c_str(), final_line ? "\n" : "");
     g_line_open = !final_line;

@@ -195,12 +195,14 @@ OutputLock::OutputLock(const std::string& output) {
     if (dir == dir.parent_path()) break;
   }
   fs::create_directories(p.parent_path(), ec);
-  if (ec) throw io_error("cannot create directory '", p.parent_path().string(), "' for output '", output, "': ",
-                         ec.message());
+  if (ec)
+    throw io_error("cannot create directory '", p.parent_path().string(), "' for output '", output,
+                   "': ", ec.message());
   lock_path_ = (p.parent_path() / ("." + p.filename().string() + ".lock")).string();
   for (int attempt = 0; attempt < 100; ++attempt) {
     fd_ = open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd_ < 0) throw io_error("cannot create the lock '", lock_path_, "' of output '", output, "': ", std::strerror(errno));
+    if (fd_ < 0)
+      throw io_error("cannot create the lock '", lock_path_, "' of output '", output, "': ", std::strerror(errno));
     if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
       const std::string holder = err == EWOULDBLOCK ? lock_holder(fd_) : "";
@@ -213,7 +215,8 @@ OutputLock::OutputLock(const std::string& output) {
     }
     // The holder before us may have removed the file between our open and our lock: then the
     // lock is on a file nobody else sees, so take the lock again on the path's current file.
-    struct stat held {}, now {};
+    struct stat held {
+    }, now{};
     if (fstat(fd_, &held) == 0 && stat(lock_path_.c_str(), &now) == 0 && held.st_dev == now.st_dev &&
         held.st_ino == now.st_ino) {
       // The pid is only for messages: a lock without it still excludes.

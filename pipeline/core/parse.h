@@ -33,9 +33,12 @@ Int parse_int(std::string_view text, const std::string& field, ExitCode code,
   const bool has_lo = lo != std::numeric_limits<Int>::lowest() || std::is_unsigned_v<Int>;
   const bool has_hi = hi != std::numeric_limits<Int>::max();
   std::string range;
-  if (has_lo && has_hi) range = cat(" in [", lo, ", ", hi, "]");
-  else if (has_lo) range = cat(" >= ", lo);
-  else if (has_hi) range = cat(" <= ", hi);
+  if (has_lo && has_hi)
+    range = cat(" in [", lo, ", ", hi, "]");
+  else if (has_lo)
+    range = cat(" >= ", lo);
+  else if (has_hi)
+    range = cat(" <= ", hi);
   throw Error(code, cat(field, ": expected an integer", range, ", found '", text, "'"));
 }
 

@@ -87,7 +87,7 @@ class Random {
  public:
   explicit Random(uint64_t seed = 0) : engine_(seed) {}
 
-  uint64_t next() { return engine_(); }  // 64 random bits
+  uint64_t next() { return engine_(); }                          // 64 random bits
   double uniform() { return double(next() >> 11) * 0x1.0p-53; }  // [0, 1), 53 random bits
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
 

@@ -41,9 +41,14 @@ int launcher_rank() {
 
 std::vector<OptionSpec> standard_options(const StageSpec& spec) {
   std::vector<OptionSpec> opts = {
-      {"config", "FILE", "YAML config; this stage reads its section '" + (spec.config_section.empty() ? spec.name : spec.config_section) + "'", false, false, "", OptionRole::input},
-      {"set", "KEY=VALUE", "override one config key (repeatable), e.g. --set " + (spec.config_section.empty() ? spec.name : spec.config_section) + ".KEY=VALUE", true,
-       false, ""},
+      {"config", "FILE",
+       "YAML config; this stage reads its section '" + (spec.config_section.empty() ? spec.name : spec.config_section) +
+           "'",
+       false, false, "", OptionRole::input},
+      {"set", "KEY=VALUE",
+       "override one config key (repeatable), e.g. --set " +
+           (spec.config_section.empty() ? spec.name : spec.config_section) + ".KEY=VALUE",
+       true, false, ""},
   };
   if (spec.has_output) {
     opts.push_back({"out", "PATH", spec.output_help, false, true, "", OptionRole::output});
@@ -69,8 +74,10 @@ std::string exit_code_table(bool markdown) {
   std::ostringstream os;
   for (ExitCode c : {ExitCode::ok, ExitCode::internal, ExitCode::usage, ExitCode::input, ExitCode::io,
                      ExitCode::numerical, ExitCode::interrupted}) {
-    if (markdown) os << "| " << int(c) << " | " << exit_code_name(c) << " |\n";
-    else os << "  " << int(c) << "  " << exit_code_name(c) << "\n";
+    if (markdown)
+      os << "| " << int(c) << " | " << exit_code_name(c) << " |\n";
+    else
+      os << "  " << int(c) << "  " << exit_code_name(c) << "\n";
   }
   return os.str();
 }
@@ -80,7 +87,8 @@ std::string help_text(const StageSpec& spec, const config::Schema& schema) {
   os << "v2c-" << spec.name << " — " << spec.summary << "\n\nUsage: v2c-" << spec.name << " [options]";
   if (!spec.positional.empty()) os << " " << spec.positional;
   os << "\n\n" << spec.description << "\n";
-  if (!spec.positional.empty()) os << "\nArguments:\n  " << spec.positional << "\n      " << spec.positional_help << "\n";
+  if (!spec.positional.empty())
+    os << "\nArguments:\n  " << spec.positional << "\n      " << spec.positional_help << "\n";
   auto print = [&](const std::vector<OptionSpec>& opts) {
     for (const auto& o : opts) {
       os << "  " << option_usage(o);
@@ -107,13 +115,14 @@ std::string help_markdown(const StageSpec& spec, const config::Schema& schema) {
   os << "\n```\n\n" << spec.description << "\n\n| option | meaning | default |\n|---|---|---|\n";
   if (!spec.positional.empty()) os << "| `" << spec.positional << "` | " << spec.positional_help << " | |\n";
   for (const auto& o : spec.options)
-    os << "| `" << option_usage(o) << "` | " << o.help << (o.required ? " (required)" : "") << " | "
-       << o.default_value << " |\n";
+    os << "| `" << option_usage(o) << "` | " << o.help << (o.required ? " (required)" : "") << " | " << o.default_value
+       << " |\n";
   if (spec.has_output) os << "| `--out PATH` | " << spec.output_help << " (required) | |\n";
   os << "\nPlus the standard options (`--config`, `--set`, `--force`, `--threads`, `--seed`, `--quiet`, "
         "`--verbose`, `--help`).\n";
   if (!schema.fields().empty()) {
-    os << "\nConfig section `" << schema.section() << "`:\n\n| key | type | default | rule | meaning |\n|---|---|---|---|---|\n";
+    os << "\nConfig section `" << schema.section()
+       << "`:\n\n| key | type | default | rule | meaning |\n|---|---|---|---|---|\n";
     for (const auto& f : schema.fields()) {
       YAML::Emitter e;
       e.SetDoublePrecision(10);
@@ -145,7 +154,6 @@ std::string shell_quote(const std::string& s) {
   for (char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
-
 
 }  // namespace
 
@@ -232,7 +240,8 @@ class StageRunner {
       // More threads than cores only oversubscribe (OpenMP and OpenBLAS spin-wait): capped.
       const int threads = parse_int<int>(args.one("threads", "0"), "--threads", ExitCode::usage, 0, 1 << 20);
       ctx.threads = threads == 0 ? omp_get_num_procs() : std::min(threads, omp_get_num_procs());
-      if (threads > ctx.threads) log::warn("--threads ", threads, ": this machine has ", ctx.threads, " cores; using ", ctx.threads);
+      if (threads > ctx.threads)
+        log::warn("--threads ", threads, ": this machine has ", ctx.threads, " cores; using ", ctx.threads);
       omp_set_num_threads(ctx.threads);
       openblas_set_num_threads(ctx.threads);
       ctx.seed = parse_int<uint64_t>(args.one("seed", "1"), "--seed", ExitCode::usage);

@@ -17,8 +17,8 @@
 
 #include "pipeline/core/config.h"
 #include "pipeline/core/error.h"
-#include "pipeline/core/provenance.h"
 #include "pipeline/core/output.h"
+#include "pipeline/core/provenance.h"
 
 namespace v2c {
 
@@ -27,23 +27,23 @@ namespace v2c {
 enum class OptionRole { value, input, output };
 
 struct OptionSpec {
-  std::string name;           // "bold" -> --bold
-  std::string metavar;        // "FILE"; empty for a flag
+  std::string name;     // "bold" -> --bold
+  std::string metavar;  // "FILE"; empty for a flag
   std::string help;
-  bool multiple = false;      // one or more values, up to the next --option
+  bool multiple = false;  // one or more values, up to the next --option
   bool required = false;
   std::string default_value;  // shown in --help; empty = none
   OptionRole role = OptionRole::value;
 };
 
 struct StageSpec {
-  std::string name;            // "prepare": executable v2c-prepare, config section "prepare"
-  std::string summary;         // one line
-  std::string description;     // a paragraph or two
+  std::string name;         // "prepare": executable v2c-prepare, config section "prepare"
+  std::string summary;      // one line
+  std::string description;  // a paragraph or two
   std::vector<OptionSpec> options;
-  std::string positional;      // metavar of positional arguments ("FILE..."), empty = none
+  std::string positional;  // metavar of positional arguments ("FILE..."), empty = none
   std::string positional_help;
-  bool has_output = true;      // --out is required and protected by --force
+  bool has_output = true;  // --out is required and protected by --force
   std::string output_help = "output file";
   std::string config_section = "";  // config section read, when not the stage's name
   // The stage may run as N processes of one job (mpirun, srun): only the launcher's rank 0 (the
@@ -67,9 +67,9 @@ class Args {
 struct StageContext {
   const StageSpec* spec = nullptr;
   Args args;
-  std::string out;      // --out ("" when the stage has none)
+  std::string out;  // --out ("" when the stage has none)
   bool force = false;
-  int threads = 1;      // resolved: never 0
+  int threads = 1;  // resolved: never 0
   uint64_t seed = 0;
   Provenance provenance;  // config_yaml filled once the config is final
   OutputSet files;        // --out and the options of role input/output, claimed before run()

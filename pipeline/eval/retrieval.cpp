@@ -64,21 +64,28 @@ struct Hit {
   int64_t index;
 };
 // a comes before b in the retrieval order (cosine descending, index ascending).
-inline bool before(const Hit& a, const Hit& b) { return a.score > b.score || (a.score == b.score && a.index < b.index); }
+inline bool before(const Hit& a, const Hit& b) {
+  return a.score > b.score || (a.score == b.score && a.index < b.index);
+}
 
 // The state of one scan: for each query a heap of its best k hits (the worst on top), the
 // threshold below which an approximate score cannot enter it, and the rank counts.
 struct ScanState {
   int64_t k = 0;
-  std::vector<Hit> hits;          // [n_queries x k]
-  std::vector<int32_t> size;      // [n_queries]
-  std::vector<float> threshold;   // [n_queries] skip a < threshold
+  std::vector<Hit> hits;                                    // [n_queries x k]
+  std::vector<int32_t> size;                                // [n_queries]
+  std::vector<float> threshold;                             // [n_queries] skip a < threshold
   std::vector<int64_t> greater, equal_before, equal_after;  // [n_queries]
   int64_t rescored = 0;
 
   ScanState(int64_t n_queries, int64_t k_)
-      : k(k_), hits(size_t(n_queries * k_)), size(size_t(n_queries), 0), threshold(size_t(n_queries), kNegInf),
-        greater(size_t(n_queries), 0), equal_before(size_t(n_queries), 0), equal_after(size_t(n_queries), 0) {}
+      : k(k_),
+        hits(size_t(n_queries * k_)),
+        size(size_t(n_queries), 0),
+        threshold(size_t(n_queries), kNegInf),
+        greater(size_t(n_queries), 0),
+        equal_before(size_t(n_queries), 0),
+        equal_after(size_t(n_queries), 0) {}
 };
 
 // What every scan shares: the data, exact norms, the error bound and the truth.
@@ -89,7 +96,7 @@ struct Scanner {
   double eps;
   std::vector<double> qnorm, cnorm;
   const std::vector<int64_t>& truth;
-  std::vector<double> true_score;  // [n_queries] exact cosine with the true candidate
+  std::vector<double> true_score;          // [n_queries] exact cosine with the true candidate
   std::vector<float> band_low, band_high;  // [n_queries] approximate scores in [low, high] are ambiguous
 
   Scanner(const MatrixF& q, const MatrixF& c, const std::vector<int64_t>& truth_, double eps_)
@@ -139,16 +146,20 @@ struct Scanner {
   void count_exact(ScanState& st, int64_t i, int64_t c, double s) const {
     const int64_t t = truth[size_t(i)];
     const double ts = true_score[size_t(i)];
-    if (s > ts) ++st.greater[size_t(i)];
-    else if (s == ts && c != t) ++(c < t ? st.equal_before : st.equal_after)[size_t(i)];
+    if (s > ts)
+      ++st.greater[size_t(i)];
+    else if (s == ts && c != t)
+      ++(c < t ? st.equal_before : st.equal_after)[size_t(i)];
   }
 
   // One element whose approximate score a passed a filter; true when it was rescored exactly.
   bool visit(ScanState& st, int64_t i, int64_t c, float a, bool with_truth) const {
     bool need_truth = false;
     if (with_truth) {
-      if (a > band_high[size_t(i)]) ++st.greater[size_t(i)];
-      else if (a >= band_low[size_t(i)]) need_truth = true;
+      if (a > band_high[size_t(i)])
+        ++st.greater[size_t(i)];
+      else if (a >= band_low[size_t(i)])
+        need_truth = true;
     }
     const bool need_top = a >= st.threshold[size_t(i)];  // re-read: offers may have raised it
     if (!need_truth && !need_top) return false;
@@ -279,8 +290,10 @@ void scan_bfloat16(const Scanner& sc, std::vector<ScanState>& states, int64_t bl
         uint32_t* panel = &cpack[size_t(p * kPanel * pairs)];
         for (int64_t l = 0; l < kPanel; ++l) {
           const int64_t c = p * kPanel + l;
-          if (c < nb) pack_pairs(sc.C.row(c0 + c).data(), sc.cnorm[size_t(c0 + c)], d, panel + l, kPanel);
-          else for (int64_t j = 0; j < pairs; ++j) panel[j * kPanel + l] = 0;
+          if (c < nb)
+            pack_pairs(sc.C.row(c0 + c).data(), sc.cnorm[size_t(c0 + c)], d, panel + l, kPanel);
+          else
+            for (int64_t j = 0; j < pairs; ++j) panel[j * kPanel + l] = 0;
         }
       }
       for (int64_t q0 = 0; q0 < nq_pad; q0 += kTileQ) {
@@ -301,24 +314,27 @@ double exact_cosine(const float* q, const float* c, int64_t d) {
 }
 
 bool cpu_has_bf16() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512bf16");
+  static const bool has =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16");
   return has;
 }
 
 const char* scan_name(Scan scan) {
   switch (scan) {
-    case Scan::automatic: return "automatic";
-    case Scan::float32: return "float32";
-    case Scan::bfloat16: return "bfloat16";
+    case Scan::automatic:
+      return "automatic";
+    case Scan::float32:
+      return "float32";
+    case Scan::bfloat16:
+      return "bfloat16";
   }
   return "?";
 }
 
 SearchResult search(const MatrixF& queries, const MatrixF& candidates, const std::vector<int64_t>& truth,
                     const SearchOptions& options) {
-  V2C_ASSERT(queries.cols() == candidates.cols(), "search(): queries have ", queries.cols(),
-             " dimensions, candidates ", candidates.cols());
+  V2C_ASSERT(queries.cols() == candidates.cols(), "search(): queries have ", queries.cols(), " dimensions, candidates ",
+             candidates.cols());
   V2C_ASSERT(truth.empty() || int64_t(truth.size()) == queries.rows(), "search(): ", truth.size(), " truths for ",
              queries.rows(), " queries");
   V2C_ASSERT(options.k >= 1, "search(): k = ", options.k);
@@ -336,8 +352,8 @@ SearchResult search(const MatrixF& queries, const MatrixF& candidates, const std
   std::vector<ScanState> states;
   if (nq > 0 && res.k > 0) {
     if (bf16) {
-      const int64_t block_c = options.block_candidates > 0 ? (options.block_candidates + kPanel - 1) / kPanel * kPanel
-                                                           : 512;
+      const int64_t block_c =
+          options.block_candidates > 0 ? (options.block_candidates + kPanel - 1) / kPanel * kPanel : 512;
       const int64_t n_blocks = (nc + block_c - 1) / block_c;
       const int used = int(std::max<int64_t>(1, std::min<int64_t>(threads, n_blocks)));
       states.assign(size_t(used), ScanState(nq, res.k));
@@ -389,8 +405,7 @@ std::vector<double> pairwise_identification(const SearchResult& r, int64_t n_can
   std::vector<double> out(r.rank.size(), std::nan(""));
   if (n_candidates < 2) return out;
   for (size_t i = 0; i < r.rank.size(); ++i)
-    if (r.rank[i] > 0)
-      out[i] = double(n_candidates - 1 - r.n_greater[i] - r.n_equal[i]) / double(n_candidates - 1);
+    if (r.rank[i] > 0) out[i] = double(n_candidates - 1 - r.n_greater[i] - r.n_equal[i]) / double(n_candidates - 1);
   return out;
 }
 
@@ -410,10 +425,9 @@ void sample_others(std::mt19937_64& rng, int64_t n_candidates, int64_t true_row,
 std::vector<std::vector<double>> top_k_among_n(const MatrixF& queries, const MatrixF& candidates,
                                                const std::vector<int64_t>& truth, const std::vector<int64_t>& ks,
                                                int64_t n, int64_t n_draws, uint64_t seed) {
-  V2C_ASSERT(queries.cols() == candidates.cols() && int64_t(truth.size()) == queries.rows(),
-             "top_k_among_n(): shapes");
-  V2C_ASSERT(n >= 2 && n <= candidates.rows() && n_draws >= 1, "top_k_among_n(): n = ", n, " of ",
-             candidates.rows(), " candidates, ", n_draws, " draws");
+  V2C_ASSERT(queries.cols() == candidates.cols() && int64_t(truth.size()) == queries.rows(), "top_k_among_n(): shapes");
+  V2C_ASSERT(n >= 2 && n <= candidates.rows() && n_draws >= 1, "top_k_among_n(): n = ", n, " of ", candidates.rows(),
+             " candidates, ", n_draws, " draws");
   const int64_t nq = queries.rows(), d = queries.cols();
   std::vector<double> cnorm(size_t(candidates.rows()));
   for (int64_t c = 0; c < candidates.rows(); ++c) cnorm[size_t(c)] = norm_double(candidates.row(c).data(), d);

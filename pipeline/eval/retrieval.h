@@ -51,13 +51,13 @@ struct SearchOptions {
   int64_t block_candidates = 0;  // candidates scored per block (0 = automatic)
   int64_t block_queries = 0;     // float32 scan: queries per GEMM block (0 = automatic)
   Scan scan = Scan::automatic;
-  int threads = 0;               // OpenMP threads (0 = the current OpenMP default)
+  int threads = 0;  // OpenMP threads (0 = the current OpenMP default)
 };
 
 struct SearchResult {
-  int64_t k = 0;                   // columns of index/score: min(options.k, n_candidates)
-  std::vector<int64_t> index;      // [n_queries x k] candidate rows, best first
-  std::vector<double> score;       // [n_queries x k] their exact cosines
+  int64_t k = 0;               // columns of index/score: min(options.k, n_candidates)
+  std::vector<int64_t> index;  // [n_queries x k] candidate rows, best first
+  std::vector<double> score;   // [n_queries x k] their exact cosines
   // Only when true candidates were given (-1 entries: no truth, counts 0 and rank 0):
   std::vector<int64_t> rank;       // [n_queries] rank of the true candidate, 1 = best
   std::vector<int64_t> n_greater;  // [n_queries] candidates with cosine > the true one's

@@ -8,14 +8,14 @@
 
 #include "pipeline/core/error.h"
 #include "pipeline/core/log.h"
-#include "pipeline/eval/retrieval.h"
 #include "pipeline/eval/label_permutation.h"
+#include "pipeline/eval/retrieval.h"
 #include "pipeline/eval/similarity.h"
 #include "pipeline/eval/training_rows.h"
 #include "pipeline/eval/units.h"
+#include "pipeline/io/h5.h"
 #include "pipeline/stats/bootstrap.h"
 #include "pipeline/stats/repeats.h"
-#include "pipeline/io/h5.h"
 
 namespace v2c::retrieve {
 
@@ -97,8 +97,8 @@ void permutation_p_values(const MatrixF& queries, const MatrixF& candidates, con
     for (int64_t i = g.first; i < g.last; ++i)
       for (int64_t j = 0; j < N; ++j) similarity(i, j) = rt::exact_cosine(queries.row(i).data(), c.row(j).data(), d);
   }
-  const eval::IdentificationPValues pv = eval::identification_permutation_test(similarity, truth, unit,
-                                                                               cfg.permutations, seed);
+  const eval::IdentificationPValues pv =
+      eval::identification_permutation_test(similarity, truth, unit, cfg.permutations, seed);
   for (auto& m : r.metrics) {
     if (m.name == "top1_all_forward") m.p_permutation = pv.top1_all;
     if (m.name == "top5_all_forward") m.p_permutation = pv.top5_all;
@@ -160,9 +160,9 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
 
   const std::vector<Query> units = make_queries(p, s, cfg);
   if (units.empty())
-    throw input_error("no out-of-fold decoded sample with a stimulus feature to evaluate",
-                      cfg.queries == "novel" ? cat(" whose stimulus matches novel_pattern '", cfg.novel_pattern, "'")
-                                             : "");
+    throw input_error(
+        "no out-of-fold decoded sample with a stimulus feature to evaluate",
+        cfg.queries == "novel" ? cat(" whose stimulus matches novel_pattern '", cfg.novel_pattern, "'") : "");
   const int64_t nq = int64_t(units.size());
   MatrixF queries = MatrixF::Zero(nq, d);
   for (int64_t u = 0; u < nq; ++u) {
@@ -177,9 +177,11 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
   if (cfg.centre == "train_mean") {
     const eval::FoldTrainingRows train = eval::fold_training_rows(p.fold, p.run, p.train_fraction, {});
     if (train.rebuilt)
-      log::warn("retrieve.centre = train_mean: the predictions record no training rows per fold; rebuilt as every row "
-                "the fold does not test, in its first runs by train_fraction ", p.train_fraction,
-                " (a model trained with ridge.exclusive dropped the repeats of its test stimuli, which these keep)");
+      log::warn(
+          "retrieve.centre = train_mean: the predictions record no training rows per fold; rebuilt as every row "
+          "the fold does not test, in its first runs by train_fraction ",
+          p.train_fraction,
+          " (a model trained with ridge.exclusive dropped the repeats of its test stimuli, which these keep)");
     for (int64_t u = 0; u < nq;) {
       const int32_t f = units[size_t(u)].fold;
       int64_t v = u;
@@ -212,7 +214,8 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
   if (cfg.candidates == "categories") {
     if (in.gallery.ids.empty()) throw usage_error("candidates: categories needs --gallery (the category vectors)");
     if (in.gallery.values.cols() != d)
-      throw input_error("gallery '", in.gallery.source, "' has ", in.gallery.values.cols(), " dimensions, predictions ", d);
+      throw input_error("gallery '", in.gallery.source, "' has ", in.gallery.values.cols(), " dimensions, predictions ",
+                        d);
     candidates = in.gallery.values;
     r.candidate_ids = in.gallery.ids;
     for (int64_t u = 0; u < nq; ++u) {
@@ -238,8 +241,8 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
     if (cfg.candidates == "gallery") {
       if (in.gallery.ids.empty()) throw usage_error("candidates: gallery needs --gallery FILE");
       if (in.gallery.values.cols() != d)
-        throw input_error("gallery '", in.gallery.source, "' has ", in.gallery.values.cols(), " dimensions, predictions ",
-                          d);
+        throw input_error("gallery '", in.gallery.source, "' has ", in.gallery.values.cols(),
+                          " dimensions, predictions ", d);
       std::unordered_map<std::string, int64_t> test_ids;
       for (size_t j = 0; j < rows.size(); ++j) test_ids[r.candidate_ids[j]] = rows[j];
       int64_t differing = 0;
@@ -247,19 +250,20 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
         const auto it = test_ids.find(in.gallery.ids[size_t(g)]);
         if (it == test_ids.end()) {
           extra.push_back(g);
-        } else if (rt::exact_cosine(in.gallery.values.row(g).data(), s.features.row(it->second).data(), d) <
-                   1 - 1e-6) {
+        } else if (rt::exact_cosine(in.gallery.values.row(g).data(), s.features.row(it->second).data(), d) < 1 - 1e-6) {
           ++differing;
         }
       }
       if (differing)
-        log::warn(differing, " gallery ids name an evaluated stimulus with a different vector than the samples file's; "
+        log::warn(differing,
+                  " gallery ids name an evaluated stimulus with a different vector than the samples file's; "
                   "the samples file's vector is used");
       for (int64_t g : extra) r.candidate_ids.push_back(in.gallery.ids[size_t(g)]);
     }
     candidates.resize(int64_t(rows.size() + extra.size()), d);
     for (size_t j = 0; j < rows.size(); ++j) candidates.row(int64_t(j)) = s.features.row(rows[j]);
-    for (size_t j = 0; j < extra.size(); ++j) candidates.row(int64_t(rows.size() + j)) = in.gallery.values.row(extra[j]);
+    for (size_t j = 0; j < extra.size(); ++j)
+      candidates.row(int64_t(rows.size() + j)) = in.gallery.values.row(extra[j]);
     test_rows = rows;
   }
   const int64_t N = candidates.rows();
@@ -269,7 +273,9 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
   // Forward: decoded vector -> stimulus, each group against its own transform of the candidates.
   retrieval::SearchOptions opt;
   opt.k = cfg.k;
-  opt.scan = cfg.scan == "float32" ? rt::Scan::float32 : cfg.scan == "bfloat16" ? rt::Scan::bfloat16 : rt::Scan::automatic;
+  opt.scan = cfg.scan == "float32"    ? rt::Scan::float32
+             : cfg.scan == "bfloat16" ? rt::Scan::bfloat16
+                                      : rt::Scan::automatic;
   r.query_truth = truth;
   r.query_rank.assign(size_t(nq), 0);
   r.query_pairwise.assign(size_t(nq), std::nan(""));
@@ -312,11 +318,10 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
   r.metrics.push_back(summarize("top1_all_forward", top1_all, 1.0 / double(N), N, unit, cfg, seed + 3));
   r.metrics.push_back(
       summarize("top5_all_forward", top5_all, double(std::min<int64_t>(5, N)) / double(N), N, unit, cfg, seed + 4));
-  if (N >= 2)
-    r.metrics.push_back(summarize("pairwise_identification", r.query_pairwise, 0.5, N, unit, cfg, seed + 5));
+  if (N >= 2) r.metrics.push_back(summarize("pairwise_identification", r.query_pairwise, 0.5, N, unit, cfg, seed + 5));
   r.metrics.push_back(summarize("mean_rank", rank, (double(N) + 1) / 2, N, unit, cfg, seed + 6));
-  if (cfg.permutations > 0 && N >= 2) permutation_p_values(queries, candidates, truth, groups, measure, unit, cfg,
-                                                           seed + 20, r);
+  if (cfg.permutations > 0 && N >= 2)
+    permutation_p_values(queries, candidates, truth, groups, measure, unit, cfg, seed + 20, r);
 
   // Backward: stimulus -> decoded vector, one decoded vector per evaluated stimulus (the mean of
   // its transformed queries), the candidates being those decoded vectors only. A stimulus's
@@ -337,8 +342,10 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
       decoded.row(j) /= float(count[size_t(j)]);
       identity[size_t(j)] = j;
       MatrixF one = stim.row(j);
-      sim::transform_rows(one, groups.front().centre.size() == d ? Eigen::RowVectorXd(centre_sum.row(j) / double(count[size_t(j)]))
-                                                                 : Eigen::RowVectorXd(),
+      sim::transform_rows(one,
+                          groups.front().centre.size() == d
+                              ? Eigen::RowVectorXd(centre_sum.row(j) / double(count[size_t(j)]))
+                              : Eigen::RowVectorXd(),
                           measure);
       stim.row(j) = one.row(0);
     }
@@ -347,8 +354,8 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
     std::vector<std::vector<int32_t>> runs_of_stimulus(static_cast<size_t>(m));
     for (int64_t u = 0; u < nq; ++u)
       runs_of_stimulus[size_t(truth[size_t(u)])].insert(runs_of_stimulus[size_t(truth[size_t(u)])].end(),
-                                                         runs_of_query[size_t(u)].begin(),
-                                                         runs_of_query[size_t(u)].end());
+                                                        runs_of_query[size_t(u)].begin(),
+                                                        runs_of_query[size_t(u)].end());
     const std::vector<int64_t> stimulus_unit = eval::independent_units(runs_of_stimulus);
     among_n_metrics("backward", stim, decoded, identity, whole, sim::Measure::cosine, stimulus_unit, cfg, seed + 10,
                     r.metrics);
@@ -390,7 +397,8 @@ void write_retrieval(const std::string& path, const RetrievalReport& r, const Pr
   w.write("metrics/n_queries", n_queries);
   w.write("metrics/n_units", n_units);
   w.write("metrics/p_permutation", p_permutation);
-  w.attr("/metrics", "ci_method", "percentile bootstrap over independent units (runs, or runs an averaged query ties together), 95%");
+  w.attr("/metrics", "ci_method",
+         "percentile bootstrap over independent units (runs, or runs an averaged query ties together), 95%");
   w.attr("/metrics", "permutations", r.permutations);
   w.attr("/", "similarity", r.similarity);
   w.attr("/", "centre", r.centre);

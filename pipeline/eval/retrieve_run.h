@@ -44,19 +44,21 @@ struct RetrieveConfig {
     s.field("queries", queries, "all: every out-of-fold prediction; novel: only stimuli matching novel_pattern")
         .one_of({"all", "novel"});
     s.field("novel_pattern", novel_pattern, "queries: novel: ECMAScript regex searched in the stimulus id")
-        .check([](const std::string& p) {
-          // std::regex compiles and matches recursively: a long or deeply nested pattern
-          // overflows the stack, so both are bounded before it sees the pattern.
-          int depth = 0, deepest = 0;
-          for (char c : p) deepest = std::max(deepest, depth += c == '(' ? 1 : c == ')' ? -1 : 0);
-          if (p.empty() || p.size() > 200 || deepest > 10) return false;
-          try {
-            std::regex r(p);
-            return true;
-          } catch (const std::regex_error&) {
-            return false;
-          }
-        }, "a valid regular expression of 1 to 200 characters, groups nested at most 10 deep");
+        .check(
+            [](const std::string& p) {
+              // std::regex compiles and matches recursively: a long or deeply nested pattern
+              // overflows the stack, so both are bounded before it sees the pattern.
+              int depth = 0, deepest = 0;
+              for (char c : p) deepest = std::max(deepest, depth += c == '(' ? 1 : c == ')' ? -1 : 0);
+              if (p.empty() || p.size() > 200 || deepest > 10) return false;
+              try {
+                std::regex r(p);
+                return true;
+              } catch (const std::regex_error&) {
+                return false;
+              }
+            },
+            "a valid regular expression of 1 to 200 characters, groups nested at most 10 deep");
     s.field("average_repeats", average_repeats,
             "average the decoded vectors of the presentations of a stimulus tested in one outer fold into one query "
             "(Kamitani lab, MindEye)");
@@ -73,8 +75,7 @@ struct RetrieveConfig {
             "top-1/top-5 among n (MindEye): the true candidate plus n-1 random others; clipped to the pool")
         .min(2);
     s.field("draws", draws, "random draws of the n-1 others per query").min(1);
-    s.field("bootstrap", bootstrap,
-            "bootstrap resamples of the independent units (runs) for the 95% intervals")
+    s.field("bootstrap", bootstrap, "bootstrap resamples of the independent units (runs) for the 95% intervals")
         .min(100);
     s.field("permutations", permutations,
             "label permutations within runs for the per-subject test of top-1/top-5/pairwise identification "
@@ -89,8 +90,8 @@ struct RetrieveConfig {
 
 struct RetrieveInputs {
   Predictions predictions;
-  Samples samples;                       // needs features
-  features::FeatureTable gallery;        // empty unless candidates = gallery | categories
+  Samples samples;                             // needs features
+  features::FeatureTable gallery;              // empty unless candidates = gallery | categories
   std::map<std::string, std::string> aliases;  // stimulus -> gallery id (categories)
 };
 
@@ -98,22 +99,22 @@ struct Metric {
   std::string name;
   double value = 0, ci_low = 0, ci_high = 0, chance = 0;
   int64_t n_candidates = 0, n_queries = 0;
-  int64_t n_units = 0;                      // independent units the interval resampled
-  double p_permutation = std::nan("");      // per-subject permutation p-value (NaN: not tested)
+  int64_t n_units = 0;                  // independent units the interval resampled
+  double p_permutation = std::nan("");  // per-subject permutation p-value (NaN: not tested)
 };
 
 struct RetrievalReport {
   std::string subject, model, candidate_set, scan, similarity, centre;
-  int64_t permutations = 0;                   // label permutations of the test (0: none)
+  int64_t permutations = 0;  // label permutations of the test (0: none)
   double train_fraction = 1.0;
   std::vector<Metric> metrics;
-  std::vector<std::string> candidate_ids;     // [N]
-  std::vector<std::string> query_stimulus;    // [n]
-  std::vector<int64_t> query_truth;           // [n] row of candidate_ids
-  std::vector<int64_t> query_rank;            // [n] 1 = best
-  std::vector<double> query_pairwise;         // [n]
-  std::vector<int64_t> query_unit;            // [n] unit of independence (eval/units.h)
-  std::vector<int32_t> query_top_k;           // [n x k] rows of candidate_ids
+  std::vector<std::string> candidate_ids;   // [N]
+  std::vector<std::string> query_stimulus;  // [n]
+  std::vector<int64_t> query_truth;         // [n] row of candidate_ids
+  std::vector<int64_t> query_rank;          // [n] 1 = best
+  std::vector<double> query_pairwise;       // [n]
+  std::vector<int64_t> query_unit;          // [n] unit of independence (eval/units.h)
+  std::vector<int32_t> query_top_k;         // [n x k] rows of candidate_ids
   int64_t k = 0;
 };
 

@@ -19,7 +19,8 @@ FoldTrainingRows fold_training_rows(const std::vector<int32_t>& fold, const std:
   }
   std::vector<cv::Fold> folds(size_t(std::max(n_folds, 0)));
   for (int64_t i = 0; i < int64_t(fold.size()); ++i)
-    for (int32_t f = 0; f < n_folds; ++f) (fold[size_t(i)] == f ? folds[size_t(f)].test : folds[size_t(f)].train).push_back(i);
+    for (int32_t f = 0; f < n_folds; ++f)
+      (fold[size_t(i)] == f ? folds[size_t(f)].test : folds[size_t(f)].train).push_back(i);
   cv::restrict_training_runs(folds, run, train_fraction);
   for (auto& f : folds) out.rows.push_back(std::move(f.train));
   out.rebuilt = true;

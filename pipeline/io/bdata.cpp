@@ -71,8 +71,7 @@ MatrixD read_numeric(const H5::DataSet& ds, const std::string& file, const std::
     throw input_error("'", file, "' dataset '", name, "': expected numbers, found HDF5 type class ", int(cls));
   const auto dims = shape_of(ds);
   if (dims.size() != 1 && dims.size() != 2)
-    throw input_error("'", file, "' dataset '", name, "': expected 2 dims, found ", dims.size(), " ",
-                      shape_text(dims));
+    throw input_error("'", file, "' dataset '", name, "': expected 2 dims, found ", dims.size(), " ", shape_text(dims));
   MatrixD m(dims.size() == 2 ? dims[0] : 1, dims.back());
   if (m.size() > 0) ds.read(m.data(), H5::PredType::NATIVE_DOUBLE);
   return m;
@@ -90,14 +89,15 @@ std::vector<std::string> read_strings(const h5::FileStrings& strings, const H5::
 
 // vmap as bdpy writes it: /vmap/<key>/<value as text> -> scalar label string.
 std::map<std::string, std::map<double, std::string>> read_vmap(const H5::H5File& file, const std::string& path,
-                                                              const h5::FileStrings& strings) {
+                                                               const h5::FileStrings& strings) {
   std::map<std::string, std::map<double, std::string>> vmap;
   if (!link_exists(file, "vmap")) return vmap;
   if (!is_group(file, "vmap")) throw input_error("'", path, "': /vmap is not a group");
   H5::Group root = file.openGroup("vmap");
   for (const std::string& member : members(root)) {
     if (member.back() != '/')
-      throw input_error("'", path, "': /vmap/", member, " is a dataset; expected a group /vmap/<key>/ of value -> label datasets");
+      throw input_error("'", path, "': /vmap/", member,
+                        " is a dataset; expected a group /vmap/<key>/ of value -> label datasets");
     const std::string key = member.substr(0, member.size() - 1);
     auto& labels = vmap[key];
     H5::Group group = root.openGroup(key);
@@ -125,8 +125,8 @@ std::string list_keys(const std::vector<std::string>& keys) {
 }
 
 Error unknown_key(const BData& bd, const std::string& key, const std::string& context) {
-  return input_error("'", bd.path, "' has no metadata key '", key, "'", context, "; available keys: ",
-                     list_keys(bd.keys));
+  return input_error("'", bd.path, "' has no metadata key '", key, "'", context,
+                     "; available keys: ", list_keys(bd.keys));
 }
 
 // Whole-string match of `pattern`, where '*' stands for any run of characters.
@@ -213,9 +213,12 @@ class Selector {
       const char op = take().text[0];
       const Mask rhs = term();
       for (size_t c = 0; c < mask.size(); ++c) {
-        if (op == '|' || op == '+') mask[c] = mask[c] || rhs[c];
-        else if (op == '&') mask[c] = mask[c] && rhs[c];
-        else mask[c] = mask[c] && !rhs[c];
+        if (op == '|' || op == '+')
+          mask[c] = mask[c] || rhs[c];
+        else if (op == '&')
+          mask[c] = mask[c] && rhs[c];
+        else
+          mask[c] = mask[c] && !rhs[c];
       }
     }
     return mask;
@@ -306,9 +309,10 @@ BData read_bdata(const std::string& path) {
       for (const auto& m : members(file->openGroup("/"))) found += (found.empty() ? "/" : ", /") + m;
       if (is_group(*file, meta_name))
         for (const auto& m : members(file->openGroup(meta_name))) found += ", /" + meta_name + "/" + m;
-      throw input_error("'", path, "' is not a BData file: expected datasets /dataset, /metadata/key, ",
-                        "/metadata/value, optionally /metadata/description (or the legacy /dataSet, /metaData/...); missing ",
-                        list_keys(missing), "; found ", found.empty() ? std::string("nothing") : found);
+      throw input_error(
+          "'", path, "' is not a BData file: expected datasets /dataset, /metadata/key, ",
+          "/metadata/value, optionally /metadata/description (or the legacy /dataSet, /metaData/...); missing ",
+          list_keys(missing), "; found ", found.empty() ? std::string("nothing") : found);
     }
 
     BData bd;
@@ -346,8 +350,8 @@ BData read_bdata(const std::string& path) {
       throw input_error("'", path, "': /", meta_name, "/key has ", bd.keys.size(), " keys but /", meta_name,
                         "/value has ", bd.metadata.rows(), " rows; expected one row per key");
     if (bd.descriptions.size() != bd.keys.size())
-      throw input_error("'", path, "': /", meta_name, "/description has ", bd.descriptions.size(),
-                        " entries but /", meta_name, "/key has ", bd.keys.size());
+      throw input_error("'", path, "': /", meta_name, "/description has ", bd.descriptions.size(), " entries but /",
+                        meta_name, "/key has ", bd.keys.size());
     for (size_t k = 0; k < bd.keys.size(); ++k)
       for (size_t j = k + 1; j < bd.keys.size(); ++j)
         if (bd.keys[k] == bd.keys[j])
@@ -367,8 +371,8 @@ std::vector<int64_t> select_columns(const BData& bd, const std::string& expressi
   for (size_t c = 0; c < mask.size(); ++c)
     if (mask[c]) out.push_back(int64_t(c));
   if (out.empty())
-    throw input_error("column selection '", expression, "' selects no column of '", bd.path, "' (",
-                      bd.n_columns(), " columns)");
+    throw input_error("column selection '", expression, "' selects no column of '", bd.path, "' (", bd.n_columns(),
+                      " columns)");
   return out;
 }
 
@@ -415,7 +419,8 @@ Samples samples_from_bdata(const BData& bd, const BDataSelection& sel, const std
   const std::vector<int64_t> voxels = select_columns(bd, sel.voxels);
   const std::vector<double> run = column(bd, sel.run);
   const std::vector<double> stimulus = column(bd, sel.stimulus);
-  const std::vector<double> session = sel.session.empty() ? std::vector<double>(run.size(), 0) : column(bd, sel.session);
+  const std::vector<double> session =
+      sel.session.empty() ? std::vector<double>(run.size(), 0) : column(bd, sel.session);
   const size_t n = size_t(bd.n_samples());
 
   Samples s;
@@ -435,12 +440,14 @@ Samples samples_from_bdata(const BData& bd, const BDataSelection& sel, const std
   s.run.resize(n);
   for (size_t i = 0; i < n; ++i) {
     if (!std::isfinite(run[i]) || !std::isfinite(session[i]))
-      throw input_error("'", bd.path, "' sample ", i, " (0-based row) has no run: ",
-                        !std::isfinite(run[i]) ? cat("'", sel.run, "' is ", run[i]) : cat("'", sel.session, "' is ", session[i]));
+      throw input_error(
+          "'", bd.path, "' sample ", i, " (0-based row) has no run: ",
+          !std::isfinite(run[i]) ? cat("'", sel.run, "' is ", run[i]) : cat("'", sel.session, "' is ", session[i]));
     const auto [it, added] = run_index.try_emplace({session[i], run[i]}, int32_t(run_index.size()));
     if (added) {
-      s.run_source.push_back(sel.session.empty() ? "run " + format_value(run[i])
-                                                 : "session " + format_value(session[i]) + " run " + format_value(run[i]));
+      s.run_source.push_back(sel.session.empty()
+                                 ? "run " + format_value(run[i])
+                                 : "session " + format_value(session[i]) + " run " + format_value(run[i]));
       s.run_events.push_back(bd.path);
       s.run_volumes.push_back(0);
       s.run_tr_s.push_back(kNaN);
@@ -460,8 +467,8 @@ Samples samples_from_bdata(const BData& bd, const BDataSelection& sel, const std
       const auto label = vm->second.find(stimulus[i]);
       if (label == vm->second.end())
         throw input_error("'", bd.path, "' sample ", i, " (0-based row): '", sel.stimulus, "' value ",
-                          format_value(stimulus[i]), " has no label in /vmap/", sel.stimulus, " (",
-                          vm->second.size(), " labels)");
+                          format_value(stimulus[i]), " has no label in /vmap/", sel.stimulus, " (", vm->second.size(),
+                          " labels)");
       s.stimulus[i] = label->second;
     }
   }

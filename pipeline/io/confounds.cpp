@@ -14,8 +14,8 @@ namespace fs = std::filesystem;
 namespace v2c::confounds {
 
 bool is_backward_difference(const std::string& column) {
-  return column.find("derivative") != std::string::npos || column == "framewise_displacement" ||
-         column == "dvars" || column == "std_dvars" || column == "rmsd";
+  return column.find("derivative") != std::string::npos || column == "framewise_displacement" || column == "dvars" ||
+         column == "std_dvars" || column == "rmsd";
 }
 
 Confounds read_confounds(const std::string& path, const std::vector<std::string>& patterns, int64_t n_volumes) {

@@ -25,8 +25,9 @@ std::vector<Event> read_events_tsv(const std::string& path, const std::string& s
     if (stimulus.empty() || stimulus == "n/a") continue;
     const double onset = table.number(r, onset_col);
     if (table.cell(r, duration_col) == "n/a")
-      throw input_error(table.where(r, duration_col),
-                        ": duration 'n/a' is not supported: each event is averaged over its duration, give it in seconds");
+      throw input_error(
+          table.where(r, duration_col),
+          ": duration 'n/a' is not supported: each event is averaged over its duration, give it in seconds");
     const double duration = table.number(r, duration_col);
     if (onset < 0) throw input_error(table.where(r, onset_col), ": onset must be >= 0 s, found ", onset);
     if (duration < 0) throw input_error(table.where(r, duration_col), ": duration must be >= 0 s, found ", duration);
@@ -34,8 +35,7 @@ std::vector<Event> read_events_tsv(const std::string& path, const std::string& s
     for (int c : extra_cols) e.fields.push_back(table.cell(r, c));
     events.push_back(std::move(e));
   }
-  std::stable_sort(events.begin(), events.end(),
-                   [](const Event& a, const Event& b) { return a.onset_s < b.onset_s; });
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.onset_s < b.onset_s; });
   return events;
 }
 
@@ -48,8 +48,8 @@ std::vector<VolumeLabel> read_volume_labels(const std::string& path) {
     std::string label, run_text, extra;
     fields >> label >> run_text;
     if (run_text.empty() || (fields >> extra))
-      throw input_error(path, " line ", lines[i].number, ": expected 2 whitespace-separated fields `label run`, found '",
-                        lines[i].text, "'");
+      throw input_error(path, " line ", lines[i].number,
+                        ": expected 2 whitespace-separated fields `label run`, found '", lines[i].text, "'");
     int run = 0;
     if (!parse_int(run_text, run)) {
       if (i == 0) continue;  // a header such as "labels chunks"
@@ -82,8 +82,11 @@ std::vector<Event> events_from_volume_labels(const std::vector<VolumeLabel>& lab
            labels_of_run[end].run == labels_of_run[start].run)
       ++end;
     if (!rest_labels.count(labels_of_run[start].label))
-      events.push_back({static_cast<double>(start) * tr_s, static_cast<double>(end - start) * tr_s,
-                        labels_of_run[start].label, {}, 0});
+      events.push_back({static_cast<double>(start) * tr_s,
+                        static_cast<double>(end - start) * tr_s,
+                        labels_of_run[start].label,
+                        {},
+                        0});
     start = end;
   }
   return events;

@@ -11,12 +11,12 @@
 namespace v2c::events {
 
 struct Event {
-  double onset_s;        // >= 0
-  double duration_s;     // >= 0
-  std::string stimulus;  // id looked up in a feature table (possibly via an alias table)
+  double onset_s;                   // >= 0
+  double duration_s;                // >= 0
+  std::string stimulus;             // id looked up in a feature table (possibly via an alias table)
   std::vector<std::string> fields;  // the values of the requested extra columns, in their order
-  int line = 0;          // line in the file (0 when not read from a file), for messages
-  int32_t group = -1;    // CV group within the subject (prep/cv_groups.h); -1 = not assigned
+  int line = 0;                     // line in the file (0 when not read from a file), for messages
+  int32_t group = -1;               // CV group within the subject (prep/cv_groups.h); -1 = not assigned
 };
 
 // A BIDS events.tsv: columns `onset`, `duration` and `stimulus_column` (e.g. trial_type or

@@ -21,9 +21,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string extension_of(const std::string& path) {
-  return lower(std::filesystem::path(path).extension().string());
-}
+std::string extension_of(const std::string& path) { return lower(std::filesystem::path(path).extension().string()); }
 
 void require_file(const std::string& path) {
   std::error_code ec;
@@ -96,12 +94,12 @@ FeatureTable read_h5(const std::string& path, const FeatureOptions& options) {
     H5::DataSpace ids_space = ids_ds.getSpace();
     hsize_t n_ids = 0;
     if (ids_space.getSimpleExtentNdims() != 1)
-      throw input_error(path, ": dataset '", options.h5_ids, "' must be 1-D, found ",
-                        ids_space.getSimpleExtentNdims(), " dimensions");
+      throw input_error(path, ": dataset '", options.h5_ids, "' must be 1-D, found ", ids_space.getSimpleExtentNdims(),
+                        " dimensions");
     ids_space.getSimpleExtentDims(&n_ids);
     if (n_ids != dims[0])
-      throw input_error(path, ": dataset '", options.h5_ids, "' has ", n_ids, " ids but '", options.h5_values,
-                        "' has ", dims[0], " rows");
+      throw input_error(path, ": dataset '", options.h5_ids, "' has ", n_ids, " ids but '", options.h5_values, "' has ",
+                        dims[0], " rows");
 
     table.ids = h5::dataset_strings(strings, path, options.h5_ids);  // read by the probe (h5_probe.h)
     for (size_t k = 0; k < table.ids.size(); ++k)

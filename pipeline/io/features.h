@@ -33,10 +33,10 @@ struct FeatureTable {
 };
 
 struct FeatureOptions {
-  std::string names_path;             // .npy only: text file, one id per line, line i = row i
-  std::string h5_values = "features"; // HDF5 only: 2-D float dataset, n x dim
-  std::string h5_ids = "ids";         // HDF5 only: 1-D string dataset (fixed or variable length), n
-  bool l2_normalize = false;          // divide each row by its Euclidean norm (zero row: error)
+  std::string names_path;              // .npy only: text file, one id per line, line i = row i
+  std::string h5_values = "features";  // HDF5 only: 2-D float dataset, n x dim
+  std::string h5_ids = "ids";          // HDF5 only: 1-D string dataset (fixed or variable length), n
+  bool l2_normalize = false;           // divide each row by its Euclidean norm (zero row: error)
 };
 
 // By extension:
@@ -54,8 +54,7 @@ FeatureTable read_features(const std::string& path, const FeatureOptions& option
 // Rows of `table` for stimulus_ids, in that order: stimulus_ids.size() x dim.
 // An id without a vector -> input_error naming context, the stimulus, the feature file and a
 // few of its ids.
-MatrixF lookup(const FeatureTable& table, const std::vector<std::string>& stimulus_ids,
-               const std::string& context);
+MatrixF lookup(const FeatureTable& table, const std::vector<std::string>& stimulus_ids, const std::string& context);
 
 // A two-column mapping read from a TSV/CSV with a header (by extension), e.g.
 // category_to_clip.tsv: from_column "category" -> to_column "clip_name". Rows whose target is

@@ -57,8 +57,8 @@ void inflate(const uint8_t* in, size_t in_size, uint8_t* out, size_t out_size, c
   bool ok = true;
   while (out_pos < out_size && in_pos < in_size) {
     size_t in_used = 0, out_got = 0;
-    const auto r = libdeflate_gzip_decompress_ex(d, in + in_pos, in_size - in_pos, out + out_pos,
-                                                 out_size - out_pos, &in_used, &out_got);
+    const auto r = libdeflate_gzip_decompress_ex(d, in + in_pos, in_size - in_pos, out + out_pos, out_size - out_pos,
+                                                 &in_used, &out_got);
     if (r != LIBDEFLATE_SUCCESS || in_used == 0) {
       ok = false;
       break;

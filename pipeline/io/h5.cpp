@@ -27,12 +27,13 @@ const SilenceHdf5 silence_hdf5;
 // write carries the system's reason ("errno = 28, error message = 'No space left on device'").
 std::string hdf5_reason() {
   std::string reason;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD,
-           [](unsigned n, const H5E_error2_t* e, void* out) -> herr_t {
-             if (n == 0 && e->desc) *static_cast<std::string*>(out) = e->desc;
-             return 0;
-           },
-           &reason);
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned n, const H5E_error2_t* e, void* out) -> herr_t {
+        if (n == 0 && e->desc) *static_cast<std::string*>(out) = e->desc;
+        return 0;
+      },
+      &reason);
   const size_t at = reason.find("error message = '");
   if (at != std::string::npos) {
     const size_t from = at + 17, to = reason.find('\'', from);
@@ -160,8 +161,8 @@ void ArtifactWriter::abandon() noexcept {
 namespace {
 
 // `dcpl`: dataset creation properties (H5P_DEFAULT, or chunking).
-void write_dataset(hid_t file, const std::string& file_name, const std::string& name, hid_t mem_type,
-                   hid_t file_type, const void* data, const std::vector<hsize_t>& dims, hid_t dcpl = H5P_DEFAULT) {
+void write_dataset(hid_t file, const std::string& file_name, const std::string& name, hid_t mem_type, hid_t file_type,
+                   const void* data, const std::vector<hsize_t>& dims, hid_t dcpl = H5P_DEFAULT) {
   const auto fail = [&](const char* what) {
     return io_error("cannot ", what, " dataset '", name, "' in '", file_name, "': ", hdf5_reason());
   };
@@ -191,10 +192,12 @@ void write_scalar_attr(hid_t file, const std::string& file_name, const std::stri
 }  // namespace
 
 void ArtifactWriter::write(const std::string& name, const MatrixF& m) {
-  write_dataset(file_, path(), name, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, m.data(), {hsize_t(m.rows()), hsize_t(m.cols())});
+  write_dataset(file_, path(), name, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, m.data(),
+                {hsize_t(m.rows()), hsize_t(m.cols())});
 }
 void ArtifactWriter::write(const std::string& name, const MatrixD& m) {
-  write_dataset(file_, path(), name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, m.data(), {hsize_t(m.rows()), hsize_t(m.cols())});
+  write_dataset(file_, path(), name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, m.data(),
+                {hsize_t(m.rows()), hsize_t(m.cols())});
 }
 void ArtifactWriter::write(const std::string& name, const std::vector<float>& v) {
   write_dataset(file_, path(), name, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, v.data(), {v.size()});
@@ -217,7 +220,7 @@ void ArtifactWriter::write(const std::string& name, const std::vector<std::strin
   for (size_t i = 0; i < v.size(); ++i)
     if (!valid_utf8(v[i]))
       throw input_error("cannot write dataset '", name, "' in '", path(), "': entry ", i, " ('",
-                        escape_invalid_utf8(v[i].substr(0, 80)), v[i].size() > 80 ? "...": "",
+                        escape_invalid_utf8(v[i].substr(0, 80)), v[i].size() > 80 ? "..." : "",
                         "') is not valid UTF-8 (save text inputs as UTF-8)");
   std::vector<const char*> ptrs;
   for (const auto& s : v) ptrs.push_back(s.c_str());
@@ -308,7 +311,8 @@ ArtifactReader::ArtifactReader(const std::string& path, const std::string& kind,
   if (found != kind) throw input_error("'", path, "' is a vox2clip '", found, "' file; expected a '", kind, "' file");
   const double version = attr_double("/", "vox2clip_format_version");
   if (!(version >= 1 && version <= 1e6) || version != std::floor(version))
-    throw input_error("'", path, "' attribute 'vox2clip_format_version': expected a whole number >= 1, found ", version);
+    throw input_error("'", path, "' attribute 'vox2clip_format_version': expected a whole number >= 1, found ",
+                      version);
   version_ = int(version);
   if (version_ > max_version)
     throw input_error("'", path, "' has ", kind, " format version ", version_, "; this vox2clip reads up to ",
@@ -368,15 +372,18 @@ void expect_class(const std::string& path, const std::string& name, const H5::Da
   const H5T_class_t c = reading(path, name, [&] { return ds.getTypeClass(); });
   for (H5T_class_t ok : classes)
     if (c == ok) return;
-  const char* found = c == H5T_STRING ? "strings" : c == H5T_FLOAT ? "floating-point numbers"
-                      : c == H5T_INTEGER ? "integers" : "values of another HDF5 type";
+  const char* found = c == H5T_STRING    ? "strings"
+                      : c == H5T_FLOAT   ? "floating-point numbers"
+                      : c == H5T_INTEGER ? "integers"
+                                         : "values of another HDF5 type";
   throw input_error("'", path, "' dataset '", name, "' holds ", found, "; expected ", expected);
 }
 
 template <class M>
 M read_matrix(const std::string& path, const H5::DataSet& ds, const std::string& name, const H5::PredType& mem,
               const std::vector<int64_t>& dims) {
-  if (dims.size() > 2) throw input_error("'", path, "' dataset '", name, "': expected 1 or 2 dims, found ", dims.size());
+  if (dims.size() > 2)
+    throw input_error("'", path, "' dataset '", name, "': expected 1 or 2 dims, found ", dims.size());
   M m(dims.empty() ? 1 : dims[0], dims.size() == 2 ? dims[1] : 1);
   if (m.size() > 0) reading(path, name, [&] { ds.read(m.data(), mem); });
   return m;

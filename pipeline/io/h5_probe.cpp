@@ -1,7 +1,7 @@
 #include "pipeline/io/h5_probe.h"
 
-#include <hdf5.h>
 #include <fcntl.h>
+#include <hdf5.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -72,7 +72,7 @@ bool read_strings(hid_t obj, bool is_dataset, std::vector<std::string>& out) {
       H5Tset_size(mem, H5T_VARIABLE);
       H5Tset_cset(mem, H5Tget_cset(type));  // HDF5 converts no string between character sets
       std::vector<char*> ptrs(count, nullptr);
-      const herr_t st = count == 0 ? 0
+      const herr_t st = count == 0   ? 0
                         : is_dataset ? H5Dread(obj, mem, mem_space, H5S_ALL, H5P_DEFAULT, ptrs.data())
                                      : H5Aread(obj, mem, ptrs.data());
       if (st >= 0) {
@@ -86,7 +86,7 @@ bool read_strings(hid_t obj, bool is_dataset, std::vector<std::string>& out) {
       if (size > 0 && double(size) * double(count) < double(1u << 31)) {
         const hid_t mem = H5Tcopy(type);
         std::vector<char> buf(size * count + 1, '\0');
-        const herr_t st = count == 0 ? 0
+        const herr_t st = count == 0   ? 0
                           : is_dataset ? H5Dread(obj, mem, mem_space, H5S_ALL, H5P_DEFAULT, buf.data())
                                        : H5Aread(obj, mem, buf.data());
         if (st >= 0) {
@@ -186,8 +186,10 @@ herr_t visit_object(hid_t root, const char* name, const H5O_info_t* info, void* 
   H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_NATIVE, nullptr, visit_attribute, &w);
   if (info->type == H5O_TYPE_DATASET) {
     std::vector<std::string> values;
-    if (read_strings(obj, true, values)) send(*w.tx, 'D', w.object, values);
-    else touch_numbers(obj);
+    if (read_strings(obj, true, values))
+      send(*w.tx, 'D', w.object, values);
+    else
+      touch_numbers(obj);
   }
   H5Oclose(obj);
   return 0;
@@ -293,8 +295,7 @@ FileStrings probe_file(const std::string& path, double timeout_s) {
   close(fds[0]);
   if (timed_out) kill(pid, SIGKILL);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   if (timed_out)
     throw input_error("'", path, "' is damaged: reading its HDF5 structure did not finish in ", timeout_s, " s");
   if (WIFSIGNALED(status))

@@ -189,15 +189,20 @@ MatrixF read_npy(const std::string& path) {
   const PyValue* fortran = nullptr;
   const PyValue* shape = nullptr;
   for (const auto& [key, val] : dict.entries) {
-    if (key == "descr") descr = &val;
-    else if (key == "fortran_order") fortran = &val;
-    else if (key == "shape") shape = &val;
+    if (key == "descr")
+      descr = &val;
+    else if (key == "fortran_order")
+      fortran = &val;
+    else if (key == "shape")
+      shape = &val;
   }
   if (!descr || !fortran || !shape)
     throw input_error(path, ": .npy header lacks one of 'descr', 'fortran_order', 'shape': ", excerpt(header));
   if (descr->kind != PyValue::string)
-    throw input_error(path, ": structured .npy dtypes are not supported; expected a float array, header: ", excerpt(header));
-  if (fortran->kind != PyValue::boolean) throw input_error(path, ": .npy 'fortran_order' is not True/False: ", excerpt(header));
+    throw input_error(path,
+                      ": structured .npy dtypes are not supported; expected a float array, header: ", excerpt(header));
+  if (fortran->kind != PyValue::boolean)
+    throw input_error(path, ": .npy 'fortran_order' is not True/False: ", excerpt(header));
   if (shape->kind != PyValue::tuple) throw input_error(path, ": .npy 'shape' is not a tuple: ", excerpt(header));
 
   const std::string& dtype = descr->text;
@@ -253,7 +258,7 @@ float half_to_float(uint16_t bits) {
     return sign ? -magnitude : magnitude;
   }
   if (exponent == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));  // inf / NaN
-  return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));         // rebias 15 -> 127
+  return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));        // rebias 15 -> 127
 }
 
 namespace {

@@ -19,8 +19,8 @@ void check_fold_train(const Predictions& p) {
   int32_t max_fold = -1;
   for (int32_t f : p.fold) max_fold = std::max(max_fold, f);
   if (int64_t(p.fold_train.size()) <= max_fold)
-    throw input_error("/folds/train_rows: training rows of ", p.fold_train.size(), " fold(s); /samples/fold names fold ",
-                      max_fold);
+    throw input_error("/folds/train_rows: training rows of ", p.fold_train.size(),
+                      " fold(s); /samples/fold names fold ", max_fold);
   for (size_t f = 0; f < p.fold_train.size(); ++f) {
     const auto& rows = p.fold_train[f];
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -87,7 +87,8 @@ void check_predictions(const Predictions& p) {
     length("model/intercept", int64_t(p.intercept.size()), t, "one per target");
     length("model/alpha", int64_t(p.final_alpha.size()), t, "one per target");
     if (p.weights.cols() != t)
-      throw input_error("dataset 'model/weights' has ", p.weights.cols(), " columns; expected ", t, " (one per target)");
+      throw input_error("dataset 'model/weights' has ", p.weights.cols(), " columns; expected ", t,
+                        " (one per target)");
   }
 }
 
@@ -162,8 +163,8 @@ Predictions read_predictions(const std::string& path) {
                           " (the length of /folds/train_rows)");
       for (size_t f = 0; f + 1 < offsets.size(); ++f) {
         if (offsets[f + 1] < offsets[f] || offsets[f + 1] > int64_t(rows.size()))
-          throw input_error("/folds/train_offsets: fold ", f, " ends at ", offsets[f + 1], ", before its start or past ",
-                            rows.size());
+          throw input_error("/folds/train_offsets: fold ", f, " ends at ", offsets[f + 1],
+                            ", before its start or past ", rows.size());
         p.fold_train.emplace_back(rows.begin() + offsets[f], rows.begin() + offsets[f + 1]);
       }
     }

@@ -23,24 +23,24 @@ namespace v2c {
 constexpr int kPredictionsFormatVersion = 2;
 
 struct Predictions {
-  std::string subject, model, mode;     // model "ridge"; mode "decode" | "encode"
-  std::string samples_path;             // the samples.h5 they came from
-  double train_fraction = 1.0;          // share of each training fold used
-  MatrixF predictions;                  // [n_samples x n_targets] out-of-fold (NaN: never tested)
-  MatrixF truth;                        // [n_samples x n_targets]
-  std::vector<std::string> stimulus;    // [n_samples]
-  std::vector<int32_t> run, fold;       // [n_samples] run index, outer fold that tested it (-1 none)
-  std::vector<int32_t> feature_row;     // [n_samples] row in samples.h5's /features/values (-1 none)
+  std::string subject, model, mode;              // model "ridge"; mode "decode" | "encode"
+  std::string samples_path;                      // the samples.h5 they came from
+  double train_fraction = 1.0;                   // share of each training fold used
+  MatrixF predictions;                           // [n_samples x n_targets] out-of-fold (NaN: never tested)
+  MatrixF truth;                                 // [n_samples x n_targets]
+  std::vector<std::string> stimulus;             // [n_samples]
+  std::vector<int32_t> run, fold;                // [n_samples] run index, outer fold that tested it (-1 none)
+  std::vector<int32_t> feature_row;              // [n_samples] row in samples.h5's /features/values (-1 none)
   std::vector<std::vector<int64_t>> fold_train;  // [n_folds] each outer fold's training rows, ascending
-  std::vector<double> alphas;           // the α grid
-  MatrixD fold_alpha;                   // [n_folds x n_targets] α chosen
-  MatrixD inner_score;                  // [n_folds x n_alphas] mean inner-CV score over targets
-  std::vector<double> edge_low, edge_high;  // [n_folds] fraction of targets at the grid's ends
-  std::vector<double> profile_corr, r2; // [n_targets]
-  std::vector<double> pattern_corr;     // [n_samples]
-  MatrixF weights;                      // [n_inputs x n_targets] final model refit on all samples
-  std::vector<float> intercept;         // [n_targets]
-  std::vector<double> final_alpha;      // [n_targets]
+  std::vector<double> alphas;                    // the α grid
+  MatrixD fold_alpha;                            // [n_folds x n_targets] α chosen
+  MatrixD inner_score;                           // [n_folds x n_alphas] mean inner-CV score over targets
+  std::vector<double> edge_low, edge_high;       // [n_folds] fraction of targets at the grid's ends
+  std::vector<double> profile_corr, r2;          // [n_targets]
+  std::vector<double> pattern_corr;              // [n_samples]
+  MatrixF weights;                               // [n_inputs x n_targets] final model refit on all samples
+  std::vector<float> intercept;                  // [n_targets]
+  std::vector<double> final_alpha;               // [n_targets]
 };
 
 // input_error (naming the fold) when a fold's training rows are out of range, unsorted, or

@@ -19,7 +19,7 @@ ReadFile::ReadFile(const std::string& path, const std::string& role) : path_(pat
     const std::string why = err == ENOENT ? "no such file" : std::strerror(err);
     throw io_error("cannot open '", path, "': ", why, role);
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
     ::close(fd_);
     fd_ = -1;
@@ -32,7 +32,7 @@ ReadFile::~ReadFile() {
 }
 
 int64_t ReadFile::size() const {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd_, &st) != 0) return -1;
   return static_cast<int64_t>(st.st_size);
 }

@@ -19,7 +19,8 @@ void keep_samples(Samples& s, const std::vector<int64_t>& rows) {
   MatrixF data(int64_t(rows.size()), s.data.cols());
   for (size_t k = 0; k < rows.size(); ++k) data.row(int64_t(k)) = s.data.row(rows[k]);
   s.data = std::move(data);
-  pick(s.stimulus), pick(s.run), pick(s.onset_s), pick(s.duration_s), pick(s.volumes), pick(s.group), pick(s.feature_row);
+  pick(s.stimulus), pick(s.run), pick(s.onset_s), pick(s.duration_s), pick(s.volumes), pick(s.group),
+      pick(s.feature_row);
 }
 
 namespace {

@@ -18,18 +18,18 @@ constexpr int kSamplesFormatVersion = 1;
 
 struct Samples {
   std::string subject;
-  MatrixF data;                         // [n_samples x n_voxels] float32
+  MatrixF data;  // [n_samples x n_voxels] float32
   // The sample table, one entry per row of `data`.
-  std::vector<std::string> stimulus;    // stimulus id (as in the events, before aliasing)
-  std::vector<int32_t> run;             // run index 0..n_runs-1 (order of the runs table)
-  std::vector<double> onset_s;          // event onset within its run (s)
-  std::vector<double> duration_s;       // event duration (s); TR for per-volume samples
-  std::vector<int32_t> volumes;         // volumes averaged into the sample
-  std::vector<int32_t> group;           // CV group (stretch of consecutive events, prepare.group_column),
-                                        // 0..k-1 unique across runs; empty in files without one
+  std::vector<std::string> stimulus;  // stimulus id (as in the events, before aliasing)
+  std::vector<int32_t> run;           // run index 0..n_runs-1 (order of the runs table)
+  std::vector<double> onset_s;        // event onset within its run (s)
+  std::vector<double> duration_s;     // event duration (s); TR for per-volume samples
+  std::vector<int32_t> volumes;       // volumes averaged into the sample
+  std::vector<int32_t> group;         // CV group (stretch of consecutive events, prepare.group_column),
+                                      // 0..k-1 unique across runs; empty in files without one
   // The voxel table, one entry per column of `data`.
   Eigen::Matrix<int32_t, Eigen::Dynamic, 3, Eigen::RowMajor> ijk;  // [n_voxels x 3] grid indices
-  MatrixD xyz;                          // [n_voxels x 3] world coordinates (mm), affine * ijk
+  MatrixD xyz;  // [n_voxels x 3] world coordinates (mm), affine * ijk
   // The grid the voxels live on.
   std::array<int64_t, 3> grid_dims{};
   Eigen::Matrix4d affine = Eigen::Matrix4d::Identity();
@@ -39,10 +39,10 @@ struct Samples {
   std::vector<int32_t> run_volumes;     // volumes in each run
   std::vector<double> run_tr_s;         // TR used for each run (s)
   // Optional stimulus features: one row per distinct stimulus of the samples.
-  std::vector<std::string> feature_ids; // [n_stimuli] feature-table id (after aliasing)
-  MatrixF features;                     // [n_stimuli x dim]
-  std::vector<int32_t> feature_row;     // [n_samples] row of `features` for each sample
-  std::string feature_source;           // file the features came from
+  std::vector<std::string> feature_ids;  // [n_stimuli] feature-table id (after aliasing)
+  MatrixF features;                      // [n_stimuli x dim]
+  std::vector<int32_t> feature_row;      // [n_samples] row of `features` for each sample
+  std::string feature_source;            // file the features came from
   // Events that gave no sample (the reason is also in the log), one entry each.
   std::vector<std::string> dropped_stimulus;
   std::vector<int32_t> dropped_run;
@@ -50,9 +50,9 @@ struct Samples {
   std::vector<std::string> dropped_reason;
   // Bookkeeping.
   int64_t mask_voxels = 0, dropped_voxels = 0;
-  std::string sample_mode;              // event | volume | glm-lsa | glm-lss (what a row is)
-  std::string mask_source;              // the mask file read, or the automatic mask written
-  std::string mask_method;              // "file", or "auto" with the method's settings and threshold
+  std::string sample_mode;  // event | volume | glm-lsa | glm-lss (what a row is)
+  std::string mask_source;  // the mask file read, or the automatic mask written
+  std::string mask_method;  // "file", or "auto" with the method's settings and threshold
 
   int64_t n_samples() const { return data.rows(); }
   int64_t n_voxels() const { return data.cols(); }

@@ -72,8 +72,8 @@ void TimeSeriesWriter::add_run(const TimeSeriesRun& run, const MatrixF& volumes)
       throw input_error("volumes are ", volumes.rows(), " x ", volumes.cols(), "; expected ", run.n_volumes, " x ",
                         n_voxels_, " (volumes x voxels)");
     if (int64_t(run.sample_row.size()) != run.n_volumes)
-      throw input_error("sample_row has ", run.sample_row.size(), " entries; expected one per volume (",
-                        run.n_volumes, ")");
+      throw input_error("sample_row has ", run.sample_row.size(), " entries; expected one per volume (", run.n_volumes,
+                        ")");
     if (!(run.tr_s > 0 && std::isfinite(run.tr_s))) throw input_error("TR is ", run.tr_s, " s; must be > 0");
     if (run.samples_run < -1) throw input_error("samples_run is ", run.samples_run, "; must be >= -1");
     for (int32_t s : run.sample_row) {
@@ -82,8 +82,7 @@ void TimeSeriesWriter::add_run(const TimeSeriesRun& run, const MatrixF& volumes)
         throw input_error("volumes are labelled (sample_row ", s, ") but the run has no samples (samples_run -1)");
     }
     const auto bad = first_nonfinite(volumes);
-    if (bad.first >= 0)
-      throw input_error("non-finite value at volume ", bad.first, ", voxel ", bad.second);
+    if (bad.first >= 0) throw input_error("non-finite value at volume ", bad.first, ", voxel ", bad.second);
     w_->write_chunked(run_dataset("data", r), volumes, chunk_volumes_);
     w_->write(run_dataset("sample_row", r), run.sample_row);
   });
@@ -153,7 +152,8 @@ TimeSeriesReader::TimeSeriesReader(const std::string& path) : path_(path) {
     if (dims.size() != 3) throw bad("grid/dims", "has ", dims.size(), " values; expected 3");
     for (int k = 0; k < 3; ++k) ts.grid_dims[size_t(k)] = dims[size_t(k)];
     const MatrixD aff = r.read_matrix_d("grid/affine");
-    if (aff.rows() != 4 || aff.cols() != 4) throw bad("grid/affine", "is ", aff.rows(), " x ", aff.cols(), "; expected 4 x 4");
+    if (aff.rows() != 4 || aff.cols() != 4)
+      throw bad("grid/affine", "is ", aff.rows(), " x ", aff.cols(), "; expected 4 x 4");
     ts.affine = aff;
 
     const auto source = r.read_strings("runs/source");
@@ -181,7 +181,8 @@ TimeSeriesReader::TimeSeriesReader(const std::string& path) : path_(path) {
       run.tr_s = tr[k];
       run.samples_run = samples_run[k];
       if (run.n_volumes < 1) throw bad("runs/volumes", "run ", k, " has ", run.n_volumes, " volumes; need >= 1");
-      if (!(run.tr_s > 0 && std::isfinite(run.tr_s))) throw bad("runs/tr", "run ", k, " has TR ", run.tr_s, "; must be > 0");
+      if (!(run.tr_s > 0 && std::isfinite(run.tr_s)))
+        throw bad("runs/tr", "run ", k, " has TR ", run.tr_s, "; must be > 0");
       if (run.samples_run < -1) throw bad("runs/samples_run", "run ", k, " has ", run.samples_run, "; must be >= -1");
       const std::string data = data_name(int64_t(k)), rows = sample_row_name(int64_t(k));
       const auto shape = r.shape(data);

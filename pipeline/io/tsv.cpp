@@ -54,14 +54,15 @@ std::vector<TextLine> split_lines(const std::string& path, const std::string& te
   return lines;
 }
 
-std::vector<std::string> split_fields(const std::string& path, int line_number,
-                                      const std::string& line, char delimiter) {
+std::vector<std::string> split_fields(const std::string& path, int line_number, const std::string& line,
+                                      char delimiter) {
   std::vector<std::string> fields;
   if (delimiter != ',') {
     size_t start = 0;
     while (true) {
       size_t end = line.find(delimiter, start);
-      fields.push_back(trim(std::string_view(line).substr(start, end == std::string::npos ? std::string::npos : end - start)));
+      fields.push_back(
+          trim(std::string_view(line).substr(start, end == std::string::npos ? std::string::npos : end - start)));
       if (end == std::string::npos) break;
       start = end + 1;
     }
@@ -91,7 +92,8 @@ std::vector<std::string> split_fields(const std::string& path, int line_number,
         }
       }
       if (!closed)
-        throw input_error(path, " line ", line_number, ": unterminated double quote (quoted fields must end on the same line)");
+        throw input_error(path, " line ", line_number,
+                          ": unterminated double quote (quoted fields must end on the same line)");
       while (i < n && line[i] == ' ') ++i;
       if (i < n && line[i] != ',')
         throw input_error(path, " line ", line_number, ": unexpected character '", line[i],
@@ -113,9 +115,7 @@ std::vector<std::string> split_fields(const std::string& path, int line_number,
   return fields;
 }
 
-bool is_blank(const std::string& s) {
-  return s.find_first_not_of(" \t") == std::string::npos;
-}
+bool is_blank(const std::string& s) { return s.find_first_not_of(" \t") == std::string::npos; }
 
 }  // namespace
 
@@ -140,8 +140,8 @@ int Table::column(const std::string& name) const {
 }
 
 const std::string& Table::cell(size_t row, int col) const {
-  V2C_ASSERT(row < rows.size() && col >= 0 && static_cast<size_t>(col) < rows[row].size(),
-             path, ": cell (", row, ", ", col, ") out of range");
+  V2C_ASSERT(row < rows.size() && col >= 0 && static_cast<size_t>(col) < rows[row].size(), path, ": cell (", row, ", ",
+             col, ") out of range");
   return rows[row][static_cast<size_t>(col)];
 }
 
@@ -161,8 +161,8 @@ double Table::number(size_t row, int col, bool allow_na) const {
   double v = 0;
   if (!parse_double(text, v)) {
     if (text.empty()) throw input_error(where(row, col), ": expected a number, found an empty field");
-    throw input_error(where(row, col), ": expected a ", (allow_na ? "number or 'n/a'" : "finite number"),
-                      ", found '", text, "'");
+    throw input_error(where(row, col), ": expected a ", (allow_na ? "number or 'n/a'" : "finite number"), ", found '",
+                      text, "'");
   }
   return v;
 }
@@ -199,10 +199,9 @@ Table read_table(const std::string& path, char delimiter, bool has_header) {
     if (expected == 0) expected = fields.size();
     if (fields.size() != expected) {
       const char* name = delimiter == ',' ? "comma" : "tab";
-      throw input_error(path, " line ", line.number, ": found ", fields.size(), " ", name,
-                        "-separated fields, expected ", expected,
-                        has_header ? cat(" (as in the header on line ", header_line, ")")
-                                   : std::string(" (as on the first line)"));
+      throw input_error(
+          path, " line ", line.number, ": found ", fields.size(), " ", name, "-separated fields, expected ", expected,
+          has_header ? cat(" (as in the header on line ", header_line, ")") : std::string(" (as on the first line)"));
     }
     table.rows.push_back(std::move(fields));
     table.line_of_row.push_back(line.number);

@@ -18,10 +18,10 @@
 namespace v2c {
 
 struct Table {
-  std::string path;                               // as given to read_table
-  std::vector<std::string> columns;               // header names; empty when read without header
-  std::vector<std::vector<std::string>> rows;     // rows[i].size() == number of columns
-  std::vector<int> line_of_row;                   // 1-based line in the file of rows[i]
+  std::string path;                            // as given to read_table
+  std::vector<std::string> columns;            // header names; empty when read without header
+  std::vector<std::vector<std::string>> rows;  // rows[i].size() == number of columns
+  std::vector<int> line_of_row;                // 1-based line in the file of rows[i]
 
   size_t column_count() const;
   // Index of the column named `name`; input_error naming the file, `name` and the columns found.

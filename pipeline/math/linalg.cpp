@@ -16,8 +16,8 @@ void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, cons
                int ldb, float* c, int ldc) {
   cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
 }
-void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda,
-               const double* b, int ldb, double* c, int ldc) {
+void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda, const double* b,
+               int ldb, double* c, int ldc) {
   cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
 }
 void syrk_call(int n, int k, const float* a, int lda, float* c, int ldc) {
@@ -57,10 +57,14 @@ void gemm(const Mat<S>& A, bool ta, const Mat<S>& B, bool tb, Mat<S>& C) {
     return;
   }
   if (in_parallel()) {
-    if (ta && tb) C.noalias() = A.transpose() * B.transpose();
-    else if (ta) C.noalias() = A.transpose() * B;
-    else if (tb) C.noalias() = A * B.transpose();
-    else C.noalias() = A * B;
+    if (ta && tb)
+      C.noalias() = A.transpose() * B.transpose();
+    else if (ta)
+      C.noalias() = A.transpose() * B;
+    else if (tb)
+      C.noalias() = A * B.transpose();
+    else
+      C.noalias() = A * B;
     return;
   }
   gemm_call(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), A.data(),
@@ -103,9 +107,8 @@ bool eig_sym(const Mat<S>& K, Vec<S>& s, Mat<S>& U) {
   arma::Mat<S> vecs;
   if (!arma::eig_sym(vals, vecs, k_arma, "dc")) return false;
   s = Eigen::Map<const Vec<S>>(vals.memptr(), Eigen::Index(n));
-  U = Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>>(vecs.memptr(),
-                                                                                        Eigen::Index(n),
-                                                                                        Eigen::Index(n));
+  U = Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>>(
+      vecs.memptr(), Eigen::Index(n), Eigen::Index(n));
   return true;
 }
 
@@ -127,10 +130,10 @@ Mat<S> take_rows(const Mat<S>& M, const std::vector<int64_t>& rows) {
   return out;
 }
 
-#define V2C_LINALG(S)                                                                        \
-  template void gemm<S>(const Mat<S>&, bool, const Mat<S>&, bool, Mat<S>&);                 \
-  template Mat<S> gram<S>(const Mat<S>&);                                                    \
-  template bool eig_sym<S>(const Mat<S>&, Vec<S>&, Mat<S>&);                                 \
+#define V2C_LINALG(S)                                                                               \
+  template void gemm<S>(const Mat<S>&, bool, const Mat<S>&, bool, Mat<S>&);                         \
+  template Mat<S> gram<S>(const Mat<S>&);                                                           \
+  template bool eig_sym<S>(const Mat<S>&, Vec<S>&, Mat<S>&);                                        \
   template Mat<S> take<S>(const Mat<S>&, const std::vector<int64_t>&, const std::vector<int64_t>&); \
   template Mat<S> take_rows<S>(const Mat<S>&, const std::vector<int64_t>&);
 V2C_LINALG(float)

@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "pipeline/core/error.h"
-#include "pipeline/core/parse.h"
 #include "pipeline/core/parallel.h"
+#include "pipeline/core/parse.h"
 
 namespace v2c::cv {
 
@@ -44,7 +44,8 @@ std::vector<Fold> run_folds(const std::vector<int32_t>& run_of_sample, const std
     for (const auto& list : explicit_runs) {
       std::vector<int32_t> t;
       for (int r : list) {
-        if (!run_set.count(r)) throw input_error("cross-validation: explicit fold lists run ", r, ", which has no samples");
+        if (!run_set.count(r))
+          throw input_error("cross-validation: explicit fold lists run ", r, ", which has no samples");
         t.push_back(r);
       }
       test_runs.push_back(t);
@@ -54,8 +55,9 @@ std::vector<Fold> run_folds(const std::vector<int32_t>& run_of_sample, const std
   }
   if (test_runs.size() < 2 && scheme != "explicit")
     throw input_error("cross-validation needs at least 2 ", unit, "; found ", runs.size(),
-                      scheme == "event_groups" ? std::string()
-                                               : " (within runs: ridge.outer: event_groups, groups from prepare.group_column)");
+                      scheme == "event_groups"
+                          ? std::string()
+                          : " (within runs: ridge.outer: event_groups, groups from prepare.group_column)");
   if (test_runs.empty()) throw usage_error("cross-validation: no explicit folds given");
   std::vector<Fold> folds(test_runs.size());
   for (size_t f = 0; f < test_runs.size(); ++f) {
@@ -168,8 +170,7 @@ class Solver {
         errors.run([&] {
           const ridge::Path<S> path = sel.path(j);
           for (int64_t a = 0; a < na; ++a)
-            scores(a, j) =
-                ridge::score_targets<S>(path.predict(s_.alphas[size_t(a)]), truth.col(j), s_.alpha_score)[0];
+            scores(a, j) = ridge::score_targets<S>(path.predict(s_.alphas[size_t(a)]), truth.col(j), s_.alpha_score)[0];
         });
       errors.rethrow();
       return scores;
@@ -356,8 +357,8 @@ std::vector<double> select_with(const Solver<S>& solver, const std::vector<int32
   for (int64_t r : rows) runs.insert(run[size_t(r)]);
   // k groups of consecutive units, or one unit per fold when there are fewer units than k.
   const std::string scheme = s.outer == "event_groups" ? "event_groups" : "groups";
-  std::vector<Fold> inner = int(runs.size()) >= s.inner_folds ? run_folds(run, rows, scheme, s.inner_folds)
-                                                               : run_folds(run, rows, "loro", 0);
+  std::vector<Fold> inner =
+      int(runs.size()) >= s.inner_folds ? run_folds(run, rows, scheme, s.inner_folds) : run_folds(run, rows, "loro", 0);
   if (stimulus && s.exclusive) make_exclusive(inner, *stimulus);
   if (s.gap_s > 0) drop_near_test(inner, *times, s.gap_s);
   MatrixD sum = MatrixD::Zero(int64_t(s.alphas.size()), t);
@@ -412,8 +413,7 @@ RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vec
     throw input_error("ridge: ", n, " samples in X but ", Y.rows(), " in Y, ", run.size(), " runs, ", stimulus.size(),
                       " stimuli");
   RidgeCvResult<S> res;
-  res.folds =
-      run_folds(run, {}, s.outer, s.outer_folds, parse_run_lists(s.explicit_folds, "ridge.explicit_folds"));
+  res.folds = run_folds(run, {}, s.outer, s.outer_folds, parse_run_lists(s.explicit_folds, "ridge.explicit_folds"));
   if (s.exclusive) make_exclusive(res.folds, stimulus);
   if (s.gap_s > 0) drop_near_test(res.folds, *times, s.gap_s);
   restrict_training_runs(res.folds, run, s.train_fraction);
@@ -425,7 +425,8 @@ RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vec
   const Solver<S> solver(X, Y, s);
   for (int f = 0; f < n_folds; ++f) {
     const Fold& fold = res.folds[size_t(f)];
-    if (fold.train.size() < 2) throw input_error("ridge: outer fold ", f, " has ", fold.train.size(), " training samples");
+    if (fold.train.size() < 2)
+      throw input_error("ridge: outer fold ", f, " has ", fold.train.size(), " training samples");
     MatrixD mean_score;
     const std::vector<double> alpha = select_with(solver, run, fold.train, &stimulus, s, t, &mean_score, times);
     const Mat<S> pred = solver.predict(fold, alpha);
@@ -448,14 +449,14 @@ RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vec
   return res;
 }
 
-#define V2C_CV(S)                                                                                                   \
-  template RidgeCvResult<S> cross_validate<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,           \
-                                              const std::vector<std::string>&, const RidgeCvSettings&,              \
-                                              const FoldCallback&, const SampleTimes*);                             \
-  template std::vector<double> select_alphas<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,         \
-                                                const std::vector<int64_t>&, const RidgeCvSettings&, MatrixD*,     \
-                                                const SampleTimes*);                                               \
-  template std::vector<double> select_and_fit<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,        \
+#define V2C_CV(S)                                                                                              \
+  template RidgeCvResult<S> cross_validate<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,       \
+                                              const std::vector<std::string>&, const RidgeCvSettings&,         \
+                                              const FoldCallback&, const SampleTimes*);                        \
+  template std::vector<double> select_alphas<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,     \
+                                                const std::vector<int64_t>&, const RidgeCvSettings&, MatrixD*, \
+                                                const SampleTimes*);                                           \
+  template std::vector<double> select_and_fit<S>(const Mat<S>&, const Mat<S>&, const std::vector<int32_t>&,    \
                                                  const RidgeCvSettings&, Mat<S>&, RowVec<S>&, const SampleTimes*);
 V2C_CV(float)
 V2C_CV(double)

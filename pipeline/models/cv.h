@@ -34,8 +34,7 @@ struct Fold {
 //   "explicit": explicit_runs[f] lists the run values tested in fold f (one fold = a plain
 //   train/test split, e.g. novel-stimulus test runs).
 std::vector<Fold> run_folds(const std::vector<int32_t>& run_of_sample, const std::vector<int64_t>& rows,
-                            const std::string& scheme, int k,
-                            const std::vector<std::vector<int>>& explicit_runs = {});
+                            const std::string& scheme, int k, const std::vector<std::vector<int>>& explicit_runs = {});
 
 // Explicit folds as written in a config: one string of run indices per fold ("8 9" or "8,9");
 // `field` names the config field in the error for anything else.
@@ -71,8 +70,8 @@ struct RidgeCvResult {
   linalg::Mat<S> predictions;           // [n x t] out-of-fold predictions (rows never tested: NaN)
   std::vector<int32_t> fold_of_sample;  // [n] outer fold that tested each sample, -1 if none
   std::vector<Fold> folds;
-  MatrixD alpha;                        // [n_folds x t] α chosen per fold and target
-  MatrixD inner_score;                  // [n_folds x n_alphas] mean inner score over targets
+  MatrixD alpha;                            // [n_folds x t] α chosen per fold and target
+  MatrixD inner_score;                      // [n_folds x n_alphas] mean inner score over targets
   std::vector<double> edge_low, edge_high;  // [n_folds] fraction of targets at the grid's ends
 };
 

@@ -224,14 +224,14 @@ Vec<double> score_targets(const Mat<S>& pred, const Mat<S>& truth, const std::st
   return out;
 }
 
-#define V2C_RIDGE(S)                                                                                          \
-  template struct Path<S>;                                                                                    \
-  template Path<S> path_from_gram<S>(const Mat<S>&, const Mat<S>&, const std::vector<int64_t>&,               \
-                                     const std::vector<int64_t>&);                                            \
-  template Path<S> path_from_data<S>(const Mat<S>&, const Mat<S>&, const Mat<S>&, const std::string&);        \
-  template void fit_weights<S>(const Mat<S>&, const Mat<S>&, const std::vector<double>&, Mat<S>&, RowVec<S>&); \
-  template void fit_weights_from_gram<S>(const Mat<S>&, const Mat<S>&, const Mat<S>&, const std::vector<double>&,  \
-                                         Mat<S>&, RowVec<S>&);                                                  \
+#define V2C_RIDGE(S)                                                                                              \
+  template struct Path<S>;                                                                                        \
+  template Path<S> path_from_gram<S>(const Mat<S>&, const Mat<S>&, const std::vector<int64_t>&,                   \
+                                     const std::vector<int64_t>&);                                                \
+  template Path<S> path_from_data<S>(const Mat<S>&, const Mat<S>&, const Mat<S>&, const std::string&);            \
+  template void fit_weights<S>(const Mat<S>&, const Mat<S>&, const std::vector<double>&, Mat<S>&, RowVec<S>&);    \
+  template void fit_weights_from_gram<S>(const Mat<S>&, const Mat<S>&, const Mat<S>&, const std::vector<double>&, \
+                                         Mat<S>&, RowVec<S>&);                                                    \
   template Vec<double> score_targets<S>(const Mat<S>&, const Mat<S>&, const std::string&);
 V2C_RIDGE(float)
 V2C_RIDGE(double)

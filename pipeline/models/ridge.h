@@ -30,11 +30,11 @@ using linalg::Vec;
 
 template <class S>
 struct Path {
-  Mat<S> A;         // [n_test x r]   test rows in the eigenbasis
-  Vec<S> s;         // [r]            eigenvalues; +inf for numerically null ones (<= r·eps·max), which
-                    //                every 1/(s + α) leaves out
-  Mat<S> B;         // [r x t]        targets in the eigenbasis
-  RowVec<S> y_mean; // [t]            training means of the targets
+  Mat<S> A;          // [n_test x r]   test rows in the eigenbasis
+  Vec<S> s;          // [r]            eigenvalues; +inf for numerically null ones (<= r·eps·max), which
+                     //                every 1/(s + α) leaves out
+  Mat<S> B;          // [r x t]        targets in the eigenbasis
+  RowVec<S> y_mean;  // [t]            training means of the targets
   bool kernel = true;
 
   // Predictions [n_test x t] with one α for every target, or alpha_per_target[t].

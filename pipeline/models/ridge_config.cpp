@@ -16,20 +16,26 @@ void RidgeConfig::describe(config::Schema& s) {
   s.field("mode", mode, "decode: voxels -> stimulus features; encode: features -> voxels (writes a NIfTI map)")
       .one_of({"decode", "encode"});
   s.field("alphas", alphas, "the regularisation grid (ascending, > 0); every α comes from one decomposition")
-      .check([](const std::vector<double>& a) {
-        if (a.empty()) return false;
-        for (size_t i = 0; i < a.size(); ++i)
-          if (!(a[i] > 0) || (i && !(a[i] > a[i - 1]))) return false;
-        return true;
-      }, "a non-empty, strictly ascending list of numbers > 0");
-  s.field("alpha_per_target", alpha_per_target, "choose α per target (else one α shared by all targets: steadier with few samples or block designs, docs/retrieval.md)");
-  s.field("alpha_score", alpha_score, "inner-CV score that chooses α (mean over inner folds; ties -> the middle tied α, cv.h)")
+      .check(
+          [](const std::vector<double>& a) {
+            if (a.empty()) return false;
+            for (size_t i = 0; i < a.size(); ++i)
+              if (!(a[i] > 0) || (i && !(a[i] > a[i - 1]))) return false;
+            return true;
+          },
+          "a non-empty, strictly ascending list of numbers > 0");
+  s.field("alpha_per_target", alpha_per_target,
+          "choose α per target (else one α shared by all targets: steadier with few samples or block designs, "
+          "docs/retrieval.md)");
+  s.field("alpha_score", alpha_score,
+          "inner-CV score that chooses α (mean over inner folds; ties -> the middle tied α, cv.h)")
       .one_of({"correlation", "r2"});
   s.field("outer", outer,
           "outer folds: loro (leave one run out), groups (k folds of consecutive runs), explicit (run lists), or "
           "event_groups (k folds of consecutive CV event groups of samples.h5, prepare.group_column: CV within runs)")
       .one_of({"loro", "groups", "explicit", "event_groups"});
-  s.field("outer_folds", outer_folds, "outer: groups / event_groups: number of folds of consecutive runs / event groups")
+  s.field("outer_folds", outer_folds,
+          "outer: groups / event_groups: number of folds of consecutive runs / event groups")
       .range(2, 1000);
   s.field("explicit_folds", explicit_folds, "outer: explicit: one entry per fold, the run indices it tests (\"0 1\")");
   s.field("inner_folds", inner_folds,

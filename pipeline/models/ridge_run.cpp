@@ -81,8 +81,8 @@ Predictions run_ridge(const Samples& samples, const RidgeConfig& cfg, const Fold
                       " carry no CV groups (/samples/group); write them with v2c-prepare (prepare.group_column)");
   if (cfg.gap_s > 0 && int64_t(samples.onset_s.size()) != samples.n_samples())
     throw input_error("ridge.gap_s = ", cfg.gap_s, ": the samples of ", samples.subject, " carry no onsets");
-  Predictions p = cfg.precision == "float64" ? run_typed<double>(samples, cfg, progress)
-                                             : run_typed<float>(samples, cfg, progress);
+  Predictions p =
+      cfg.precision == "float64" ? run_typed<double>(samples, cfg, progress) : run_typed<float>(samples, cfg, progress);
   // The α diagnostic: many targets at an end of the grid means the grid is too narrow.
   double low = 0, high = 0;
   for (size_t f = 0; f < p.edge_low.size(); ++f) low += p.edge_low[f], high += p.edge_high[f];

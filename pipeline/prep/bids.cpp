@@ -44,9 +44,8 @@ std::vector<std::string> matching(const std::vector<fs::path>& dirs, const std::
           break;
         }
     }
-  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
-    return fs::path(a).filename() < fs::path(b).filename();
-  });
+  std::sort(out.begin(), out.end(),
+            [](const std::string& a, const std::string& b) { return fs::path(a).filename() < fs::path(b).filename(); });
   return out;
 }
 
@@ -120,7 +119,8 @@ void discover_bids(const BidsQuery& q, PrepareInputs& inputs) {
       const std::string base = first.substr(0, first.rfind("_desc-preproc_bold.nii"));
       inputs.mask = first_existing({base + "_desc-brain_mask.nii.gz", base + "_desc-brain_mask.nii"});
       if (inputs.mask.empty())
-        throw io_error("fMRIPrep derivatives: no mask '", base, "_desc-brain_mask.nii[.gz]'; give one with --mask FILE, "
+        throw io_error("fMRIPrep derivatives: no mask '", base,
+                       "_desc-brain_mask.nii[.gz]'; give one with --mask FILE, "
                        "or --mask auto");
     }
   }

@@ -13,7 +13,7 @@ struct BidsQuery {
   std::string derivatives;  // fMRIPrep output ("" = none): sub-<S>/func/..._space-<space>_desc-preproc_bold.nii[.gz]
   std::string subject;      // "01" or "sub-01"
   std::string task;
-  std::string space;        // with derivatives: the space label of the runs (e.g. T1w, MNI152NLin2009cAsym)
+  std::string space;  // with derivatives: the space label of the runs (e.g. T1w, MNI152NLin2009cAsym)
 };
 
 // Fills inputs.bold/events/sidecars (and the mask unless one is given; the subject id if empty).

@@ -50,7 +50,8 @@ std::vector<double> smooth_fwhm1(const std::vector<double>& values, const Grid& 
   const int64_t radius = int64_t(4.0 * sigma + 0.5);
   std::vector<double> w(size_t(2 * radius + 1));
   double sum = 0;
-  for (int64_t d = -radius; d <= radius; ++d) sum += w[size_t(d + radius)] = std::exp(-0.5 * double(d * d) / (sigma * sigma));
+  for (int64_t d = -radius; d <= radius; ++d)
+    sum += w[size_t(d + radius)] = std::exp(-0.5 * double(d * d) / (sigma * sigma));
   for (double& x : w) x /= sum;
   std::vector<double> out = values;
   for (int axis = 0; axis < 3; ++axis) out = filter_axis(out, g, axis, w);
@@ -134,8 +135,7 @@ std::vector<uint8_t> largest_component(const std::vector<uint8_t>& m, const Grid
 
 }  // namespace
 
-EpiMask compute_epi_mask(const std::vector<double>& mean, const std::array<int64_t, 3>& dims,
-                         const EpiMaskParams& p) {
+EpiMask compute_epi_mask(const std::vector<double>& mean, const std::array<int64_t, 3>& dims, const EpiMaskParams& p) {
   const Grid g{dims[0], dims[1], dims[2]};
   V2C_ASSERT(int64_t(mean.size()) == g.size());
   std::vector<double> values = mean;

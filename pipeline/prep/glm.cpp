@@ -94,8 +94,7 @@ TrialEstimates estimate_lsa(const MatrixF& y, const MatrixD& trials, const Matri
   const Eigen::MatrixXd rr = qr.matrixR().topLeftCorner(r, r).triangularView<Eigen::Upper>();
   const MatrixD pinv = rr.triangularView<Eigen::Upper>().solve(Eigen::MatrixXd(q.transpose()));
   times_y_blocks(pinv, y, [&](int64_t c0, const MatrixD& prod) {
-    for (int64_t j = 0; j < r; ++j)
-      est.beta.row(kept[size_t(j)]).segment(c0, prod.cols()) = prod.row(j).cast<float>();
+    for (int64_t j = 0; j < r; ++j) est.beta.row(kept[size_t(j)]).segment(c0, prod.cols()) = prod.row(j).cast<float>();
   });
   return est;
 }
@@ -177,7 +176,8 @@ TrialEstimates estimate_lss(const MatrixF& y, const MatrixD& trials, const std::
     } else if (!(s.uu > kLostShare * kLostShare * x_norm2)) {
       est.why[size_t(i)] = "its regressor is a combination of the nuisance regressors and the other conditions'";
     } else if (!has_v[size_t(g)] && group_size[size_t(g)] > 1) {
-      est.why[size_t(i)] = "its condition's regressor is a combination of the nuisance regressors and the other conditions'";
+      est.why[size_t(i)] =
+          "its condition's regressor is a combination of the nuisance regressors and the other conditions'";
     } else if (!s.single && !(s.det > 1e-12 * s.uu * s.ww)) {
       est.why[size_t(i)] = "it cannot be told apart from the other trials of its condition";
     } else {

@@ -41,7 +41,6 @@ struct EventTiming {
 
 // One column per event: [n_volumes x events.size()], column e = the regressor of events[e] (see
 // above). tr_s > 0, oversampling >= 1. Columns of events after the run's last volume are zero.
-MatrixD event_regressors(const std::vector<EventTiming>& events, double tr_s, int64_t n_volumes,
-                         int oversampling = 16);
+MatrixD event_regressors(const std::vector<EventTiming>& events, double tr_s, int64_t n_volumes, int oversampling = 16);
 
 }  // namespace v2c::prep

@@ -39,7 +39,7 @@ struct FileTr {
   double header = 0;              // pixdim[4] (0: none)
   std::optional<double> sidecar;  // RepetitionTime of the BIDS sidecar
   std::string sidecar_path;
-  std::string source;             // "prepare.tr_s", "BIDS sidecar", "NIfTI header"
+  std::string source;  // "prepare.tr_s", "BIDS sidecar", "NIfTI header"
 };
 
 std::string basename_of(const std::string& p) { return fs::path(p).filename().string(); }
@@ -139,9 +139,12 @@ FileTr resolve_tr(const std::string& bold, const nifti::Header& header, const st
   t.header = header.tr_seconds;
   t.sidecar_path = sidecar_path;
   if (!sidecar_path.empty()) t.sidecar = sidecar::repetition_time(sidecar_path);
-  if (cfg.tr_s > 0) t.tr = cfg.tr_s, t.source = "prepare.tr_s";
-  else if (t.sidecar) t.tr = *t.sidecar, t.source = "BIDS sidecar";
-  else t.tr = t.header, t.source = "NIfTI header";
+  if (cfg.tr_s > 0)
+    t.tr = cfg.tr_s, t.source = "prepare.tr_s";
+  else if (t.sidecar)
+    t.tr = *t.sidecar, t.source = "BIDS sidecar";
+  else
+    t.tr = t.header, t.source = "NIfTI header";
   if (t.sidecar && t.header > 0 && std::abs(*t.sidecar - t.header) > 1e-3 * std::max(*t.sidecar, t.header))
     log::warn("'", basename_of(bold), "': the NIfTI header says TR ", t.header, " s, its BIDS sidecar '",
               basename_of(sidecar_path), "' says ", *t.sidecar, " s; using ", t.tr, " s (", t.source, ")");
@@ -187,13 +190,15 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
     throw usage_error("got ", in.bold.size(), " bold file(s) but ", in.confounds.size(),
                       " confounds file(s); give one --confounds file per run, or none to find them beside the runs");
   if (!in.confounds.empty() && cfg.confounds.empty())
-    throw usage_error("--confounds files given but prepare.confounds names no column; set e.g. "
-                      "--set 'prepare.confounds=[trans_*, rot_*, csf, white_matter]'");
+    throw usage_error(
+        "--confounds files given but prepare.confounds names no column; set e.g. "
+        "--set 'prepare.confounds=[trans_*, rot_*, csf, white_matter]'");
   if (!in.sidecars.empty() && in.sidecars.size() != in.bold.size())
     throw usage_error("got ", in.bold.size(), " bold file(s) but ", in.sidecars.size(), " sidecars");
   if (cfg.sample_mode == "glm" && !in.labels.empty())
-    throw usage_error("prepare.sample_mode glm models each event with its own regressor; it needs BIDS events "
-                      "(--events), not a --labels file");
+    throw usage_error(
+        "prepare.sample_mode glm models each event with its own regressor; it needs BIDS events "
+        "(--events), not a --labels file");
   const Scaling scaling = parse_scaling(cfg.scaling);
   const ExtraColumns extra = extra_columns(cfg);
 
@@ -209,8 +214,8 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
   }
   std::vector<FileTr> trs;
   for (size_t f = 0; f < in.bold.size(); ++f)
-    trs.push_back(resolve_tr(in.bold[f], headers[f], in.sidecars.empty() ? sidecar::beside(in.bold[f]) : in.sidecars[f],
-                             cfg));
+    trs.push_back(
+        resolve_tr(in.bold[f], headers[f], in.sidecars.empty() ? sidecar::beside(in.bold[f]) : in.sidecars[f], cfg));
 
   Samples out;
   out.subject = in.subject;
@@ -232,9 +237,9 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
                         "): ", params.opening, " erosions left nothing",
                         params.opening > 0 ? " (coarse voxels? try prepare.auto_mask_opening: 0)" : "");
     mask = mask_of(epi.inside, headers[0]);
-    out.mask_method = cat("auto (nilearn compute_epi_mask: lower_cutoff ", params.lower_cutoff, ", upper_cutoff ",
-                          params.upper_cutoff, ", opening ", params.opening, ", largest component; threshold ",
-                          epi.threshold, ")");
+    out.mask_method =
+        cat("auto (nilearn compute_epi_mask: lower_cutoff ", params.lower_cutoff, ", upper_cutoff ",
+            params.upper_cutoff, ", opening ", params.opening, ", largest component; threshold ", epi.threshold, ")");
     if (auto_mask) auto_mask->inside = epi.inside, auto_mask->threshold = epi.threshold;
   } else {
     mask = nifti::load_mask(in.mask, headers[0], cfg.grid_tolerance);
@@ -273,16 +278,17 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
         if (e.onset_s + e.duration_s > run_length + 1e-6)
           throw input_error("'", plan.events_source, "'", e.line ? cat(" line ", e.line) : std::string(), ": event '",
                             e.stimulus, "' at onset ", e.onset_s, " s (duration ", e.duration_s,
-                            " s) ends past the end of its run (", plan.n_volumes, " volumes x TR ", tr, " s = ",
-                            run_length, " s); ", tr_story(tr_info));
+                            " s) ends past the end of its run (", plan.n_volumes, " volumes x TR ", tr,
+                            " s = ", run_length, " s); ", tr_story(tr_info));
       }
       n_groups += assign_cv_groups(evs, extra.index(cfg.group_column), n_groups);
       MatrixD confound_values(plan.n_volumes, 0);
       if (!cfg.confounds.empty()) {
         const std::string path = in.confounds.empty() ? confounds::find_beside(bold) : in.confounds[plan.file];
         if (path.empty())
-          throw input_error("prepare.confounds is set but run '", bold, "' has no confounds file: looked for ",
-                            "<run>_desc-confounds_timeseries.tsv (fMRIPrep) beside it; give one per run with --confounds");
+          throw input_error(
+              "prepare.confounds is set but run '", bold, "' has no confounds file: looked for ",
+              "<run>_desc-confounds_timeseries.tsv (fMRIPrep) beside it; give one per run with --confounds");
         const confounds::Confounds c = confounds::read_confounds(path, cfg.confounds, headers[plan.file].n_volumes());
         confound_values = c.values.middleRows(plan.first_volume, plan.n_volumes);
         if (r == 0) {
@@ -318,9 +324,12 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
       }
       for (int64_t j = 0; j < n_mask; ++j) {
         if (drop[j]) continue;
-        if (health.all_nonfinite[j]) drop[j] = 1, ++n_all_nan;
-        else if (health.some_nonfinite[j]) drop[j] = 1, ++n_partial_nan;
-        else if (health.constant[j]) drop[j] = 1, ++n_constant;
+        if (health.all_nonfinite[j])
+          drop[j] = 1, ++n_all_nan;
+        else if (health.some_nonfinite[j])
+          drop[j] = 1, ++n_partial_nan;
+        else if (health.constant[j])
+          drop[j] = 1, ++n_constant;
       }
 
       std::vector<events::Event> kept, modelled;
@@ -332,8 +341,10 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
         }
         modelled.push_back(e);
         output.push_back(!excluded.count(e.stimulus));
-        if (excluded.count(e.stimulus)) ++n_excluded;
-        else kept.push_back(e);
+        if (excluded.count(e.stimulus))
+          ++n_excluded;
+        else
+          kept.push_back(e);
       }
       RunSamples rs;
       if (cfg.sample_mode == "event") {
@@ -377,12 +388,14 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
     log::info(in.subject, ": ", n_rest, " rest event(s) (prepare.rest_labels) and ", n_excluded,
               " excluded event(s) (prepare.exclude_stimuli) give no sample, by configuration");
   if (!out.dropped_stimulus.empty())
-    log::warn(in.subject, ": ", out.dropped_stimulus.size(), " event(s) gave no sample (listed above and in the "
+    log::warn(in.subject, ": ", out.dropped_stimulus.size(),
+              " event(s) gave no sample (listed above and in the "
               "samples file's /dropped_events)");
 
   renumber_groups(out.group);
   const int64_t n_samples = int64_t(out.stimulus.size());
-  if (n_samples == 0 && !in.on_cleaned_run) throw input_error("no samples: every event was rest, excluded or gave no sample");
+  if (n_samples == 0 && !in.on_cleaned_run)
+    throw input_error("no samples: every event was rest, excluded or gave no sample");
   std::vector<int64_t> kept_voxels;
   for (int64_t j = 0; j < n_mask; ++j)
     if (!drop[j]) kept_voxels.push_back(j);
@@ -412,7 +425,7 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
   out.affine = headers[0].affine;
 
   if (!in.features.empty()) {
-    FeatureJoin join{in.features, in.feature_names, in.feature_aliases, cfg.l2_normalize_features,
+    FeatureJoin join{in.features,          in.feature_names,      in.feature_aliases, cfg.l2_normalize_features,
                      cfg.missing_features, cfg.alias_from_column, cfg.alias_to_column};
     attach_features(out, join);
   }

@@ -61,13 +61,15 @@ struct PrepareConfig {
     s.field("confounds", confounds,
             "confound columns regressed out with the drift, by name or wildcard (trans_*, rot_*, csf, white_matter, "
             "cosine*), from fMRIPrep's *_desc-confounds_timeseries.tsv beside each run or --confounds");
-    s.field("scaling", scaling, "per-run voxel scaling after drift and confound removal: zscore, percent signal change, none")
+    s.field("scaling", scaling,
+            "per-run voxel scaling after drift and confound removal: zscore, percent signal change, none")
         .one_of({"zscore", "psc", "none"});
     s.field("sample_mode", sample_mode,
             "one sample per event: mean of its shifted window (event) or a GLM trial estimate (glm); or one per "
             "labelled volume (volume)")
         .one_of({"event", "volume", "glm"});
-    s.field("shift_s", shift_s, "haemodynamic shift (s): event mode averages the volumes in [onset+shift, onset+shift+max(duration, TR))")
+    s.field("shift_s", shift_s,
+            "haemodynamic shift (s): event mode averages the volumes in [onset+shift, onset+shift+max(duration, TR))")
         .range(0.0, 30.0);
     s.field("glm_method", glm_method,
             "glm mode: lsa (one model, a regressor per trial) or lss (a model per trial: it against the others; "
@@ -79,9 +81,10 @@ struct PrepareConfig {
     s.field("glm_oversampling", glm_oversampling, "glm: fine time steps per TR for the HRF convolution").range(1, 100);
     s.field("average_by", average_by,
             "events column: samples of a run sharing its value are averaged into one (e.g. block); empty = none");
-    s.field("group_column", group_column,
-            "events column marking CV groups (ridge.outer: event_groups): each stretch of consecutive events of a "
-            "run with one value is a group (e.g. block, or the condition of a block design); empty = the stimulus column");
+    s.field(
+        "group_column", group_column,
+        "events column marking CV groups (ridge.outer: event_groups): each stretch of consecutive events of a "
+        "run with one value is a group (e.g. block, or the condition of a block design); empty = the stimulus column");
     s.field("stimulus_column", stimulus_column, "events.tsv column naming the stimulus (e.g. trial_type, stim_file)");
     s.field("rest_labels", rest_labels, "stimulus labels that mean rest/baseline; their volumes are dropped");
     s.field("exclude_stimuli", exclude_stimuli,
@@ -89,10 +92,12 @@ struct PrepareConfig {
     s.field("tr_s", tr_s,
             "repetition time (s); 0 = the BIDS sidecar's RepetitionTime, else the NIfTI header's (headers can lie)")
         .min(0.0);
-    s.field("nonfinite", nonfinite,
-            "voxels with NaN/Inf in some volumes of a run: error, or drop the voxel (all-NaN voxels are always dropped)")
+    s.field(
+         "nonfinite", nonfinite,
+         "voxels with NaN/Inf in some volumes of a run: error, or drop the voxel (all-NaN voxels are always dropped)")
         .one_of({"error", "drop"});
-    s.field("grid_tolerance", grid_tolerance, "max |difference| between affines of runs and mask that counts as equal (mm)")
+    s.field("grid_tolerance", grid_tolerance,
+            "max |difference| between affines of runs and mask that counts as equal (mm)")
         .range(0.0, 1.0);
     s.field("auto_mask_lower_cutoff", auto_mask_lower_cutoff,
             "--mask auto: lower fraction of the mean image's sorted values left out of the threshold search (nilearn)")
@@ -114,13 +119,13 @@ struct PrepareConfig {
 
 struct PrepareInputs {
   std::string subject;
-  std::vector<std::string> bold;    // run files, in run order (or one file + a labels file)
-  std::vector<std::string> events;  // one events.tsv per bold file (BIDS), or empty
-  std::string labels;               // per-volume "label run" file instead of events
-  std::string mask;                 // mask file, or kAutoMask
-  std::string features;             // optional feature table (.npy/.h5/.csv/.tsv), or kOneHot
-  std::string feature_names;        // .npy: ids, one per line
-  std::string feature_aliases;      // optional stimulus -> feature id table
+  std::vector<std::string> bold;       // run files, in run order (or one file + a labels file)
+  std::vector<std::string> events;     // one events.tsv per bold file (BIDS), or empty
+  std::string labels;                  // per-volume "label run" file instead of events
+  std::string mask;                    // mask file, or kAutoMask
+  std::string features;                // optional feature table (.npy/.h5/.csv/.tsv), or kOneHot
+  std::string feature_names;           // .npy: ids, one per line
+  std::string feature_aliases;         // optional stimulus -> feature id table
   std::vector<std::string> confounds;  // one confounds TSV per bold file; empty: found beside each run
   std::vector<std::string> sidecars;   // one BIDS JSON sidecar per bold file ("" = none); empty: beside each run
   // Called with each run's cleaned volumes [n_volumes x n_mask] (mask order), in run order

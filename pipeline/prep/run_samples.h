@@ -30,7 +30,7 @@ struct DroppedEvent {
 };
 
 struct RunSamples {
-  MatrixF rows;                    // [table.size() x n_voxels]
+  MatrixF rows;  // [table.size() x n_voxels]
   std::vector<RunSample> table;
   std::vector<DroppedEvent> dropped;
 };

@@ -34,8 +34,10 @@ VoxelHealth scan_nonfinite(MatrixF& y) {
     }
   }
   for (int64_t j = 0; j < v; ++j) {
-    if (bad_count[j] == n) h.all_nonfinite[j] = 1;
-    else if (bad_count[j] > 0) h.some_nonfinite[j] = 1;
+    if (bad_count[j] == n)
+      h.all_nonfinite[j] = 1;
+    else if (bad_count[j] > 0)
+      h.some_nonfinite[j] = 1;
   }
   return h;
 }
@@ -136,8 +138,7 @@ VoxelHealth clean_run(MatrixF& y, const MatrixD& nuisance, Scaling scaling) {
         health.some_nonfinite[c0 + j] = h.some_nonfinite[j];
         health.constant[c0 + j] = h.constant[j];
       }
-      if (h.first_bad_volume >= 0 &&
-          (health.first_bad_voxel < 0 || c0 + h.first_bad_voxel < health.first_bad_voxel))
+      if (h.first_bad_volume >= 0 && (health.first_bad_voxel < 0 || c0 + h.first_bad_voxel < health.first_bad_voxel))
         health.first_bad_volume = h.first_bad_volume, health.first_bad_voxel = c0 + h.first_bad_voxel;
     }
   }

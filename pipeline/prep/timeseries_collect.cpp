@@ -12,9 +12,12 @@ std::string bids_task_of(const std::string& path) {
   const std::string name = std::filesystem::path(path).filename().string();
   const std::string key = "task-";
   size_t at = name.rfind("_" + key);
-  if (at != std::string::npos) at += 1;
-  else if (name.compare(0, key.size(), key) == 0) at = 0;
-  else return "";
+  if (at != std::string::npos)
+    at += 1;
+  else if (name.compare(0, key.size(), key) == 0)
+    at = 0;
+  else
+    return "";
   const size_t begin = at + key.size();
   size_t end = begin;
   while (end < name.size() && name[end] != '_' && name[end] != '.') ++end;
@@ -56,8 +59,10 @@ TimeSeries TimeSeriesCollector::finish(const Samples& s, double shift_s) const {
   for (int64_t r = 0; r < n_runs(); ++r) {
     const MatrixF& y = runs_[size_t(r)];
     if (y.rows() != s.run_volumes[size_t(r)])
-      throw input_error("time series of '", s.subject, "': run ", r, " has ", y.rows(), " cleaned volumes but the "
-                        "samples' run table says ", s.run_volumes[size_t(r)]);
+      throw input_error("time series of '", s.subject, "': run ", r, " has ", y.rows(),
+                        " cleaned volumes but the "
+                        "samples' run table says ",
+                        s.run_volumes[size_t(r)]);
     TimeSeriesRun run;
     run.source = s.run_source[size_t(r)];
     run.events = s.run_events[size_t(r)];
@@ -74,7 +79,8 @@ TimeSeries TimeSeriesCollector::finish(const Samples& s, double shift_s) const {
   // Rows ascend, so the first row to claim a volume is the lowest.
   for (int64_t i = 0; i < s.n_samples(); ++i) {
     TimeSeriesRun& run = ts.runs[size_t(s.run[size_t(i)])];
-    const VolumeWindow w = event_window(s.onset_s[size_t(i)], s.duration_s[size_t(i)], shift_s, run.tr_s, run.n_volumes);
+    const VolumeWindow w =
+        event_window(s.onset_s[size_t(i)], s.duration_s[size_t(i)], shift_s, run.tr_s, run.n_volumes);
     for (int64_t t = w.first; t < w.first + w.count; ++t)
       if (run.sample_row[size_t(t)] < 0) run.sample_row[size_t(t)] = int32_t(i);
   }

@@ -47,7 +47,8 @@ ArtifactKind peek_kind(const std::string& path) {
     if (H5Aexists_by_name(f.getId(), "/", "vox2clip_format_version", H5P_DEFAULT) > 0) {
       H5::Attribute v(H5Aopen_by_name(f.getId(), "/", "vox2clip_format_version", H5P_DEFAULT, H5P_DEFAULT));
       double version = 0;
-      if (v.getTypeClass() == H5T_INTEGER || v.getTypeClass() == H5T_FLOAT) v.read(H5::PredType::NATIVE_DOUBLE, &version);
+      if (v.getTypeClass() == H5T_INTEGER || v.getTypeClass() == H5T_FLOAT)
+        v.read(H5::PredType::NATIVE_DOUBLE, &version);
       k.version = std::isfinite(version) && std::abs(version) < 1e6 ? int(version) : 0;
     }
     k.is_vox2clip = true;
@@ -92,11 +93,13 @@ std::vector<MetricRow> read_retrieval(const std::string& path) {
   const size_t k = names.size();
   const auto p_permutation =
       r.has("metrics/p_permutation") ? r.read_doubles("metrics/p_permutation") : std::vector<double>(k, std::nan(""));
-  for (const auto& [name, n] : {std::pair<const char*, size_t>{"value", value.size()}, {"ci_low", low.size()},
-                                {"ci_high", high.size()}, {"chance", chance.size()},
-                                {"n_candidates", n_candidates.size()}, {"p_permutation", p_permutation.size()}})
-    if (n != k)
-      throw input_error("'", path, "': /metrics/", name, " has ", n, " entries, /metrics/name has ", k);
+  for (const auto& [name, n] : {std::pair<const char*, size_t>{"value", value.size()},
+                                {"ci_low", low.size()},
+                                {"ci_high", high.size()},
+                                {"chance", chance.size()},
+                                {"n_candidates", n_candidates.size()},
+                                {"p_permutation", p_permutation.size()}})
+    if (n != k) throw input_error("'", path, "': /metrics/", name, " has ", n, " entries, /metrics/name has ", k);
   std::vector<MetricRow> rows;
   for (size_t i = 0; i < k; ++i) {
     MetricRow m = base;
@@ -206,8 +209,10 @@ Study gather_study(const std::string& study_dir) {
     for (const auto& e : fs::directory_iterator(d, ec)) {
       const std::string name = e.path().filename().string();
       if (!e.is_regular_file() || name.empty() || name[0] == '.') continue;
-      if (ends_with(name, ".h5")) h5_files.push_back(e.path());
-      else if (ends_with(name, "_corr.nii.gz")) map_files.push_back(e.path());
+      if (ends_with(name, ".h5"))
+        h5_files.push_back(e.path());
+      else if (ends_with(name, "_corr.nii.gz"))
+        map_files.push_back(e.path());
     }
   }
   std::sort(h5_files.begin(), h5_files.end());
@@ -259,8 +264,8 @@ Study gather_study(const std::string& study_dir) {
                    [&](const MetricRow& a, const MetricRow& b) { return key(a) < key(b); });
   for (size_t i = 1; i < s.metrics.size(); ++i) {
     const MetricRow &a = s.metrics[i - 1], &b = s.metrics[i];
-    if (a.subject == b.subject && a.model == b.model && a.train_fraction == b.train_fraction &&
-        a.metric == b.metric && a.candidate_set == b.candidate_set)
+    if (a.subject == b.subject && a.model == b.model && a.train_fraction == b.train_fraction && a.metric == b.metric &&
+        a.candidate_set == b.candidate_set)
       log::warn("two retrieval results for ", a.subject, " / ", a.model, " / train_fraction ",
                 format_number(a.train_fraction), " / ", a.metric, ": '", a.source, "' and '", b.source,
                 "'; the summaries use the first");

@@ -28,7 +28,7 @@ struct MetricRow {
   double train_fraction = 1.0;
   double value = 0, ci_low = 0, ci_high = 0, chance = 0;
   int64_t n_candidates = 0;
-  double p_permutation = std::nan("");        // per-subject permutation p-value (NaN: not tested)
+  double p_permutation = std::nan("");  // per-subject permutation p-value (NaN: not tested)
 };
 
 // What a predictions file says about itself (read without the predictions or weights).
@@ -37,26 +37,26 @@ struct PredictionsSummary {
   double train_fraction = 1.0;
   int64_t n_samples = 0, n_targets = 0;
   double mean_profile_corr = 0, mean_pattern_corr = 0, mean_r2 = 0;  // NaN when absent
-  std::vector<double> alphas;                 // the α grid (empty: model without α)
-  std::vector<double> fold_alpha;             // [n_folds x n_targets] chosen α, row-major
+  std::vector<double> alphas;                                        // the α grid (empty: model without α)
+  std::vector<double> fold_alpha;                                    // [n_folds x n_targets] chosen α, row-major
   int64_t n_folds = 0;
-  std::vector<double> edge_low, edge_high;    // [n_folds] fraction of targets at the grid's ends
+  std::vector<double> edge_low, edge_high;  // [n_folds] fraction of targets at the grid's ends
 };
 
 // A 3D encoding map on its grid.
 struct EncodingMap {
-  std::string path, subject, label;           // label: "<subject> · <file stem>"
+  std::string path, subject, label;  // label: "<subject> · <file stem>"
   int64_t nx = 0, ny = 0, nz = 0;
-  std::vector<float> values;                  // [nx*ny*nz], x fastest (NaN kept)
-  bool flip_x = false, flip_y = false;        // display so that world +x is right, +y is up
+  std::vector<float> values;            // [nx*ny*nz], x fastest (NaN kept)
+  bool flip_x = false, flip_y = false;  // display so that world +x is right, +y is up
 };
 
 struct Study {
-  std::string dir, name;                      // name: the directory's base name
-  std::vector<MetricRow> metrics;             // sorted as results.csv
+  std::string dir, name;           // name: the directory's base name
+  std::vector<MetricRow> metrics;  // sorted as results.csv
   std::vector<PredictionsSummary> predictions;
   std::vector<EncodingMap> maps;
-  std::vector<std::string> inputs;            // every file read
+  std::vector<std::string> inputs;  // every file read
 };
 
 // Reads every result file of `study_dir` (a directory; else io_error). Problems with single
@@ -77,7 +77,7 @@ struct GroupSummary {
   double mean = 0, ci_low = 0, ci_high = 0, chance = 0;
   int n_subjects = 0;
   std::vector<std::string> subjects;
-  std::vector<double> values;                 // per subject, in `subjects` order
+  std::vector<double> values;  // per subject, in `subjects` order
 };
 
 // Groups `rows` of one candidate set by (model, train_fraction, metric). The interval of the

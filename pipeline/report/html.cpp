@@ -53,10 +53,10 @@ std::string render_page(const Study& s, const ReportConfig& o, const PageInfo& i
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
      << "<meta name=\"generator\" content=\"vox2clip " << escape(info.version) << "\">\n<title>" << escape(title)
      << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n<main>\n";
-  os << "<h1>" << escape(title) << "</h1>\n<p class=\"provenance\">Study <code>" << escape(s.dir) << "</code> · vox2clip "
-     << escape(info.version) << " · generated " << escape(info.created_utc) << " · " << s.metrics.size()
-     << " retrieval metric rows, " << s.predictions.size() << " predictions files, " << s.maps.size()
-     << " encoding maps</p>\n";
+  os << "<h1>" << escape(title) << "</h1>\n<p class=\"provenance\">Study <code>" << escape(s.dir)
+     << "</code> · vox2clip " << escape(info.version) << " · generated " << escape(info.created_utc) << " · "
+     << s.metrics.size() << " retrieval metric rows, " << s.predictions.size() << " predictions files, "
+     << s.maps.size() << " encoding maps</p>\n";
   os << retrieval_sections(s, o);
   os << prediction_sections(s.predictions);
   os << map_sections(s.maps, o);

@@ -81,12 +81,14 @@ std::string map_sections(const std::vector<EncodingMap>& maps, const ReportConfi
       h.panels.push_back(std::move(p));
     }
     os << figure(svg::heat_map(h),
-                 "<b>Encoding map " + escape(m.label) + "</b> (<code>" + escape(m.path) + "</code>): each voxel's "
-                 "cross-validated correlation between predicted and measured response, on " +
-                 std::to_string(n_slices) + " axial slices (z: slice index; anterior up, the subject's left on the "
-                 "left when the grid is axis-aligned). Red: predicted well; blue: negative; grey: outside the mask "
-                 "(0 in the map). Colour limits ±" + short_number(limit, 2) +
-                 " (the 99th percentile of |r| over all maps), the same for every map.");
+                 "<b>Encoding map " + escape(m.label) + "</b> (<code>" + escape(m.path) +
+                     "</code>): each voxel's "
+                     "cross-validated correlation between predicted and measured response, on " +
+                     std::to_string(n_slices) +
+                     " axial slices (z: slice index; anterior up, the subject's left on the "
+                     "left when the grid is axis-aligned). Red: predicted well; blue: negative; grey: outside the mask "
+                     "(0 in the map). Colour limits ±" +
+                     short_number(limit, 2) + " (the 99th percentile of |r| over all maps), the same for every map.");
   }
   os << "</section>\n";
   return os.str();

@@ -13,10 +13,12 @@
 namespace v2c::report {
 
 std::string metric_display_name(const std::string& metric) {
-  static const std::map<std::string, std::string> names = {
-      {"top1_forward", "top-1 (forward)"},   {"top5_forward", "top-5 (forward)"},
-      {"top1_backward", "top-1 (backward)"}, {"top5_backward", "top-5 (backward)"},
-      {"pairwise_identification", "pairwise identification"}, {"mean_rank", "mean rank"}};
+  static const std::map<std::string, std::string> names = {{"top1_forward", "top-1 (forward)"},
+                                                           {"top5_forward", "top-5 (forward)"},
+                                                           {"top1_backward", "top-1 (backward)"},
+                                                           {"top5_backward", "top-5 (backward)"},
+                                                           {"pairwise_identification", "pairwise identification"},
+                                                           {"mean_rank", "mean rank"}};
   const auto it = names.find(metric);
   if (it != names.end()) return it->second;
   std::string s = metric;

@@ -42,8 +42,8 @@ std::string encode_png_rgb(int64_t width, int64_t height, const std::vector<uint
   std::string ihdr;
   put_u32(ihdr, uint32_t(width));
   put_u32(ihdr, uint32_t(height));
-  ihdr += char(8);  // bit depth
-  ihdr += char(2);  // colour type: RGB
+  ihdr += char(8);               // bit depth
+  ihdr += char(2);               // colour type: RGB
   ihdr += std::string(3, '\0');  // compression, filter, interlace
   put_chunk(png, "IHDR", ihdr);
   put_chunk(png, "IDAT", packed);

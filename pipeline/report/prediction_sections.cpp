@@ -20,7 +20,6 @@ using namespace page;
 using svg::escape;
 using svg::short_number;
 
-
 // Per subject, the predictions at the largest train_fraction that subject has (any model).
 std::vector<const PredictionsSummary*> largest_fraction_per_subject(const std::vector<PredictionsSummary>& preds,
                                                                     bool with_alpha) {
@@ -40,7 +39,8 @@ std::string series_label(const PredictionsSummary& p, bool with_model) {
 
 std::string predictions_table(const std::vector<PredictionsSummary>& preds) {
   std::ostringstream os;
-  os << "<div class=\"scroll\"><table id=\"predictions-table\">\n<tr><th class=\"text\">subject</th><th class=\"text\">model</th>"
+  os << "<div class=\"scroll\"><table id=\"predictions-table\">\n<tr><th class=\"text\">subject</th><th "
+        "class=\"text\">model</th>"
         "<th class=\"text\">mode</th><th>train_fraction</th><th>samples</th><th>targets</th><th>folds</th>"
         "<th>mean profile r</th><th>mean pattern r</th><th>mean R²</th><th>median α</th>"
         "<th>at smallest α</th><th>at largest α</th></tr>\n";
@@ -131,7 +131,8 @@ std::string alpha_sections(const std::vector<PredictionsSummary>& preds) {
     return counts;
   };
   if (pooled) {
-    h.series.push_back({"all subjects (" + std::to_string(chosen.size()) + " files)", svg::palette(0), histogram(chosen), {}, {}});
+    h.series.push_back(
+        {"all subjects (" + std::to_string(chosen.size()) + " files)", svg::palette(0), histogram(chosen), {}, {}});
   } else {
     for (size_t i = 0; i < chosen.size(); ++i)
       h.series.push_back({series_label(*chosen[i], with_model), svg::palette(i), histogram({chosen[i]}), {}, {}});

@@ -22,10 +22,10 @@ using svg::escape;
 using svg::short_number;
 
 struct Retrieval {
-  std::vector<MetricRow> rows;           // the chosen candidate set
+  std::vector<MetricRow> rows;  // the chosen candidate set
   std::vector<GroupSummary> groups;
   std::vector<std::string> models, subjects, metrics;
-  std::vector<double> fractions;         // ascending
+  std::vector<double> fractions;  // ascending
   std::string candidate_set, ci_text;
   std::vector<std::string> other_sets;
 };
@@ -92,7 +92,8 @@ std::string verdict(const Retrieval& r) {
         v.intervals_overlap ? std::string("; the intervals ") + (*v.intervals_overlap ? "overlap" : "do not overlap")
                             : std::string();
     const std::string on = cat(v.n_subjects, v.n_subjects == 1 ? " subject" : " subjects");
-    const std::string at = cat(short_number(v.model_mean), " vs ", short_number(v.ridge_mean), " on ", on, overlap, ")");
+    const std::string at =
+        cat(short_number(v.model_mean), " vs ", short_number(v.ridge_mean), " on ", on, overlap, ")");
     os << "<li><b>" << escape(v.model) << "</b> ";
     if (!v.beats_from) {
       os << "does not beat ridge at the largest training fraction (" << fraction_label(v.largest_fraction()) << ": "
@@ -138,7 +139,8 @@ std::string summary_table(const Retrieval& r) {
   std::ostringstream os;
   os << "<table id=\"summary-table\">\n<tr><th class=\"text\">model</th><th>train_fraction</th><th>subjects</th>";
   for (const auto& m : r.metrics)
-    os << "<th>" << escape(metric_display_name(m)) << "<br><span class=\"ci\">mean [interval]</span></th><th>chance</th>";
+    os << "<th>" << escape(metric_display_name(m))
+       << "<br><span class=\"ci\">mean [interval]</span></th><th>chance</th>";
   os << "</tr>\n";
   for (double f : r.fractions) {
     // The best mean per metric at this fraction is shown in bold.
@@ -152,8 +154,8 @@ std::string summary_table(const Retrieval& r) {
       for (const auto& m : r.metrics)
         if (auto* g = find_group(r, model, f, m)) n_subjects = std::max(n_subjects, g->n_subjects);
       if (!n_subjects) continue;
-      os << "<tr><td class=\"text\">" << escape(model) << "</td><td>" << fraction_label(f) << "</td><td>"
-         << n_subjects << "</td>";
+      os << "<tr><td class=\"text\">" << escape(model) << "</td><td>" << fraction_label(f) << "</td><td>" << n_subjects
+         << "</td>";
       for (const auto& m : r.metrics) {
         const GroupSummary* g = find_group(r, model, f, m);
         if (!g) {
@@ -179,7 +181,8 @@ std::string learning_curve(const Retrieval& r, const std::string& metric) {
   p.title = metric_display_name(metric) + " against training data";
   const double lo = r.fractions.front(), hi = r.fractions.back();
   p.x.log = lo > 0 && hi / lo >= 4;
-  p.x.label = std::string("training data (train_fraction: share of each training fold") + (p.x.log ? ", log scale)" : ")");
+  p.x.label =
+      std::string("training data (train_fraction: share of each training fold") + (p.x.log ? ", log scale)" : ")");
   for (double f : r.fractions) p.x.ticks.push_back(f), p.x.tick_labels.push_back(fraction_label(f));
   p.y.label = metric_display_name(metric);
   const char* markers[] = {"circle", "square", "triangle"};
@@ -215,7 +218,8 @@ std::string learning_curve(const Retrieval& r, const std::string& metric) {
   const std::string caption =
       "<b>" + escape(metric_display_name(metric)) +
       " against the amount of training data.</b> Filled markers and lines: the mean over subjects for each model; "
-      "error bars: " + r.ci_text +
+      "error bars: " +
+      r.ci_text +
       " (one subject: its own interval; several: the subjects' intervals propagated to the mean, subjects as fixed "
       "effects). Hollow markers: single subjects. Dashed grey: chance. Higher is better" +
       (metric == "mean_rank" ? " — except for mean rank, where lower is better" : std::string()) +
@@ -250,9 +254,11 @@ std::string subject_bars(const Retrieval& r, const std::string& metric, double f
   for (double v : chance) constant = constant && (!std::isfinite(v) || !std::isfinite(chance[0]) || v == chance[0]);
   svg::Reference ref{"chance", {}, constant && std::isfinite(chance[0]) ? std::vector<double>{chance[0]} : chance};
   c.references.push_back(ref);
-  const std::string caption = "<b>" + escape(metric_display_name(metric)) + " for each subject and model at train_fraction " +
-                              fraction_label(f) + (which == "largest" ? " (the most training data)" : " (the least training data)") +
-                              ".</b> Error bars: " + r.ci_text + ". Dashed grey: chance. Bars that clear chance "
+  const std::string caption = "<b>" + escape(metric_display_name(metric)) +
+                              " for each subject and model at train_fraction " + fraction_label(f) +
+                              (which == "largest" ? " (the most training data)" : " (the least training data)") +
+                              ".</b> Error bars: " + r.ci_text +
+                              ". Dashed grey: chance. Bars that clear chance "
                               "by more than their error bar decode above chance for that subject.";
   return figure(svg::bar_chart(c), caption);
 }
@@ -263,9 +269,10 @@ std::string retrieval_sections(const Study& s, const ReportConfig& o) {
   std::ostringstream os;
   os << "<section id=\"summary\">\n<h2>Summary: encoder vs ridge</h2>\n";
   if (s.metrics.empty()) {
-    os << empty_box("No retrieval results yet: no <code>sub-*/*.retrieval.h5</code> files in the study. Run the "
-                    "retrieval stage on the predictions files; the sections below show what the predictions "
-                    "files already say.");
+    os << empty_box(
+        "No retrieval results yet: no <code>sub-*/*.retrieval.h5</code> files in the study. Run the "
+        "retrieval stage on the predictions files; the sections below show what the predictions "
+        "files already say.");
     os << "</section>\n";
     return os.str();
   }
@@ -274,10 +281,12 @@ std::string retrieval_sections(const Study& s, const ReportConfig& o) {
     std::string m;
     for (const auto& x : r.models) m += (m.empty() ? "" : ", ") + x;
     return m;
-  }()) << "; candidate set <code>" << escape(r.candidate_set.empty() ? "(unnamed)" : r.candidate_set) << "</code>";
+  }())
+     << "; candidate set <code>" << escape(r.candidate_set.empty() ? "(unnamed)" : r.candidate_set) << "</code>";
   if (!r.other_sets.empty()) {
     os << " (results for other candidate sets — ";
-    for (size_t i = 0; i < r.other_sets.size(); ++i) os << (i ? ", " : "") << "<code>" << escape(r.other_sets[i]) << "</code>";
+    for (size_t i = 0; i < r.other_sets.size(); ++i)
+      os << (i ? ", " : "") << "<code>" << escape(r.other_sets[i]) << "</code>";
     os << " — are in results.csv only)";
   }
   os << ". Every metric of every file: <a href=\"results.csv\">results.csv</a>.</p>\n";

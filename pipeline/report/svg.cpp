@@ -11,8 +11,8 @@ namespace v2c::report::svg {
 
 namespace {
 
-constexpr double kFont = 13;          // base font size (px)
-constexpr double kCharWidth = 0.6;    // estimated text width per character, in em
+constexpr double kFont = 13;        // base font size (px)
+constexpr double kCharWidth = 0.6;  // estimated text width per character, in em
 const char* kFontFamily = "system-ui, 'Liberation Sans', 'DejaVu Sans', Arial, sans-serif";
 const char* kAxisColour = "#444";
 const char* kGridColour = "#e4e4e4";
@@ -205,7 +205,8 @@ RGB interpolate(const std::vector<std::pair<double, RGB>>& stops, double t) {
       const auto& [t1, c1] = stops[i];
       const double f = t1 > t0 ? (t - t0) / (t1 - t0) : 0;
       RGB c;
-      for (int k = 0; k < 3; ++k) c[size_t(k)] = uint8_t(std::lround(c0[size_t(k)] + f * (c1[size_t(k)] - c0[size_t(k)])));
+      for (int k = 0; k < 3; ++k)
+        c[size_t(k)] = uint8_t(std::lround(c0[size_t(k)] + f * (c1[size_t(k)] - c0[size_t(k)])));
       return c;
     }
   }
@@ -216,8 +217,8 @@ RGB interpolate(const std::vector<std::pair<double, RGB>>& stops, double t) {
 // (viridis-like) by the sign of the limits.
 RGB colour_of(double v, double vmin, double vmax) {
   static const std::vector<std::pair<double, RGB>> diverging = {
-      {-1.0, {33, 102, 172}}, {-0.5, {103, 169, 207}}, {-0.15, {209, 229, 240}}, {0.0, {247, 247, 247}},
-      {0.15, {253, 219, 199}}, {0.5, {239, 138, 98}},  {1.0, {178, 24, 43}}};
+      {-1.0, {33, 102, 172}},  {-0.5, {103, 169, 207}}, {-0.15, {209, 229, 240}}, {0.0, {247, 247, 247}},
+      {0.15, {253, 219, 199}}, {0.5, {239, 138, 98}},   {1.0, {178, 24, 43}}};
   static const std::vector<std::pair<double, RGB>> sequential = {
       {0.0, {68, 1, 84}}, {0.25, {59, 82, 139}}, {0.5, {33, 145, 140}}, {0.75, {94, 201, 98}}, {1.0, {253, 231, 37}}};
   if (vmin < 0 && vmax > 0) {
@@ -240,12 +241,23 @@ std::string escape(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -341,8 +353,8 @@ std::string line_plot(const LinePlot& p) {
       for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
         if (xs.drawable(s.x[i]) && std::isfinite(s.y[i])) pts << num(xs(s.x[i])) << "," << num(ys(s.y[i])) << " ", ++n;
       if (n > 1)
-        os << "<polyline points=\"" << pts.str() << "\" fill=\"none\" stroke=\"" << s.colour
-           << "\" stroke-width=\"2\"" << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>\n";
+        os << "<polyline points=\"" << pts.str() << "\" fill=\"none\" stroke=\"" << s.colour << "\" stroke-width=\"2\""
+           << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>\n";
     }
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
       if (xs.drawable(s.x[i]) && std::isfinite(s.y[i]))
@@ -365,8 +377,8 @@ std::string bar_chart(const BarChart& c) {
   for (const auto& g : c.groups) label_w = std::max(label_w, text_width(g, 12));
   const bool rotate = label_w > group_w - 6;
   const double bottom = (rotate ? 30 + label_w * 0.72 : 40) + (c.x_label.empty() ? 0 : 20);
-  const double height = std::max(c.height + (rotate ? label_w * 0.72 - 10 : 0),
-                                  top + 20.0 * double(entries.size()) + bottom);
+  const double height =
+      std::max(c.height + (rotate ? label_w * 0.72 - 10 : 0), top + 20.0 * double(entries.size()) + bottom);
   Scale xs, ys;
   xs.px_lo = left;
   xs.px_hi = c.width - right;
@@ -437,7 +449,8 @@ std::string heat_map(const HeatMap& m) {
   const double scale = m.panel_px / double(max_side);  // one scale for all panels: sizes compare
   const double cell_w = m.panel_px + 14, cell_h = m.panel_px + 24, left = 12, top = 40;
   const double bar_x = left + cell_w * columns + 16;
-  const double width = bar_x + std::max(90.0, text_width(m.colour_label, 12) + 12), height = std::max(top + cell_h * rows + 8, top + 190.0);
+  const double width = bar_x + std::max(90.0, text_width(m.colour_label, 12) + 12),
+               height = std::max(top + cell_h * rows + 8, top + 190.0);
   std::ostringstream os;
   os << svg_open(m.id, m.title, width, height);
   const RGB background = {236, 236, 236};

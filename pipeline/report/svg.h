@@ -34,11 +34,11 @@ struct Axis {
 
 struct Series {
   std::string label, colour;
-  std::vector<double> x, y;              // NaN y: no point
-  std::vector<double> low, high;         // error bar ends (empty: none; NaN: none for that point)
-  bool line = true;                      // join the points
+  std::vector<double> x, y;       // NaN y: no point
+  std::vector<double> low, high;  // error bar ends (empty: none; NaN: none for that point)
+  bool line = true;               // join the points
   bool dashed = false;
-  std::string marker = "circle";         // "circle" | "triangle" | "square" | "none"
+  std::string marker = "circle";  // "circle" | "triangle" | "square" | "none"
   bool hollow = false;
   double opacity = 1.0;
   bool in_legend = true;
@@ -62,14 +62,14 @@ std::string line_plot(const LinePlot& plot);
 
 struct BarSeries {
   std::string label, colour;
-  std::vector<double> values;            // one per group (NaN: no bar)
-  std::vector<double> low, high;         // error bars (empty: none)
+  std::vector<double> values;     // one per group (NaN: no bar)
+  std::vector<double> low, high;  // error bars (empty: none)
 };
 
 struct BarChart {
   std::string id, title, x_label;
-  std::vector<std::string> groups;       // categories along x
-  Axis y;                                // log and ticks are ignored for bars; min/max honoured
+  std::vector<std::string> groups;  // categories along x
+  Axis y;                           // log and ticks are ignored for bars; min/max honoured
   std::vector<BarSeries> series;
   std::vector<Reference> references;
   int width = 900, height = 400;
@@ -80,16 +80,16 @@ std::string bar_chart(const BarChart& chart);
 struct HeatPanel {
   std::string label;
   int64_t nx = 0, ny = 0;
-  std::vector<float> values;             // [ny x nx]; NaN drawn as the background
+  std::vector<float> values;  // [ny x nx]; NaN drawn as the background
 };
 
 struct HeatMap {
   std::string id, title, colour_label;
-  std::vector<HeatPanel> panels;         // drawn left to right, `columns` per row
-  double vmin = -1, vmax = 1;            // colour limits; vmin < 0 < vmax: diverging map, else sequential
+  std::vector<HeatPanel> panels;  // drawn left to right, `columns` per row
+  double vmin = -1, vmax = 1;     // colour limits; vmin < 0 < vmax: diverging map, else sequential
   int columns = 6;
-  double panel_px = 150;                 // longest side of a panel
-  int64_t png_above = 4096;              // panels with more cells are embedded as a PNG (data: URI)
+  double panel_px = 150;     // longest side of a panel
+  int64_t png_above = 4096;  // panels with more cells are embedded as a PNG (data: URI)
 };
 std::string heat_map(const HeatMap& map);
 

@@ -44,9 +44,12 @@ PairedTest paired_test(const GroupSummary& a, const GroupSummary& ridge, double 
   t.ridge_mean = p.ridge;
   t.sign_flip = stats::sign_flip_test(model, base);
   t.wilcoxon = stats::wilcoxon_signed_rank(model, base);
-  if (t.sign_flip.n < 2) t.conclusion = "one subject: no test across subjects";
-  else if (t.sign_flip.p_value <= kVerdictLevel) t.conclusion = t.sign_flip.mean_difference > 0 ? "above ridge" : "below ridge";
-  else t.conclusion = "no evidence of a difference";
+  if (t.sign_flip.n < 2)
+    t.conclusion = "one subject: no test across subjects";
+  else if (t.sign_flip.p_value <= kVerdictLevel)
+    t.conclusion = t.sign_flip.mean_difference > 0 ? "above ridge" : "below ridge";
+  else
+    t.conclusion = "no evidence of a difference";
   return t;
 }
 
@@ -69,8 +72,8 @@ std::string describe(const PairedTest& t, const std::string& model) {
   }
   os << " (mean difference " << (s.mean_difference >= 0 ? "+" : "") << number(s.mean_difference) << ", 95% CI ["
      << number(s.ci_low) << ", " << number(s.ci_high) << "], d_z " << number(s.cohens_dz) << "; "
-     << (s.exact ? "exact " : "Monte Carlo ") << "sign-flip p = " << number(s.p_value) << ", Wilcoxon p = "
-     << number(t.wilcoxon.p_value) << "; " << s.n << " subjects";
+     << (s.exact ? "exact " : "Monte Carlo ") << "sign-flip p = " << number(s.p_value)
+     << ", Wilcoxon p = " << number(t.wilcoxon.p_value) << "; " << s.n << " subjects";
   if (s.p_min > kVerdictLevel)
     os << "; with " << s.n << " subjects the smallest attainable p is " << number(s.p_min)
        << ", so no difference can reach " << number(kVerdictLevel);

@@ -20,10 +20,10 @@ namespace v2c::report {
 // subject (the subject is the unit of independence; stats/sign_flip.h, stats/wilcoxon.h).
 struct PairedTest {
   double fraction = 1.0;
-  size_t n_subjects = 0;                   // subjects with both scores
-  double model_mean = 0, ridge_mean = 0;   // over those subjects
-  stats::SignFlipResult sign_flip;         // exact sign-flip test of the mean difference (the verdict's test)
-  stats::WilcoxonResult wilcoxon;          // Wilcoxon signed-rank (Pratt), alongside
+  size_t n_subjects = 0;                  // subjects with both scores
+  double model_mean = 0, ridge_mean = 0;  // over those subjects
+  stats::SignFlipResult sign_flip;        // exact sign-flip test of the mean difference (the verdict's test)
+  stats::WilcoxonResult wilcoxon;         // Wilcoxon signed-rank (Pratt), alongside
   // "above ridge" / "below ridge" when the sign-flip p <= kVerdictLevel, else "no evidence of a
   // difference"; "one subject: no test across subjects" with fewer than 2 subjects.
   std::string conclusion;

@@ -20,15 +20,14 @@ namespace v2c::sim {
 
 namespace {
 
-std::string run_stem(const Subject& s, const Run& run) {
-  return s.id + "_task-sim_run-" + two_digits(run.number);
-}
+std::string run_stem(const Subject& s, const Run& run) { return s.id + "_task-sim_run-" + two_digits(run.number); }
 
 std::string events_tsv(const Run& run, const Stimuli& stimuli) {
   std::ostringstream os;
   os << "onset\tduration\ttrial_type\n";
   for (const Event& e : run.events)
-    os << shortest_decimal(e.onset_s) << '\t' << shortest_decimal(e.duration_s) << '\t' << stimuli.ids[e.stimulus] << '\n';
+    os << shortest_decimal(e.onset_s) << '\t' << shortest_decimal(e.duration_s) << '\t' << stimuli.ids[e.stimulus]
+       << '\n';
   return os.str();
 }
 
@@ -118,9 +117,8 @@ StudySummary write_study(const std::string& dir, const StudyParams& p, uint64_t 
   const Study st = make_study(p, seed);
   const Stimuli& stim = st.stimuli;
 
-  json::Value description = {{"Name", cat("vox2clip simulated study (seed ", seed, ")")},
-                              {"BIDSVersion", "1.8.0"},
-                              {"DatasetType", "raw"}};
+  json::Value description = {
+      {"Name", cat("vox2clip simulated study (seed ", seed, ")")}, {"BIDSVersion", "1.8.0"}, {"DatasetType", "raw"}};
   description["GeneratedBy"] = json::Value::array({{{"Name", "vox2clip v2c-simulate"}, {"Version", prov.version}}});
   write_text(dir + "/dataset_description.json", json::dump(description, 2) + "\n");
   write_text(dir + "/task-sim_bold.json",
@@ -128,7 +126,8 @@ StudySummary write_study(const std::string& dir, const StudyParams& p, uint64_t 
 
   std::ostringstream table;
   table << "stimulus_id\tcategory\tsplit\n";
-  for (size_t i = 0; i < stim.ids.size(); ++i) table << stim.ids[i] << '\t' << stim.category[i] << '\t' << stim.split[i] << '\n';
+  for (size_t i = 0; i < stim.ids.size(); ++i)
+    table << stim.ids[i] << '\t' << stim.category[i] << '\t' << stim.split[i] << '\n';
   write_text(dir + "/stimuli/stimuli.tsv", table.str());
   {
     h5::ArtifactWriter w(dir + "/stimuli/features.h5", "features", 1, prov, false);
@@ -177,8 +176,9 @@ StudySummary write_study(const std::string& dir, const StudyParams& p, uint64_t 
   w.write("g/scale", std::vector<double>(st.g.scale.data(), st.g.scale.data() + st.g.scale.size()));
   w.attr("/g", "kind", std::string(st.g.linear ? "linear" : "mlp"));
   w.attr("/g", "gain", st.g.gain);
-  w.attr("/g", "formula", std::string(st.g.linear ? "g(f) = (W f - mean) / scale"
-                                                  : "g(f) = (W2 gelu(gain * W1 f + b1) - mean) / scale"));
+  w.attr(
+      "/g", "formula",
+      std::string(st.g.linear ? "g(f) = (W f - mean) / scale" : "g(f) = (W2 gelu(gain * W1 f + b1) - mean) / scale"));
   for (size_t i = 0; i < subjects.size(); ++i) write_truth_subject(w, subjects[i], measured[i]);
   w.commit();
 

@@ -63,8 +63,7 @@ struct SimulateConfig {
     s.field("rest_start_s", p.rest_start_s, "fixation before the first stimulus (s)").min(0.0);
     s.field("rest_end_s", p.rest_end_s, "fixation after the last stimulus (s)").min(0.0);
     s.field("tr_s", p.tr_s, "repetition time (s)").range(0.1, 10.0);
-    s.field("drift", p.drift, "slow drift (3 low-frequency cosines): std within a run, percent of baseline")
-        .min(0.0);
+    s.field("drift", p.drift, "slow drift (3 low-frequency cosines): std within a run, percent of baseline").min(0.0);
     s.field("ar1", p.ar1, "AR(1) coefficient of the noise").range(0.0, 0.99);
     s.field("snr", p.snr,
             "signal-to-noise ratio: sqrt(sum s^2 / sum n^2) over the responsive voxels and all volumes of a "
@@ -96,8 +95,10 @@ struct SimulateConfig {
     s.field("spontaneous_linked", sp.linked,
             "false: voxels read the fluctuation out through a permutation of their read-out rows (negative control: "
             "unlabelled data then say nothing about the stimulus read-out)");
-    s.field("rest_runs", sp.rest_runs, "runs without stimuli (events files without events) per subject, after the "
-            "test runs").range(0, 1000);
+    s.field("rest_runs", sp.rest_runs,
+            "runs without stimuli (events files without events) per subject, after the "
+            "test runs")
+        .range(0, 1000);
     s.field("rest_run_s", sp.rest_run_s, "length of each rest run (s)").check(positive, "> 0");
   }
 };

@@ -10,7 +10,7 @@ namespace v2c::sim {
 
 namespace {
 // Seed streams of the subject's run seed; simulate_run uses streams 0..n_runs-1.
-constexpr uint64_t kLatentStream = 0x5350'4f4e'5441'4eull;   // one index per run
+constexpr uint64_t kLatentStream = 0x5350'4f4e'5441'4eull;  // one index per run
 constexpr uint64_t kPermutationStream = 0x5045'524dull;
 }  // namespace
 
@@ -19,7 +19,8 @@ MatrixD spontaneous_latent(int n_volumes, int latent_dim, double ar, rng::Stream
   MatrixD u(n_volumes, latent_dim);
   const double innovation = std::sqrt(1.0 - ar * ar);
   for (int t = 0; t < n_volumes; ++t)
-    for (int k = 0; k < latent_dim; ++k) u(t, k) = (t == 0 ? 0.0 : ar * u(t - 1, k)) + (t == 0 ? 1.0 : innovation) * rng.normal();
+    for (int k = 0; k < latent_dim; ++k)
+      u(t, k) = (t == 0 ? 0.0 : ar * u(t - 1, k)) + (t == 0 ? 1.0 : innovation) * rng.normal();
   return u;
 }
 

@@ -30,10 +30,10 @@ struct Run;
 struct Subject;
 
 struct SpontaneousParams {
-  double pct = 0.0;      // std of a unit read-out of the fluctuation, percent of baseline; 0 = none
-  double ar = 0.9;       // AR(1) coefficient of every latent unit per TR, [0, 1)
-  bool linked = true;    // false: the voxels' spontaneous read-out is a permutation of A's rows
-  int rest_runs = 0;     // runs without stimuli per subject, after the test runs
+  double pct = 0.0;           // std of a unit read-out of the fluctuation, percent of baseline; 0 = none
+  double ar = 0.9;            // AR(1) coefficient of every latent unit per TR, [0, 1)
+  bool linked = true;         // false: the voxels' spontaneous read-out is a permutation of A's rows
+  int rest_runs = 0;          // runs without stimuli per subject, after the test runs
   double rest_run_s = 300.0;  // length of each rest run (s)
 };
 

@@ -342,8 +342,10 @@ Subject make_subject(const StudyParams& p, int index, uint64_t seed, const Stimu
   for (int64_t v = 0; v < n; ++v) {
     const double gain = rng.uniform(0.5, 1.5);
     const double norm = s.readout.row(v).norm();
-    if (s.responsive[v] && norm > 0) s.readout.row(v) *= gain / norm;
-    else s.readout.row(v).setZero();
+    if (s.responsive[v] && norm > 0)
+      s.readout.row(v) *= gain / norm;
+    else
+      s.readout.row(v).setZero();
   }
 
   s.runs = make_schedule(p, stimuli, rng);
@@ -460,8 +462,10 @@ MatrixD slow_drift(int n_volumes, const VectorD& baseline, double drift_pct, Rng
   for (int64_t v = 0; v < n; ++v) {
     auto col = out.col(v);
     const double sd = std::sqrt((col.array() - col.mean()).square().mean());
-    if (sd > 0 && drift_pct > 0) col *= drift_pct / 100.0 * baseline[v] / sd;
-    else col.setZero();
+    if (sd > 0 && drift_pct > 0)
+      col *= drift_pct / 100.0 * baseline[v] / sd;
+    else
+      col.setZero();
   }
   return out;
 }

@@ -53,7 +53,7 @@ struct StudyParams {
   double category_spread = 1.0;
   int train_per_category = 24;
   int test_per_category = 5;
-  int train_per_subject = 0;   // training stimuli each subject sees, drawn from the pool (0 = all)
+  int train_per_subject = 0;  // training stimuli each subject sees, drawn from the pool (0 = all)
   // shared feature -> latent function g
   int latent_dim = 64;
   int hidden_dim = 256;
@@ -88,9 +88,9 @@ struct StudyParams {
   double snr = 0.5;
   std::string bold_datatype = "int16";
   // variants that do not match the encoder's structure (issue 10; docs/validation.md)
-  bool shared_latent = true;           // false: every subject reads out its own g (no shared structure)
-  double voxel_nonlinearity = 0.0;     // k: amp_v = h_v(A_v g) with h_v(x) = (tanh(k (x - c_v)) + tanh(k c_v)) / k
-  double noise_smoothness_vox = 0.0;   // Gaussian sigma (voxels) of the noise's spatial correlation; 0 = independent
+  bool shared_latent = true;          // false: every subject reads out its own g (no shared structure)
+  double voxel_nonlinearity = 0.0;    // k: amp_v = h_v(A_v g) with h_v(x) = (tanh(k (x - c_v)) + tanh(k c_v)) / k
+  double noise_smoothness_vox = 0.0;  // Gaussian sigma (voxels) of the noise's spatial correlation; 0 = independent
   // spontaneous activity and rest runs (spontaneous.h)
   SpontaneousParams spontaneous;
 };
@@ -120,12 +120,12 @@ Stimuli make_stimuli(const StudyParams& p, uint64_t seed);
 struct LatentModel {
   bool linear = false;
   double gain = 1.0;
-  MatrixD W1;       // [hidden_dim x feature_dim], mlp
-  VectorD b1;       // hidden_dim, mlp
-  MatrixD W2;       // [latent_dim x hidden_dim], mlp
-  MatrixD W;        // [latent_dim x feature_dim], linear
-  VectorD mean;     // latent_dim, subtracted
-  VectorD scale;    // latent_dim, divided by
+  MatrixD W1;     // [hidden_dim x feature_dim], mlp
+  VectorD b1;     // hidden_dim, mlp
+  MatrixD W2;     // [latent_dim x hidden_dim], mlp
+  MatrixD W;      // [latent_dim x feature_dim], linear
+  VectorD mean;   // latent_dim, subtracted
+  VectorD scale;  // latent_dim, divided by
   // [n x latent_dim] for features [n x feature_dim].
   MatrixD apply(const MatrixF& features) const;
 };
@@ -167,19 +167,19 @@ MatrixD design_matrix(const Run& run, double tr_s);
 // ---- subjects ----------------------------------------------------------------------------
 
 struct Subject {
-  std::string id;                        // sub-01
-  std::array<int64_t, 3> dims{};         // grid
+  std::string id;                 // sub-01
+  std::array<int64_t, 3> dims{};  // grid
   Eigen::Matrix4d affine = Eigen::Matrix4d::Identity();
-  std::vector<int64_t> flat;             // mask voxels, flat indices, increasing
+  std::vector<int64_t> flat;  // mask voxels, flat indices, increasing
   std::vector<std::array<int32_t, 3>> ijk;
-  std::vector<uint8_t> responsive;       // n_voxels, 0/1
-  VectorD baseline;                      // n_voxels
-  MatrixD readout;                       // [n_voxels x latent_dim], zero rows where !responsive
-  VectorD noise_std;                     // n_voxels, marginal std of the AR(1) noise (set by calibrate_noise)
-  double noise_scale = 0;                // c: noise_std = c * baseline
+  std::vector<uint8_t> responsive;  // n_voxels, 0/1
+  VectorD baseline;                 // n_voxels
+  MatrixD readout;                  // [n_voxels x latent_dim], zero rows where !responsive
+  VectorD noise_std;                // n_voxels, marginal std of the AR(1) noise (set by calibrate_noise)
+  double noise_scale = 0;           // c: noise_std = c * baseline
   std::vector<Run> runs;
-  uint64_t run_seed = 0;                 // runs' drift and noise streams derive from it
-  VectorD nonlinearity_centre;           // n_voxels, c_v of voxel_nonlinearity, uniform in [-1, 1]
+  uint64_t run_seed = 0;        // runs' drift and noise streams derive from it
+  VectorD nonlinearity_centre;  // n_voxels, c_v of voxel_nonlinearity, uniform in [-1, 1]
   int64_t n_voxels() const { return int64_t(flat.size()); }
 };
 // "01" for 1: the BIDS labels of subjects (sub-01) and runs (run-01).
@@ -210,8 +210,8 @@ double noise_sum_sq(const MatrixD& noise, const std::vector<uint8_t>& responsive
 void calibrate_noise(const StudyParams& p, Subject& s, const MatrixD& amplitudes);
 
 struct RunSeries {
-  MatrixD signal, drift, noise;  // each [n_volumes x n_voxels]
-  MatrixD spontaneous;           // [n_volumes x n_voxels] (spontaneous.h); empty (0 x 0) when off
+  MatrixD signal, drift, noise;                 // each [n_volumes x n_voxels]
+  MatrixD spontaneous;                          // [n_volumes x n_voxels] (spontaneous.h); empty (0 x 0) when off
   MatrixD bold(const VectorD& baseline) const;  // baseline + signal + drift + noise (+ spontaneous)
 };
 // Run `run_index` of s (index into s.runs), deterministic from s.run_seed.

@@ -37,9 +37,9 @@ struct UnitBootstrapOptions {
 };
 
 struct UnitBootstrapResult {
-  double value = 0;                    // θ, the mean over the finite queries
-  double ci_low = 0, ci_high = 0;      // percentile interval
-  double bca_low = 0, bca_high = 0;    // BCa interval
+  double value = 0;                  // θ, the mean over the finite queries
+  double ci_low = 0, ci_high = 0;    // percentile interval
+  double bca_low = 0, bca_high = 0;  // BCa interval
   double bias_z0 = 0, acceleration = 0;
   int64_t n_queries = 0, n_units = 0;  // finite queries used, and their distinct units
   std::vector<double> replicates;      // [n_boot] θ*, ascending

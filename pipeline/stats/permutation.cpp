@@ -10,8 +10,7 @@
 
 namespace v2c::stats {
 
-std::vector<int64_t> within_block_permutation(const std::vector<int64_t>& block_of_item, uint64_t seed,
-                                              int64_t index) {
+std::vector<int64_t> within_block_permutation(const std::vector<int64_t>& block_of_item, uint64_t seed, int64_t index) {
   std::map<int64_t, std::vector<int64_t>> items;  // blocks in ascending id order
   for (size_t i = 0; i < block_of_item.size(); ++i)
     if (block_of_item[i] >= 0) items[block_of_item[i]].push_back(int64_t(i));
@@ -42,8 +41,10 @@ PermutationResult permutation_test(const std::vector<int64_t>& block_of_item, co
   for (int64_t b = 0; b < options.n_perm; ++b) {
     const double s = score(within_block_permutation(block_of_item, options.seed, b));
     r.null[size_t(b)] = s;
-    if (!std::isfinite(s)) ++r.n_nonfinite, ++r.n_at_least;
-    else if (s >= threshold) ++r.n_at_least;
+    if (!std::isfinite(s))
+      ++r.n_nonfinite, ++r.n_at_least;
+    else if (s >= threshold)
+      ++r.n_at_least;
   }
   r.p_value = std::isfinite(r.observed) ? double(1 + r.n_at_least) / double(1 + options.n_perm) : std::nan("");
   return r;

@@ -35,19 +35,18 @@ struct PermutationOptions {
 };
 
 struct PermutationResult {
-  double observed = 0;        // score of the identity permutation
-  std::vector<double> null;   // [n_perm] score of each permutation, in draw order
-  int64_t n_at_least = 0;     // permutations with score >= observed
-  int64_t n_nonfinite = 0;    // of which non-finite
-  double p_value = 0;         // (1 + n_at_least) / (1 + n_perm); NaN when `observed` is not finite
+  double observed = 0;       // score of the identity permutation
+  std::vector<double> null;  // [n_perm] score of each permutation, in draw order
+  int64_t n_at_least = 0;    // permutations with score >= observed
+  int64_t n_nonfinite = 0;   // of which non-finite
+  double p_value = 0;        // (1 + n_at_least) / (1 + n_perm); NaN when `observed` is not finite
 };
 
 // score(source) -> the decoding score after relabelling with `source`.
 using PermutedScore = std::function<double(const std::vector<int64_t>& source)>;
 
 // Permutation number `index` of the items, within their blocks (see above).
-std::vector<int64_t> within_block_permutation(const std::vector<int64_t>& block_of_item, uint64_t seed,
-                                              int64_t index);
+std::vector<int64_t> within_block_permutation(const std::vector<int64_t>& block_of_item, uint64_t seed, int64_t index);
 
 // Calls score() once with the identity, then n_perm times, serially, in order.
 PermutationResult permutation_test(const std::vector<int64_t>& block_of_item, const PermutedScore& score,

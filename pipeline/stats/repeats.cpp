@@ -9,8 +9,8 @@ namespace v2c::stats {
 
 AveragedQueries average_repeats(const MatrixF& decoded, const std::vector<std::string>& stimulus,
                                 const std::vector<int32_t>& fold, const std::vector<int64_t>& rows) {
-  V2C_ASSERT(int64_t(stimulus.size()) == decoded.rows() && int64_t(fold.size()) == decoded.rows(),
-             decoded.rows(), " decoded rows, ", stimulus.size(), " stimuli, ", fold.size(), " folds");
+  V2C_ASSERT(int64_t(stimulus.size()) == decoded.rows() && int64_t(fold.size()) == decoded.rows(), decoded.rows(),
+             " decoded rows, ", stimulus.size(), " stimuli, ", fold.size(), " folds");
   AveragedQueries out;
   std::map<std::pair<int32_t, std::string>, size_t> query_of;
   std::vector<bool> seen(size_t(decoded.rows()), false);
@@ -19,8 +19,8 @@ AveragedQueries average_repeats(const MatrixF& decoded, const std::vector<std::s
     V2C_ASSERT(!seen[size_t(row)], "row ", row, " given twice");
     V2C_ASSERT(fold[size_t(row)] >= 0, "row ", row, " was never tested (fold ", fold[size_t(row)], ")");
     seen[size_t(row)] = true;
-    const auto [it, fresh] = query_of.emplace(std::make_pair(fold[size_t(row)], stimulus[size_t(row)]),
-                                              out.members.size());
+    const auto [it, fresh] =
+        query_of.emplace(std::make_pair(fold[size_t(row)], stimulus[size_t(row)]), out.members.size());
     if (fresh) {
       out.stimulus.push_back(stimulus[size_t(row)]);
       out.fold.push_back(fold[size_t(row)]);

@@ -30,8 +30,10 @@ SignFlipResult sign_flip_test(const std::vector<double>& model, const std::vecto
   SignFlipResult r;
   std::vector<double> d;
   for (size_t i = 0; i < model.size(); ++i) {
-    if (std::isfinite(model[i]) && std::isfinite(baseline[i])) d.push_back(model[i] - baseline[i]);
-    else ++r.n_dropped;
+    if (std::isfinite(model[i]) && std::isfinite(baseline[i]))
+      d.push_back(model[i] - baseline[i]);
+    else
+      ++r.n_dropped;
   }
   const int64_t n = int64_t(d.size());
   r.n = n;
@@ -50,8 +52,8 @@ SignFlipResult sign_flip_test(const std::vector<double>& model, const std::vecto
     for (double x : d) ss += (x - r.mean_difference) * (x - r.mean_difference);
     r.sd_difference = std::sqrt(ss / double(n - 1));
     r.cohens_dz = r.sd_difference > 0 ? r.mean_difference / r.sd_difference : nan;
-    const double half = student_t_quantile(0.5 + options.level / 2, double(n - 1)) * r.sd_difference /
-                        std::sqrt(double(n));
+    const double half =
+        student_t_quantile(0.5 + options.level / 2, double(n - 1)) * r.sd_difference / std::sqrt(double(n));
     r.ci_low = r.mean_difference - half;
     r.ci_high = r.mean_difference + half;
   } else {

@@ -29,24 +29,24 @@
 namespace v2c::stats {
 
 struct SignFlipOptions {
-  int max_exact_n = 20;           // full enumeration up to this many subjects (at most 24)
-  int64_t n_resamples = 100000;   // Monte Carlo sign patterns beyond max_exact_n
-  uint64_t seed = 0;              // Monte Carlo generator seed
-  double level = 0.95;            // confidence level of the interval
+  int max_exact_n = 20;          // full enumeration up to this many subjects (at most 24)
+  int64_t n_resamples = 100000;  // Monte Carlo sign patterns beyond max_exact_n
+  uint64_t seed = 0;             // Monte Carlo generator seed
+  double level = 0.95;           // confidence level of the interval
 };
 
 struct SignFlipResult {
-  int64_t n = 0;                  // pairs used
-  int64_t n_dropped = 0;          // pairs left out (a non-finite side)
-  double mean_difference = 0;     // mean of d = model - baseline
-  double sd_difference = 0;       // sample SD of d (n - 1 in the denominator; NaN for n < 2)
-  double cohens_dz = 0;           // mean / SD
-  double ci_low = 0, ci_high = 0; // t interval of the mean difference
-  double p_value = 0;             // two-sided; NaN for n = 0
-  double p_min = 0;               // smallest p this test can give with these n and resamples
-  bool exact = true;              // all 2^n patterns enumerated
-  int64_t n_patterns = 0;         // 2^n, or n_resamples
-  int64_t n_extreme = 0;          // patterns with |mean| >= observed (Monte Carlo: the observed one not included)
+  int64_t n = 0;                   // pairs used
+  int64_t n_dropped = 0;           // pairs left out (a non-finite side)
+  double mean_difference = 0;      // mean of d = model - baseline
+  double sd_difference = 0;        // sample SD of d (n - 1 in the denominator; NaN for n < 2)
+  double cohens_dz = 0;            // mean / SD
+  double ci_low = 0, ci_high = 0;  // t interval of the mean difference
+  double p_value = 0;              // two-sided; NaN for n = 0
+  double p_min = 0;                // smallest p this test can give with these n and resamples
+  bool exact = true;               // all 2^n patterns enumerated
+  int64_t n_patterns = 0;          // 2^n, or n_resamples
+  int64_t n_extreme = 0;           // patterns with |mean| >= observed (Monte Carlo: the observed one not included)
 };
 
 // d = model - baseline, subject by subject (model.size() == baseline.size(), asserted).

@@ -51,9 +51,12 @@ double exact_p(int64_t n, double w) {
 
 const char* zero_method_name(ZeroMethod method) {
   switch (method) {
-    case ZeroMethod::wilcox: return "wilcox";
-    case ZeroMethod::pratt: return "pratt";
-    case ZeroMethod::zsplit: return "zsplit";
+    case ZeroMethod::wilcox:
+      return "wilcox";
+    case ZeroMethod::pratt:
+      return "pratt";
+    case ZeroMethod::zsplit:
+      return "zsplit";
   }
   return "?";
 }
@@ -65,8 +68,10 @@ WilcoxonResult wilcoxon_signed_rank(const std::vector<double>& model, const std:
   WilcoxonResult r;
   std::vector<double> d;
   for (size_t i = 0; i < model.size(); ++i) {
-    if (std::isfinite(model[i]) && std::isfinite(baseline[i])) d.push_back(model[i] - baseline[i]);
-    else ++r.n_dropped;
+    if (std::isfinite(model[i]) && std::isfinite(baseline[i]))
+      d.push_back(model[i] - baseline[i]);
+    else
+      ++r.n_dropped;
   }
   r.n = int64_t(d.size());
   if (r.n == 0) {
@@ -85,9 +90,12 @@ WilcoxonResult wilcoxon_signed_rank(const std::vector<double>& model, const std:
   const std::vector<double> rank = midranks(magnitude, tie_all);
   double zero_rank_sum = 0;
   for (size_t i = 0; i < ranked.size(); ++i) {
-    if (ranked[i] > 0) r.w_plus += rank[i];
-    else if (ranked[i] < 0) r.w_minus += rank[i];
-    else zero_rank_sum += rank[i];
+    if (ranked[i] > 0)
+      r.w_plus += rank[i];
+    else if (ranked[i] < 0)
+      r.w_minus += rank[i];
+    else
+      zero_rank_sum += rank[i];
   }
   if (options.zero_method == ZeroMethod::zsplit) r.w_plus += zero_rank_sum / 2, r.w_minus += zero_rank_sum / 2;
   r.statistic = std::min(r.w_plus, r.w_minus);

@@ -45,16 +45,16 @@ struct WilcoxonOptions {
 };
 
 struct WilcoxonResult {
-  int64_t n = 0;               // pairs used (finite on both sides), zeros included
-  int64_t n_dropped = 0;       // pairs left out (a non-finite side)
-  int64_t n_zero = 0;          // zero differences
-  bool ties = false;           // some non-zero |d| occur more than once
+  int64_t n = 0;          // pairs used (finite on both sides), zeros included
+  int64_t n_dropped = 0;  // pairs left out (a non-finite side)
+  int64_t n_zero = 0;     // zero differences
+  bool ties = false;      // some non-zero |d| occur more than once
   double w_plus = 0, w_minus = 0;
-  double statistic = 0;        // T = min(W+, W-)
-  bool exact = false;          // exact null distribution (else the normal approximation)
-  double z = 0;                // normal approximation's z (NaN when exact)
-  double p_value = 0;          // two-sided; NaN for n = 0
-  double rank_biserial = 0;    // (W+ - W-) / (W+ + W-)
+  double statistic = 0;      // T = min(W+, W-)
+  bool exact = false;        // exact null distribution (else the normal approximation)
+  double z = 0;              // normal approximation's z (NaN when exact)
+  double p_value = 0;        // two-sided; NaN for n = 0
+  double rank_biserial = 0;  // (W+ - W-) / (W+ + W-)
 };
 
 const char* zero_method_name(ZeroMethod method);

@@ -34,15 +34,18 @@ struct StudyConfig {
     s.field("bids_root", bids_root, "source bids: the BIDS root");
     s.field("task", task, "BIDS task label of the runs");
     s.field("subjects", subjects, "source bids: subject ids (sub-XX); simulate: sub-01.. from simulate.n_subjects");
-    s.field("heldout", heldout,
-            "subjects left out of pretraining and fine-tuned instead (default: the last subject; none with one subject)");
+    s.field(
+        "heldout", heldout,
+        "subjects left out of pretraining and fine-tuned instead (default: the last subject; none with one subject)");
     s.field("train_fractions", train_fractions, "learning curve: shares of each fold's training runs")
-        .check([](const std::vector<double>& v) {
-          if (v.empty()) return false;
-          for (double f : v)
-            if (!(f > 0 && f <= 1)) return false;
-          return true;
-        }, "a non-empty list of numbers in (0, 1]");
+        .check(
+            [](const std::vector<double>& v) {
+              if (v.empty()) return false;
+              for (double f : v)
+                if (!(f > 0 && f <= 1)) return false;
+              return true;
+            },
+            "a non-empty list of numbers in (0, 1]");
     s.field("bold", bold, "source files: the run files (one 4D file per run, or one file with --labels)");
     s.field("events", events, "source files: one events.tsv per bold file");
     s.field("labels", labels, "source files: a per-volume 'label run' file instead of events");

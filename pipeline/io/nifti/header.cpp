@@ -131,7 +131,8 @@ void copy_common(const H& h, RawHeader& r) {
 // nifticlib's nifti_image for the same header: the data file and offset it resolves.
 void locate_data(nifti_image* nim, const std::string& path, RawHeader& r) {
   if (!nim || !nim->iname)
-    throw input_error("'", path, "': not a readable NIfTI-1, NIfTI-2 or ANALYZE 7.5 image "
+    throw input_error("'", path,
+                      "': not a readable NIfTI-1, NIfTI-2 or ANALYZE 7.5 image "
                       "(nifticlib rejected the header or could not find its image file)");
   const int nifti_type = nim->nifti_type;
   r.data_path = nim->iname;
@@ -145,16 +146,20 @@ RawHeader read_raw_header(const std::string& path, const std::string& hdr_path) 
   const int size = header_size(hdr_path);
   int swapped = 0;
   const auto unreadable = [&] {
-    return input_error("'", path, "': not a readable NIfTI-1, NIfTI-2 or ANALYZE 7.5 image "
+    return input_error("'", path,
+                       "': not a readable NIfTI-1, NIfTI-2 or ANALYZE 7.5 image "
                        "(nifticlib rejected the header or could not find its image file)");
   };
   if (size == 348) {
     std::unique_ptr<nifti_1_header, FreeDeleter> h(nifti_read_n1_hdr(hdr_path.c_str(), &swapped, /*check=*/1));
     if (!h) throw unreadable();
     r.swapped = swapped != 0;
-    if (std::memcmp(h->magic, "n+1\0", 4) == 0) r.version = 1, r.single = true;
-    else if (std::memcmp(h->magic, "ni1\0", 4) == 0) r.version = 1, r.single = false;
-    else r.version = 0, r.single = false;
+    if (std::memcmp(h->magic, "n+1\0", 4) == 0)
+      r.version = 1, r.single = true;
+    else if (std::memcmp(h->magic, "ni1\0", 4) == 0)
+      r.version = 1, r.single = false;
+    else
+      r.version = 0, r.single = false;
     copy_common(*h, r);
     r.glmax = h->glmax, r.glmin = h->glmin;
     // ANALYZE's funused3 holds the NIfTI-1 xyzt_units byte: no units there (nibabel: "unknown").
@@ -231,8 +236,8 @@ Eigen::Matrix4d spm_origin_affine(const RawHeader& h, bool* used_origin) {
 Eigen::Matrix4d qform_affine(const RawHeader& h, const std::string& path) {
   using LD = long double;
   const LD x = h.quatern[0], y = h.quatern[1], z = h.quatern[2];
-  const LD thresh = h.version == 2 ? -3 * LD(std::numeric_limits<double>::epsilon())
-                                   : -3 * LD(std::numeric_limits<float>::epsilon());
+  const LD thresh =
+      h.version == 2 ? -3 * LD(std::numeric_limits<double>::epsilon()) : -3 * LD(std::numeric_limits<float>::epsilon());
   const LD w2 = 1.0L - (x * x + y * y + z * z);
   LD w;
   if (w2 < 0) {
@@ -327,10 +332,17 @@ Header read_header(const std::string& path) {
   if (h.dims.size() >= 4 && std::isfinite(raw.pixdim[4]) && raw.pixdim[4] > 0) {
     switch (raw.xyzt_units & 0x38) {
       case 0:  // unknown: seconds by convention
-      case NIFTI_UNITS_SEC: h.tr_seconds = raw.pixdim[4]; break;
-      case NIFTI_UNITS_MSEC: h.tr_seconds = raw.pixdim[4] / 1e3; break;
-      case NIFTI_UNITS_USEC: h.tr_seconds = raw.pixdim[4] / 1e6; break;
-      default: h.tr_seconds = 0;  // Hz, ppm, rad/s: not a repetition time
+      case NIFTI_UNITS_SEC:
+        h.tr_seconds = raw.pixdim[4];
+        break;
+      case NIFTI_UNITS_MSEC:
+        h.tr_seconds = raw.pixdim[4] / 1e3;
+        break;
+      case NIFTI_UNITS_USEC:
+        h.tr_seconds = raw.pixdim[4] / 1e6;
+        break;
+      default:
+        h.tr_seconds = 0;  // Hz, ppm, rad/s: not a repetition time
     }
   }
 

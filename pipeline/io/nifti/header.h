@@ -28,17 +28,17 @@ struct Header {
   bool big_endian = false;              // byte order of the file
   int qform_code = 0, sform_code = 0;
   Eigen::Matrix4d affine = Eigen::Matrix4d::Identity();  // voxel (i,j,k,1) -> world, as nibabel's img.affine
-  std::string affine_source;            // "sform" | "qform" | "pixdim" (ANALYZE: "pixdim" or "origin")
+  std::string affine_source;                             // "sform" | "qform" | "pixdim" (ANALYZE: "pixdim" or "origin")
 
   // Where the voxel data lives (filled by read_header; used by Image::load).
-  std::string data_path;                // the .nii[.gz] itself, or the .img[.gz] of a pair
-  int64_t data_offset = 0;              // byte offset of the voxel data in the (uncompressed) data file
+  std::string data_path;    // the .nii[.gz] itself, or the .img[.gz] of a pair
+  int64_t data_offset = 0;  // byte offset of the voxel data in the (uncompressed) data file
   int bytes_per_voxel = 0;
 
-  int64_t volume_size() const;          // dims[0]*dims[1]*dims[2] (missing dims = 1)
-  int64_t n_volumes() const;            // product of dims[3..] (1 for 3D)
+  int64_t volume_size() const;  // dims[0]*dims[1]*dims[2] (missing dims = 1)
+  int64_t n_volumes() const;    // product of dims[3..] (1 for 3D)
   int64_t n_voxels() const { return volume_size() * n_volumes(); }
-  bool has_scaling() const;             // slope != 0 and finite and not (slope==1 && inter==0)
+  bool has_scaling() const;  // slope != 0 and finite and not (slope==1 && inter==0)
 };
 
 // Header only (no voxel data read). Missing file: io_error; not a NIfTI/ANALYZE header,

@@ -47,8 +47,8 @@ Image Image::load(const std::string& path) {
   } else {
     const int64_t fsize = file.size();
     if (fsize < offset + nbytes)
-      throw input_error("'", h.data_path, "': expected ", nbytes, " bytes of voxel data at offset ", offset,
-                        ", found ", std::max<int64_t>(fsize - offset, 0));
+      throw input_error("'", h.data_path, "': expected ", nbytes, " bytes of voxel data at offset ", offset, ", found ",
+                        std::max<int64_t>(fsize - offset, 0));
     img.buffer_ = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(nbytes + 1));
     const int64_t got = file.read_at(img.buffer_.get(), nbytes, offset);
     if (got < nbytes) throw input_error("'", h.data_path, "': expected ", nbytes, " bytes of voxel data, found ", got);
@@ -60,10 +60,17 @@ Image Image::load(const std::string& path) {
     uint8_t* p = const_cast<uint8_t*>(img.data_);
     const int64_t n = h.n_voxels();
     switch (h.bytes_per_voxel) {
-      case 2: swap_bytes<2>(p, n); break;
-      case 4: swap_bytes<4>(p, n); break;
-      case 8: swap_bytes<8>(p, n); break;
-      default: break;
+      case 2:
+        swap_bytes<2>(p, n);
+        break;
+      case 4:
+        swap_bytes<4>(p, n);
+        break;
+      case 8:
+        swap_bytes<8>(p, n);
+        break;
+      default:
+        break;
     }
   }
   return img;

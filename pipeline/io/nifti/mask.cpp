@@ -44,13 +44,12 @@ Mask load_mask(const std::string& mask_path, const Header& run_grid, double tol)
   const Header& mh = img.header();
   const Header& rh = run_grid;
   auto mismatch = [&](const std::string& why) {
-    return input_error("mask '", mask_path, "' is not on the grid of run '", rh.path, "' (", why,
-                       "): mask dims ", format_dims(mh.dims), ", affine ", format_affine(mh.affine),
-                       "; run dims ", format_dims(rh.dims), ", affine ", format_affine(rh.affine));
+    return input_error("mask '", mask_path, "' is not on the grid of run '", rh.path, "' (", why, "): mask dims ",
+                       format_dims(mh.dims), ", affine ", format_affine(mh.affine), "; run dims ", format_dims(rh.dims),
+                       ", affine ", format_affine(rh.affine));
   };
   if (mh.n_volumes() != 1) throw mismatch(cat("the mask has ", mh.n_volumes(), " volumes, expected 1"));
-  if (rh.dims.size() < 3 && mh.dims.size() < 3 && rh.dims != mh.dims)
-    throw mismatch("different dims");
+  if (rh.dims.size() < 3 && mh.dims.size() < 3 && rh.dims != mh.dims) throw mismatch("different dims");
   int64_t rd[3], md[3];
   for (size_t i = 0; i < 3; ++i) {
     rd[i] = i < rh.dims.size() ? rh.dims[i] : 1;
@@ -94,8 +93,9 @@ Mask load_mask(const std::string& mask_path, const Header& run_grid, double tol)
         ok = md[a] == rd[r] && shift[r] == (sign[a] > 0 ? 0 : md[a] - 1);
       }
     }
-    if (!ok) throw mismatch(same_dims ? cat("affines differ by up to ", diff, " > tolerance ", tol)
-                                      : std::string("different dims or affine"));
+    if (!ok)
+      throw mismatch(same_dims ? cat("affines differ by up to ", diff, " > tolerance ", tol)
+                               : std::string("different dims or affine"));
   }
 
   Mask mask;

@@ -119,8 +119,10 @@ void write_file(AtomicOutput& out, const std::vector<uint8_t>& header, const uin
     ok = write_all(fd, header.data(), header.size()) && write_all(fd, data, data_bytes);
   }
   const int saved = errno;
-  if (::close(fd) != 0 && ok) ok = false;
-  else if (!ok) errno = saved;
+  if (::close(fd) != 0 && ok)
+    ok = false;
+  else if (!ok)
+    errno = saved;
   if (!ok) throw io_error("cannot write '", path, "': ", std::strerror(errno));
   if (commit) out.commit();
 }
@@ -186,7 +188,8 @@ void write_series(const std::string& path, const std::array<int64_t, 4>& dims, c
     raw[i] = static_cast<int16_t>(std::clamp(r, -32768.0, 32767.0));
   }
   const bool scaled = !(slope == 1 && inter == 0);
-  const auto header = n1_header(d, NIFTI_TYPE_INT16, affine, tr_seconds, scaled ? slope : 0.0, scaled ? inter : 0.0, path);
+  const auto header =
+      n1_header(d, NIFTI_TYPE_INT16, affine, tr_seconds, scaled ? slope : 0.0, scaled ? inter : 0.0, path);
   AtomicOutput out(path, /*force=*/true);
   write_file(out, header, reinterpret_cast<const uint8_t*>(raw.data()), raw.size() * sizeof(int16_t));
 }

@@ -68,8 +68,8 @@ bool orthogonal_procrustes(const Mat<S>& A, const Mat<S>& B, Mat<S>& R) {
 template <class S>
 SubjectMap<S> map_new_subject(const CommonSpace<S>& space, const Mat<S>& X) {
   if (X.rows() != space.common.rows())
-    throw input_error("functional alignment: the new subject has ", X.rows(), " rows of shared stimuli, the common space ",
-                      space.common.rows());
+    throw input_error("functional alignment: the new subject has ", X.rows(),
+                      " rows of shared stimuli, the common space ", space.common.rows());
   SubjectMap<S> m = voxel_normalizer(X, space.standardize);
   if (!orthogonal_procrustes(m.normalize(X), space.common, m.W))
     throw numerical_error("functional alignment: the SVD of a ", X.cols(), "x", space.common.cols(),
@@ -77,10 +77,10 @@ SubjectMap<S> map_new_subject(const CommonSpace<S>& space, const Mat<S>& X) {
   return m;
 }
 
-#define V2C_ALIGN(S)                                                                 \
-  template struct SubjectMap<S>;                                                     \
-  template SubjectMap<S> voxel_normalizer<S>(const Mat<S>&, bool);                   \
-  template bool orthogonal_procrustes<S>(const Mat<S>&, const Mat<S>&, Mat<S>&);     \
+#define V2C_ALIGN(S)                                                             \
+  template struct SubjectMap<S>;                                                 \
+  template SubjectMap<S> voxel_normalizer<S>(const Mat<S>&, bool);               \
+  template bool orthogonal_procrustes<S>(const Mat<S>&, const Mat<S>&, Mat<S>&); \
   template SubjectMap<S> map_new_subject<S>(const CommonSpace<S>&, const Mat<S>&);
 V2C_ALIGN(float)
 V2C_ALIGN(double)

@@ -26,7 +26,8 @@ CommonSpace<S> fit_hyperalignment(const std::vector<Mat<S>>& X, const Hyperalign
   int64_t k = 0;
   for (size_t i = 0; i < X.size(); ++i) {
     if (X[i].rows() != n)
-      throw input_error("hyperalignment: subject ", i, " has ", X[i].rows(), " rows of shared stimuli, subject 0 has ", n);
+      throw input_error("hyperalignment: subject ", i, " has ", X[i].rows(), " rows of shared stimuli, subject 0 has ",
+                        n);
     k = std::max<int64_t>(k, X[i].cols());
   }
   if (n < 1 || k < 1) throw input_error("hyperalignment: no shared stimuli or no voxels (", n, " x ", k, ")");

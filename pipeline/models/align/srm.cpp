@@ -33,7 +33,8 @@ SrmFit<S> fit_srm(const std::vector<Mat<S>>& X, const SrmSettings& settings) {
   for (size_t i = 0; i < X.size(); ++i) {
     if (X[i].rows() != n)
       throw input_error("SRM: subject ", i, " has ", X[i].rows(), " rows of shared stimuli, subject 0 has ", n);
-    if (X[i].cols() < k) throw input_error("SRM: subject ", i, " has ", X[i].cols(), " voxels, fewer than features = ", k);
+    if (X[i].cols() < k)
+      throw input_error("SRM: subject ", i, " has ", X[i].cols(), " voxels, fewer than features = ", k);
   }
   V2C_ASSERT(settings.max_iterations >= 0 && settings.tolerance >= 0);
   const size_t m = X.size();
@@ -56,7 +57,8 @@ SrmFit<S> fit_srm(const std::vector<Mat<S>>& X, const SrmSettings& settings) {
     for (size_t i = 1; i < m; ++i) shared += P[i];
     shared /= S(m);
     double cross = 0;
-    for (size_t i = 0; i < m; ++i) cross += (shared.template cast<double>().array() * P[i].template cast<double>().array()).sum();
+    for (size_t i = 0; i < m; ++i)
+      cross += (shared.template cast<double>().array() * P[i].template cast<double>().array()).sum();
     return total_ss - 2 * cross + double(m) * shared.template cast<double>().squaredNorm();
   };
   fit.objective.push_back(update_shared());

@@ -38,10 +38,10 @@ struct SrmSettings {
 
 template <class S>
 struct SrmFit {
-  CommonSpace<S> space;            // maps W_i, common = S [n x k]
-  std::vector<double> objective;   // J after the initialisation, then after each iteration
+  CommonSpace<S> space;           // maps W_i, common = S [n x k]
+  std::vector<double> objective;  // J after the initialisation, then after each iteration
   int iterations = 0;
-  bool converged = false;          // stopped by the tolerance
+  bool converged = false;  // stopped by the tolerance
 };
 
 // X[i] [n x p_i]: subject i's training responses to the shared stimuli (same rows for all).

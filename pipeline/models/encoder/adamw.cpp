@@ -40,8 +40,7 @@ void AdamW<S>::update_range(Param<S>& p, int64_t offset, int64_t count, const S*
   constexpr int64_t kSeg = 512;
   for (int64_t i0 = 0; i0 < count; i0 += kSeg) {
     const int64_t n = std::min(kSeg, count - i0);
-    Eigen::Map<Arr> w(p.value.data() + offset + i0, n), m(p.m.data() + offset + i0, n),
-        v(p.v.data() + offset + i0, n);
+    Eigen::Map<Arr> w(p.value.data() + offset + i0, n), m(p.m.data() + offset + i0, n), v(p.v.data() + offset + i0, n);
     const Eigen::Map<const Arr> g(grad + i0, n);
     m = b1 * m + c1 * gs * g;
     v = b2 * v + c2 * (gs * g).square();

@@ -79,8 +79,7 @@ void load_checkpoint(const std::string& path, Trainer<S>& tr) {
     const EncoderConfig& ec = enc.config();
     const AdamWConfig& oc = tr.optimizer().config();
     auto check = [&](const char* field, double found, double expected) {
-      if (found != expected)
-        throw input_error(field, " is ", found, " in the checkpoint; this model has ", expected);
+      if (found != expected) throw input_error(field, " is ", found, " in the checkpoint; this model has ", expected);
     };
     check("latent", r.attr_double("/", "latent"), ec.latent);
     check("n_blocks", r.attr_double("/", "n_blocks"), ec.n_blocks);

@@ -27,7 +27,8 @@ std::map<std::string, Eigen::RowVectorXf> reference_latents(const std::string& p
   for (const Samples& ref : refs) {
     MF W, bias;
     if (!read_adapter(pretrained, ref.subject, W, bias))
-      throw input_error("reference subject '", ref.subject, "' has no adapter in the pretrained model '", pretrained, "'");
+      throw input_error("reference subject '", ref.subject, "' has no adapter in the pretrained model '", pretrained,
+                        "'");
     if (W.rows() != ref.n_voxels())
       throw input_error("reference subject '", ref.subject, "': ", ref.n_voxels(), " voxels, but its adapter takes ",
                         W.rows());
@@ -37,8 +38,10 @@ std::map<std::string, Eigen::RowVectorXf> reference_latents(const std::string& p
       const std::string& st = ref.stimulus[size_t(i)];
       Eigen::RowVectorXd row = (h.row(i) + bias.row(0)).cast<double>();
       auto it = sum.find(st);
-      if (it == sum.end()) sum.emplace(st, row), count[st] = 1;
-      else it->second += row, ++count[st];
+      if (it == sum.end())
+        sum.emplace(st, row), count[st] = 1;
+      else
+        it->second += row, ++count[st];
     }
   }
   std::map<std::string, Eigen::RowVectorXf> mean;
@@ -80,8 +83,8 @@ std::vector<cv::Fold> folds_of(const Samples& s, const Predictions& folds) {
                       s.subject, ": the folds of another subject");
   if (int64_t(folds.fold.size()) != n || folds.stimulus != s.stimulus)
     throw input_error("the fold file of ", folds.subject, " (from '", folds.samples_path, "') has ", folds.fold.size(),
-                      " samples; ", s.subject, " has ", n,
-                      folds.fold.size() == size_t(n) ? " with other stimuli" : "", ": the folds of other samples");
+                      " samples; ", s.subject, " has ", n, folds.fold.size() == size_t(n) ? " with other stimuli" : "",
+                      ": the folds of other samples");
   if (folds.fold_train.empty())
     throw input_error("the fold file of ", folds.subject,
                       " holds no training rows (/folds/train_rows: written by an older v2c-ridge); rerun v2c-ridge");

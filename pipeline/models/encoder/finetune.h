@@ -33,7 +33,6 @@ std::vector<cv::Fold> folds_of(const Samples& subject, const Predictions& fold_f
 // latent codes that the pretrained adapters give the same stimuli in those subjects (only the
 // fold's training stimuli are looked up, so no test stimulus informs the start).
 Predictions finetune(const Samples& subject, const std::string& pretrained, const FinetuneConfig& cfg,
-                     const Predictions& fold_file, uint64_t seed,
-                     const std::vector<Samples>& references = {});
+                     const Predictions& fold_file, uint64_t seed, const std::vector<Samples>& references = {});
 
 }  // namespace v2c::encoder

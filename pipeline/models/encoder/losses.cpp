@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <vector>
 #include <utility>
+#include <vector>
 
 #include "pipeline/core/error.h"
 
@@ -150,9 +150,7 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
       const double nt = std::max(double(Tm.row(i).template cast<double>().norm()), 1e-8);
       const double c = double(P.row(i).template cast<double>().dot(Tm.row(i).template cast<double>())) / (np * nt);
       s += 1.0 - c;
-      if (dP)
-        dP->row(i) -= S(cfg.w_cos / double(B)) *
-                      ((Tm.row(i) / S(nt) - S(c) * P.row(i) / S(np)) / S(np));
+      if (dP) dP->row(i) -= S(cfg.w_cos / double(B)) * ((Tm.row(i) / S(nt) - S(c) * P.row(i) / S(np)) / S(np));
     }
     parts.cos = s / double(B);
   }
@@ -161,10 +159,9 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
 }
 
 template LossParts loss_and_grad<float>(const LossConfig&, const Mat<float>&, const Mat<float>&, const Mat<float>&,
-                                        const Mat<float>&, const LossScalars<float>&, Mat<float>*,
-                                        LossScalars<float>*);
-template LossParts loss_and_grad<double>(const LossConfig&, const Mat<double>&, const Mat<double>&,
-                                         const Mat<double>&, const Mat<double>&, const LossScalars<double>&,
-                                         Mat<double>*, LossScalars<double>*);
+                                        const Mat<float>&, const LossScalars<float>&, Mat<float>*, LossScalars<float>*);
+template LossParts loss_and_grad<double>(const LossConfig&, const Mat<double>&, const Mat<double>&, const Mat<double>&,
+                                         const Mat<double>&, const LossScalars<double>&, Mat<double>*,
+                                         LossScalars<double>*);
 
 }  // namespace v2c::encoder

@@ -125,8 +125,8 @@ const Mat<S>& Encoder<S>::forward(const std::string& subject, const Mat<S>& X, b
   if (it == adapters_.end()) throw input_error("encoder forward: no adapter for subject '", subject, "'");
   const Adapter& a = it->second;
   if (X.cols() != a.W->value.rows())
-    throw input_error("encoder forward: subject '", subject, "' has ", a.W->value.rows(), " voxels; X has ",
-                      X.cols(), " columns");
+    throw input_error("encoder forward: subject '", subject, "' has ", a.W->value.rows(), " voxels; X has ", X.cols(),
+                      " columns");
   const bool drop = train && cfg_.dropout > 0;
   V2C_ASSERT(!drop || rng, "forward in train mode needs an Rng");
   x_ = &X;

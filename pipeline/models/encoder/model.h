@@ -82,7 +82,7 @@ class Encoder {
  private:
   struct Block {
     Param<S>*ln_g, *ln_b, *W, *b;
-    Mat<S> xhat, z;      // LN output before gain/bias, pre-activation [B x L]
+    Mat<S> xhat, z;       // LN output before gain/bias, pre-activation [B x L]
     std::vector<S> rstd;  // 1/σ per row
     uint64_t key = 0;     // dropout mask key of the last forward
   };

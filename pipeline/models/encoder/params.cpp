@@ -67,8 +67,8 @@ int ParamSet<S>::set_trainable(const std::string& prefix, bool trainable) {
 template <class S>
 void accumulate_grad(Param<S>& p, const Mat<S>& G) {
   if (!p.trainable) return;
-  V2C_ASSERT(G.rows() == p.value.rows() && G.cols() == p.value.cols(), "gradient of ", p.name, " is ", G.rows(),
-             " x ", G.cols(), "; the parameter is ", p.value.rows(), " x ", p.value.cols());
+  V2C_ASSERT(G.rows() == p.value.rows() && G.cols() == p.value.cols(), "gradient of ", p.name, " is ", G.rows(), " x ",
+             G.cols(), "; the parameter is ", p.value.rows(), " x ", p.value.cols());
   if (p.grad.size() == 0)
     p.grad = G;
   else
@@ -85,10 +85,10 @@ void fill_normal(Mat<S>& m, double std, Rng& rng) {
   for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = S(std * rng.normal());
 }
 
-#define V2C_PARAMS_INSTANTIATE(S)                            \
-  template class ParamSet<S>;                                    \
-  template void accumulate_grad<S>(Param<S>&, const Mat<S>&);    \
-  template void fill_uniform<S>(Mat<S>&, double, Rng&);          \
+#define V2C_PARAMS_INSTANTIATE(S)                             \
+  template class ParamSet<S>;                                 \
+  template void accumulate_grad<S>(Param<S>&, const Mat<S>&); \
+  template void fill_uniform<S>(Mat<S>&, double, Rng&);       \
   template void fill_normal<S>(Mat<S>&, double, Rng&);
 
 V2C_PARAMS_INSTANTIATE(float)

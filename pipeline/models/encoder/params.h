@@ -27,12 +27,12 @@ using Rng = rng::TrainingRng;
 // One learnable tensor. Vectors are stored as [1 x n].
 template <class S>
 struct Param {
-  std::string name;       // "adapter/<subject>/W", "block0/ln/g", "head/W", "loss/logit_scale", ...
+  std::string name;  // "adapter/<subject>/W", "block0/ln/g", "head/W", "loss/logit_scale", ...
   Mat<S> value;
-  Mat<S> grad;            // same shape after backward(); left empty while frozen
-  Mat<S> m, v;            // AdamW moments; empty until the first update (never for frozen ones)
-  int64_t steps = 0;      // AdamW updates applied to this parameter (bias correction)
-  bool decay = false;     // weight decay applies (weight matrices only)
+  Mat<S> grad;         // same shape after backward(); left empty while frozen
+  Mat<S> m, v;         // AdamW moments; empty until the first update (never for frozen ones)
+  int64_t steps = 0;   // AdamW updates applied to this parameter (bias correction)
+  bool decay = false;  // weight decay applies (weight matrices only)
   bool trainable = true;
 };
 

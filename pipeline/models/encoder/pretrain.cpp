@@ -1,8 +1,8 @@
 #include "pipeline/models/encoder/pretrain.h"
 
 #include <chrono>
-#include <ctime>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -91,8 +91,7 @@ uint64_t state_fingerprint(const Trainer<float>& tr) {
 }  // namespace
 
 void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, uint64_t seed,
-              const std::string& out_path, const Provenance& prov, bool force, bool resume,
-              dist::Communicator* comm) {
+              const std::string& out_path, const Provenance& prov, bool force, bool resume, dist::Communicator* comm) {
   if (samples.empty()) throw usage_error("v2c-pretrain needs at least one subject's samples");
   MemorySource source(samples);
   pretrain(source, cfg, seed, out_path, prov, force, resume, comm);
@@ -105,7 +104,8 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
   const bool writer = comm.rank() == 0;
   const std::vector<SubjectTable>& data = source.subjects();
   if (data.empty()) throw usage_error("v2c-pretrain needs at least one subject's samples");
-  if (fs::exists(out_path) && !force) throw usage_error("output '", out_path, "' already exists; pass --force to overwrite it");
+  if (fs::exists(out_path) && !force)
+    throw usage_error("output '", out_path, "' already exists; pass --force to overwrite it");
   std::set<std::string> ids;
   for (const auto& d : data)
     if (!ids.insert(d.id).second) throw input_error("subject '", d.id, "' is given twice");
@@ -122,8 +122,8 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
     for (int64_t i = 0; i < data[s].n_samples(); ++i)
       if (used(i)) runs.insert(data[s].run[size_t(i)]);
     if (int(runs.size()) <= cfg.val_runs)
-      throw input_error("subject ", data[s].id, " has ", runs.size(), " usable run(s); pretrain.val_runs = ",
-                        cfg.val_runs, " leaves none for training");
+      throw input_error("subject ", data[s].id, " has ", runs.size(),
+                        " usable run(s); pretrain.val_runs = ", cfg.val_runs, " leaves none for training");
     std::set<int32_t> val;
     for (auto it = runs.rbegin(); it != runs.rend() && int(val.size()) < cfg.val_runs; ++it) val.insert(*it);
     for (int64_t i = 0; i < int64_t(data[s].run.size()); ++i) {
@@ -145,7 +145,8 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
   // The shuffle buffer in rows of the widest subject; the epochs' orders (indices only) fix the
   // steps of every epoch up front: the schedule needs their total, a resumed run its epoch.
   int64_t p_max = 1, n_train = 0;
-  for (size_t s = 0; s < data.size(); ++s) p_max = std::max(p_max, data[s].n_voxels), n_train += int64_t(train_rows[s].size());
+  for (size_t s = 0; s < data.size(); ++s)
+    p_max = std::max(p_max, data[s].n_voxels), n_train += int64_t(train_rows[s].size());
   const auto buffer_rows = int64_t(cfg.buffer_mib * double(1 << 20) / double(sizeof(float) * size_t(p_max)));
   if (buffer_rows < std::max<int64_t>(cfg.batch_size, cfg.chunk_rows))
     throw usage_error("pretrain.buffer_mib = ", cfg.buffer_mib, " holds ", buffer_rows, " samples of ", p_max,
@@ -155,7 +156,8 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
     return stream_order(train_rows, cfg.chunk_rows, buffer_rows, cfg.batch_size, seed, epoch);
   };
   std::vector<int64_t> epoch_start(size_t(cfg.epochs) + 1, 0);
-  for (int64_t e = 0; e < cfg.epochs; ++e) epoch_start[size_t(e) + 1] = epoch_start[size_t(e)] + int64_t(order_of(e).batches.size());
+  for (int64_t e = 0; e < cfg.epochs; ++e)
+    epoch_start[size_t(e) + 1] = epoch_start[size_t(e)] + int64_t(order_of(e).batches.size());
   const int64_t steps_per_epoch = epoch_start[1];
   if (steps_per_epoch == 0) throw input_error("no training batch: too few samples for pretrain.batch_size");
   const int64_t total_steps = epoch_start.back();

@@ -55,8 +55,8 @@ void layer_norm_forward(const Mat<S>& h, const Mat<S>& g, const Mat<S>& beta, Ma
 }
 
 template <class S>
-void layer_norm_backward(const Mat<S>& dy, const Mat<S>& xhat, const std::vector<S>& rstd, Param<S>& g,
-                         Param<S>& beta, Mat<S>& dx, bool accumulate) {
+void layer_norm_backward(const Mat<S>& dy, const Mat<S>& xhat, const std::vector<S>& rstd, Param<S>& g, Param<S>& beta,
+                         Mat<S>& dx, bool accumulate) {
   const int64_t B = dy.rows(), L = dy.cols();
   if (g.trainable) colsum(dy, &xhat, g.grad);
   if (beta.trainable) colsum(dy, static_cast<const Mat<S>*>(nullptr), beta.grad);
@@ -74,12 +74,11 @@ void layer_norm_backward(const Mat<S>& dy, const Mat<S>& xhat, const std::vector
   }
 }
 
-#define V2C_ROW_KERNELS_INSTANTIATE(S)                                                                           \
-  template void colsum<S>(const Mat<S>&, const Mat<S>*, Mat<S>&);                                                \
-  template void add_row_bias<S>(Mat<S>&, const Mat<S>&);                                                         \
-  template void layer_norm_forward<S>(const Mat<S>&, const Mat<S>&, const Mat<S>&, Mat<S>&, std::vector<S>&,     \
-                                      Mat<S>&);                                                                  \
-  template void layer_norm_backward<S>(const Mat<S>&, const Mat<S>&, const std::vector<S>&, Param<S>&, Param<S>&, \
+#define V2C_ROW_KERNELS_INSTANTIATE(S)                                                                                 \
+  template void colsum<S>(const Mat<S>&, const Mat<S>*, Mat<S>&);                                                      \
+  template void add_row_bias<S>(Mat<S>&, const Mat<S>&);                                                               \
+  template void layer_norm_forward<S>(const Mat<S>&, const Mat<S>&, const Mat<S>&, Mat<S>&, std::vector<S>&, Mat<S>&); \
+  template void layer_norm_backward<S>(const Mat<S>&, const Mat<S>&, const std::vector<S>&, Param<S>&, Param<S>&,      \
                                        Mat<S>&, bool);
 
 V2C_ROW_KERNELS_INSTANTIATE(float)

@@ -30,7 +30,7 @@ void layer_norm_forward(const Mat<S>& h, const Mat<S>& g, const Mat<S>& beta, Ma
 // dx = rstd ∘ (dx̂ - mean(dx̂) - x̂ ∘ mean(dx̂ ∘ x̂)) with dx̂ = dy ∘ g; the gradients of g and β are
 // written (overwritten) into their grad when trainable. accumulate: dx += ... instead of dx = ...
 template <class S>
-void layer_norm_backward(const Mat<S>& dy, const Mat<S>& xhat, const std::vector<S>& rstd, Param<S>& g,
-                         Param<S>& beta, Mat<S>& dx, bool accumulate);
+void layer_norm_backward(const Mat<S>& dy, const Mat<S>& xhat, const std::vector<S>& rstd, Param<S>& g, Param<S>& beta,
+                         Mat<S>& dx, bool accumulate);
 
 }  // namespace v2c::encoder

@@ -19,9 +19,8 @@ void SampleSource::add_table(const Samples& s, int64_t n_voxels) {
   for (size_t i = 0; i < shared.size(); ++i) {
     const float* v = s.features.data() + int64_t(i) * dim_;
     auto& rows = rows_of_id_[s.feature_ids[i]];
-    const auto same = std::find_if(rows.begin(), rows.end(), [&](int64_t r) {
-      return std::equal(v, v + dim_, features_.begin() + r * dim_);
-    });
+    const auto same = std::find_if(rows.begin(), rows.end(),
+                                   [&](int64_t r) { return std::equal(v, v + dim_, features_.begin() + r * dim_); });
     if (same != rows.end()) {
       shared[i] = *same;
     } else {

@@ -25,11 +25,11 @@ namespace v2c::encoder {
 // One subject's sample table: everything but the voxel data.
 struct SubjectTable {
   std::string id;
-  int64_t n_voxels = 0;                // p
-  std::vector<int32_t> run;            // [n] run of each sample
-  std::vector<std::string> stimulus;   // [n] stimulus id of each sample
-  std::vector<int64_t> target_row;     // [n] row of SampleSource's feature table of each sample
-  std::vector<bool> left_out;          // [n] or empty: samples pretraining never uses (leave_out)
+  int64_t n_voxels = 0;               // p
+  std::vector<int32_t> run;           // [n] run of each sample
+  std::vector<std::string> stimulus;  // [n] stimulus id of each sample
+  std::vector<int64_t> target_row;    // [n] row of SampleSource's feature table of each sample
+  std::vector<bool> left_out;         // [n] or empty: samples pretraining never uses (leave_out)
   int64_t n_samples() const { return int64_t(run.size()); }
 };
 
@@ -57,7 +57,7 @@ class SampleSource {
 
  private:
   int64_t dim_ = 0;
-  std::vector<float> features_;                          // [distinct stimuli x D]
+  std::vector<float> features_;                             // [distinct stimuli x D]
   std::map<std::string, std::vector<int64_t>> rows_of_id_;  // feature id -> its rows (one per distinct vector)
 };
 

@@ -35,10 +35,10 @@ class SampleStream {
   SampleSource& source_;
   const EpochOrder& order_;
   int64_t next_ = 0, chunks_read_ = 0, width_ = 0;
-  std::vector<float> slots_;                           // [peak_rows x width_] buffered rows
-  std::vector<int64_t> free_;                          // free slots
+  std::vector<float> slots_;                               // [peak_rows x width_] buffered rows
+  std::vector<int64_t> free_;                              // free slots
   std::map<std::pair<size_t, int64_t>, int64_t> slot_of_;  // (subject, row) -> slot
-  MF chunk_;                                           // the chunk being read
+  MF chunk_;                                               // the chunk being read
 };
 
 }  // namespace v2c::encoder

@@ -37,8 +37,7 @@ void LossConfig::validate() const {
   if (!(mixco_fraction >= 0 && mixco_fraction <= 1))
     throw usage_error("loss.mixco_fraction = ", mixco_fraction, ": must be in [0, 1]");
   if (!(mixco_alpha > 0)) throw usage_error("loss.mixco_alpha = ", mixco_alpha, ": must be > 0");
-  if (!(mixco_prob >= 0 && mixco_prob <= 1))
-    throw usage_error("loss.mixco_prob = ", mixco_prob, ": must be in [0, 1]");
+  if (!(mixco_prob >= 0 && mixco_prob <= 1)) throw usage_error("loss.mixco_prob = ", mixco_prob, ": must be in [0, 1]");
 }
 
 void AdamWConfig::validate() const {
@@ -63,8 +62,8 @@ AdamWConfig TrainSettings::schedule(int64_t total_steps) const {
 void TrainSettings::describe_training(config::Schema& s) {
   s.field("latent", model.latent, "width of the shared latent space").range(2, 16384);
   s.field("n_blocks", model.n_blocks, "residual MLP blocks of the shared backbone").range(0, 64);
-  s.field("dropout", model.dropout, "dropout probability inside each block").check(
-      [](const double& d) { return d >= 0 && d < 1; }, "in [0, 1)");
+  s.field("dropout", model.dropout, "dropout probability inside each block")
+      .check([](const double& d) { return d >= 0 && d < 1; }, "in [0, 1)");
   s.field("w_clip", loss.w_clip, "weight of the symmetric contrastive CLIP loss (learnable temperature)").min(0.0);
   s.field("w_siglip", loss.w_siglip, "weight of SigLIP's sigmoid loss").min(0.0);
   s.field("w_mse", loss.w_mse, "weight of the MSE to the target vector").min(0.0);
@@ -102,8 +101,10 @@ void PretrainConfig::describe(config::Schema& s) {
   s.field("supervised", supervised,
           "train on the labelled samples (CLIP/SigLIP/MSE losses); false: only the self-supervised stage on "
           "--timeseries, whose adapters go into the output beside an untrained backbone");
-  s.field("ssl_steps", ssl.steps, "self-supervised stage (with --timeseries, before the supervised one): "
-          "optimisation steps").range(int64_t(1), int64_t(100000000));
+  s.field("ssl_steps", ssl.steps,
+          "self-supervised stage (with --timeseries, before the supervised one): "
+          "optimisation steps")
+      .range(int64_t(1), int64_t(100000000));
   s.field("ssl_w_next_step", ssl.w_next_step, "weight of next-time-point prediction (GPT-like; 0 = off)").min(0.0);
   s.field("ssl_w_masked", ssl.w_masked, "weight of masked prediction of hidden time points (BERT-like; 0 = off)")
       .min(0.0);
@@ -115,10 +116,14 @@ void PretrainConfig::describe(config::Schema& s) {
   s.field("ssl_batch_windows", ssl.batch_windows, "windows of one subject per step").range(1, 65536);
   s.field("ssl_lr", ssl.optimizer.lr, "peak learning rate of the self-supervised stage (AdamW)")
       .check([](const double& v) { return v > 0; }, "> 0");
-  s.field("ssl_eval_every", ssl.eval_every, "steps between early-stopping evaluations (next-time-point error on "
-          "the validation runs)").range(1, 100000000);
-  s.field("ssl_val_runs", ssl.val_runs, "last usable time-series runs of every subject held out for the "
-          "self-supervised stage's early stopping").range(0, 1000);
+  s.field("ssl_eval_every", ssl.eval_every,
+          "steps between early-stopping evaluations (next-time-point error on "
+          "the validation runs)")
+      .range(1, 100000000);
+  s.field("ssl_val_runs", ssl.val_runs,
+          "last usable time-series runs of every subject held out for the "
+          "self-supervised stage's early stopping")
+      .range(0, 1000);
 }
 
 void FinetuneConfig::describe(config::Schema& s) {

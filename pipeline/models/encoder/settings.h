@@ -37,23 +37,23 @@ struct EncoderConfig {
 // The weighted loss (losses.h).
 struct LossConfig {
   double w_clip = 1.0, w_siglip = 0.0, w_mse = 1.0, w_cos = 0.0;  // weights of the losses, >= 0, not all 0
-  bool mixco = false;                           // MixCo mixup during the first part of training
-  double mixco_fraction = 1.0 / 3.0;            // share of AdamWConfig::total_steps with MixCo, [0, 1]
-  double mixco_alpha = 0.15;                    // λ ~ Beta(α, α)
-  double mixco_prob = 0.5;                      // probability that a sample is mixed
-  double max_logit_scale = 4.605170185988092;   // clamp of the CLIP log logit scale (log 100)
+  bool mixco = false;                                             // MixCo mixup during the first part of training
+  double mixco_fraction = 1.0 / 3.0;           // share of AdamWConfig::total_steps with MixCo, [0, 1]
+  double mixco_alpha = 0.15;                   // λ ~ Beta(α, α)
+  double mixco_prob = 0.5;                     // probability that a sample is mixed
+  double max_logit_scale = 4.605170185988092;  // clamp of the CLIP log logit scale (log 100)
   void validate() const;
 };
 
 // The optimiser and its learning-rate schedule (adamw.h).
 struct AdamWConfig {
-  double lr = 1e-3;                             // peak learning rate
+  double lr = 1e-3;  // peak learning rate
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  double weight_decay = 0.01;                   // decoupled, weight matrices only
-  int64_t warmup_steps = 0;                     // linear warm-up from lr/warmup_steps to lr
-  int64_t total_steps = 1000;                   // cosine decay reaches min_lr here (and stays)
+  double weight_decay = 0.01;  // decoupled, weight matrices only
+  int64_t warmup_steps = 0;    // linear warm-up from lr/warmup_steps to lr
+  int64_t total_steps = 1000;  // cosine decay reaches min_lr here (and stays)
   double min_lr = 0.0;
-  double clip_norm = 1.0;                       // global gradient-norm clip; 0 = off
+  double clip_norm = 1.0;  // global gradient-norm clip; 0 = off
   void validate() const;
 };
 
@@ -62,10 +62,10 @@ namespace ssl {
 
 // The temporal model (ssl/temporal.h).
 struct TemporalConfig {
-  int n_layers = 2;    // transformer layers
-  int n_heads = 4;     // attention heads; must divide the latent width
-  int ff_mult = 4;     // MLP hidden width = ff_mult x latent width
-  int max_len = 32;    // longest window (time points) the positional embedding covers
+  int n_layers = 2;                // transformer layers
+  int n_heads = 4;                 // attention heads; must divide the latent width
+  int ff_mult = 4;                 // MLP hidden width = ff_mult x latent width
+  int max_len = 32;                // longest window (time points) the positional embedding covers
   void validate(int64_t d) const;  // usage_error naming the field, value and rule
 };
 
@@ -92,28 +92,28 @@ struct NextStepConfig {
 
 // Self-supervised training (ssl/train.h).
 struct SslTrainConfig {
-  SslConfig model;                                 // temporal model and mask token
+  SslConfig model;                                               // temporal model and mask token
   NextStepConfig next{.all_positions = true, .residual = true};  // every position scored, skip learnt
-  MaskConfig mask;                                 // what is hidden, and how much
-  double w_next_step = 1.0;                        // weight of next-time-point prediction (0 = off)
-  double w_masked = 0.0;                           // weight of masked prediction (0 = off)
-  int window = 8;                                  // context length T (volumes); <= model.temporal.max_len
-  int64_t steps = 1500;                            // optimisation steps
-  int batch_windows = 16;                          // windows per step (one subject)
-  AdamWConfig optimizer;                           // lr, betas, decay, clip; the schedule is set from steps
-  double warmup_fraction = 0.05;                   // share of the steps with a linear warm-up
-  int eval_every = 50;                             // steps between validation evaluations
-  int val_runs = 1;                                // v2c-pretrain: last usable runs of each subject validating
-  void validate() const;  // usage_error naming the field ("ssl.*"), the value and the rule
+  MaskConfig mask;                                               // what is hidden, and how much
+  double w_next_step = 1.0;                                      // weight of next-time-point prediction (0 = off)
+  double w_masked = 0.0;                                         // weight of masked prediction (0 = off)
+  int window = 8;                 // context length T (volumes); <= model.temporal.max_len
+  int64_t steps = 1500;           // optimisation steps
+  int batch_windows = 16;         // windows per step (one subject)
+  AdamWConfig optimizer;          // lr, betas, decay, clip; the schedule is set from steps
+  double warmup_fraction = 0.05;  // share of the steps with a linear warm-up
+  int eval_every = 50;            // steps between validation evaluations
+  int val_runs = 1;               // v2c-pretrain: last usable runs of each subject validating
+  void validate() const;          // usage_error naming the field ("ssl.*"), the value and the rule
 };
 
 }  // namespace ssl
 
 // What both stages train with.
 struct TrainSettings {
-  EncoderConfig model;       // clip_dim is set from the features
+  EncoderConfig model;  // clip_dim is set from the features
   LossConfig loss;
-  AdamWConfig optimizer;     // warmup_steps and total_steps are set by schedule()
+  AdamWConfig optimizer;          // warmup_steps and total_steps are set by schedule()
   double warmup_fraction = 0.05;  // share of the steps with a linear warm-up
   int epochs = 40;
   int batch_size = 32;
@@ -129,10 +129,10 @@ struct PretrainConfig : TrainSettings {
   int checkpoint_every = 200;
   std::vector<int> exclude_runs = {};
   bool exclude_test_stimuli = true;
-  double buffer_mib = 1024;   // shuffle buffer of the streamed samples (stream_order.h)
-  int chunk_rows = 64;        // rows read from a samples file at a time
-  bool supervised = true;     // false: self-supervised only (--timeseries), the backbone left at its start
-  ssl::SslTrainConfig ssl;    // the self-supervised stage (with --timeseries)
+  double buffer_mib = 1024;  // shuffle buffer of the streamed samples (stream_order.h)
+  int chunk_rows = 64;       // rows read from a samples file at a time
+  bool supervised = true;    // false: self-supervised only (--timeseries), the backbone left at its start
+  ssl::SslTrainConfig ssl;   // the self-supervised stage (with --timeseries)
 
   void describe(config::Schema& s);
 };

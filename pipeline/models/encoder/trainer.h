@@ -81,7 +81,7 @@ class Trainer {
   int64_t step() const { return step_; }
   Rng& rng() { return rng_; }
   const Rng& rng() const { return rng_; }
-  void set_step(int64_t step) { step_ = step; }  // schedule position (checkpoint restore)
+  void set_step(int64_t step) { step_ = step; }         // schedule position (checkpoint restore)
   double last_grad_norm() const { return grad_norm_; }  // before clipping
   double last_lr() const { return lr_; }
   Encoder<S>& encoder() { return enc_; }
@@ -104,10 +104,10 @@ class Trainer {
   int64_t step_ = 0;
   double grad_norm_ = 0, lr_ = 0;
   Mat<S> x_mix_, t_mix_, soft_, dY_;
-  const Mat<S>* x_batch_ = nullptr;  // the whole (mixed) batch of the last run()
+  const Mat<S>* x_batch_ = nullptr;          // the whole (mixed) batch of the last run()
   Mat<S> x_rows_, y_all_, dy_rows_, g_all_;  // data-parallel: this rank's rows, gathered rows
-  std::vector<S> flat_;                       // data-parallel: the explicit gradients, summed
-  std::vector<Mat<S>> g_blocks_;  // per-worker adapter gradient block
+  std::vector<S> flat_;                      // data-parallel: the explicit gradients, summed
+  std::vector<Mat<S>> g_blocks_;             // per-worker adapter gradient block
 };
 
 }  // namespace v2c::encoder

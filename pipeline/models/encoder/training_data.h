@@ -15,7 +15,7 @@ using MF = Mat<float>;
 
 struct SubjectData {
   std::string id;
-  MF X, T;                          // [n x p] voxels, [n x D] the stimuli's feature vectors
+  MF X, T;  // [n x p] voxels, [n x D] the stimuli's feature vectors
   std::vector<int32_t> run;
   std::vector<std::string> stimulus;
 };

@@ -46,8 +46,8 @@ MatrixF ar1_predict(const Ar1& model, const MatrixF& prev) {
   V2C_ASSERT(prev.cols() == model.a.size(), "AR(1) of ", model.a.size(), " voxels applied to ", prev.cols());
   MatrixF out(prev.rows(), prev.cols());
   for (int64_t i = 0; i < prev.rows(); ++i)
-    out.row(i) = (prev.row(i).cast<double>().array() * model.a.transpose().array() + model.c.transpose().array())
-                     .cast<float>();
+    out.row(i) =
+        (prev.row(i).cast<double>().array() * model.a.transpose().array() + model.c.transpose().array()).cast<float>();
   return out;
 }
 
@@ -71,8 +71,7 @@ NextStepError persistence_error(const MatrixF& run, int64_t first) {
 NextStepError ar1_error(const Ar1& model, const MatrixF& run, int64_t first) {
   V2C_ASSERT(run.cols() == model.a.size(), "AR(1) of ", model.a.size(), " voxels applied to ", run.cols());
   return score(run, first, [&](int64_t t) -> Eigen::RowVectorXd {
-    return (run.row(t - 1).cast<double>().array() * model.a.transpose().array() + model.c.transpose().array())
-        .matrix();
+    return (run.row(t - 1).cast<double>().array() * model.a.transpose().array() + model.c.transpose().array()).matrix();
   });
 }
 

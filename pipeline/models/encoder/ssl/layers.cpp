@@ -92,10 +92,10 @@ void Linear<S>::backward(const Mat<S>& dY, Mat<S>* dX) {
   if (dX) linalg::gemm(dY, false, W->value, true, *dX);
 }
 
-#define V2C_SSL_LAYERS_INSTANTIATE(S)                                       \
-  template void gelu_forward<S>(const Mat<S>&, Mat<S>&);                    \
-  template void gelu_backward<S>(const Mat<S>&, const Mat<S>&, Mat<S>&);    \
-  template class LayerNorm<S>;                                              \
+#define V2C_SSL_LAYERS_INSTANTIATE(S)                                    \
+  template void gelu_forward<S>(const Mat<S>&, Mat<S>&);                 \
+  template void gelu_backward<S>(const Mat<S>&, const Mat<S>&, Mat<S>&); \
+  template class LayerNorm<S>;                                           \
   template class Linear<S>;
 
 V2C_SSL_LAYERS_INSTANTIATE(float)

@@ -156,15 +156,15 @@ SslLoss masked_prediction(SslModel<S>& model, const std::string& subject, const 
   if (X.rows() != N * T || X.cols() != model.n_voxels(subject))
     throw input_error("masked prediction: windows of '", subject, "' are ", X.rows(), " x ", X.cols(), "; expected ",
                       N * T, " x ", model.n_voxels(subject), " (N·T x voxels)");
-  V2C_ASSERT(mask.N == N && mask.T == T && mask.p == X.cols(), "mask drawn for ", mask.N, " x ", mask.T, " x ",
-             mask.p, "; batch is ", N, " x ", T, " x ", X.cols());
+  V2C_ASSERT(mask.N == N && mask.T == T && mask.p == X.cols(), "mask drawn for ", mask.N, " x ", mask.T, " x ", mask.p,
+             "; batch is ", N, " x ", T, " x ", X.cols());
   return mask.kind == MaskKind::time ? masked_time(model, subject, X, N, T, mask, with_grad, reconstruction)
                                      : masked_voxels(model, subject, X, N, T, mask, with_grad, reconstruction);
 }
 
 template SslLoss masked_prediction<float>(SslModel<float>&, const std::string&, const Mat<float>&, int64_t, int64_t,
                                           const Mask&, bool, Mat<float>*);
-template SslLoss masked_prediction<double>(SslModel<double>&, const std::string&, const Mat<double>&, int64_t,
-                                           int64_t, const Mask&, bool, Mat<double>*);
+template SslLoss masked_prediction<double>(SslModel<double>&, const std::string&, const Mat<double>&, int64_t, int64_t,
+                                           const Mask&, bool, Mat<double>*);
 
 }  // namespace v2c::encoder::ssl

@@ -31,10 +31,11 @@ SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const Pret
       usable.push_back(&ts.data[size_t(r)]);
     }
     if (int64_t(usable.size()) <= scfg.val_runs)
-      throw input_error("time series of '", ts.subject, "': ", usable.size(), " usable run(s) (not in "
-                        "pretrain.exclude_runs, at least ssl_window + 1 = ", scfg.window + 1, " volumes; ",
-                        skipped_short, " too short); pretrain.ssl_val_runs = ", scfg.val_runs,
-                        " leaves none for training");
+      throw input_error("time series of '", ts.subject, "': ", usable.size(),
+                        " usable run(s) (not in "
+                        "pretrain.exclude_runs, at least ssl_window + 1 = ",
+                        scfg.window + 1, " volumes; ", skipped_short,
+                        " too short); pretrain.ssl_val_runs = ", scfg.val_runs, " leaves none for training");
     SslSubjectRuns d{ts.subject, {}, {}};
     for (size_t k = 0; k < usable.size(); ++k)
       (int64_t(k) + scfg.val_runs >= int64_t(usable.size()) ? d.validation : d.runs).push_back(usable[k]);
@@ -75,7 +76,8 @@ void write_self_supervised_encoder(const SampleSource& source, const PretrainCon
                                    const std::map<std::string, AdapterInit<float>>& adapters, uint64_t seed,
                                    const std::string& out_path, const Provenance& prov, bool force) {
   const std::vector<SubjectTable>& samples = source.subjects();
-  if (samples.empty()) throw usage_error("v2c-pretrain needs at least one subject's samples (for the output dimension)");
+  if (samples.empty())
+    throw usage_error("v2c-pretrain needs at least one subject's samples (for the output dimension)");
   EncoderConfig model = cfg.model;
   model.clip_dim = int(source.feature_dim());
   if (model.clip_dim < 1) throw input_error("samples of '", samples[0].id, "' have no features");

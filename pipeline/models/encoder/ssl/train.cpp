@@ -48,7 +48,7 @@ struct WindowPool {
 }  // namespace
 
 SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRuns>& data, const SslTrainConfig& cfg,
-               uint64_t seed, const std::function<void(int64_t, double, double)>& on_step) {
+                         uint64_t seed, const std::function<void(int64_t, double, double)>& on_step) {
   cfg.validate();
   if (data.empty()) throw input_error("self-supervised training: no subject");
   const int64_t T = cfg.window, N = cfg.batch_windows;
@@ -149,8 +149,7 @@ NextStepError next_step_error(SslModel<float>& model, const std::string& subject
     X.resize(N * (T + 1), run.cols());
     for (int64_t k = 0; k < N; ++k) X.middleRows(k * (T + 1), T + 1) = run.middleRows(w0 + k, T + 1);
     next_step_prediction(model, subject, X, N, T, next, false, &pred);
-    for (int64_t k = 0; k < N; ++k)
-      err.sse += (pred.row(k) - run.row(w0 + k + T)).cast<double>().squaredNorm();
+    for (int64_t k = 0; k < N; ++k) err.sse += (pred.row(k) - run.row(w0 + k + T)).cast<double>().squaredNorm();
     err.n_values += N * run.cols();
   }
   return err;

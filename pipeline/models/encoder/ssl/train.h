@@ -41,16 +41,16 @@ struct SslSubjectRuns {
 };
 
 struct SslTrainResult {
-  int64_t best_step = -1;           // step after which the kept parameters were taken (-1: last step)
-  double best_validation = 0;       // their validation next-time-point MSE (0 without validation runs)
-  std::vector<double> validation;   // every evaluation's MSE, in order
+  int64_t best_step = -1;          // step after which the kept parameters were taken (-1: last step)
+  double best_validation = 0;      // their validation next-time-point MSE (0 without validation runs)
+  std::vector<double> validation;  // every evaluation's MSE, in order
 };
 
 // Trains `model` (every subject of `data` already added with its voxel count). on_step (optional)
 // receives (step, total loss of the step, learning rate). input_error when a subject has no run of
 // at least window + 1 volumes or its runs' widths differ from the model's.
 SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRuns>& data, const SslTrainConfig& cfg,
-               uint64_t seed, const std::function<void(int64_t, double, double)>& on_step = {});
+                         uint64_t seed, const std::function<void(int64_t, double, double)>& on_step = {});
 
 // The model's next-time-point error on volumes [T, n) of `run` (T = window): the window of the T
 // volumes before each predicts it (the same targets persistence_error/ar1_error(run, T) score).
