@@ -18,7 +18,9 @@ const StageSpec spec{
         "For every outer fold of --folds-from (a v2c-ridge output of the same samples): a fresh copy of the "
         "pretrained backbone and a new adapter for this subject, trained on exactly the rows ridge trained on in "
         "that fold (after ridge.exclusive, ridge.train_fraction and any gap), either the adapter alone "
-        "(finetune.mode: adapter) or everything (full, as MindEye2); the fold's test samples are predicted. Without "
+        "(finetune.mode: adapter) or everything (full, as MindEye2), with the learning rate (finetune.lr_grid) and "
+        "epochs (early stopping) chosen on an inner split of the fold's training runs, as ridge's α; the fold's "
+        "test samples are predicted. Without "
         "--pretrained the encoder is trained from scratch per fold. The output has v2c-ridge's layout "
         "(predictions.h5, with the training rows and train_fraction of --folds-from), so retrieval and the report "
         "treat both alike.",

@@ -130,7 +130,7 @@ void expect_training_defaults(const Loaded<C>& l) {
   expect(l, "w_mse", "1", loss.w_mse);
   expect(l, "w_cos", "0", loss.w_cos);
   expect(l, "mixco", "false", loss.mixco);
-  expect(l, "lr", "0.001", opt.lr);
+  if constexpr (std::is_same_v<C, encoder::PretrainConfig>) expect(l, "lr", "0.001", opt.lr);
   expect(l, "weight_decay", "0.01", opt.weight_decay);
   expect(l, "clip_norm", "1", opt.clip_norm);
   expect(l, "warmup_fraction", "0.05", l.cfg.warmup_fraction);
@@ -200,7 +200,11 @@ BOOST_AUTO_TEST_CASE(pretrain_model_losses_and_adamw_get_the_documented_defaults
 BOOST_AUTO_TEST_CASE(finetune_model_losses_and_adamw_get_the_documented_defaults) {
   for_each_empty_config<encoder::FinetuneConfig>("finetune", [](const auto& l) {
     expect_training_defaults(l);
-    expect_documented(l, {{"epochs", "60"}, {"mode", "adapter"}, {"adapter_init", "ridge"}});
+    expect_documented(l, {{"epochs", "60"}, {"mode", "adapter"}, {"adapter_init", "ridge"},
+                          {"lr_grid", "[0.001, 0.003, 0.01]"}, {"inner_val_runs", "1"}, {"patience", "10"}});
+    BOOST_CHECK((l.cfg.lr_grid == std::vector<double>{1e-3, 3e-3, 1e-2}));
+    std::istringstream help(l.schema.help(0));  // the rate is tuned from lr_grid: `lr` is not a key
+    for (std::string line; std::getline(help, line);) BOOST_CHECK_MESSAGE(line.rfind("lr (", 0) != 0, line);
   });
 }
 

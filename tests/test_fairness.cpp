@@ -6,6 +6,8 @@
 
 #include <set>
 
+#include "pipeline/core/rng.h"
+
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/models/encoder/checkpoint.h"
@@ -80,6 +82,42 @@ BOOST_AUTO_TEST_CASE(finetuning_trains_on_ridges_rows_in_every_fold_with_exclusi
       BOOST_CHECK_GT(dropped_by_exclusive, 0);  // the design exercises `exclusive`
     }
   }
+}
+
+// Equal tuning: fine-tuning's learning rate and epochs come from an inner split of the fold's
+// training runs only. Replacing the test runs' data by noise changes the test predictions but not
+// one choice.
+BOOST_AUTO_TEST_CASE(finetuning_tunes_rate_and_epochs_on_the_training_runs_only) {
+  SmallStudy st(1);
+  Samples noisy = read_samples(st.samples(1));
+  rng::StreamRng noise(5);
+  for (int64_t i = 0; i < noisy.n_samples(); ++i)
+    if (noisy.run[size_t(i)] >= 8)
+      for (int64_t v = 0; v < noisy.n_voxels(); ++v) noisy.data(i, v) = float(noise.normal());
+  const std::string noisy_path = st.dir.file("noisy.h5");
+  write_samples(noisy_path, noisy, Provenance{}, false);
+  std::vector<Predictions> out;
+  for (const std::string& samples : {st.samples(1), noisy_path}) {
+    const std::string ridge = samples + ".ridge.h5", enc = samples + ".enc.h5";
+    run_ok("ridge", {"--samples", samples, "--set", "ridge.outer=explicit", "--set", "ridge.explicit_folds=[\"8 9\"]",
+                     "--set", "ridge.alphas=[1,100]", "--quiet", "--out", ridge});
+    run_ok("finetune", {"--samples", samples, "--folds-from", ridge, "--set", "finetune.epochs=6", "--set",
+                        "finetune.latent=8", "--set", "finetune.lr_grid=[0.001,0.01]", "--set", "finetune.patience=3",
+                        "--quiet", "--out", enc});
+    out.push_back(read_predictions(enc));
+  }
+  const Predictions& a = out[0];
+  BOOST_REQUIRE_EQUAL(a.tuned_lr.size(), 1u);
+  BOOST_CHECK((a.lr_grid == std::vector<double>{0.001, 0.01}));
+  BOOST_CHECK(a.tuned_lr[0] == 0.001 || a.tuned_lr[0] == 0.01);
+  BOOST_CHECK(a.tuned_epochs[0] >= 1 && a.tuned_epochs[0] <= 6);
+  BOOST_CHECK(a.tuning_score.allFinite());
+  BOOST_CHECK_EQUAL(a.tuned_lr[0], out[1].tuned_lr[0]);
+  BOOST_CHECK_EQUAL(a.tuned_epochs[0], out[1].tuned_epochs[0]);
+  BOOST_CHECK(a.tuning_score == out[1].tuning_score);
+  const std::vector<int64_t> tested = fold_test_rows(a, 0);
+  BOOST_REQUIRE(!tested.empty());
+  BOOST_CHECK(a.predictions.row(tested[0]) != out[1].predictions.row(tested[0]));  // the noise reached the test rows
 }
 
 // A fold file of other samples, or one without training rows, is refused rather than re-derived.

@@ -121,6 +121,12 @@ void write_predictions(const std::string& path, const Predictions& p, const Prov
   }
   w.write("folds/train_rows", rows);
   w.write("folds/train_offsets", offsets);
+  if (!p.lr_grid.empty()) {
+    w.write("folds/lr_grid", p.lr_grid);
+    w.write("folds/tuning_score", p.tuning_score);
+    w.write("folds/lr", p.tuned_lr);
+    w.write("folds/epochs", p.tuned_epochs);
+  }
   w.write("metrics/profile_corr", p.profile_corr);
   w.write("metrics/pattern_corr", p.pattern_corr);
   w.write("metrics/r2", p.r2);
@@ -167,6 +173,12 @@ Predictions read_predictions(const std::string& path) {
                             ", before its start or past ", rows.size());
         p.fold_train.emplace_back(rows.begin() + offsets[f], rows.begin() + offsets[f + 1]);
       }
+    }
+    if (r.has("folds/lr_grid")) {
+      p.lr_grid = r.read_doubles("folds/lr_grid");
+      p.tuning_score = r.read_matrix_d("folds/tuning_score");
+      p.tuned_lr = r.read_doubles("folds/lr");
+      p.tuned_epochs = r.read_doubles("folds/epochs");
     }
     p.profile_corr = r.read_doubles("metrics/profile_corr");
     p.pattern_corr = r.read_doubles("metrics/pattern_corr");

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "pipeline/core/error.h"
@@ -74,6 +75,65 @@ bool ridge_adapter(const SubjectData& d, const std::vector<int64_t>& train,
   return true;
 }
 
+// The inner split of a fold's training rows: its last `val_runs` runs validate; rows of the other
+// runs showing a validation stimulus are dropped from inner training (never scored on a stimulus
+// trained on).
+struct InnerSplit {
+  std::vector<int64_t> train, validation;
+  size_t n_runs = 0;
+};
+
+InnerSplit inner_split(const SubjectData& d, const std::vector<int64_t>& rows, int val_runs) {
+  std::set<int32_t> runs;
+  for (int64_t r : rows) runs.insert(d.run[size_t(r)]);
+  InnerSplit out;
+  out.n_runs = runs.size();
+  if (int(runs.size()) <= val_runs) return out;
+  std::set<int32_t> val;
+  for (auto it = runs.rbegin(); it != runs.rend() && int(val.size()) < val_runs; ++it) val.insert(*it);
+  std::set<std::string> val_stimuli;
+  for (int64_t r : rows)
+    if (val.count(d.run[size_t(r)])) out.validation.push_back(r), val_stimuli.insert(d.stimulus[size_t(r)]);
+  for (int64_t r : rows)
+    if (!val.count(d.run[size_t(r)]) && !val_stimuli.count(d.stimulus[size_t(r)])) out.train.push_back(r);
+  return out;
+}
+
+// Trains `enc` on `rows` for `epochs` epochs at peak learning rate `lr` (warm-up and cosine decay
+// over cfg.epochs, so a shorter run is the same schedule stopped early). With validation rows,
+// returns the mean Pearson correlation per target (ridge's α score) after each epoch; a diverged
+// run scores -inf from there (final = false) or is a numerical_error (final = true).
+std::vector<double> train_encoder(Encoder<float>& enc, const SubjectData& d, const std::vector<int64_t>& rows,
+                                  const std::vector<int64_t>& validation, const FinetuneConfig& cfg, double lr,
+                                  int64_t epochs, uint64_t seed, bool final) {
+  const std::vector<std::vector<int64_t>> rs = {rows};
+  const int64_t spe = int64_t(epoch_batches(rs, cfg.batch_size, seed, 0).size());
+  if (spe == 0) throw input_error(rows.size(), " training samples are too few for finetune.batch_size = ", cfg.batch_size);
+  AdamWConfig opt = cfg.schedule(spe * cfg.epochs);
+  opt.lr = lr;
+  Trainer<float> tr(enc, cfg.loss, opt, seed);
+  std::vector<double> scores;
+  const MF Xv = rows_of(d.X, validation), Tv = rows_of(d.T, validation);
+  int64_t since_best = 0;
+  double best = -std::numeric_limits<double>::infinity();
+  for (int64_t e = 0; e < epochs; ++e) {
+    bool diverged = false;
+    for (const Batch& b : epoch_batches(rs, cfg.batch_size, seed, e)) {
+      const LossParts lp = tr.train_step(d.id, rows_of(d.X, b.rows), rows_of(d.T, b.rows));
+      if (std::isfinite(lp.total)) continue;
+      if (final) throw numerical_error("fine-tuning diverged at learning rate ", lr, " (loss ", lp.total, ")");
+      diverged = true;
+      break;
+    }
+    if (validation.empty()) continue;
+    if (diverged) break;
+    scores.push_back(metrics::mean_finite(metrics::profile_correlation(predict(enc, d.id, Xv), Tv)));
+    if (scores.back() > best) best = scores.back(), since_best = 0;
+    else if (++since_best >= cfg.patience) break;  // early stopping
+  }
+  return scores;
+}
+
 }  // namespace
 
 std::vector<cv::Fold> folds_of(const Samples& s, const Predictions& folds) {
@@ -126,30 +186,52 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
   p.feature_row = s.feature_row;
   for (const cv::Fold& fold : folds) p.fold_train.push_back(fold.train);
   log::Progress progress("outer folds", int64_t(folds.size()));
+  const std::vector<double> grid = cfg.lr_grid;
+  p.lr_grid = grid;
+  p.tuning_score = MatrixD::Constant(int64_t(folds.size()), int64_t(grid.size()), std::numeric_limits<double>::quiet_NaN());
+  p.tuned_lr.assign(folds.size(), std::numeric_limits<double>::quiet_NaN());
+  p.tuned_epochs.assign(folds.size(), 0);
   for (size_t f = 0; f < folds.size(); ++f) {
     const cv::Fold& fold = folds[f];
     if (fold.test.empty()) continue;
-    Encoder<float> enc(arch, seed + 7 * f);
-    if (!pretrained.empty()) load_backbone(enc, pretrained);
-    AdapterInit<float> init;
-    if (!latents.empty() && !ridge_adapter(d, fold.train, latents, init))
-      log::warn("fold ", f, ": too few training runs with reference stimuli for a ridge start; random adapter");
-    enc.add_subject(d.id, d.X.cols(), init, seed + 11 * f + 3);
-    if (!pretrained.empty() && cfg.mode == "adapter") {
-      enc.set_trainable("", false);
-      enc.set_trainable("adapter/", true);
-    }
-    const std::vector<std::vector<int64_t>> rows = {fold.train};
-    const int64_t spe = int64_t(epoch_batches(rows, cfg.batch_size, seed, 0).size());
-    if (spe == 0) throw input_error("fold ", f, " has too few training samples for finetune.batch_size");
-    Trainer<float> tr(enc, cfg.loss, cfg.schedule(spe * cfg.epochs), seed + f);
-    for (int64_t e = 0; e < cfg.epochs; ++e)
-      for (const Batch& b : epoch_batches(rows, cfg.batch_size, seed + f, e)) {
-        const LossParts lp = tr.train_step(d.id, rows_of(d.X, b.rows), rows_of(d.T, b.rows));
-        if (!std::isfinite(lp.total))
-          throw numerical_error("fine-tuning diverged in fold ", f, " (loss ", lp.total, "); lower finetune.lr");
+    // A fresh encoder for rows `train`: the pretrained backbone (if any) and a new adapter whose
+    // ridge start sees those rows' stimuli only.
+    auto fresh = [&](const std::vector<int64_t>& train) {
+      auto enc = std::make_unique<Encoder<float>>(arch, seed + 7 * f);
+      if (!pretrained.empty()) load_backbone(*enc, pretrained);
+      AdapterInit<float> init;
+      if (!latents.empty() && !ridge_adapter(d, train, latents, init))
+        log::warn("fold ", f, ": too few training runs with reference stimuli for a ridge start; random adapter");
+      enc->add_subject(d.id, d.X.cols(), init, seed + 11 * f + 3);
+      if (!pretrained.empty() && cfg.mode == "adapter") {
+        enc->set_trainable("", false);
+        enc->set_trainable("adapter/", true);
       }
-    const MF pred = predict(enc, d.id, rows_of(d.X, fold.test));
+      return enc;
+    };
+    // Equal tuning: the learning rate and the number of epochs chosen on an inner split of this
+    // fold's training runs only (its last runs validate), as ridge's inner CV chooses α.
+    const InnerSplit inner = inner_split(d, fold.train, cfg.inner_val_runs);
+    if (inner.train.empty() || inner.validation.empty())
+      throw input_error("fold ", f, ": ", inner.n_runs, " training run(s); tuning fine-tuning needs more than "
+                        "finetune.inner_val_runs = ", cfg.inner_val_runs, " of them (the inner split)");
+    double best = -std::numeric_limits<double>::infinity();
+    double best_lr = grid.front();
+    int64_t best_epochs = cfg.epochs;
+    for (size_t g = 0; g < grid.size(); ++g) {
+      auto enc = fresh(inner.train);
+      const std::vector<double> scores = train_encoder(*enc, d, inner.train, inner.validation, cfg, grid[g], cfg.epochs,
+                                                       seed + f, false);
+      for (size_t e = 0; e < scores.size(); ++e) {
+        if (scores[e] > best) best = scores[e], best_lr = grid[g], best_epochs = int64_t(e) + 1;
+        if (!(p.tuning_score(int64_t(f), int64_t(g)) >= scores[e])) p.tuning_score(int64_t(f), int64_t(g)) = scores[e];
+      }
+    }
+    p.tuned_lr[f] = best_lr;
+    p.tuned_epochs[f] = double(best_epochs);
+    auto enc = fresh(fold.train);
+    train_encoder(*enc, d, fold.train, {}, cfg, best_lr, best_epochs, seed + f, true);
+    const MF pred = predict(*enc, d.id, rows_of(d.X, fold.test));
     for (size_t i = 0; i < fold.test.size(); ++i) {
       p.predictions.row(fold.test[i]) = pred.row(int64_t(i));
       p.fold[size_t(fold.test[i])] = int32_t(f);

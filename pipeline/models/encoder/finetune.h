@@ -5,7 +5,11 @@
 // trained on exactly the fold's training rows that ridge trained on (read from ridge's
 // predictions file: after `exclusive`, `train_fraction` and any gap), either the adapter alone
 // (backbone frozen) or everything (MindEye2); the fold's test
-// samples are predicted. Without a pretrained model the encoder is trained from scratch per fold
+// samples are predicted. Tuned as ridge is: in each fold, the peak learning rate (from
+// `lr_grid`) and the number of epochs (early stopping, at most `epochs`) with the best mean
+// per-target Pearson correlation on an inner split of the fold's training runs (the last
+// `inner_val_runs` validate; inner training drops rows of validation stimuli), then a fresh model
+// is trained on all the fold's training rows with them. The test rows inform nothing. Without a pretrained model the encoder is trained from scratch per fold
 // (a per-subject nonlinear model).
 #pragma once
 

@@ -59,7 +59,7 @@ AdamWConfig TrainSettings::schedule(int64_t total_steps) const {
   return o;
 }
 
-void TrainSettings::describe_training(config::Schema& s) {
+void TrainSettings::describe_training(config::Schema& s, bool with_lr) {
   s.field("latent", model.latent, "width of the shared latent space").range(2, 16384);
   s.field("n_blocks", model.n_blocks, "residual MLP blocks of the shared backbone").range(0, 64);
   s.field("dropout", model.dropout, "dropout probability inside each block")
@@ -69,12 +69,15 @@ void TrainSettings::describe_training(config::Schema& s) {
   s.field("w_mse", loss.w_mse, "weight of the MSE to the target vector").min(0.0);
   s.field("w_cos", loss.w_cos, "weight of the cosine loss 1 - cos(prediction, target)").min(0.0);
   s.field("mixco", loss.mixco, "MixCo mixup of brain samples during the first third of training");
-  s.field("lr", optimizer.lr, "peak learning rate (AdamW)").check([](const double& v) { return v > 0; }, "> 0");
+  if (with_lr)
+    s.field("lr", optimizer.lr, "peak learning rate (AdamW)").check([](const double& v) { return v > 0; }, "> 0");
   s.field("weight_decay", optimizer.weight_decay, "AdamW decoupled weight decay (weight matrices only)").min(0.0);
   s.field("warmup_fraction", warmup_fraction, "share of the steps with a linear warm-up, then cosine decay")
       .range(0.0, 1.0);
   s.field("clip_norm", optimizer.clip_norm, "gradient clipping by global norm (0 = off)").min(0.0);
-  s.field("epochs", epochs, "passes over the training samples").range(1, 100000);
+  s.field("epochs", epochs, with_lr ? "passes over the training samples"
+                                     : "most passes over the training samples (the inner split chooses how many)")
+      .range(1, 100000);
   s.field("batch_size", batch_size, "samples per batch (one subject per batch)").range(2, 65536);
 }
 
@@ -133,7 +136,20 @@ void FinetuneConfig::describe(config::Schema& s) {
           "new adapter's start: ridge (voxels -> the pretrained latents of the same training stimuli in the "
           "--reference subjects; random when there are none) or random")
       .one_of({"ridge", "random"});
-  describe_training(s);
+  s.field("lr_grid", lr_grid,
+          "peak learning rates tried in each outer fold; the rate and the number of epochs (early stopping) with "
+          "the best mean per-target correlation on the inner split are used to train on the fold's training rows")
+      .check([](const std::vector<double>& v) {
+        if (v.empty()) return false;
+        for (double x : v)
+          if (!(x > 0)) return false;
+        return true;
+      }, "a non-empty list of numbers > 0");
+  s.field("inner_val_runs", inner_val_runs,
+          "the inner split: the last training runs of each outer fold that validate the learning rate and epochs")
+      .range(1, 1000);
+  s.field("patience", patience, "inner split: stop after this many epochs without a better score").range(1, 100000);
+  describe_training(s, false);
 }
 
 }  // namespace v2c::encoder

@@ -120,7 +120,8 @@ struct TrainSettings {
 
   // The optimiser of a run of total_steps steps: warm-up over warmup_fraction of them.
   AdamWConfig schedule(int64_t total_steps) const;
-  void describe_training(config::Schema& s);
+  // with_lr = false: the learning rate is not a key (fine-tuning tunes it from a grid).
+  void describe_training(config::Schema& s, bool with_lr = true);
 };
 
 struct PretrainConfig : TrainSettings {
@@ -140,6 +141,9 @@ struct PretrainConfig : TrainSettings {
 struct FinetuneConfig : TrainSettings {
   std::string mode = "adapter";
   std::string adapter_init = "ridge";
+  std::vector<double> lr_grid = {1e-3, 3e-3, 1e-2};  // peak learning rates tried by the inner split
+  int inner_val_runs = 1;                             // last training runs of a fold that validate
+  int patience = 10;                                  // epochs without a better inner score before stopping
 
   FinetuneConfig() { epochs = 60; }
   void describe(config::Schema& s);
