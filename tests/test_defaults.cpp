@@ -200,8 +200,12 @@ BOOST_AUTO_TEST_CASE(pretrain_model_losses_and_adamw_get_the_documented_defaults
 BOOST_AUTO_TEST_CASE(finetune_model_losses_and_adamw_get_the_documented_defaults) {
   for_each_empty_config<encoder::FinetuneConfig>("finetune", [](const auto& l) {
     expect_training_defaults(l);
-    expect_documented(l, {{"epochs", "60"}, {"mode", "adapter"}, {"adapter_init", "ridge"},
-                          {"lr_grid", "[0.001, 0.003, 0.01]"}, {"inner_val_runs", "1"}, {"patience", "10"}});
+    expect_documented(l, {{"epochs", "60"},
+                          {"mode", "adapter"},
+                          {"adapter_init", "ridge"},
+                          {"lr_grid", "[0.001, 0.003, 0.01]"},
+                          {"inner_val_runs", "1"},
+                          {"patience", "10"}});
     BOOST_CHECK((l.cfg.lr_grid == std::vector<double>{1e-3, 3e-3, 1e-2}));
     std::istringstream help(l.schema.help(0));  // the rate is tuned from lr_grid: `lr` is not a key
     for (std::string line; std::getline(help, line);) BOOST_CHECK_MESSAGE(line.rfind("lr (", 0) != 0, line);

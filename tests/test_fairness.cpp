@@ -101,9 +101,9 @@ BOOST_AUTO_TEST_CASE(finetuning_tunes_rate_and_epochs_on_the_training_runs_only)
     const std::string ridge = samples + ".ridge.h5", enc = samples + ".enc.h5";
     run_ok("ridge", {"--samples", samples, "--set", "ridge.outer=explicit", "--set", "ridge.explicit_folds=[\"8 9\"]",
                      "--set", "ridge.alphas=[1,100]", "--quiet", "--out", ridge});
-    run_ok("finetune", {"--samples", samples, "--folds-from", ridge, "--set", "finetune.epochs=6", "--set",
-                        "finetune.latent=8", "--set", "finetune.lr_grid=[0.001,0.01]", "--set", "finetune.patience=3",
-                        "--quiet", "--out", enc});
+    run_ok("finetune",
+           {"--samples", samples, "--folds-from", ridge, "--set", "finetune.epochs=6", "--set", "finetune.latent=8",
+            "--set", "finetune.lr_grid=[0.001,0.01]", "--set", "finetune.patience=3", "--quiet", "--out", enc});
     out.push_back(read_predictions(enc));
   }
   const Predictions& a = out[0];

@@ -40,12 +40,12 @@ struct Predictions {
   std::vector<double> pattern_corr;              // [n_samples]
   // Trained models (fine-tuning): the learning-rate grid, the best inner-split score of each rate
   // per fold, and the rate and number of epochs each fold chose (all empty for ridge).
-  std::vector<double> lr_grid;                   // [n_lr]
-  MatrixD tuning_score;                          // [n_folds x n_lr] best mean per-target correlation (NaN: untested)
-  std::vector<double> tuned_lr, tuned_epochs;    // [n_folds]
-  MatrixF weights;                               // [n_inputs x n_targets] final model refit on all samples
-  std::vector<float> intercept;                  // [n_targets]
-  std::vector<double> final_alpha;               // [n_targets]
+  std::vector<double> lr_grid;                 // [n_lr]
+  MatrixD tuning_score;                        // [n_folds x n_lr] best mean per-target correlation (NaN: untested)
+  std::vector<double> tuned_lr, tuned_epochs;  // [n_folds]
+  MatrixF weights;                             // [n_inputs x n_targets] final model refit on all samples
+  std::vector<float> intercept;                // [n_targets]
+  std::vector<double> final_alpha;             // [n_targets]
 };
 
 // input_error (naming the fold) when a fold's training rows are out of range, unsorted, or

@@ -108,7 +108,8 @@ std::vector<double> train_encoder(Encoder<float>& enc, const SubjectData& d, con
                                   int64_t epochs, uint64_t seed, bool final) {
   const std::vector<std::vector<int64_t>> rs = {rows};
   const int64_t spe = int64_t(epoch_batches(rs, cfg.batch_size, seed, 0).size());
-  if (spe == 0) throw input_error(rows.size(), " training samples are too few for finetune.batch_size = ", cfg.batch_size);
+  if (spe == 0)
+    throw input_error(rows.size(), " training samples are too few for finetune.batch_size = ", cfg.batch_size);
   AdamWConfig opt = cfg.schedule(spe * cfg.epochs);
   opt.lr = lr;
   Trainer<float> tr(enc, cfg.loss, opt, seed);
@@ -128,8 +129,10 @@ std::vector<double> train_encoder(Encoder<float>& enc, const SubjectData& d, con
     if (validation.empty()) continue;
     if (diverged) break;
     scores.push_back(metrics::mean_finite(metrics::profile_correlation(predict(enc, d.id, Xv), Tv)));
-    if (scores.back() > best) best = scores.back(), since_best = 0;
-    else if (++since_best >= cfg.patience) break;  // early stopping
+    if (scores.back() > best)
+      best = scores.back(), since_best = 0;
+    else if (++since_best >= cfg.patience)
+      break;  // early stopping
   }
   return scores;
 }
@@ -188,7 +191,8 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
   log::Progress progress("outer folds", int64_t(folds.size()));
   const std::vector<double> grid = cfg.lr_grid;
   p.lr_grid = grid;
-  p.tuning_score = MatrixD::Constant(int64_t(folds.size()), int64_t(grid.size()), std::numeric_limits<double>::quiet_NaN());
+  p.tuning_score =
+      MatrixD::Constant(int64_t(folds.size()), int64_t(grid.size()), std::numeric_limits<double>::quiet_NaN());
   p.tuned_lr.assign(folds.size(), std::numeric_limits<double>::quiet_NaN());
   p.tuned_epochs.assign(folds.size(), 0);
   for (size_t f = 0; f < folds.size(); ++f) {
@@ -213,15 +217,17 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
     // fold's training runs only (its last runs validate), as ridge's inner CV chooses α.
     const InnerSplit inner = inner_split(d, fold.train, cfg.inner_val_runs);
     if (inner.train.empty() || inner.validation.empty())
-      throw input_error("fold ", f, ": ", inner.n_runs, " training run(s); tuning fine-tuning needs more than "
-                        "finetune.inner_val_runs = ", cfg.inner_val_runs, " of them (the inner split)");
+      throw input_error("fold ", f, ": ", inner.n_runs,
+                        " training run(s); tuning fine-tuning needs more than "
+                        "finetune.inner_val_runs = ",
+                        cfg.inner_val_runs, " of them (the inner split)");
     double best = -std::numeric_limits<double>::infinity();
     double best_lr = grid.front();
     int64_t best_epochs = cfg.epochs;
     for (size_t g = 0; g < grid.size(); ++g) {
       auto enc = fresh(inner.train);
-      const std::vector<double> scores = train_encoder(*enc, d, inner.train, inner.validation, cfg, grid[g], cfg.epochs,
-                                                       seed + f, false);
+      const std::vector<double> scores =
+          train_encoder(*enc, d, inner.train, inner.validation, cfg, grid[g], cfg.epochs, seed + f, false);
       for (size_t e = 0; e < scores.size(); ++e) {
         if (scores[e] > best) best = scores[e], best_lr = grid[g], best_epochs = int64_t(e) + 1;
         if (!(p.tuning_score(int64_t(f), int64_t(g)) >= scores[e])) p.tuning_score(int64_t(f), int64_t(g)) = scores[e];

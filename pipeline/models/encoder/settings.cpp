@@ -75,8 +75,9 @@ void TrainSettings::describe_training(config::Schema& s, bool with_lr) {
   s.field("warmup_fraction", warmup_fraction, "share of the steps with a linear warm-up, then cosine decay")
       .range(0.0, 1.0);
   s.field("clip_norm", optimizer.clip_norm, "gradient clipping by global norm (0 = off)").min(0.0);
-  s.field("epochs", epochs, with_lr ? "passes over the training samples"
-                                     : "most passes over the training samples (the inner split chooses how many)")
+  s.field("epochs", epochs,
+          with_lr ? "passes over the training samples"
+                  : "most passes over the training samples (the inner split chooses how many)")
       .range(1, 100000);
   s.field("batch_size", batch_size, "samples per batch (one subject per batch)").range(2, 65536);
 }
@@ -139,12 +140,14 @@ void FinetuneConfig::describe(config::Schema& s) {
   s.field("lr_grid", lr_grid,
           "peak learning rates tried in each outer fold; the rate and the number of epochs (early stopping) with "
           "the best mean per-target correlation on the inner split are used to train on the fold's training rows")
-      .check([](const std::vector<double>& v) {
-        if (v.empty()) return false;
-        for (double x : v)
-          if (!(x > 0)) return false;
-        return true;
-      }, "a non-empty list of numbers > 0");
+      .check(
+          [](const std::vector<double>& v) {
+            if (v.empty()) return false;
+            for (double x : v)
+              if (!(x > 0)) return false;
+            return true;
+          },
+          "a non-empty list of numbers > 0");
   s.field("inner_val_runs", inner_val_runs,
           "the inner split: the last training runs of each outer fold that validate the learning rate and epochs")
       .range(1, 1000);

@@ -142,8 +142,8 @@ struct FinetuneConfig : TrainSettings {
   std::string mode = "adapter";
   std::string adapter_init = "ridge";
   std::vector<double> lr_grid = {1e-3, 3e-3, 1e-2};  // peak learning rates tried by the inner split
-  int inner_val_runs = 1;                             // last training runs of a fold that validate
-  int patience = 10;                                  // epochs without a better inner score before stopping
+  int inner_val_runs = 1;                            // last training runs of a fold that validate
+  int patience = 10;                                 // epochs without a better inner score before stopping
 
   FinetuneConfig() { epochs = 60; }
   void describe(config::Schema& s);
