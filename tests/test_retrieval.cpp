@@ -23,13 +23,7 @@ namespace rt = v2c::retrieval;
 
 namespace {
 
-MatrixF random_rows(int64_t rows, int64_t cols, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> g(0.0f, 1.0f);
-  MatrixF m(rows, cols);
-  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = g(rng);
-  return m;
-}
+MatrixF random_rows(int64_t rows, int64_t cols, uint64_t seed) { return test::gaussian_matrix(rows, cols, seed); }
 
 // The oracle: every cosine in double (sequential sums: equal to the kernel's within 1e-15, and
 // bit-equal for duplicate rows), the order (cosine desc, index asc) by a full sort.

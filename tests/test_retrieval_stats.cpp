@@ -10,18 +10,13 @@
 #include "pipeline/eval/units.h"
 #include "pipeline/stats/bootstrap.h"
 #include "pipeline/stats/permutation.h"
+#include "tests/test_util.h"
 
 using namespace v2c;
 
 namespace {
 
-MatrixF gaussian(int64_t rows, int64_t cols, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> g(0.0f, 1.0f);
-  MatrixF m(rows, cols);
-  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = g(rng);
-  return m;
-}
+MatrixF gaussian(int64_t rows, int64_t cols, uint64_t seed) { return test::gaussian_matrix(rows, cols, seed); }
 
 // n_stim stimuli shown once per run, every run its own fold; decoded = signal * features + noise.
 struct Study {

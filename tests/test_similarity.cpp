@@ -10,18 +10,13 @@
 #include "pipeline/eval/similarity.h"
 #include "pipeline/eval/training_rows.h"
 #include "pipeline/models/cv.h"
+#include "tests/test_util.h"
 
 using namespace v2c;
 
 namespace {
 
-MatrixF gaussian(int64_t rows, int64_t cols, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> g(0.0f, 1.0f);
-  MatrixF m(rows, cols);
-  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = g(rng);
-  return m;
-}
+MatrixF gaussian(int64_t rows, int64_t cols, uint64_t seed) { return test::gaussian_matrix(rows, cols, seed); }
 
 // Samples and decode-mode predictions of one subject: stimulus j of n_stim shown once per run,
 // every run its own outer fold; decoded = mean_shift + features + noise.

@@ -25,16 +25,27 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "pipeline/core/error.h"
+#include "pipeline/core/types.h"
 
 namespace v2c::test {
 
 namespace fs = std::filesystem;
+
+// [rows x cols] of N(0, 1) draws from std::mt19937_64(seed), row-major order.
+inline MatrixF gaussian_matrix(int64_t rows, int64_t cols, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  MatrixF m(rows, cols);
+  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = g(rng);
+  return m;
+}
 
 inline std::string shell_quote(const std::string& s) {
   std::string out = "'";
