@@ -10,6 +10,7 @@
 #include "pipeline/eval/units.h"
 #include "pipeline/stats/bootstrap.h"
 #include "pipeline/stats/permutation.h"
+#include "tests/decode_study.h"
 #include "tests/test_util.h"
 
 using namespace v2c;
@@ -18,30 +19,6 @@ namespace {
 
 MatrixF gaussian(int64_t rows, int64_t cols, uint64_t seed) { return test::gaussian_matrix(rows, cols, seed); }
 
-// n_stim stimuli shown once per run, every run its own fold; decoded = signal * features + noise.
-struct Study {
-  Samples s;
-  Predictions p;
-  Study(int64_t n_stim, int64_t n_runs, int64_t d, float signal, uint64_t seed) {
-    s.subject = p.subject = "sub-01";
-    s.features = gaussian(n_stim, d, seed);
-    for (int64_t j = 0; j < n_stim; ++j) s.feature_ids.push_back("stim-" + std::to_string(j));
-    const MatrixF e = gaussian(n_stim * n_runs, d, seed + 1);
-    p.model = "ridge";
-    p.mode = "decode";
-    p.predictions.resize(n_stim * n_runs, d);
-    p.truth.resize(n_stim * n_runs, d);
-    for (int64_t i = 0; i < n_stim * n_runs; ++i) {
-      const int64_t j = i % n_stim;
-      p.stimulus.push_back(s.feature_ids[size_t(j)]);
-      p.run.push_back(int32_t(i / n_stim));
-      p.feature_row.push_back(int32_t(j));
-      p.truth.row(i) = s.features.row(j);
-      p.predictions.row(i) = signal * s.features.row(j) + e.row(i);
-    }
-    p.fold = p.run;
-  }
-};
 
 const retrieve::Metric& metric(const retrieve::RetrievalReport& r, const std::string& name) {
   for (const auto& m : r.metrics)
@@ -99,7 +76,7 @@ BOOST_AUTO_TEST_CASE(permutation_p_values_equal_a_direct_replay) {
 BOOST_AUTO_TEST_CASE(decoding_is_significant_with_signal_and_not_without) {
   retrieve::RetrieveConfig cfg;
   cfg.permutations = 400;
-  const Study signal(10, 4, 16, 1.0f, 31), noise(10, 4, 16, 0.0f, 31);
+  const test::DecodeStudy signal(10, 4, 16, 1.0f, 1.0f, 0.0f, 31), noise(10, 4, 16, 0.0f, 1.0f, 0.0f, 31);
   const auto r = retrieve::run_retrieval({signal.p, signal.s, {}, {}}, cfg, 2);
   BOOST_CHECK_CLOSE_FRACTION(metric(r, "pairwise_identification").p_permutation, 1.0 / 401, 1e-12);
   BOOST_CHECK_CLOSE_FRACTION(metric(r, "top1_all_forward").p_permutation, 1.0 / 401, 1e-12);
@@ -112,7 +89,7 @@ BOOST_AUTO_TEST_CASE(decoding_is_significant_with_signal_and_not_without) {
 }
 
 BOOST_AUTO_TEST_CASE(intervals_resample_runs_not_queries) {
-  const Study st(10, 4, 16, 0.5f, 41);
+  const test::DecodeStudy st(10, 4, 16, 0.5f, 1.0f, 0.0f, 41);
   retrieve::RetrieveConfig cfg;
   const auto r = retrieve::run_retrieval({st.p, st.s, {}, {}}, cfg, 5);
   BOOST_REQUIRE_EQUAL(r.query_unit.size(), 40u);
@@ -124,7 +101,7 @@ BOOST_AUTO_TEST_CASE(intervals_resample_runs_not_queries) {
   BOOST_CHECK_EQUAL(pw.ci_low, b.ci_low);
   BOOST_CHECK_EQUAL(pw.ci_high, b.ci_high);
   // Averaging all queries of a stimulus in one fold across its 4 runs: one unit, no interval.
-  Study one = st;
+  test::DecodeStudy one = st;
   for (auto& f : one.p.fold) f = 0;
   cfg.average_repeats = true;
   const auto r1 = retrieve::run_retrieval({one.p, one.s, {}, {}}, cfg, 5);

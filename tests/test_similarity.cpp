@@ -10,6 +10,7 @@
 #include "pipeline/eval/similarity.h"
 #include "pipeline/eval/training_rows.h"
 #include "pipeline/models/cv.h"
+#include "tests/decode_study.h"
 #include "tests/test_util.h"
 
 using namespace v2c;
@@ -18,32 +19,6 @@ namespace {
 
 MatrixF gaussian(int64_t rows, int64_t cols, uint64_t seed) { return test::gaussian_matrix(rows, cols, seed); }
 
-// Samples and decode-mode predictions of one subject: stimulus j of n_stim shown once per run,
-// every run its own outer fold; decoded = mean_shift + features + noise.
-struct Study {
-  Samples s;
-  Predictions p;
-  Study(int64_t n_stim, int64_t n_runs, int64_t d, float noise, float mean_shift, uint64_t seed) {
-    s.subject = p.subject = "sub-01";
-    s.features = gaussian(n_stim, d, seed);
-    for (int64_t j = 0; j < n_stim; ++j) s.feature_ids.push_back("stim-" + std::to_string(j));
-    const MatrixF e = gaussian(n_stim * n_runs, d, seed + 1);
-    p.model = "ridge";
-    p.mode = "decode";
-    p.predictions.resize(n_stim * n_runs, d);
-    p.truth.resize(n_stim * n_runs, d);
-    for (int64_t i = 0; i < n_stim * n_runs; ++i) {
-      const int64_t j = i % n_stim;
-      p.stimulus.push_back(s.feature_ids[size_t(j)]);
-      p.run.push_back(int32_t(i / n_stim));
-      p.feature_row.push_back(int32_t(j));
-      p.truth.row(i) = s.features.row(j);
-      p.predictions.row(i) = s.features.row(j) + noise * e.row(i);
-      p.predictions.row(i).array() += mean_shift;
-    }
-    p.fold = p.run;
-  }
-};
 
 double value(const retrieve::RetrievalReport& r, const std::string& name) {
   for (const auto& m : r.metrics)
@@ -62,7 +37,7 @@ double oracle_cosine(const Eigen::RowVectorXd& a, const Eigen::RowVectorXd& b) {
 BOOST_AUTO_TEST_SUITE(retrieval_similarity)
 
 BOOST_AUTO_TEST_CASE(pearson_and_training_mean_centring_equal_a_brute_force_oracle) {
-  const Study st(9, 3, 12, 1.2f, 0.4f, 7);
+  const test::DecodeStudy st(9, 3, 12, 1.0f, 1.2f, 0.4f, 7);
   for (const std::string measure : {"cosine", "pearson"})
     for (const std::string centre : {"none", "train_mean"}) {
       retrieve::RetrieveConfig cfg;
@@ -110,7 +85,7 @@ BOOST_AUTO_TEST_CASE(pearson_and_training_mean_centring_equal_a_brute_force_orac
 BOOST_AUTO_TEST_CASE(the_options_change_the_ranks) {
   // The transforms must reach the search: with a large shared offset in the predictions, raw
   // cosine and centred cosine rank differently.
-  const Study st(9, 3, 12, 0.8f, 3.0f, 8);
+  const test::DecodeStudy st(9, 3, 12, 1.0f, 0.8f, 3.0f, 8);
   retrieve::RetrieveConfig cfg;
   const auto raw = retrieve::run_retrieval({st.p, st.s, {}, {}}, cfg, 1);
   cfg.similarity = "pearson";
@@ -120,7 +95,7 @@ BOOST_AUTO_TEST_CASE(the_options_change_the_ranks) {
 }
 
 BOOST_AUTO_TEST_CASE(repeats_are_averaged_within_one_fold_only) {
-  Study st(6, 4, 8, 1.0f, 0.0f, 9);
+  test::DecodeStudy st(6, 4, 8, 1.0f, 1.0f, 0.0f, 9);
   retrieve::RetrieveConfig cfg;
   cfg.average_repeats = true;
   // Every run its own fold: no two presentations share a fold, 24 queries.
@@ -136,7 +111,7 @@ BOOST_AUTO_TEST_CASE(repeats_are_averaged_within_one_fold_only) {
 BOOST_AUTO_TEST_CASE(top1_all_counts_ties_as_failures) {
   // Stimuli 0 and 1 have the same vector: every query of either ties with the other, whatever
   // the candidate order, so neither can be top-1; pairwise identification agrees.
-  Study st(5, 2, 8, 0.05f, 0.0f, 10);
+  test::DecodeStudy st(5, 2, 8, 1.0f, 0.05f, 0.0f, 10);
   st.s.features.row(1) = st.s.features.row(0);
   for (int64_t i = 0; i < st.p.truth.rows(); ++i) st.p.truth.row(i) = st.s.features.row(i % 5);
   retrieve::RetrieveConfig cfg;
