@@ -10,6 +10,7 @@
 #include "pipeline/core/log.h"
 #include "pipeline/eval/label_permutation.h"
 #include "pipeline/eval/retrieval.h"
+#include "pipeline/eval/seen_split.h"
 #include "pipeline/eval/similarity.h"
 #include "pipeline/eval/training_rows.h"
 #include "pipeline/eval/units.h"
@@ -107,6 +108,63 @@ void permutation_p_values(const MatrixF& queries, const MatrixF& candidates, con
   r.permutations = pv.n_perm;
 }
 
+// Gallery and category candidates split by what the query's fold trained on (eval/seen_split.h):
+// top1_seen_forward and top1_unseen_forward, each with the mean of its queries' own chance levels.
+void seen_split_metrics(const RetrieveInputs& in, const RetrieveConfig& cfg, const MatrixF& queries,
+                        const MatrixF& candidates, const std::vector<int64_t>& truth, const std::vector<Group>& groups,
+                        const std::vector<Query>& units, uint64_t seed, RetrievalReport& r) {
+  const Predictions& p = in.predictions;
+  const Samples& s = in.samples;
+  const int64_t N = candidates.rows(), nq = queries.rows();
+  std::unordered_map<std::string, int64_t> candidate_of;
+  for (size_t j = 0; j < r.candidate_ids.size(); ++j) candidate_of.emplace(r.candidate_ids[j], int64_t(j));
+  const eval::FoldTrainingRows train = eval::fold_training_rows(p.fold, p.run, p.train_fraction, p.fold_train);
+  std::vector<std::vector<char>> seen_in_fold(train.rows.size(), std::vector<char>(size_t(N), 0));
+  for (size_t f = 0; f < train.rows.size(); ++f)
+    for (int64_t i : train.rows[f]) {
+      std::string id;
+      if (cfg.candidates == "categories") {
+        const auto a = in.aliases.find(p.stimulus[size_t(i)]);
+        id = a != in.aliases.end() ? a->second : p.stimulus[size_t(i)];
+      } else if (p.feature_row[size_t(i)] >= 0 && p.feature_row[size_t(i)] < s.features.rows()) {
+        id = s.feature_ids[size_t(p.feature_row[size_t(i)])];
+      }
+      const auto c = candidate_of.find(id);
+      if (c != candidate_of.end()) seen_in_fold[f][size_t(c->second)] = 1;
+    }
+  std::vector<const std::vector<char>*> seen(static_cast<size_t>(nq));
+  for (int64_t u = 0; u < nq; ++u) seen[size_t(u)] = &seen_in_fold.at(size_t(units[size_t(u)].fold));
+  eval::SeenSplit all;
+  for (const Group& g : groups) {
+    MatrixF q = queries.middleRows(g.first, g.last - g.first), c = candidates;
+    sim::transform_rows(c, g.centre, sim::parse_measure(cfg.similarity));
+    const eval::SeenSplit part =
+        eval::seen_split_top1(q, c, {truth.begin() + g.first, truth.begin() + g.last},
+                              {seen.begin() + g.first, seen.begin() + g.last});
+    all.seen_hit.insert(all.seen_hit.end(), part.seen_hit.begin(), part.seen_hit.end());
+    all.unseen_hit.insert(all.unseen_hit.end(), part.unseen_hit.begin(), part.unseen_hit.end());
+    all.seen_others.insert(all.seen_others.end(), part.seen_others.begin(), part.seen_others.end());
+    all.unseen_others.insert(all.unseen_others.end(), part.unseen_others.begin(), part.unseen_others.end());
+  }
+  auto add = [&](const char* name, const std::vector<double>& hit, const std::vector<int64_t>& others, uint64_t s_) {
+    std::vector<double> value;
+    std::vector<int64_t> unit;
+    double chance = 0;
+    int64_t widest = 0;
+    for (int64_t u = 0; u < nq; ++u) {
+      if (std::isnan(hit[size_t(u)])) continue;
+      value.push_back(hit[size_t(u)]);
+      unit.push_back(r.query_unit[size_t(u)]);
+      chance += 1.0 / double(others[size_t(u)] + 1);
+      widest = std::max(widest, others[size_t(u)] + 1);
+    }
+    if (value.empty()) return;
+    r.metrics.push_back(summarize(name, value, chance / double(value.size()), widest, unit, cfg, s_));
+  };
+  add("top1_seen_forward", all.seen_hit, all.seen_others, seed);
+  add("top1_unseen_forward", all.unseen_hit, all.unseen_others, seed + 1);
+}
+
 // The evaluated samples grouped into queries, ordered by fold (stable).
 std::vector<Query> make_queries(const Predictions& p, const Samples& s, const RetrieveConfig& cfg) {
   const bool novel_only = cfg.queries == "novel";
@@ -175,7 +233,7 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
   const sim::Measure measure = sim::parse_measure(cfg.similarity);
   std::vector<Group> groups;
   if (cfg.centre == "train_mean") {
-    const eval::FoldTrainingRows train = eval::fold_training_rows(p.fold, p.run, p.train_fraction, {});
+    const eval::FoldTrainingRows train = eval::fold_training_rows(p.fold, p.run, p.train_fraction, p.fold_train);
     if (train.rebuilt)
       log::warn(
           "retrieve.centre = train_mean: the predictions record no training rows per fold; rebuilt as every row "
@@ -322,6 +380,7 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
   r.metrics.push_back(summarize("mean_rank", rank, (double(N) + 1) / 2, N, unit, cfg, seed + 6));
   if (cfg.permutations > 0 && N >= 2)
     permutation_p_values(queries, candidates, truth, groups, measure, unit, cfg, seed + 20, r);
+  if (cfg.candidates != "test") seen_split_metrics(in, cfg, queries, candidates, truth, groups, units, seed + 30, r);
 
   // Backward: stimulus -> decoded vector, one decoded vector per evaluated stimulus (the mean of
   // its transformed queries), the candidates being those decoded vectors only. A stimulus's
