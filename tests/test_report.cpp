@@ -15,6 +15,7 @@
 #include "pipeline/io/h5.h"
 #include "pipeline/io/nifti.h"
 #include "pipeline/io/predictions.h"
+#include "pipeline/io/timeseries.h"
 #include "pipeline/report/gather.h"
 #include "pipeline/report/png.h"
 #include "tests/test_util.h"
@@ -306,6 +307,33 @@ BOOST_AUTO_TEST_CASE(refuses_to_overwrite_and_bad_input) {
   const auto bad_key = test::run_stage(
       "report", {"--study", study.study(), "--out", study.dir.file("r3"), "--set", "report.map_slice=3"});
   BOOST_CHECK_EQUAL(bad_key.exit_code, int(ExitCode::usage));
+}
+
+BOOST_AUTO_TEST_CASE(inputs_beside_the_results_are_skipped_without_a_warning) {
+  PlantedStudy study(false);
+  fs::remove(study.newer_file);
+  // A subject's time series (the self-supervised stage's input), as a study keeps it under sub-*/.
+  TimeSeries ts;
+  ts.subject = "sub-01";
+  ts.ijk = decltype(ts.ijk)::Zero(2, 3);
+  ts.ijk(1, 0) = 1;
+  ts.xyz = MatrixD::Zero(2, 3);
+  ts.grid_dims = {2, 1, 1};
+  ts.mask_voxels = 2;
+  TimeSeriesRun run;
+  run.source = "run-1_bold.nii.gz";
+  run.tr_s = 2;
+  run.n_volumes = 3;
+  run.sample_row.assign(3, -1);
+  ts.runs.push_back(run);
+  ts.data.push_back(MatrixF::Ones(3, 2));
+  Provenance prov;
+  prov.stage = "test";
+  write_timeseries(study.dir.file("sub-01/timeseries.h5"), ts, prov, false);
+  const auto r = test::run_stage("report", {"--study", study.study(), "--out", study.out()});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  BOOST_CHECK_MESSAGE(r.output.find("timeseries.h5") == std::string::npos, "timeseries.h5 mentioned: " << r.output);
+  BOOST_CHECK_MESSAGE(r.output.find("warning") == std::string::npos, "a warning: " << r.output);
 }
 
 BOOST_AUTO_TEST_CASE(summary_interval_propagates_subject_intervals) {

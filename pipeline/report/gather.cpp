@@ -218,7 +218,10 @@ Study gather_study(const std::string& study_dir) {
   std::sort(h5_files.begin(), h5_files.end());
   std::sort(map_files.begin(), map_files.end());
 
-  static const std::set<std::string> quiet_kinds = {"samples", "features", "simulation_truth"};
+  // Inputs and models a study keeps beside its results (timeseries.h5 of the self-supervised stage,
+  // a held-out subject's pretrained encoder): not results, and not worth a warning.
+  static const std::set<std::string> quiet_kinds = {"samples", "features", "simulation_truth", "timeseries",
+                                                    "encoder_checkpoint"};
   for (const auto& f : h5_files) {
     const std::string path = f.string();
     try {
