@@ -58,20 +58,19 @@ const StageSpec spec{
 
 dist::Communicator* world = nullptr;
 
-// The held-out subjects' test stimuli, left out of every pretraining subject (or, with the
-// exclusion off, counted and warned about).
-void leave_out_heldout_test_stimuli(StageContext& ctx, const encoder::PretrainConfig& cfg,
-                                    encoder::SampleSource& source) {
+// The stimuli the held-out subjects' outer folds test (--heldout-samples with --heldout-folds);
+// none (and a warning) without them.
+study::TestStimuli heldout_test_stimuli(StageContext& ctx, const encoder::SampleSource& source) {
   const auto heldout = ctx.args.all("heldout-samples"), folds = ctx.args.all("heldout-folds");
   if (heldout.size() != folds.size())
     throw usage_error("give one --heldout-folds per --heldout-samples; found ", heldout.size(), " and ", folds.size());
+  study::TestStimuli tested;
   if (heldout.empty()) {
     log::warn(
         "no --heldout-samples: nothing is left out, so pretraining may train on stimuli a held-out subject "
         "is later tested on");
-    return;
+    return tested;
   }
-  study::TestStimuli tested;
   for (size_t h = 0; h < heldout.size(); ++h) {
     ctx.add_input(heldout[h]);
     ctx.add_input(folds[h]);
@@ -88,12 +87,26 @@ void leave_out_heldout_test_stimuli(StageContext& ctx, const encoder::PretrainCo
     for (int64_t i = 0; i < s.n_samples(); ++i) vectors.row(i) = s.features.row(s.feature_row[size_t(i)]);
     study::add_test_stimuli(s.stimulus, vectors, p.fold, tested);
   }
+  return tested;
+}
+
+// Pretraining subject k's samples that show one of `tested`, ascending.
+std::vector<int64_t> samples_showing(const encoder::SampleSource& source, size_t k, const study::TestStimuli& tested) {
+  const encoder::SubjectTable& t = source.subjects()[k];
+  std::vector<int64_t> all(size_t(t.n_samples()));
+  for (int64_t i = 0; i < t.n_samples(); ++i) all[size_t(i)] = i;
+  return study::rows_showing(t.stimulus, source.targets(k, all), tested);
+}
+
+// The held-out subjects' test stimuli, left out of every pretraining subject (or, with the
+// exclusion off, counted and warned about).
+void leave_out_heldout_test_stimuli(const encoder::PretrainConfig& cfg, encoder::SampleSource& source,
+                                    const study::TestStimuli& tested) {
+  if (tested.ids.empty()) return;
   int64_t showing = 0, total = 0;
   for (size_t k = 0; k < source.subjects().size(); ++k) {
     const encoder::SubjectTable& t = source.subjects()[k];
-    std::vector<int64_t> all(size_t(t.n_samples()));
-    for (int64_t i = 0; i < t.n_samples(); ++i) all[size_t(i)] = i;
-    const std::vector<int64_t> rows = study::rows_showing(t.stimulus, source.targets(k, all), tested);
+    const std::vector<int64_t> rows = samples_showing(source, k, tested);
     showing += int64_t(rows.size());
     total += t.n_samples();
     if (!cfg.exclude_test_stimuli) continue;
@@ -110,6 +123,33 @@ void leave_out_heldout_test_stimuli(StageContext& ctx, const encoder::PretrainCo
   else if (showing > 0)
     log::warn("pretrain.exclude_test_stimuli is off: ", showing, " of ", total, " pretraining samples show one of the ",
               tested.ids.size(), " stimuli the held-out subjects are tested on (a leak)");
+}
+
+// The self-supervised stage's share of the same guard: every time-series run with a volume that
+// entered a sample showing a tested stimulus is left out whole (the stage reads runs as sequences).
+void leave_out_heldout_test_runs(const encoder::PretrainConfig& cfg, const encoder::SampleSource& source,
+                                 const study::TestStimuli& tested, std::vector<TimeSeries>& series) {
+  if (tested.ids.empty() || !cfg.exclude_test_stimuli) return;
+  int64_t dropped = 0, total = 0;
+  for (TimeSeries& ts : series) {
+    total += ts.n_runs();
+    for (size_t k = 0; k < source.subjects().size(); ++k) {
+      if (source.subjects()[k].id != ts.subject) continue;
+      std::vector<std::vector<int32_t>> sample_row;
+      for (const TimeSeriesRun& r : ts.runs) sample_row.push_back(r.sample_row);
+      const std::vector<size_t> runs = study::runs_with_samples(sample_row, samples_showing(source, k, tested));
+      for (auto r = runs.rbegin(); r != runs.rend(); ++r) {
+        ts.runs.erase(ts.runs.begin() + std::ptrdiff_t(*r));
+        if (!ts.data.empty()) ts.data.erase(ts.data.begin() + std::ptrdiff_t(*r));
+      }
+      dropped += int64_t(runs.size());
+      if (ts.runs.empty())
+        throw input_error("pretraining subject ", ts.subject, ": every time-series run shows a stimulus the held-out "
+                          "subjects are tested on; nothing is left for the self-supervised stage");
+    }
+  }
+  log::info("self-supervised stage: left out ", dropped, " of ", total,
+            " time-series runs: they show a stimulus the held-out subjects are tested on");
 }
 
 void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
@@ -130,6 +170,7 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
     if (!ctx.args.has("timeseries")) throw usage_error("--ssl-out needs --timeseries FILE...");
     AtomicOutput{ssl_out, ctx.force};  // refuses an existing file before any work
   }
+  const study::TestStimuli tested = heldout_test_stimuli(ctx, subjects);
   if (ctx.args.has("timeseries")) {
     std::vector<TimeSeries> series;
     for (const auto& path : ctx.args.all("timeseries")) {
@@ -140,6 +181,7 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
           throw input_error("'", path, "' has ", series.back().n_voxels(), " voxels for ", s.id, "; its samples have ",
                             s.n_voxels, " (prepare both in one v2c-prepare call)");
     }
+    leave_out_heldout_test_runs(cfg, subjects, tested, series);
     adapters = encoder::ssl::pretrain_ssl(series, cfg, ctx.seed).adapters;
     if (!ssl_out.empty()) {
       encoder::ssl::write_self_supervised_encoder(subjects, cfg, adapters, ctx.seed, ssl_out, ctx.provenance,
@@ -154,7 +196,7 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
     log::info("self-supervised encoder (untrained backbone) -> ", ctx.out);
     return;
   }
-  leave_out_heldout_test_stimuli(ctx, cfg, subjects);
+  leave_out_heldout_test_stimuli(cfg, subjects, tested);
   encoder::pretrain(subjects, cfg, ctx.seed, ctx.out, ctx.provenance, ctx.force, ctx.args.has("resume"), world,
                     adapters);
   log::info("pretrained encoder -> ", ctx.out);

@@ -10,7 +10,9 @@
 
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
+#include "pipeline/io/timeseries.h"
 #include "pipeline/models/encoder/checkpoint.h"
+#include "pipeline/models/encoder/ssl/pretrain_ssl.h"
 #include "pipeline/study/test_stimuli.h"
 #include "tests/test_util.h"
 
@@ -178,6 +180,59 @@ BOOST_AUTO_TEST_CASE(pretraining_refuses_when_every_stimulus_is_tested) {
       test::run_stage("pretrain", {"--samples", st.samples(1), "--heldout-samples", st.samples(2), "--heldout-folds",
                                    folds, "--set", "pretrain.epochs=1", "--quiet", "--out", out}),
       3, out, {"sub-01", "nothing is left to pretrain on"});
+}
+
+// The self-supervised stage gets the same guard: a pretraining subject's time-series run that shows
+// a stimulus the held-out subject is tested on (here each subject's test run: the novel stimuli are
+// shared) never reaches it. The stage's adapter equals the self-supervised stage run directly on
+// the subject's series without that run; with the exclusion off, on the whole series.
+BOOST_AUTO_TEST_CASE(self_supervised_stage_leaves_out_runs_showing_tested_stimuli) {
+  test::TempDir dir("v2c-fairness-ssl");
+  const std::string bids = dir.file("bids");
+  run_ok("simulate", {"--config",
+                      dir.write("sim.yaml",
+                                "simulate:\n  n_subjects: 2\n  n_categories: 2\n  train_per_category: 4\n"
+                                "  test_per_category: 1\n  feature_dim: 16\n  latent_dim: 4\n  hidden_dim: 8\n"
+                                "  grid_dims: [8, 8, 6]\n  train_runs: 2\n  test_runs: 1\n  test_repeats: 1\n"
+                                "  spontaneous_pct: 3\n  rest_runs: 1\n  rest_run_s: 60\n"),
+                      "--out", bids, "--quiet"});
+  auto file = [&](int s, const std::string& what) { return dir.file("sub-0" + std::to_string(s) + what); };
+  for (int s = 1; s <= 2; ++s)
+    run_ok("prepare", {"--bids", bids, "--subject", "sub-0" + std::to_string(s), "--features",
+                       bids + "/stimuli/features.h5", "--out", file(s, ".h5"), "--timeseries", file(s, "-ts.h5"),
+                       "--quiet"});
+  const std::string folds = file(2, "-ridge.h5");  // sub-02 tested on its test run (run 2)
+  run_ok("ridge", {"--samples", file(2, ".h5"), "--set", "ridge.outer=explicit", "--set",
+                   "ridge.explicit_folds=[\"2\"]", "--set", "ridge.alphas=[1,100]", "--quiet", "--out", folds});
+  encoder::PretrainConfig cfg;
+  cfg.model.latent = 16;
+  cfg.ssl.window = 4;
+  cfg.ssl.steps = 40;
+  cfg.ssl.eval_every = 10;
+  auto stage_adapter = [&](const std::string& exclude) {
+    const std::string out = dir.file("ssl-" + exclude + ".h5");
+    run_ok("pretrain", {"--samples", file(1, ".h5"), "--timeseries", file(1, "-ts.h5"), "--heldout-samples",
+                        file(2, ".h5"), "--heldout-folds", folds, "--threads", "1", "--quiet", "--out", out, "--set",
+                        "pretrain.supervised=false", "--set", "pretrain.exclude_test_stimuli=" + exclude, "--set",
+                        "pretrain.latent=16", "--set", "pretrain.ssl_window=4", "--set", "pretrain.ssl_steps=40",
+                        "--set", "pretrain.ssl_eval_every=10"});
+    encoder::Mat<float> W, b;
+    BOOST_REQUIRE(encoder::read_adapter(out, "sub-01", W, b));
+    return W;
+  };
+  TimeSeries whole = read_timeseries(file(1, "-ts.h5"));
+  BOOST_REQUIRE_EQUAL(whole.n_runs(), 4);  // 2 training runs, the test run, a rest run
+  BOOST_REQUIRE_EQUAL(whole.runs[2].samples_run, 2);
+  TimeSeries without_test = whole;
+  without_test.runs.erase(without_test.runs.begin() + 2);
+  without_test.data.erase(without_test.data.begin() + 2);
+  const encoder::Mat<float> expected = encoder::ssl::pretrain_ssl({without_test}, cfg, 1).adapters.at("sub-01").W;
+  const encoder::Mat<float> leaky = encoder::ssl::pretrain_ssl({whole}, cfg, 1).adapters.at("sub-01").W;
+  BOOST_REQUIRE(expected != leaky);  // the test run matters: the checks below can tell
+  const encoder::Mat<float> with = stage_adapter("true"), off = stage_adapter("false");
+  BOOST_CHECK_SMALL(double((with - expected).cwiseAbs().maxCoeff()), 1e-5);
+  BOOST_CHECK_SMALL(double((off - leaky).cwiseAbs().maxCoeff()), 1e-5);
+  BOOST_CHECK((study::runs_with_samples({{-1, 0, 1}, {2, 3}, {-1, -1}, {4}}, {1, 4}) == std::vector<size_t>{0, 3}));
 }
 
 // The same stimulus under two ids (two names aliased to one vector) is found by its vector.

@@ -1,5 +1,7 @@
 #include "pipeline/study/test_stimuli.h"
 
+#include <algorithm>
+
 #include "pipeline/core/error.h"
 
 namespace v2c::study {
@@ -37,6 +39,18 @@ std::vector<int64_t> rows_showing(const std::vector<std::string>& stimulus, cons
   for (size_t i = 0; i < stimulus.size(); ++i)
     if (t.ids.count(stimulus[i]) || t.vectors.count(bytes_of(vectors, int64_t(i)))) rows.push_back(int64_t(i));
   return rows;
+}
+
+std::vector<size_t> runs_with_samples(const std::vector<std::vector<int32_t>>& sample_row,
+                                      const std::vector<int64_t>& rows) {
+  std::vector<size_t> runs;
+  for (size_t r = 0; r < sample_row.size(); ++r)
+    for (int32_t row : sample_row[r])
+      if (row >= 0 && std::binary_search(rows.begin(), rows.end(), int64_t(row))) {
+        runs.push_back(r);
+        break;
+      }
+  return runs;
 }
 
 }  // namespace v2c::study

@@ -32,4 +32,9 @@ void add_test_stimuli(const std::vector<std::string>& stimulus, const MatrixF& v
 std::vector<int64_t> rows_showing(const std::vector<std::string>& stimulus, const MatrixF& vectors,
                                   const TestStimuli& t);
 
+// The runs (sample_row [n_runs] of [n_volumes]: the sample row each volume entered, -1 none) with
+// a volume in one of `rows` (ascending), ascending.
+std::vector<size_t> runs_with_samples(const std::vector<std::vector<int32_t>>& sample_row,
+                                      const std::vector<int64_t>& rows);
+
 }  // namespace v2c::study
