@@ -10,8 +10,11 @@
 #   bids/                            the simulated BIDS study (v2c-simulate; simulated studies only)
 #   sub-XX/samples.h5                one subject's samples (v2c-prepare)
 #   sub-XX/ridge-fF.h5               ridge decoding on a share F of the training runs (v2c-ridge)
-#   pretrain/encoder.h5              the shared encoder pretrained on the other subjects (v2c-pretrain)
-#   sub-XX/encoder-MODE-fF.h5        the encoder fine-tuned on a held-out subject (v2c-finetune)
+#   sub-XX/pretrained.h5             the shared encoder pretrained on every other subject, without the
+#                                    stimuli sub-XX's folds test (v2c-pretrain; leave-one-subject-out)
+#   sub-XX/encoder-MODE-fF.h5        that encoder fine-tuned on sub-XX on ridge's folds (v2c-finetune)
+#   sub-XX/pretrained-ssl*.h5        study.self_supervised: the same, its CLIP stage started by a
+#                                    self-supervised one on the other subjects' time series
 #   sub-XX/*.retrieval.h5            retrieval metrics of each predictions file (v2c-retrieve)
 #   report/index.html, results.csv   ridge vs the encoder (v2c-report)
 #
@@ -57,15 +60,16 @@ include $(PLAN)
 
 SAMPLES := $(foreach s,$(SUBJECTS),$(WORK)/$(s)/samples.h5)
 RIDGE   := $(foreach s,$(SUBJECTS),$(foreach f,$(FRACTIONS),$(WORK)/$(s)/ridge-f$(f).h5))
-ENCODER_SUBJECTS := $(if $(PRETRAIN_SUBJECTS),$(HELDOUT),$(SUBJECTS))
-MODES   := $(if $(PRETRAIN_SUBJECTS),adapter full,full)
-ENCODER := $(WORK)/pretrain/encoder.h5
+# Leave-one-subject-out: each held-out subject's encoders are pretrained on PRETRAIN_FOR_<subject>
+# (all the others) without the stimuli its folds test; a study of one subject has no pretraining.
+ENCODER_SUBJECTS := $(if $(strip $(HELDOUT)),$(HELDOUT),$(SUBJECTS))
+PRETRAINED_ON = $(strip $(PRETRAIN_FOR_$(1)))
+MODES_OF = $(if $(call PRETRAINED_ON,$(1)),adapter full,full)
 # study.self_supervised: a second encoder, its CLIP stage started by a self-supervised one
-SSL_ENCODER := $(WORK)/pretrain/encoder-ssl.h5
-SSL_ONLY_ENCODER := $(WORK)/pretrain/encoder-ssl-only.h5
-FINETUNED_MODELS := $(MODES:%=encoder-%) \
-  $(if $(and $(SELF_SUPERVISED),$(PRETRAIN_SUBJECTS)),$(MODES:%=encoder-ssl-%) encoder-ssl-only-full)
-FINETUNED := $(if $(call HAVE,finetune),$(foreach s,$(ENCODER_SUBJECTS),$(foreach m,$(FINETUNED_MODELS),\
+SSL_MODELS_OF = $(if $(and $(SELF_SUPERVISED),$(call PRETRAINED_ON,$(1))),\
+  encoder-ssl-adapter encoder-ssl-full encoder-ssl-only-full)
+MODELS_OF = $(foreach m,$(call MODES_OF,$(1)),encoder-$(m)) $(call SSL_MODELS_OF,$(1))
+FINETUNED := $(if $(call HAVE,finetune),$(foreach s,$(ENCODER_SUBJECTS),$(foreach m,$(call MODELS_OF,$(s)),\
                $(foreach f,$(FRACTIONS),$(WORK)/$(s)/$(m)-f$(f).h5))))
 PREDICTIONS := $(RIDGE) $(FINETUNED)
 RETRIEVAL := $(if $(call HAVE,retrieve),$(PREDICTIONS:.h5=.retrieval.h5))
@@ -91,47 +95,39 @@ $(WORK)/%/ridge-f$(1).h5: $(WORK)/%/samples.h5 $(CONFIG) $(V2C)/v2c-ridge
 endef
 $(foreach f,$(FRACTIONS),$(eval $(call ridge_rule,$(f))))
 
-# The held-out subjects' test rows (any fraction's ridge output: they do not depend on it) name the
-# stimuli pretraining leaves out.
-HELDOUT_FOLDS := $(foreach h,$(HELDOUT),$(WORK)/$(h)/ridge-f$(lastword $(FRACTIONS)).h5)
-$(ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(HELDOUT_FOLDS) $(CONFIG) $(V2C)/v2c-pretrain
-	@mkdir -p $(@D)
-	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) \
-	  $(foreach h,$(HELDOUT),--heldout-samples $(WORK)/$(h)/samples.h5 --heldout-folds $(WORK)/$(h)/ridge-f$(lastword $(FRACTIONS)).h5) --out $@
+# The held-out subject's test rows (any fraction's ridge output: they do not depend on it) name the
+# stimuli its pretraining leaves out.
+HELDOUT_FOLDS := ridge-f$(lastword $(FRACTIONS)).h5
+OTHERS_SAMPLES = $(foreach s,$(PRETRAIN_FOR_$(1)),$(WORK)/$(s)/samples.h5)
+HELDOUT_ARGS = --heldout-samples $(WORK)/$(1)/samples.h5 --heldout-folds $(WORK)/$(1)/$(HELDOUT_FOLDS)
+$(WORK)/%/pretrained.h5: $(WORK)/%/samples.h5 $(WORK)/%/$(HELDOUT_FOLDS) $$(call OTHERS_SAMPLES,$$*) \
+                         $(CONFIG) $(V2C)/v2c-pretrain
+	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(call OTHERS_SAMPLES,$*) \
+	  $(call HELDOUT_ARGS,$*) --out $@
 
-$(SSL_ENCODER): $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5 $(WORK)/$(s)/timeseries.h5) $(HELDOUT_FOLDS) \
-                $(CONFIG) $(V2C)/v2c-pretrain
-	@mkdir -p $(@D)
-	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) \
-	  $(foreach h,$(HELDOUT),--heldout-samples $(WORK)/$(h)/samples.h5 --heldout-folds $(WORK)/$(h)/ridge-f$(lastword $(FRACTIONS)).h5) \
-	  --timeseries $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/timeseries.h5) --ssl-out $(SSL_ONLY_ENCODER) --out $@
+# The self-supervised stage sees the other subjects' time series only, without the runs that show a
+# stimulus the held-out subject is tested on (v2c-pretrain leaves them out).
+$(WORK)/%/pretrained-ssl.h5: $(WORK)/%/samples.h5 $(WORK)/%/$(HELDOUT_FOLDS) $$(call OTHERS_SAMPLES,$$*) \
+                             $$(foreach s,$$(PRETRAIN_FOR_$$*),$(WORK)/$$(s)/timeseries.h5) $(CONFIG) $(V2C)/v2c-pretrain
+	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(call OTHERS_SAMPLES,$*) $(call HELDOUT_ARGS,$*) \
+	  --timeseries $(foreach s,$(PRETRAIN_FOR_$*),$(WORK)/$(s)/timeseries.h5) \
+	  --ssl-out $(WORK)/$*/pretrained-ssl-only.h5 --out $@
 # the same call's self-supervised stage alone (untrained backbone): fine-tuned in full mode only
-$(SSL_ONLY_ENCODER): $(SSL_ENCODER) ;
+$(WORK)/%/pretrained-ssl-only.h5: $(WORK)/%/pretrained-ssl.h5 ;
 
 # The one fold definition: the training rows of ridge at the same fraction (ridge-fF.h5).
+# $(1): fraction, $(2): finetune.mode, $(3): model name, $(4): the held-out subject's checkpoint
 define finetune_rule
-$(WORK)/%/encoder-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $(if $(PRETRAIN_SUBJECTS),$(ENCODER) \
-                                 $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5)) \
-                                 $(CONFIG) $(V2C)/v2c-finetune
+$(WORK)/%/$(3)-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 \
+    $$$$(if $$$$(PRETRAIN_FOR_$$$$*),$(WORK)/$$$$*/$(4) $$$$(call OTHERS_SAMPLES,$$$$*)) $(CONFIG) $(V2C)/v2c-finetune
 	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< \
-	  $(if $(PRETRAIN_SUBJECTS),--pretrained $(ENCODER) --reference $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5)) \
-	  --folds-from $(WORK)/$$*/ridge-f$(1).h5 --set finetune.mode=$(2) --out $$@
+	  $$(if $$(PRETRAIN_FOR_$$*),--pretrained $(WORK)/$$*/$(4) --reference $$(call OTHERS_SAMPLES,$$*)) \
+	  --folds-from $(WORK)/$$*/ridge-f$(1).h5 --set finetune.mode=$(2) $(if $(5),--model $(3)-$(2)) --out $$@
 endef
-$(foreach f,$(FRACTIONS),$(foreach m,$(MODES),$(eval $(call finetune_rule,$(f),$(m)))))
-
-# The self-supervised encoder's, under the same folds (pretraining subjects only: the fine-tuned
-# subject's time series is not used).
-# $(3): the model name, $(4): its checkpoint
-define finetune_ssl_rule
-$(WORK)/%/$(3)-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $(4) \
-                              $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) $(CONFIG) $(V2C)/v2c-finetune
-	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< --pretrained $(4) \
-	  --reference $(foreach s,$(PRETRAIN_SUBJECTS),$(WORK)/$(s)/samples.h5) --folds-from $(WORK)/$$*/ridge-f$(1).h5 \
-	  --set finetune.mode=$(2) --model $(3)-$(2) --out $$@
-endef
-$(if $(and $(SELF_SUPERVISED),$(PRETRAIN_SUBJECTS)),$(foreach f,$(FRACTIONS),\
-  $(foreach m,$(MODES),$(eval $(call finetune_ssl_rule,$(f),$(m),encoder-ssl,$(SSL_ENCODER)))) \
-  $(eval $(call finetune_ssl_rule,$(f),full,encoder-ssl-only,$(SSL_ONLY_ENCODER)))))
+$(foreach f,$(FRACTIONS),$(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder,pretrained.h5))))
+$(if $(SELF_SUPERVISED),$(foreach f,$(FRACTIONS),\
+  $(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder-ssl,pretrained-ssl.h5,named))) \
+  $(eval $(call finetune_rule,$(f),full,encoder-ssl-only,pretrained-ssl-only.h5,named))))
 
 $(WORK)/%.retrieval.h5: $(WORK)/%.h5 $(WORK)/$$(dir $$*)samples.h5 $(CONFIG) $(V2C)/v2c-retrieve
 	$(LAUNCH) $(V2C)/v2c-retrieve $(STAGE_FLAGS) --predictions $< --samples $(WORK)/$(dir $*)samples.h5 --out $@

@@ -1,6 +1,8 @@
-// v2c-plan: a study config -> make variables for pipeline.mk (subjects, held-out subjects,
-// learning-curve fractions, each subject's v2c-prepare arguments).
+// v2c-plan: a study config -> make variables for pipeline.mk (subjects, held-out subjects and the
+// subjects each one's encoder is pretrained on, learning-curve fractions, each subject's
+// v2c-prepare arguments).
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "pipeline/core/format.h"
@@ -19,8 +21,11 @@ const StageSpec spec{
     .summary = "turn a study config into make variables for the pipeline (work/<study>/plan.mk)",
     .description =
         "Reads the config's `study` section (and simulate.n_subjects for simulated studies) and writes the subjects, "
-        "the subjects held out of pretraining, the learning-curve fractions and each subject's v2c-prepare "
-        "arguments as make variables. pipeline.mk includes the result; nothing else reads it.",
+        "the held-out subjects (every subject in turn by default: leave-one-subject-out) with the subjects each "
+        "one's encoder is pretrained on (all the others), the learning-curve fractions and each subject's "
+        "v2c-prepare arguments as make variables. Each held-out subject gets its own pretraining, which leaves out "
+        "every stimulus its outer folds test (v2c-pretrain --heldout-samples/--heldout-folds). pipeline.mk "
+        "includes the result; nothing else reads it.",
     .options = {{"bids-dir", "DIR", "where a simulated study's BIDS tree lives (work/<study>/bids)", false, true, ""}},
     .output_help = "make fragment to write",
     .config_section = "study",
@@ -87,10 +92,15 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
     }
   }
   std::vector<std::string> heldout = cfg.heldout;
-  if (heldout.empty() && subjects.size() > 1) heldout = {subjects.back()};
-  std::vector<std::string> pretrain;
-  for (const auto& s : subjects)
-    if (std::find(heldout.begin(), heldout.end(), s) == heldout.end()) pretrain.push_back(s);
+  if (heldout.empty() && subjects.size() > 1) heldout = subjects;  // leave-one-subject-out
+  for (const auto& h : heldout)
+    if (std::find(subjects.begin(), subjects.end(), h) == subjects.end())
+      throw usage_error("config field 'study.heldout' names ", h, ", which is not one of the study's ",
+                        subjects.size(), " subjects");
+  std::map<std::string, std::vector<std::string>> pretrain_for;  // held-out subject -> everyone else
+  for (const auto& h : heldout)
+    for (const auto& s : subjects)
+      if (s != h) pretrain_for[h].push_back(s);
 
   AtomicOutput out(ctx.out, ctx.force);
   std::ostringstream mk;
@@ -102,7 +112,7 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
   mk << "# written by v2c-plan from the study config; do not edit\n";
   mk << "SUBJECTS := " << list(subjects) << "\n";
   mk << "HELDOUT := " << list(heldout) << "\n";
-  mk << "PRETRAIN_SUBJECTS := " << list(pretrain) << "\n";
+  for (const auto& [h, others] : pretrain_for) mk << "PRETRAIN_FOR_" << h << " := " << list(others) << "\n";
   mk << "FRACTIONS :=";
   for (double f : cfg.train_fractions) mk << " " << shortest_decimal(f);  // exact: 0.125 stays 0.125
   mk << "\nSTUDY_SOURCE := " << cfg.source << "\n";

@@ -339,14 +339,18 @@ BOOST_AUTO_TEST_CASE(plan_gets_the_documented_defaults) {
     BOOST_CHECK((c.train_fractions == std::vector<double>{0.25, 0.5, 1.0}));
   });
   // What v2c-plan makes of an empty config: the simulated study's subjects (simulate.n_subjects'
-  // default), the last one held out, the fractions as given.
+  // default), each held out in turn (leave-one-subject-out) with the others pretrained on, the
+  // fractions as given.
   test::TempDir dir("v2c-defaults-plan");
   const auto r = test::run_stage("plan", {"--config", dir.write("empty.yaml", ""), "--bids-dir", dir.file("bids"),
                                           "--out", dir.file("plan.mk"), "--quiet"});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   const std::string mk = test::read_text_file(dir.file("plan.mk"));
   for (const char* line : {"SUBJECTS := sub-01 sub-02 sub-03 sub-04 sub-05 sub-06 sub-07 sub-08\n",
-                           "HELDOUT := sub-08\n", "FRACTIONS := 0.25 0.5 1\n", "STUDY_SOURCE := simulate\n"})
+                           "HELDOUT := sub-01 sub-02 sub-03 sub-04 sub-05 sub-06 sub-07 sub-08\n",
+                           "PRETRAIN_FOR_sub-01 := sub-02 sub-03 sub-04 sub-05 sub-06 sub-07 sub-08\n",
+                           "PRETRAIN_FOR_sub-08 := sub-01 sub-02 sub-03 sub-04 sub-05 sub-06 sub-07\n",
+                           "FRACTIONS := 0.25 0.5 1\n", "STUDY_SOURCE := simulate\n"})
     BOOST_CHECK_MESSAGE(mk.find(line) != std::string::npos, "plan.mk lacks '" << line << "':\n" << mk);
   BOOST_CHECK(mk.find("--task sim ") != std::string::npos);
 }

@@ -70,6 +70,11 @@ BOOST_AUTO_TEST_CASE(unknown_keys_and_bad_values_are_usage_errors_naming_the_key
     test::TempDir dir("v2c-plan");
     check_refused(run_plan(dir, "study:\n  train_fractions: [0.5\n"), dir, {"not valid YAML"});
   }
+  {
+    test::TempDir dir("v2c-plan");
+    check_refused(run_plan(dir, "study:\n  heldout: [sub-09]\nsimulate:\n  n_subjects: 3\n"), dir,
+                  {"study.heldout", "sub-09", "3 subjects"});
+  }
 }
 
 BOOST_AUTO_TEST_CASE(fractions_reach_ridge_exactly) {
@@ -83,7 +88,8 @@ BOOST_AUTO_TEST_CASE(fractions_reach_ridge_exactly) {
   const std::vector<std::string> words = make_words(mk, "FRACTIONS");
   BOOST_CHECK((words == std::vector<std::string>{"0.125", "0.1", "0.3333333333333333", "0.5", "1"}));
   BOOST_CHECK((make_words(mk, "SUBJECTS") == std::vector<std::string>{"sub-01", "sub-02", "sub-03"}));
-  BOOST_CHECK((make_words(mk, "HELDOUT") == std::vector<std::string>{"sub-03"}));
+  BOOST_CHECK((make_words(mk, "HELDOUT") == std::vector<std::string>{"sub-01", "sub-02", "sub-03"}));
+  BOOST_CHECK((make_words(mk, "PRETRAIN_FOR_sub-02") == std::vector<std::string>{"sub-01", "sub-03"}));
   // pipeline.mk runs v2c-ridge with --set ridge.train_fraction=<word>: the configured number arrives.
   BOOST_REQUIRE_EQUAL(words.size(), fractions.size());
   for (size_t i = 0; i < words.size(); ++i) {

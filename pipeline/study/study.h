@@ -1,5 +1,6 @@
 // The study a config describes, for the Makefile pipeline (pipeline.mk): where the data comes
-// from, which subjects, which are held out of pretraining, and the learning-curve fractions.
+// from, which subjects, which are held out (each one's encoder pretrained on all the others,
+// without the stimuli its folds test), and the learning-curve fractions.
 // v2c-plan turns it into make variables (work/<study>/plan.mk).
 #pragma once
 
@@ -34,9 +35,10 @@ struct StudyConfig {
     s.field("bids_root", bids_root, "source bids: the BIDS root");
     s.field("task", task, "BIDS task label of the runs");
     s.field("subjects", subjects, "source bids: subject ids (sub-XX); simulate: sub-01.. from simulate.n_subjects");
-    s.field(
-        "heldout", heldout,
-        "subjects left out of pretraining and fine-tuned instead (default: the last subject; none with one subject)");
+    s.field("heldout", heldout,
+            "subjects the encoder is fine-tuned on, each after a pretraining on all the other subjects that leaves out "
+            "the stimuli its folds test (default: every subject in turn, leave-one-subject-out; none with one "
+            "subject)");
     s.field("train_fractions", train_fractions, "learning curve: shares of each fold's training runs")
         .check(
             [](const std::vector<double>& v) {
