@@ -6,6 +6,7 @@
 #include "pipeline/io/samples.h"
 #include "pipeline/math/metrics.h"
 #include "pipeline/models/encoder/checkpoint.h"
+#include "pipeline/models/encoder/ssl/new_subject.h"
 
 using namespace v2c;
 
@@ -30,6 +31,11 @@ const StageSpec spec{
                  false, true, "", OptionRole::input},
                 {"reference", "FILE", "samples.h5 of pretraining subjects, for the ridge start of the new adapter",
                  true, false, "", OptionRole::input},
+                {"timeseries", "FILE",
+                 "the subject's timeseries.h5 (finetune.adapter_init: ssl): its adapter is first fitted "
+                 "self-supervised on the volumes of each fold's training and unlabelled runs, never its test runs "
+                 "(unless finetune.ssl_transductive)",
+                 false, false, "", OptionRole::input},
                 {"model", "NAME",
                  "the model's name in the output and the report (default: encoder-<mode>, "
                  "encoder-scratch without --pretrained)",
@@ -53,7 +59,28 @@ void run(StageContext& ctx, encoder::FinetuneConfig& cfg) {
     ctx.add_input(r);
     refs.push_back(read_samples(r));
   }
-  Predictions p = encoder::finetune(s, pretrained, cfg, folds, ctx.seed, refs);
+  std::unique_ptr<TimeSeriesReader> series;
+  std::unique_ptr<encoder::ssl::SubjectRunPicker> picker;
+  encoder::ssl::TemporalSnapshot temporal;
+  encoder::SslAdapterFit ssl_fit;
+  if (ctx.args.has("timeseries") != (cfg.adapter_init == "ssl"))
+    throw usage_error("finetune.adapter_init = ", cfg.adapter_init,
+                      cfg.adapter_init == "ssl" ? " needs the subject's time series (--timeseries)"
+                                                : ": --timeseries is used only with finetune.adapter_init = ssl");
+  if (ctx.args.has("timeseries")) {
+    if (pretrained.empty()) throw usage_error("--timeseries needs --pretrained (its self-supervised temporal model)");
+    ctx.add_input(ctx.args.one("timeseries"));
+    series = std::make_unique<TimeSeriesReader>(ctx.args.one("timeseries"));
+    temporal = encoder::read_temporal_model(pretrained);
+    encoder::ssl::check_new_subject(temporal, encoder::read_architecture(pretrained), *series, s, pretrained);
+    if (cfg.ssl_transductive)
+      log::warn("finetune.ssl_transductive: the adapter's self-supervised fit reads the test runs' volumes too");
+    picker = std::make_unique<encoder::ssl::SubjectRunPicker>(*series, cfg.ssl_transductive);
+    ssl_fit = [&](const std::set<int32_t>& excluded, uint64_t seed) {
+      return encoder::ssl::fit_new_subject(temporal, cfg.ssl, s.subject, picker->runs_except(excluded), seed).adapter;
+    };
+  }
+  Predictions p = encoder::finetune(s, pretrained, cfg, folds, ctx.seed, refs, ssl_fit);
   p.samples_path = samples_path;
   if (ctx.args.has("model")) p.model = ctx.args.one("model");
   write_predictions(ctx.out, p, ctx.provenance, ctx.force);

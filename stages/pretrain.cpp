@@ -165,7 +165,7 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
   }
   for (const auto& path : ctx.args.all("samples")) ctx.add_input(path);
   encoder::FileSource subjects(ctx.args.all("samples"));  // read in chunks while training
-  std::map<std::string, encoder::AdapterInit<float>> adapters;
+  encoder::ssl::SslPretrainResult ssl;  // empty without --timeseries
   const std::string ssl_out = ctx.args.one("ssl-out");
   if (!ssl_out.empty()) {
     if (!ctx.args.has("timeseries")) throw usage_error("--ssl-out needs --timeseries FILE...");
@@ -183,23 +183,22 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
                             s.n_voxels, " (prepare both in one v2c-prepare call)");
     }
     leave_out_heldout_test_runs(cfg, subjects, tested, series);
-    adapters = encoder::ssl::pretrain_ssl(series, cfg, ctx.seed).adapters;
+    ssl = encoder::ssl::pretrain_ssl(series, cfg, ctx.seed);
     if (!ssl_out.empty()) {
-      encoder::ssl::write_self_supervised_encoder(subjects, cfg, adapters, ctx.seed, ssl_out, ctx.provenance,
-                                                  ctx.force);
+      encoder::ssl::write_self_supervised_encoder(subjects, cfg, ssl, ctx.seed, ssl_out, ctx.provenance, ctx.force);
       log::info("self-supervised encoder (untrained backbone) -> ", ssl_out);
     }
   } else if (!cfg.supervised) {
     throw usage_error("pretrain.supervised: false trains only the self-supervised stage; give --timeseries FILE...");
   }
   if (!cfg.supervised) {
-    encoder::ssl::write_self_supervised_encoder(subjects, cfg, adapters, ctx.seed, ctx.out, ctx.provenance, ctx.force);
+    encoder::ssl::write_self_supervised_encoder(subjects, cfg, ssl, ctx.seed, ctx.out, ctx.provenance, ctx.force);
     log::info("self-supervised encoder (untrained backbone) -> ", ctx.out);
     return;
   }
   leave_out_heldout_test_stimuli(cfg, subjects, tested);
   encoder::pretrain(subjects, cfg, ctx.seed, ctx.out, ctx.provenance, ctx.force, ctx.args.has("resume"), world,
-                    adapters);
+                    ssl.adapters, ssl.temporal);
   log::info("pretrained encoder -> ", ctx.out);
 }
 

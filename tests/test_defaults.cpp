@@ -205,7 +205,10 @@ BOOST_AUTO_TEST_CASE(finetune_model_losses_and_adamw_get_the_documented_defaults
                           {"adapter_init", "ridge"},
                           {"lr_grid", "[0.001, 0.003, 0.01]"},
                           {"inner_val_runs", "1"},
-                          {"patience", "10"}});
+                          {"patience", "10"},
+                          {"ssl_steps", "300"},
+                          {"ssl_transductive", "false"}});
+    expect(l, "ssl_lr", "0.001", l.cfg.ssl.optimizer.lr);
     BOOST_CHECK((l.cfg.lr_grid == std::vector<double>{1e-3, 3e-3, 1e-2}));
     std::istringstream help(l.schema.help(0));  // the rate is tuned from lr_grid: `lr` is not a key
     for (std::string line; std::getline(help, line);) BOOST_CHECK_MESSAGE(line.rfind("lr (", 0) != 0, line);

@@ -1,12 +1,17 @@
 // v2c-pretrain's self-supervised stage (ssl/pretrain_ssl.h, --timeseries): which runs it may see
-// (pretrain.exclude_runs never), its adapters as the encoder's start, pretrain.supervised: false,
-// and the stage's refusals. Data: a small simulated study with a rest run, through v2c-simulate and
-// v2c-prepare --timeseries.
+// (pretrain.exclude_runs never), its adapters as the encoder's start, its temporal model in the
+// checkpoint, pretrain.supervised: false, and the stage's refusals; v2c-finetune's new-subject
+// adapter fitted self-supervised (ssl/new_subject.h, finetune.adapter_init: ssl), which never reads
+// a fold's test runs unless transductive. Data: a small simulated study with a rest run, through
+// v2c-simulate and v2c-prepare --timeseries.
 #include <boost/test/unit_test.hpp>
 
+#include "pipeline/io/h5.h"
+#include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/io/timeseries.h"
 #include "pipeline/models/encoder/checkpoint.h"
+#include "pipeline/models/encoder/ssl/new_subject.h"
 #include "pipeline/models/encoder/ssl/pretrain_ssl.h"
 #include "tests/test_util.h"
 
@@ -119,6 +124,109 @@ BOOST_AUTO_TEST_CASE(stage_starts_the_encoder_from_the_self_supervised_adapters)
   BOOST_CHECK(W2 == W);
   BOOST_REQUIRE(encoder::read_adapter(both, "sub-01", W2, b2));
   BOOST_CHECK(W2 != W);  // the CLIP stage trained it further
+
+  // The temporal model travels in all three checkpoints, as the self-supervised stage left it.
+  for (const std::string& path : {out, ssl_only, both}) {
+    const encoder::ssl::TemporalSnapshot t = encoder::read_temporal_model(path);
+    BOOST_REQUIRE_MESSAGE(t.present, path);
+    BOOST_CHECK_EQUAL(t.latent, 16);
+    BOOST_CHECK_EQUAL(t.objectives.window, 4);
+    BOOST_CHECK_EQUAL(t.objectives.model.temporal.n_layers, expected.temporal.objectives.model.temporal.n_layers);
+    BOOST_CHECK(t.objectives.next.residual == expected.temporal.objectives.next.residual);
+    BOOST_REQUIRE(t.names == expected.temporal.names);
+    BOOST_CHECK(std::find(t.names.begin(), t.names.end(), "temporal/layer0/attn/qkv/W") != t.names.end());
+    for (size_t k = 0; k < t.names.size(); ++k)
+      BOOST_CHECK_SMALL(double((t.values[k] - expected.temporal.values[k]).cwiseAbs().maxCoeff()), 1e-5);
+    BOOST_CHECK_NO_THROW(encoder::ssl::restore_shared(t));
+  }
+  // Without --timeseries there is none.
+  const std::string plain = s.dir.file("plain.h5");
+  args = pretrain_args(s, plain);
+  args.erase(args.begin() + 2, args.begin() + 4);  // --timeseries FILE
+  const test::StageRun r3 = test::run_stage("pretrain", args);
+  BOOST_REQUIRE_MESSAGE(r3.exit_code == 0, r3.output);
+  BOOST_CHECK(!encoder::read_temporal_model(plain).present);
+}
+
+// finetune.adapter_init: ssl. The study's test run (run 2) is fold 0's test run; the rest run
+// (run 3) has no samples. A planted change in the test run's volumes changes nothing, bit for bit;
+// one in a training run changes the predictions; transductive use reads the test run.
+BOOST_AUTO_TEST_CASE(new_subject_adapter_is_fitted_on_training_runs_only) {
+  SmallStudy s;
+  const std::string pretrained = s.dir.file("pretrained.h5"), folds = s.dir.file("ridge.h5");
+  std::vector<std::string> args = pretrain_args(s, pretrained);
+  args.insert(args.end(), {"--set", "pretrain.supervised=false"});
+  test::StageRun r = test::run_stage("pretrain", args);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  r = test::run_stage("ridge", {"--samples", s.samples, "--set", "ridge.outer=explicit", "--set",
+                                "ridge.explicit_folds=[\"2\"]", "--set", "ridge.alphas=[1,100]", "--quiet", "--out",
+                                folds});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  // The same time series with run `changed` replaced by noise.
+  const TimeSeries original = read_timeseries(s.series);
+  BOOST_REQUIRE_EQUAL(original.runs[2].samples_run, 2);
+  auto planted = [&](int64_t changed) {
+    TimeSeries ts = original;
+    ts.data[size_t(changed)] = test::gaussian_matrix(ts.data[size_t(changed)].rows(), ts.n_voxels(), 17);
+    const std::string path = s.dir.file(cat("ts-", changed, ".h5"));
+    write_timeseries(path, ts, Provenance{}, false);
+    return path;
+  };
+  auto finetune = [&](const std::string& series, const std::string& name, bool transductive = false) {
+    const std::string out = s.dir.file(name);
+    std::vector<std::string> a = {"--samples", s.samples, "--pretrained", pretrained, "--folds-from", folds,
+                                  "--timeseries", series, "--threads", "1", "--quiet", "--out", out,
+                                  "--set", "finetune.adapter_init=ssl", "--set", "finetune.mode=full",
+                                  "--set", "finetune.ssl_steps=20", "--set", "finetune.epochs=3",
+                                  "--set", "finetune.lr_grid=[0.003]", "--set", "finetune.batch_size=4"};
+    if (transductive) a.insert(a.end(), {"--set", "finetune.ssl_transductive=true"});
+    const test::StageRun run = test::run_stage("finetune", a);
+    BOOST_REQUIRE_MESSAGE(run.exit_code == 0, run.output);
+    return read_predictions(out).predictions;
+  };
+  const MatrixF base = finetune(s.series, "base.h5");
+  BOOST_REQUIRE(fold_test_rows(read_predictions(folds), 0).size() > 0);
+  const std::string test_changed = planted(2), train_changed = planted(0);
+  const MatrixF same = finetune(test_changed, "test-changed.h5");
+  BOOST_CHECK_MESSAGE(base.cwiseEqual(same).count() == base.size() - base.array().isNaN().count(),
+                      "a change in the test run's volumes changed the predictions");
+  BOOST_CHECK(!base.cwiseEqual(finetune(train_changed, "train-changed.h5")).all());
+  // Transductive: the test run's volumes are read, so the same change now shows.
+  const MatrixF t0 = finetune(s.series, "trans.h5", true), t1 = finetune(test_changed, "trans-changed.h5", true);
+  BOOST_CHECK(!t0.cwiseEqual(t1).all());
+  const h5::ArtifactReader trans(s.dir.file("trans.h5"), "predictions", kPredictionsFormatVersion);
+  BOOST_CHECK(trans.attr_string("/provenance", "config").find("ssl_transductive: true") != std::string::npos);
+
+  // The picker reads only the runs it hands out.
+  TimeSeriesReader reader(s.series);
+  encoder::ssl::SubjectRunPicker picker(reader, false);
+  BOOST_CHECK_EQUAL(picker.runs_except({2}).size(), 3u);
+  BOOST_CHECK_EQUAL(picker.runs_except({1, 2}).size(), 2u);
+  BOOST_CHECK((picker.runs_read() == std::vector<int64_t>{0, 1, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(new_subject_refusals) {
+  SmallStudy s;
+  const std::string plain = s.dir.file("plain.h5"), folds = s.dir.file("ridge.h5"), out = s.dir.file("out.h5");
+  std::vector<std::string> args = pretrain_args(s, plain);
+  args.erase(args.begin() + 2, args.begin() + 4);
+  test::StageRun r = test::run_stage("pretrain", args);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  r = test::run_stage("ridge", {"--samples", s.samples, "--set", "ridge.outer=explicit", "--set",
+                                "ridge.explicit_folds=[\"2\"]", "--set", "ridge.alphas=[1,100]", "--quiet", "--out",
+                                folds});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const std::vector<std::string> base = {"--samples", s.samples, "--pretrained", plain, "--folds-from", folds,
+                                         "--quiet", "--out", out};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return test::run_stage("finetune", a);
+  };
+  test::check_stage_failure(with({"--set", "finetune.adapter_init=ssl"}), 2, out, {"adapter_init = ssl", "--timeseries"});
+  test::check_stage_failure(with({"--timeseries", s.series}), 2, out, {"adapter_init = ridge", "only with"});
+  test::check_stage_failure(with({"--timeseries", s.series, "--set", "finetune.adapter_init=ssl"}), 3, out,
+                            {plain, "no self-supervised temporal model"});
 }
 
 BOOST_AUTO_TEST_CASE(stage_refusals) {

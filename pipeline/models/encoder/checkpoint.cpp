@@ -1,10 +1,12 @@
 #include "pipeline/models/encoder/checkpoint.h"
 
+#include <cmath>
 #include <vector>
 
 #include "pipeline/core/error.h"
 #include "pipeline/core/provenance.h"
 #include "pipeline/io/h5.h"
+#include "pipeline/models/encoder/ssl/masked.h"
 
 namespace v2c::encoder {
 
@@ -17,11 +19,31 @@ const char* scalar_name() {
   return sizeof(S) == 4 ? "float32" : "float64";
 }
 
+// Group /ssl: the temporal model's parameters (ssl/params/<name>, float32), their names in order
+// (ssl/param_names) and what it was trained with (attributes of /ssl).
+void write_temporal_model(h5::ArtifactWriter& w, const ssl::TemporalSnapshot& t) {
+  for (size_t k = 0; k < t.names.size(); ++k) w.write("ssl/params/" + t.names[k], t.values[k]);
+  w.write("ssl/param_names", t.names);
+  const ssl::SslTrainConfig& o = t.objectives;
+  w.attr("ssl", "latent", t.latent);
+  w.attr("ssl", "n_layers", int64_t(o.model.temporal.n_layers));
+  w.attr("ssl", "n_heads", int64_t(o.model.temporal.n_heads));
+  w.attr("ssl", "ff_mult", int64_t(o.model.temporal.ff_mult));
+  w.attr("ssl", "max_len", int64_t(o.model.temporal.max_len));
+  w.attr("ssl", "window", int64_t(o.window));
+  w.attr("ssl", "w_next_step", o.w_next_step);
+  w.attr("ssl", "w_masked", o.w_masked);
+  w.attr("ssl", "mask_kind", std::string(ssl::mask_kind_name(o.mask.kind)));
+  w.attr("ssl", "mask_ratio", o.mask.ratio);
+  w.attr("ssl", "next_all_positions", int64_t(o.next.all_positions));
+  w.attr("ssl", "next_residual", int64_t(o.next.residual));
+}
+
 }  // namespace
 
 template <class S>
 void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Provenance& prov, bool force,
-                     const StimulusRecord& stimuli) {
+                     const StimulusRecord& stimuli, const ssl::TemporalSnapshot& temporal) {
   with_context(cat("writing encoder checkpoint '", path, "'"), [&] {
     h5::ArtifactWriter w(path, kCheckpointKind, kCheckpointVersion, prov, force);
     const Encoder<S>& enc = tr.encoder();
@@ -62,6 +84,7 @@ void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Proven
       w.write("stimuli/train", stimuli.train);
       w.write("stimuli/validation", stimuli.validation);
     }
+    if (temporal.present) write_temporal_model(w, temporal);
     w.commit();
   });
 }
@@ -148,6 +171,44 @@ StimulusRecord read_stimulus_record(const std::string& path) {
   });
 }
 
+ssl::TemporalSnapshot read_temporal_model(const std::string& path) {
+  return with_context(cat("reading the self-supervised temporal model of encoder checkpoint '", path, "'"), [&] {
+    h5::ArtifactReader r(path, kCheckpointKind, kCheckpointVersion);
+    ssl::TemporalSnapshot t;
+    if (!r.has("ssl/param_names")) return t;
+    auto whole = [&](const char* name, int64_t lo) {
+      const double v = r.attr_double("ssl", name);
+      if (!(v >= double(lo) && v <= 1e9) || v != std::floor(v))
+        throw input_error("attribute ssl@", name, ": expected a whole number >= ", lo, ", found ", v);
+      return int64_t(v);
+    };
+    t.latent = whole("latent", 1);
+    ssl::SslTrainConfig& o = t.objectives;
+    o.model.temporal.n_layers = int(whole("n_layers", 0));
+    o.model.temporal.n_heads = int(whole("n_heads", 1));
+    o.model.temporal.ff_mult = int(whole("ff_mult", 1));
+    o.model.temporal.max_len = int(whole("max_len", 1));
+    o.window = int(whole("window", 2));
+    o.w_next_step = r.attr_double("ssl", "w_next_step");
+    o.w_masked = r.attr_double("ssl", "w_masked");
+    o.mask.kind = ssl::parse_mask_kind(r.attr_string("ssl", "mask_kind"));
+    o.mask.ratio = r.attr_double("ssl", "mask_ratio");
+    o.next.all_positions = whole("next_all_positions", 0) != 0;
+    o.next.residual = whole("next_residual", 0) != 0;
+    with_context("attributes of /ssl", [&] {
+      o.model.validate(t.latent);
+      o.validate();
+    });
+    t.names = r.read_strings("ssl/param_names");
+    for (const std::string& name : t.names) {
+      if (!r.has("ssl/params/" + name)) throw input_error("ssl/param_names lists '", name, "' but ssl/params/", name, " is absent");
+      t.values.push_back(r.read_matrix_f("ssl/params/" + name));
+    }
+    t.present = true;
+    return t;
+  });
+}
+
 EncoderConfig read_architecture(const std::string& path) {
   h5::ArtifactReader r(path, kCheckpointKind, kCheckpointVersion);
   EncoderConfig ec;
@@ -182,9 +243,9 @@ bool read_adapter(const std::string& path, const std::string& subject, Mat<float
 }
 
 template void save_checkpoint<float>(const std::string&, const Trainer<float>&, const Provenance&, bool,
-                                     const StimulusRecord&);
+                                     const StimulusRecord&, const ssl::TemporalSnapshot&);
 template void save_checkpoint<double>(const std::string&, const Trainer<double>&, const Provenance&, bool,
-                                      const StimulusRecord&);
+                                      const StimulusRecord&, const ssl::TemporalSnapshot&);
 template void load_checkpoint<float>(const std::string&, Trainer<float>&);
 template void load_checkpoint<double>(const std::string&, Trainer<double>&);
 

@@ -1,6 +1,7 @@
 // The encoder checkpoint: the only reader and writer of the HDF5 artifact "encoder_checkpoint",
 // version 1 (docs/formats.md): every parameter, AdamW moments and step counts, the trainer's step
-// and Rng state, and the architecture and schedule as root attributes.
+// and Rng state, the architecture and schedule as root attributes, and (group /ssl) the
+// self-supervised temporal model when one was trained.
 #pragma once
 
 #include <string>
@@ -9,6 +10,7 @@
 #include "pipeline/core/provenance.h"
 #include "pipeline/models/encoder/model.h"
 #include "pipeline/models/encoder/settings.h"
+#include "pipeline/models/encoder/ssl/snapshot.h"
 #include "pipeline/models/encoder/trainer.h"
 
 namespace v2c::encoder {
@@ -21,11 +23,14 @@ struct StimulusRecord {
 };
 
 // Writes every parameter (value, trainable flag, AdamW m/v/steps), the trainer's step and Rng
-// state, the configs, and the stimulus record when it is `recorded` (temp + rename; refuses to
-// overwrite unless force).
+// state, the configs, the stimulus record when it is `recorded` and the self-supervised temporal
+// model when it is `present` (temp + rename; refuses to overwrite unless force).
 template <class S>
 void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Provenance& prov, bool force,
-                     const StimulusRecord& stimuli = {});
+                     const StimulusRecord& stimuli = {}, const ssl::TemporalSnapshot& temporal = {});
+
+// The self-supervised temporal model of a checkpoint (present = false when it has none).
+ssl::TemporalSnapshot read_temporal_model(const std::string& path);
 
 // The stimulus record of a checkpoint (recorded = false when it has none).
 StimulusRecord read_stimulus_record(const std::string& path);

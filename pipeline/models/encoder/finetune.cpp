@@ -160,7 +160,10 @@ std::vector<cv::Fold> folds_of(const Samples& s, const Predictions& folds) {
 }
 
 Predictions finetune(const Samples& s, const std::string& pretrained, const FinetuneConfig& cfg,
-                     const Predictions& fold_file, uint64_t seed, const std::vector<Samples>& references) {
+                     const Predictions& fold_file, uint64_t seed, const std::vector<Samples>& references,
+                     const SslAdapterFit& ssl_adapter) {
+  V2C_ASSERT((cfg.adapter_init == "ssl") == bool(ssl_adapter), "finetune.adapter_init = ", cfg.adapter_init,
+             ssl_adapter ? " with" : " without", " a self-supervised adapter fit");
   const SubjectData d = subject_data(s);
   std::map<std::string, Eigen::RowVectorXf> latents;
   if (!pretrained.empty() && cfg.adapter_init == "ridge" && !references.empty())
@@ -200,10 +203,11 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
     if (fold.test.empty()) continue;
     // A fresh encoder for rows `train`: the pretrained backbone (if any) and a new adapter whose
     // ridge start sees those rows' stimuli only.
-    auto fresh = [&](const std::vector<int64_t>& train) {
+    // ssl_start: the self-supervised start fitted for these rows' runs (adapter_init ssl).
+    auto fresh = [&](const std::vector<int64_t>& train, const AdapterInit<float>& ssl_start) {
       auto enc = std::make_unique<Encoder<float>>(arch, seed + 7 * f);
       if (!pretrained.empty()) load_backbone(*enc, pretrained);
-      AdapterInit<float> init;
+      AdapterInit<float> init = ssl_start;
       if (!latents.empty() && !ridge_adapter(d, train, latents, init))
         log::warn("fold ", f, ": too few training runs with reference stimuli for a ridge start; random adapter");
       enc->add_subject(d.id, d.X.cols(), init, seed + 11 * f + 3);
@@ -221,11 +225,21 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
                         " training run(s); tuning fine-tuning needs more than "
                         "finetune.inner_val_runs = ",
                         cfg.inner_val_runs, " of them (the inner split)");
+    // adapter_init ssl: never the fold's test runs; the inner split's start never its validation runs.
+    AdapterInit<float> ssl_inner, ssl_outer;
+    if (ssl_adapter) {
+      std::set<int32_t> test_runs, inner_excluded;
+      for (int64_t r : fold.test) test_runs.insert(d.run[size_t(r)]);
+      inner_excluded = test_runs;
+      for (int64_t r : inner.validation) inner_excluded.insert(d.run[size_t(r)]);
+      ssl_inner = ssl_adapter(inner_excluded, seed + 13 * f + 5);
+      ssl_outer = ssl_adapter(test_runs, seed + 13 * f + 6);
+    }
     double best = -std::numeric_limits<double>::infinity();
     double best_lr = grid.front();
     int64_t best_epochs = cfg.epochs;
     for (size_t g = 0; g < grid.size(); ++g) {
-      auto enc = fresh(inner.train);
+      auto enc = fresh(inner.train, ssl_inner);
       const std::vector<double> scores =
           train_encoder(*enc, d, inner.train, inner.validation, cfg, grid[g], cfg.epochs, seed + f, false);
       for (size_t e = 0; e < scores.size(); ++e) {
@@ -235,7 +249,7 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
     }
     p.tuned_lr[f] = best_lr;
     p.tuned_epochs[f] = double(best_epochs);
-    auto enc = fresh(fold.train);
+    auto enc = fresh(fold.train, ssl_outer);
     train_encoder(*enc, d, fold.train, {}, cfg, best_lr, best_epochs, seed + f, true);
     const MF pred = predict(*enc, d.id, rows_of(d.X, fold.test));
     for (size_t i = 0; i < fold.test.size(); ++i) {

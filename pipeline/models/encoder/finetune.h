@@ -14,12 +14,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/models/cv.h"
+#include "pipeline/models/encoder/model.h"
 #include "pipeline/models/encoder/settings.h"
 
 namespace v2c::encoder {
@@ -36,7 +39,12 @@ std::vector<cv::Fold> folds_of(const Samples& subject, const Predictions& fold_f
 // with adapter_init "ridge" the new adapter starts as a ridge map from the subject's voxels to the
 // latent codes that the pretrained adapters give the same stimuli in those subjects (only the
 // fold's training stimuli are looked up, so no test stimulus informs the start).
+// ssl_adapter (adapter_init ssl): the new adapter's start fitted self-supervised on the subject's
+// volumes of every run but the samples.h5 runs it is given (ssl/new_subject.h); it is called with a
+// fold's test runs (its final fit) and with those plus the inner validation runs (the inner split's).
+using SslAdapterFit = std::function<AdapterInit<float>(const std::set<int32_t>& excluded_runs, uint64_t seed)>;
 Predictions finetune(const Samples& subject, const std::string& pretrained, const FinetuneConfig& cfg,
-                     const Predictions& fold_file, uint64_t seed, const std::vector<Samples>& references = {});
+                     const Predictions& fold_file, uint64_t seed, const std::vector<Samples>& references = {},
+                     const SslAdapterFit& ssl_adapter = {});
 
 }  // namespace v2c::encoder

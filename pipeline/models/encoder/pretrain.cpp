@@ -99,7 +99,7 @@ void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, ui
 
 void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, const std::string& out_path,
               const Provenance& prov, bool force, bool resume, dist::Communicator* comm_or_null,
-              const std::map<std::string, AdapterInit<float>>& adapter_init) {
+              const std::map<std::string, AdapterInit<float>>& adapter_init, const ssl::TemporalSnapshot& temporal) {
   dist::Communicator& comm = comm_or_null ? *comm_or_null : dist::serial();
   const bool writer = comm.rank() == 0;
   const std::vector<SubjectTable>& data = source.subjects();
@@ -282,7 +282,7 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
   if (!writer) return;
   // The output is the best validation model (the last one without validation runs).
   load_checkpoint(best, tr);
-  save_checkpoint(out_path, tr, prov, force, record);
+  save_checkpoint(out_path, tr, prov, force, record, temporal);
   std::error_code ec;
   for (const auto& p : {ckpt, state_path, best}) fs::remove(p, ec);
 }

@@ -28,6 +28,7 @@
 #include "pipeline/models/encoder/model.h"
 #include "pipeline/models/encoder/sample_source.h"
 #include "pipeline/models/encoder/settings.h"
+#include "pipeline/models/encoder/ssl/snapshot.h"
 
 namespace v2c::dist {
 class Communicator;
@@ -43,10 +44,12 @@ namespace v2c::encoder {
 // The samples stream through a shuffle buffer of pretrain.buffer_mib (stream_order.h): from their
 // files (FileSource) memory holds the buffer, the sample tables and the model, not the samples.
 // adapter_init: a subject's starting adapter (the self-supervised stage's, ssl/pretrain_ssl.h);
-// the others start at random.
+// the others start at random. temporal: that stage's temporal model, written into the output as it
+// is (present: checkpoint.h).
 void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, const std::string& out_path,
               const Provenance& prov, bool force, bool resume, dist::Communicator* comm = nullptr,
-              const std::map<std::string, AdapterInit<float>>& adapter_init = {});
+              const std::map<std::string, AdapterInit<float>>& adapter_init = {},
+              const ssl::TemporalSnapshot& temporal = {});
 // The same on samples in memory (MemorySource): the same batches, so bitwise the same weights.
 void pretrain(const std::vector<Samples>& subjects, const PretrainConfig& cfg, uint64_t seed,
               const std::string& out_path, const Provenance& prov, bool force, bool resume,

@@ -135,8 +135,17 @@ void FinetuneConfig::describe(config::Schema& s) {
       .one_of({"adapter", "full"});
   s.field("adapter_init", adapter_init,
           "new adapter's start: ridge (voxels -> the pretrained latents of the same training stimuli in the "
-          "--reference subjects; random when there are none) or random")
-      .one_of({"ridge", "random"});
+          "--reference subjects; random when there are none), random, or ssl (fitted self-supervised on the "
+          "subject's unlabelled volumes, --timeseries, against the pretrained temporal model; never the fold's test "
+          "runs unless finetune.ssl_transductive)")
+      .one_of({"ridge", "random", "ssl"});
+  s.field("ssl_steps", ssl.steps, "adapter_init ssl: optimisation steps of the new subject's self-supervised fit")
+      .range(int64_t(1), int64_t(100000000));
+  s.field("ssl_lr", ssl.optimizer.lr, "adapter_init ssl: peak learning rate of that fit (AdamW)")
+      .check([](const double& v) { return v > 0; }, "> 0");
+  s.field("ssl_transductive", ssl_transductive,
+          "adapter_init ssl: also fit on the volumes of the fold's test runs (transductive: their volumes, never "
+          "their labels); false: a fold's test runs are never read");
   s.field("lr_grid", lr_grid,
           "peak learning rates tried in each outer fold; the rate and the number of epochs (early stopping) with "
           "the best mean per-target correlation on the inner split are used to train on the fold's training rows")

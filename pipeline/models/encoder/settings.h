@@ -140,12 +140,17 @@ struct PretrainConfig : TrainSettings {
 
 struct FinetuneConfig : TrainSettings {
   std::string mode = "adapter";
-  std::string adapter_init = "ridge";
+  std::string adapter_init = "ridge";                // ridge | random | ssl (ssl/new_subject.h)
   std::vector<double> lr_grid = {1e-3, 3e-3, 1e-2};  // peak learning rates tried by the inner split
   int inner_val_runs = 1;                            // last training runs of a fold that validate
   int patience = 10;                                 // epochs without a better inner score before stopping
+  ssl::SslTrainConfig ssl;        // adapter_init ssl: steps, lr, batch of the new subject's fit
+  bool ssl_transductive = false;  // adapter_init ssl: also the fold's test runs' volumes
 
-  FinetuneConfig() { epochs = 60; }
+  FinetuneConfig() {
+    epochs = 60;
+    ssl.steps = 300;  // one subject's adapter and read-out, the temporal model frozen
+  }
   void describe(config::Schema& s);
 };
 

@@ -69,12 +69,14 @@ SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const Pret
     a.b = model.adapter(d.subject).b->value;
     out.adapters[d.subject] = std::move(a);
   }
+  out.temporal = snapshot_shared(model, scfg);
   return out;
 }
 
 void write_self_supervised_encoder(const SampleSource& source, const PretrainConfig& cfg,
-                                   const std::map<std::string, AdapterInit<float>>& adapters, uint64_t seed,
-                                   const std::string& out_path, const Provenance& prov, bool force) {
+                                   const SslPretrainResult& ssl, uint64_t seed, const std::string& out_path,
+                                   const Provenance& prov, bool force) {
+  const std::map<std::string, AdapterInit<float>>& adapters = ssl.adapters;
   const std::vector<SubjectTable>& samples = source.subjects();
   if (samples.empty())
     throw usage_error("v2c-pretrain needs at least one subject's samples (for the output dimension)");
@@ -90,7 +92,7 @@ void write_self_supervised_encoder(const SampleSource& source, const PretrainCon
     enc.add_subject(samples[s].id, samples[s].n_voxels, it->second, seed + 101 + s);
   }
   Trainer<float> tr(enc, cfg.loss, cfg.schedule(1), seed);
-  save_checkpoint(out_path, tr, prov, force);
+  save_checkpoint(out_path, tr, prov, force, {}, ssl.temporal);
 }
 
 }  // namespace v2c::encoder::ssl

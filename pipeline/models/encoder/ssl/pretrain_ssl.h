@@ -20,12 +20,14 @@
 #include "pipeline/models/encoder/model.h"
 #include "pipeline/models/encoder/sample_source.h"
 #include "pipeline/models/encoder/settings.h"
+#include "pipeline/models/encoder/ssl/snapshot.h"
 #include "pipeline/models/encoder/ssl/train.h"
 
 namespace v2c::encoder::ssl {
 
 struct SslPretrainResult {
   std::map<std::string, AdapterInit<float>> adapters;  // subject -> its trained adapter
+  TemporalSnapshot temporal;                           // the trained temporal model (for new subjects)
   SslTrainResult fit;
   int64_t train_volumes = 0, validation_volumes = 0;
 };
@@ -35,10 +37,11 @@ struct SslPretrainResult {
 SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const PretrainConfig& cfg, uint64_t seed);
 
 // pretrain.supervised: false: writes the encoder checkpoint of the subjects of `samples` (the
-// source's feature dimension is the output dimension) with the self-supervised adapters and the backbone and head
-// at their seeded start; a subject without a self-supervised adapter is an input_error.
+// source's feature dimension is the output dimension) with the self-supervised adapters and the
+// temporal model, and the backbone and head at their seeded start; a subject without a
+// self-supervised adapter is an input_error.
 void write_self_supervised_encoder(const SampleSource& samples, const PretrainConfig& cfg,
-                                   const std::map<std::string, AdapterInit<float>>& adapters, uint64_t seed,
-                                   const std::string& out_path, const Provenance& prov, bool force);
+                                   const SslPretrainResult& ssl, uint64_t seed, const std::string& out_path,
+                                   const Provenance& prov, bool force);
 
 }  // namespace v2c::encoder::ssl
