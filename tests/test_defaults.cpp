@@ -15,6 +15,7 @@
 
 #include "pipeline/core/config.h"
 #include "pipeline/eval/retrieve_run.h"
+#include "pipeline/models/align/align_ridge_config.h"
 #include "pipeline/models/cv.h"
 #include "pipeline/models/encoder/model.h"
 #include "pipeline/models/encoder/settings.h"
@@ -328,6 +329,14 @@ BOOST_AUTO_TEST_CASE(report_page_gets_the_documented_defaults) {
     BOOST_CHECK((c.metrics == std::vector<std::string>{"top1_forward", "pairwise_identification"}));
     expect(l, "map_slices", "6", c.map_slices);
     expect(l, "png_above", "4096", c.png_above);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(align_gets_the_documented_defaults) {
+  for_each_empty_config<align::AlignRidgeConfig>("align", [](const auto& l) {
+    expect(l, "features", "50", l.cfg.features);
+    expect(l, "standardize", "true", l.cfg.standardize);
+    expect(l, "min_shared", "10", l.cfg.min_shared);
   });
 }
 

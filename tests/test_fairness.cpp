@@ -235,6 +235,59 @@ BOOST_AUTO_TEST_CASE(self_supervised_stage_leaves_out_runs_showing_tested_stimul
   BOOST_CHECK((study::runs_with_samples({{-1, 0, 1}, {2, 3}, {-1, -1}, {4}}, {1, 4}) == std::vector<size_t>{0, 3}));
 }
 
+// align-ridge (v2c-align) on ridge's folds: the same training and test rows, and the other
+// subjects' samples of a stimulus the fold tests never reach it — replacing their responses changes
+// no prediction, bit for bit, while replacing one of their other samples does.
+BOOST_AUTO_TEST_CASE(align_ridge_uses_ridges_folds_and_never_a_tested_stimulus) {
+  SmallStudy st(3, {"simulate.train_per_subject=120"});
+  const std::string cfg = st.dir.write("c.yaml",
+                                       "ridge:\n  outer: explicit\n  explicit_folds: [\"8 9\"]\n"
+                                       "  alphas: [1, 100, 10000]\nalign:\n  features: 20\n");
+  const std::string folds = st.dir.file("ridge.h5");
+  run_ok("ridge", {"--config", cfg, "--samples", st.samples(3), "--quiet", "--out", folds});
+  auto align = [&](const std::string& ref1, const std::string& out) {
+    run_ok("align", {"--config", cfg, "--samples", st.samples(3), "--folds-from", folds, "--reference", ref1,
+                     st.samples(2), "--quiet", "--out", out});
+    return read_predictions(out);
+  };
+  const Predictions ridge = read_predictions(folds), base = align(st.samples(1), st.dir.file("a.h5"));
+  BOOST_CHECK_EQUAL(base.model, "align-ridge");
+  BOOST_CHECK(base.fold == ridge.fold);
+  BOOST_CHECK(base.fold_train == ridge.fold_train);
+  std::set<std::string> tested, trained;
+  for (size_t i = 0; i < ridge.fold.size(); ++i)
+    if (ridge.fold[i] >= 0) {
+      tested.insert(ridge.stimulus[i]);
+      BOOST_CHECK(base.predictions.row(int64_t(i)).allFinite());
+    }
+  for (int64_t r : ridge.fold_train[0]) trained.insert(ridge.stimulus[size_t(r)]);
+  BOOST_REQUIRE_EQUAL(tested.size(), 40u);  // the novel test stimuli, shown to every subject
+  // sub-01's samples of the tested stimuli replaced: nothing changes.
+  Samples s1 = read_samples(st.samples(1));
+  int64_t replaced = 0, shared_training = -1;
+  for (int64_t i = 0; i < s1.n_samples(); ++i) {
+    if (tested.count(s1.stimulus[size_t(i)])) s1.data.row(i).setConstant(50.0f), ++replaced;
+    else if (shared_training < 0 && trained.count(s1.stimulus[size_t(i)])) shared_training = i;
+  }
+  BOOST_REQUIRE_EQUAL(replaced, 80);  // 40 stimuli x 2 test runs
+  write_samples(st.dir.file("sub-01-tested.h5"), s1, Provenance{}, true);
+  const Predictions same = align(st.dir.file("sub-01-tested.h5"), st.dir.file("b.h5"));
+  auto max_difference = [&](const Predictions& a) {  // over the tested rows
+    float d = 0;
+    for (size_t i = 0; i < ridge.fold.size(); ++i)
+      if (ridge.fold[i] >= 0)
+        d = std::max(d, (a.predictions.row(int64_t(i)) - base.predictions.row(int64_t(i))).cwiseAbs().maxCoeff());
+    return d;
+  };
+  BOOST_CHECK_EQUAL(max_difference(same), 0.0f);
+  // ... and one of its samples of a stimulus sub-03 trained on, replaced: the predictions change.
+  BOOST_REQUIRE_GE(shared_training, 0);
+  s1.data.row(shared_training).setConstant(50.0f);
+  write_samples(st.dir.file("sub-01-trained.h5"), s1, Provenance{}, true);
+  const Predictions changed = align(st.dir.file("sub-01-trained.h5"), st.dir.file("c.h5"));
+  BOOST_CHECK_GT(max_difference(changed), 1e-4f);
+}
+
 // The same stimulus under two ids (two names aliased to one vector) is found by its vector.
 BOOST_AUTO_TEST_CASE(test_stimuli_are_matched_by_id_and_by_identical_vector) {
   const MatrixF held{{1, 0}, {0, 1}, {1, 1}}, other{{1, 0}, {0.5f, 1}, {2, 2}};

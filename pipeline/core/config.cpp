@@ -13,8 +13,8 @@ namespace v2c::config {
 
 const std::vector<std::string>& known_sections() {
   // One per stage, plus `study` (what the Makefile pipeline reads: subjects, paths).
-  static const std::vector<std::string> sections = {"study",    "info",     "simulate", "prepare", "ridge",
-                                                    "pretrain", "finetune", "retrieve", "report"};
+  static const std::vector<std::string> sections = {"study",    "info",     "simulate", "prepare",  "ridge",
+                                                    "pretrain", "finetune", "align",    "retrieve", "report"};
   return sections;
 }
 
