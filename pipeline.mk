@@ -13,6 +13,11 @@
 #   sub-XX/pretrained.h5             the shared encoder pretrained on every other subject, without the
 #                                    stimuli sub-XX's folds test (v2c-pretrain; leave-one-subject-out)
 #   sub-XX/encoder-MODE-fF.h5        that encoder fine-tuned on sub-XX on ridge's folds (v2c-finetune)
+#   sub-XX/pretrained-linear.h5      baseline: the same pretraining with no hidden blocks (pretrain.n_blocks=0)
+#   sub-XX/encoder-linear-fF.h5      that shared linear encoder fine-tuned like encoder-adapter
+#   sub-XX/encoder-scratch-fF.h5     baseline: the encoder trained on sub-XX alone, no pretraining
+#   sub-XX/align-ridge-fF.h5         baseline: the others hyperaligned into sub-XX's space, pooled ridge
+#                                    (v2c-align)
 #   sub-XX/pretrained-ssl*.h5        study.self_supervised: the same, its CLIP stage started by a
 #                                    self-supervised one on the other subjects' time series
 #   sub-XX/*.retrieval.h5            retrieval metrics of each predictions file (v2c-retrieve)
@@ -64,18 +69,25 @@ RIDGE   := $(foreach s,$(SUBJECTS),$(foreach f,$(FRACTIONS),$(WORK)/$(s)/ridge-f
 # (all the others) without the stimuli its folds test; a study of one subject has no pretraining.
 ENCODER_SUBJECTS := $(if $(strip $(HELDOUT)),$(HELDOUT),$(SUBJECTS))
 PRETRAINED_ON = $(strip $(PRETRAIN_FOR_$(1)))
-MODES_OF = $(if $(call PRETRAINED_ON,$(1)),adapter full,full)
+# Every subject gets the from-scratch encoder; subjects with a pretraining the pretrained ones.
+PRETRAINED_MODELS := encoder-adapter encoder-full encoder-linear
 # study.self_supervised: a second encoder, its CLIP stage started by a self-supervised one
 SSL_MODELS_OF = $(if $(and $(SELF_SUPERVISED),$(call PRETRAINED_ON,$(1))),\
   encoder-ssl-adapter encoder-ssl-full encoder-ssl-only-full)
-MODELS_OF = $(foreach m,$(call MODES_OF,$(1)),encoder-$(m)) $(call SSL_MODELS_OF,$(1))
+MODELS_OF = encoder-scratch $(if $(call PRETRAINED_ON,$(1)),$(PRETRAINED_MODELS)) $(call SSL_MODELS_OF,$(1))
 FINETUNED := $(if $(call HAVE,finetune),$(foreach s,$(ENCODER_SUBJECTS),$(foreach m,$(call MODELS_OF,$(s)),\
                $(foreach f,$(FRACTIONS),$(WORK)/$(s)/$(m)-f$(f).h5))))
-PREDICTIONS := $(RIDGE) $(FINETUNED)
+ALIGNED := $(if $(call HAVE,align),$(foreach s,$(ENCODER_SUBJECTS),$(if $(call PRETRAINED_ON,$(s)),\
+             $(foreach f,$(FRACTIONS),$(WORK)/$(s)/align-ridge-f$(f).h5))))
+PREDICTIONS := $(RIDGE) $(FINETUNED) $(ALIGNED)
 RETRIEVAL := $(if $(call HAVE,retrieve),$(PREDICTIONS:.h5=.retrieval.h5))
 REPORT := $(if $(call HAVE,report),$(WORK)/report/index.html)
 
 pipeline: $(SAMPLES) $(PREDICTIONS) $(RETRIEVAL) $(REPORT)
+# The checkpoints are results too: kept, not deleted as intermediate files.
+CHECKPOINTS_OF = $(if $(call PRETRAINED_ON,$(1)),pretrained pretrained-linear \
+  $(if $(SELF_SUPERVISED),pretrained-ssl pretrained-ssl-only))
+.SECONDARY: $(foreach s,$(ENCODER_SUBJECTS),$(foreach c,$(call CHECKPOINTS_OF,$(s)),$(WORK)/$(s)/$(c).h5))
 
 ifeq ($(STUDY_SOURCE),simulate)
 SIM_STAMP := $(BIDS)/dataset_description.json
@@ -100,10 +112,15 @@ $(foreach f,$(FRACTIONS),$(eval $(call ridge_rule,$(f))))
 HELDOUT_FOLDS := ridge-f$(lastword $(FRACTIONS)).h5
 OTHERS_SAMPLES = $(foreach s,$(PRETRAIN_FOR_$(1)),$(WORK)/$(s)/samples.h5)
 HELDOUT_ARGS = --heldout-samples $(WORK)/$(1)/samples.h5 --heldout-folds $(WORK)/$(1)/$(HELDOUT_FOLDS)
-$(WORK)/%/pretrained.h5: $(WORK)/%/samples.h5 $(WORK)/%/$(HELDOUT_FOLDS) $$(call OTHERS_SAMPLES,$$*) \
-                         $(CONFIG) $(V2C)/v2c-pretrain
-	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(call OTHERS_SAMPLES,$*) \
-	  $(call HELDOUT_ARGS,$*) --out $@
+# $(1): checkpoint name, $(2): extra overrides (the linear baseline: no hidden blocks)
+define pretrain_rule
+$(WORK)/%/$(1): $(WORK)/%/samples.h5 $(WORK)/%/$(HELDOUT_FOLDS) $$$$(call OTHERS_SAMPLES,$$$$*) \
+                $(CONFIG) $(V2C)/v2c-pretrain
+	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $$(call OTHERS_SAMPLES,$$*) \
+	  $$(call HELDOUT_ARGS,$$*) $(2) --out $$@
+endef
+$(eval $(call pretrain_rule,pretrained.h5,))
+$(eval $(call pretrain_rule,pretrained-linear.h5,--set pretrain.n_blocks=0))
 
 # The self-supervised stage sees the other subjects' time series only, without the runs that show a
 # stimulus the held-out subject is tested on (v2c-pretrain leaves them out).
@@ -116,18 +133,37 @@ $(WORK)/%/pretrained-ssl.h5: $(WORK)/%/samples.h5 $(WORK)/%/$(HELDOUT_FOLDS) $$(
 $(WORK)/%/pretrained-ssl-only.h5: $(WORK)/%/pretrained-ssl.h5 ;
 
 # The one fold definition: the training rows of ridge at the same fraction (ridge-fF.h5).
-# $(1): fraction, $(2): finetune.mode, $(3): model name, $(4): the held-out subject's checkpoint
+# $(1): fraction, $(2): finetune.mode, $(3): model (and file) name, $(4): the held-out subject's checkpoint
 define finetune_rule
-$(WORK)/%/$(3)-$(2)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 \
-    $$$$(if $$$$(PRETRAIN_FOR_$$$$*),$(WORK)/$$$$*/$(4) $$$$(call OTHERS_SAMPLES,$$$$*)) $(CONFIG) $(V2C)/v2c-finetune
-	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< \
-	  $$(if $$(PRETRAIN_FOR_$$*),--pretrained $(WORK)/$$*/$(4) --reference $$(call OTHERS_SAMPLES,$$*)) \
-	  --folds-from $(WORK)/$$*/ridge-f$(1).h5 --set finetune.mode=$(2) $(if $(5),--model $(3)-$(2)) --out $$@
+$(WORK)/%/$(3)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $(WORK)/%/$(4) $$$$(call OTHERS_SAMPLES,$$$$*) \
+                         $(CONFIG) $(V2C)/v2c-finetune
+	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< --pretrained $(WORK)/$$*/$(4) \
+	  --reference $$(call OTHERS_SAMPLES,$$*) --folds-from $(WORK)/$$*/ridge-f$(1).h5 \
+	  --set finetune.mode=$(2) --model $(3) --out $$@
 endef
-$(foreach f,$(FRACTIONS),$(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder,pretrained.h5))))
+$(foreach f,$(FRACTIONS),\
+  $(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder-$(m),pretrained.h5))) \
+  $(eval $(call finetune_rule,$(f),adapter,encoder-linear,pretrained-linear.h5)))
 $(if $(SELF_SUPERVISED),$(foreach f,$(FRACTIONS),\
-  $(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder-ssl,pretrained-ssl.h5,named))) \
-  $(eval $(call finetune_rule,$(f),full,encoder-ssl-only,pretrained-ssl-only.h5,named))))
+  $(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder-ssl-$(m),pretrained-ssl.h5))) \
+  $(eval $(call finetune_rule,$(f),full,encoder-ssl-only-full,pretrained-ssl-only.h5))))
+
+# The encoder trained on the subject alone (no pretraining, every weight from scratch), same folds.
+define scratch_rule
+$(WORK)/%/encoder-scratch-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $(CONFIG) $(V2C)/v2c-finetune
+	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< --folds-from $(WORK)/$$*/ridge-f$(1).h5 --out $$@
+endef
+$(foreach f,$(FRACTIONS),$(eval $(call scratch_rule,$(f))))
+
+# Functional alignment + ridge on every subject pooled (the others without the stimuli sub-XX is
+# tested on), same folds.
+define align_rule
+$(WORK)/%/align-ridge-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $$$$(call OTHERS_SAMPLES,$$$$*) \
+                                $(CONFIG) $(V2C)/v2c-align
+	$(LAUNCH) $(V2C)/v2c-align $(STAGE_FLAGS) --samples $$< --folds-from $(WORK)/$$*/ridge-f$(1).h5 \
+	  --reference $$(call OTHERS_SAMPLES,$$*) --out $$@
+endef
+$(foreach f,$(FRACTIONS),$(eval $(call align_rule,$(f))))
 
 $(WORK)/%.retrieval.h5: $(WORK)/%.h5 $(WORK)/$$(dir $$*)samples.h5 $(CONFIG) $(V2C)/v2c-retrieve
 	$(LAUNCH) $(V2C)/v2c-retrieve $(STAGE_FLAGS) --predictions $< --samples $(WORK)/$(dir $*)samples.h5 --out $@

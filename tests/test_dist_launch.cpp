@@ -16,8 +16,9 @@ using namespace v2c;
 
 namespace {
 
-// 3 subjects (sub-03 held out), one training fraction: 1 simulate, 3 prepare, 3 ridge, 1 pretrain,
-// 2 finetune (adapter, full), 5 retrieve, 1 report, and the plan.
+// 3 subjects (sub-03 held out), one training fraction: 1 simulate, 3 prepare, 3 ridge, 2 pretrain
+// (the encoder, the linear baseline), 4 finetune (adapter, full, linear, scratch), 1 align,
+// 8 retrieve, 1 report, and the plan.
 const char* kStudy = R"(simulate:
   n_subjects: 3
   grid_dims: [8, 9, 8]
@@ -43,8 +44,9 @@ finetune:
   epochs: 3
 )";
 
-const std::map<std::string, int> kExpectedRuns = {{"plan", 1},     {"simulate", 1}, {"prepare", 3},  {"ridge", 3},
-                                                  {"pretrain", 1}, {"finetune", 2}, {"retrieve", 5}, {"report", 1}};
+const std::map<std::string, int> kExpectedRuns = {{"plan", 1},     {"simulate", 1}, {"prepare", 3},
+                                                  {"ridge", 3},    {"pretrain", 2}, {"finetune", 4},
+                                                  {"align", 1},    {"retrieve", 8}, {"report", 1}};
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
