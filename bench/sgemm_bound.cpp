@@ -5,7 +5,6 @@
 //   blocks    h·W forward, dH·Wᵀ input and hᵀ·dH weight gradient  6·n·L²
 //   head      the same for W_h [L x D]                            6·L·D
 //   loss      logits Y·Tᵀ [B x B] forward and two backward products 6·B·D
-// (The trainer's Gram matrices for the adapter's gradient norm, 2·B·p, are extra work not counted.)
 //   bench-sgemm_bound B P L D BLOCKS [REPEATS]
 // Prints one line: bound_samples_per_s flops_per_sample gflops_overall
 #include <chrono>

@@ -222,7 +222,7 @@ BOOST_AUTO_TEST_CASE(warmup_then_cosine_schedule) {
       ExitCode::usage, {"optimizer.total_steps", "0"});
 }
 
-// train_step (implicit adapter gradient, Gram-matrix norm, fused block update) equals the plain
+// train_step (blocked adapter gradient and norm, block update) equals the plain
 // path: materialised gradients, explicit global norm, clipping, AdamW per parameter.
 BOOST_AUTO_TEST_CASE(fused_train_step_equals_plain_clipped_adamw) {
   Tiny t(8, 2, 0.2, 6);
@@ -236,12 +236,13 @@ BOOST_AUTO_TEST_CASE(fused_train_step_equals_plain_clipped_adamw) {
   oc.total_steps = 5;
   oc.clip_norm = 0.05;  // small enough to clip
   Encoder<double> a(t.cfg, 1), b(t.cfg, 1);
-  a.add_subject("s1", 300, {}, 2);  // > one adapter block of rows
-  b.add_subject("s1", 300, {}, 2);
+  // 40000 voxels x latent 8: three of the trainer's adapter blocks (2^17 elements each), the last partial.
+  a.add_subject("s1", 40000, {}, 2);
+  b.add_subject("s1", 40000, {}, 2);
   Rng rng(5);
   Trainer<double> ta(a, lc, oc, 9), tb(b, lc, oc, 9);
   for (int step = 0; step < 3; ++step) {
-    const Mat<double> X = random_matrix<double>(5, 300, rng), T = random_matrix<double>(5, 6, rng);
+    const Mat<double> X = random_matrix<double>(5, 40000, rng), T = random_matrix<double>(5, 6, rng);
     ta.train_step("s1", X, T);
     tb.loss("s1", X, T, true);
     double sq = 0;

@@ -3,6 +3,8 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
+
 #include <Eigen/Eigenvalues>
 #include <armadillo>
 
@@ -28,17 +30,8 @@ void syrk_call(int n, int k, const double* a, int lda, double* c, int ldc) {
 }
 }  // namespace
 
-// OpenBLAS's thread count set for a scope, restored at its end.
-class BlasThreads {
- public:
-  explicit BlasThreads(int n) : saved_(openblas_get_num_threads()) { openblas_set_num_threads(n); }
-  ~BlasThreads() { openblas_set_num_threads(saved_); }
-  BlasThreads(const BlasThreads&) = delete;
-  BlasThreads& operator=(const BlasThreads&) = delete;
-
- private:
-  int saved_;
-};
+BlasThreads::BlasThreads(int n) : saved_(openblas_get_num_threads()) { openblas_set_num_threads(n); }
+BlasThreads::~BlasThreads() { openblas_set_num_threads(saved_); }
 
 // Inside an OpenMP parallel region (many small problems solved side by side) the work stays on
 // the calling thread with Eigen's own kernels: BLAS's thread pool is not re-entered. The level,
@@ -88,6 +81,18 @@ Mat<S> gram(const Mat<S>& A) {
 }
 
 template <class S>
+void gemm_block(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const S* A, int64_t lda, const S* B, int64_t ldb,
+                S* C, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    for (int64_t i = 0; i < m; ++i) std::fill(C + i * ldc, C + i * ldc + n, S(0));
+    return;
+  }
+  gemm_call(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), A, int(lda), B,
+            int(ldb), C, int(ldc));
+}
+
+template <class S>
 bool eig_sym(const Mat<S>& K, Vec<S>& s, Mat<S>& U) {
   if (in_parallel()) {
     Eigen::SelfAdjointEigenSolver<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> es(K);
@@ -133,6 +138,8 @@ Mat<S> take_rows(const Mat<S>& M, const std::vector<int64_t>& rows) {
 #define V2C_LINALG(S)                                                                               \
   template void gemm<S>(const Mat<S>&, bool, const Mat<S>&, bool, Mat<S>&);                         \
   template Mat<S> gram<S>(const Mat<S>&);                                                           \
+  template void gemm_block<S>(bool, bool, int64_t, int64_t, int64_t, const S*, int64_t, const S*, int64_t, S*,   \
+                              int64_t);                                                                    \
   template bool eig_sym<S>(const Mat<S>&, Vec<S>&, Mat<S>&);                                        \
   template Mat<S> take<S>(const Mat<S>&, const std::vector<int64_t>&, const std::vector<int64_t>&); \
   template Mat<S> take_rows<S>(const Mat<S>&, const std::vector<int64_t>&);

@@ -24,6 +24,27 @@ void gemm(const Mat<S>& A, bool transpose_a, const Mat<S>& B, bool transpose_b, 
 template <class S>
 Mat<S> gram(const Mat<S>& A);
 
+// One block of a product that the caller splits into fixed blocks over threads of its own:
+// C [m x n] = op(A)·op(B) on row-major storage with leading dimensions lda, ldb, ldc (elements),
+// one BLAS call on the calling thread. Inside a BlasThreads(1) scope a block's result depends on
+// its shape and data only, not on how many threads compute the other blocks.
+template <class S>
+void gemm_block(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const S* A, int64_t lda,
+                const S* B, int64_t ldb, S* C, int64_t ldc);
+
+// OpenBLAS's thread count set for a scope, restored at its end (process-wide: set it before
+// starting threads that call BLAS, not from them).
+class BlasThreads {
+ public:
+  explicit BlasThreads(int n);
+  ~BlasThreads();
+  BlasThreads(const BlasThreads&) = delete;
+  BlasThreads& operator=(const BlasThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
 // K = U diag(s) Uᵀ for symmetric K [n x n] (LAPACK divide and conquer): s ascending, U's
 // columns the eigenvectors. Returns false when LAPACK reports failure (the caller decides).
 template <class S>

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -52,6 +54,19 @@ double softmax_cross_entropy(const Mat<double>& logits, const Q& q, const M& mas
   return loss;
 }
 
+// A hash of n values under which values that compare equal hash equally (+0 and -0 alike).
+template <class S>
+uint64_t value_hash(const S* x, int64_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i] == S(0) ? 0.0 : double(x[i]);
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof(bits));
+    h = (h ^ bits) * 0x100000001b3ull;
+  }
+  return h;
+}
+
 }  // namespace
 
 template <class S>
@@ -74,9 +89,14 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
   Mat<double> base(B, B);
   for (int64_t i = 0; i < B; ++i)
     for (int64_t j = 0; j < B; ++j) base(i, j) = soft.size() ? double(soft(i, j)) : (i == j ? 1.0 : 0.0);
+  // Rows are compared element by element only where their hashes agree (B·D work, not B²·D).
+  std::vector<uint64_t> row_hash(static_cast<size_t>(B));
+  for (int64_t i = 0; i < B; ++i)
+    row_hash[size_t(i)] = value_hash(Tc.row(i).data(), D);
   std::vector<unsigned char> same(static_cast<size_t>(B * B), 0);
   for (int64_t i = 0; i < B; ++i)
-    for (int64_t j = 0; j < B; ++j) same[size_t(i * B + j)] = i != j && Tc.row(i) == Tc.row(j);
+    for (int64_t j = 0; j < B; ++j)
+      same[size_t(i * B + j)] = i != j && row_hash[size_t(i)] == row_hash[size_t(j)] && Tc.row(i) == Tc.row(j);
   auto masked = [&](int64_t i, int64_t j) { return same[size_t(i * B + j)] != 0; };
   Mat<double> q_row = base, q_col = base, q_sig = base;
   for (int64_t i = 0; i < B; ++i)

@@ -143,7 +143,7 @@ LossParts Trainer<S>::loss(const std::string& subject, const Mat<S>& X, const Ma
 template <class S>
 LossParts Trainer<S>::train_step(const std::string& subject, const Mat<S>& X, const Mat<S>& T) {
   const LossParts parts = run(subject, X, T, true, false);
-  // The parameters this batch reaches; the adapter's W gradient stays implicit (Xᵀ·G).
+  // The parameters this batch reaches; the adapter's W gradient is computed below, in blocks (Xᵀ·G).
   std::vector<Param<S>*> path = enc_.path_params(subject);
   Param<S>* adapter_W = &enc_.param("adapter/" + subject + "/W");
   if (loss_.w_clip > 0) path.push_back(&enc_.param("loss/logit_scale"));
@@ -170,13 +170,24 @@ LossParts Trainer<S>::train_step(const std::string& subject, const Mat<S>& X, co
       }
   }
   const Mat<S>& G = N > 1 ? g_all_ : enc_.adapter_grad();
-  const int64_t p_vox = adapter_W->value.rows(), L = adapter_W->value.cols();
+  const int64_t p_vox = adapter_W->value.rows(), L = adapter_W->value.cols(), B = Xin.rows();
   const auto [own0, own1] = adapter_rows(p_vox, L, comm_->rank());
+  const int64_t rows = std::max<int64_t>(1, kAdapterBlockElems / L);
+  const int64_t first_block = own0 / rows, n_blocks = (own1 - own0 + rows - 1) / rows;
   double sq = 0;
-  if (adapter_W->trainable) {  // ‖XᵀG‖²_F = ⟨XXᵀ, GGᵀ⟩_F, over this rank's voxels
-    const Mat<S> gx = N > 1 ? linalg::gram(Mat<S>(Xin.middleCols(own0, own1 - own0))) : linalg::gram(Xin);
-    const Mat<S> gg = linalg::gram(G);
-    sq += (gx.template cast<double>().array() * gg.template cast<double>().array()).sum();
+  if (adapter_W->trainable) {
+    // This rank's rows of the adapter's gradient, Xᵀ[rows]·G, one fixed block per BLAS call on one
+    // thread (so the result does not depend on the thread count), with each block's squared norm.
+    adapter_grad_.resize(size_t((own1 - own0) * L));
+    std::vector<double> block_sq(size_t(n_blocks), 0.0);
+    const linalg::BlasThreads serial(1);
+    run_tasks(n_blocks, [&](int64_t task, int64_t) {
+      const int64_t r0 = (first_block + task) * rows, n = std::min(rows, own1 - r0);
+      S* g = adapter_grad_.data() + (r0 - own0) * L;
+      linalg::gemm_block(true, false, n, L, B, Xin.data() + r0, p_vox, G.data(), L, g, L);
+      block_sq[size_t(task)] = sum_squares(g, n * L);
+    });
+    for (double b : block_sq) sq += b;
   }
   if (comm_->rank() == 0)
     for (Param<S>* p : path)
@@ -189,19 +200,11 @@ LossParts Trainer<S>::train_step(const std::string& subject, const Mat<S>& X, co
   for (Param<S>* p : path)
     if (p != adapter_W && p->trainable) opt_.update(*p, lr_, scale);
   if (adapter_W->trainable) {
-    // Row blocks of the gradient, each computed and applied to AdamW while in cache; the blocks are
-    // fixed, so the result does not depend on the thread count. This rank's blocks only.
-    const int64_t rows = std::max<int64_t>(1, kAdapterBlockElems / L);
-    const int64_t first_block = own0 / rows, n_blocks = (own1 - own0 + rows - 1) / rows;
+    // Clipping + AdamW on this rank's rows of W, block by block (fixed blocks, any thread count).
     opt_.begin(*adapter_W);
-    g_blocks_.resize(size_t(max_workers()));
-    run_tasks(n_blocks, [&](int64_t task, int64_t worker) {
-      Mat<S>& g_block = g_blocks_[size_t(worker)];
-      g_block.resize(rows, L);
-      const int64_t r0 = (first_block + task) * rows, n = std::min(rows, p_vox - r0);
-      auto g = g_block.topRows(n);
-      g.noalias() = Xin.middleCols(r0, n).transpose() * G;  // Eigen's kernel on this thread
-      opt_.update_range(*adapter_W, r0 * L, n * L, g_block.data(), lr_, scale);
+    run_tasks(n_blocks, [&](int64_t task, int64_t) {
+      const int64_t r0 = (first_block + task) * rows, n = std::min(rows, own1 - r0);
+      opt_.update_range(*adapter_W, r0 * L, n * L, adapter_grad_.data() + (r0 - own0) * L, lr_, scale);
     });
     if (N > 1) allgather_adapter_rows(adapter_W->value);
   }

@@ -7,18 +7,21 @@
 // target λt_i + (1-λ)t_π(i). Gradients are clipped by their global L2 norm as torch's
 // clip_grad_norm_ does: scale = min(1, clip_norm / (norm + 1e-6)).
 //
-// Speed (train_step): the adapter (20000 x 1024 for a real subject) dominates memory traffic, so
-// its gradient is never materialised: its norm comes from ‖Xᵀ·G‖²_F = ⟨X·Xᵀ, G·Gᵀ⟩_F (two B x B
-// Gram matrices), and the update computes the gradient one row block at a time (Xᵀ[rows]·G,
-// cache-resident) and applies clipping + AdamW to that block in the same pass. Everything else is
-// updated in one fused pass per buffer (threads: parallel.h).
+// Speed (train_step): the adapter (20000 x 1024 for a real subject) dominates the work. Its
+// weight gradient Xᵀ·G (G = dloss/dh0 [B x L]) is computed in fixed row blocks of W, each one
+// OpenBLAS call on one thread (linalg::gemm_block) spread over the threads (parallel.h), into one
+// buffer of the subject's p x L (the only gradient buffer of that size; the moments are per
+// subject); the global norm adds the blocks' sums of squares, so no B x B Gram matrix is needed.
+// Clipping + AdamW then run over the same blocks. Everything else is updated in one fused pass
+// per buffer.
 //
 // Determinism: dropout keys and MixCo draw from the trainer's Rng, and every reduction has a fixed
 // order, so with a given seed and batch order the weights are bitwise identical run to run and
-// across checkpoint/resume with one thread. The fused adapter update uses fixed row blocks and is
-// thread-count independent too; only the BLAS products (OpenBLAS may split a product differently
-// with more threads) can round differently, so with more threads weights agree to float rounding
-// (relative differences of order 1e-6 after a few steps; see the encoder tests), not bitwise.
+// across checkpoint/resume with one thread. The adapter's gradient blocks and its update are
+// thread-count independent too; only the other BLAS products (OpenBLAS may split a product
+// differently with more threads) can round differently, so with more threads weights agree to
+// float rounding (relative differences of order 1e-6 after a few steps; see the encoder tests),
+// not bitwise.
 //
 // Data-parallel (set_communicator, pipeline/dist): every rank holds the same Trainer (same seed,
 // so the same weights and Rng) and passes train_step the same whole batch. Rank r of N takes rows
@@ -29,12 +32,12 @@
 //   - the backbone, head, adapter-bias and loss-scalar gradients (sums over rows) are summed over
 //     ranks in rank order (dist::sum_in_rank_order; the loss scalars' come from rank 0 alone, so
 //     every rank applies bitwise the same AdamW update to them);
-//   - the adapter's W gradient stays implicit: dloss/dh0 rows are all-gathered into G [B x L], and
-//     rank r owns a contiguous range of the fixed row blocks of W (voxels): its share of the
-//     gradient norm, ‖X[:, own]ᵀ·G‖² = ⟨X_own·X_ownᵀ, G·Gᵀ⟩, joins the other squared norms in
-//     the same rank-order sum, and it applies the fused gradient + AdamW pass to its own blocks
-//     only; the updated rows of W are then all-gathered, so every rank ends the step with the
-//     same weights. The AdamW moments of W stay with their owner until gather_optimizer_state().
+//   - the adapter's W gradient is computed by its owner only: dloss/dh0 rows are all-gathered into
+//     G [B x L], and rank r owns a contiguous range of the fixed row blocks of W (voxels): it
+//     computes those rows of Xᵀ·G, their squared norm joins the other squared norms in the same
+//     rank-order sum, and it applies clipping + AdamW to its own blocks only; the updated rows of
+//     W are then all-gathered, so every rank ends the step with the same weights. The AdamW
+//     moments of W stay with their owner until gather_optimizer_state().
 // Per rank: 1/N of the adapter products and update, 1/N of the backbone rows; traffic per step is
 // the adapter W (all-gather) plus the backbone gradients (reduce-scatter + all-gather) and B rows
 // of predictions and of dloss/dh0. Against one process with the same batch, only sums split
@@ -107,7 +110,7 @@ class Trainer {
   const Mat<S>* x_batch_ = nullptr;          // the whole (mixed) batch of the last run()
   Mat<S> x_rows_, y_all_, dy_rows_, g_all_;  // data-parallel: this rank's rows, gathered rows
   std::vector<S> flat_;                      // data-parallel: the explicit gradients, summed
-  std::vector<Mat<S>> g_blocks_;             // per-worker adapter gradient block
+  std::vector<S> adapter_grad_;              // this rank's rows of the adapter's W gradient
 };
 
 }  // namespace v2c::encoder
