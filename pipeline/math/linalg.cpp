@@ -39,6 +39,37 @@ BlasThreads::~BlasThreads() { openblas_set_num_threads(saved_); }
 // same kernels as with more threads, or the results would depend on the thread count.
 bool in_parallel() { return omp_get_level() > 0; }
 
+// Products outside parallel regions run in fixed tiles of the output, kTile x kTile, each tile
+// one BLAS call on one BLAS thread, the tiles spread over OpenMP threads. OpenBLAS's own
+// threading splits the inner dimension into chunks whose bounds depend on its thread count, and
+// float rounding with them (issue 13, F19); here every entry of the result is computed by the same
+// call whatever --threads is, so results are bitwise the same for any thread count.
+constexpr int64_t kTile = 256;
+
+namespace {
+struct Tile {
+  int64_t i0, rows, j0, cols;
+};
+
+// The tiles of an [m x n] output, row-major order of tiles; `upper`: only tiles with j0 >= i0.
+std::vector<Tile> tiles(int64_t m, int64_t n, bool upper) {
+  std::vector<Tile> out;
+  for (int64_t i0 = 0; i0 < m; i0 += kTile)
+    for (int64_t j0 = upper ? i0 : 0; j0 < n; j0 += kTile)
+      out.push_back({i0, std::min(kTile, m - i0), j0, std::min(kTile, n - j0)});
+  return out;
+}
+
+// Runs `body(tile)` for every tile with one BLAS thread per call, tiles in parallel.
+template <class Body>
+void for_tiles(const std::vector<Tile>& all, const Body& body) {
+  const BlasThreads one_thread(1);
+  const int64_t count = int64_t(all.size());
+#pragma omp parallel for schedule(dynamic) if (count > 1)
+  for (int64_t t = 0; t < count; ++t) body(all[size_t(t)]);
+}
+}  // namespace
+
 template <class S>
 void gemm(const Mat<S>& A, bool ta, const Mat<S>& B, bool tb, Mat<S>& C) {
   const int64_t m = ta ? A.cols() : A.rows(), k = ta ? A.rows() : A.cols();
@@ -60,21 +91,35 @@ void gemm(const Mat<S>& A, bool ta, const Mat<S>& B, bool tb, Mat<S>& C) {
       C.noalias() = A * B;
     return;
   }
-  gemm_call(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), A.data(),
-            int(A.cols()), B.data(), int(B.cols()), C.data(), int(C.cols()));
+  const int64_t lda = A.cols(), ldb = B.cols(), ldc = C.cols();
+  for_tiles(tiles(m, n, false), [&](const Tile& t) {
+    // Rows i0.. of op(A): rows of A, or columns of A when transposed; likewise columns of op(B).
+    const S* a = ta ? A.data() + t.i0 : A.data() + t.i0 * lda;
+    const S* b = tb ? B.data() + t.j0 * ldb : B.data() + t.j0;
+    gemm_call(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(t.rows), int(t.cols), int(k), a,
+              int(lda), b, int(ldb), C.data() + t.i0 * ldc + t.j0, int(ldc));
+  });
 }
 
 template <class S>
 Mat<S> gram(const Mat<S>& A) {
-  const int64_t n = A.rows();
+  const int64_t n = A.rows(), p = A.cols();
   Mat<S> G(n, n);
   if (n == 0) return G;
-  if (A.cols() == 0) return G.setZero(), G;
+  if (p == 0) return G.setZero(), G;
   if (in_parallel()) {
     G.noalias() = A * A.transpose();
     return G;
   }
-  syrk_call(int(n), int(A.cols()), A.data(), int(A.cols()), G.data(), int(n));
+  // The upper triangle in tiles: syrk on the diagonal ones, gemm above; then mirrored.
+  for_tiles(tiles(n, n, true), [&](const Tile& t) {
+    S* g = G.data() + t.i0 * n + t.j0;
+    if (t.i0 == t.j0)
+      syrk_call(int(t.rows), int(p), A.data() + t.i0 * p, int(p), g, int(n));
+    else
+      gemm_call(CblasNoTrans, CblasTrans, int(t.rows), int(t.cols), int(p), A.data() + t.i0 * p, int(p),
+                A.data() + t.j0 * p, int(p), g, int(n));
+  });
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < i; ++j) G(i, j) = G(j, i);
   return G;

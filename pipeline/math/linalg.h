@@ -1,6 +1,9 @@
 // Dense linear algebra on row-major Eigen matrices through the system BLAS/LAPACK (OpenBLAS):
 // the heavy products and the symmetric eigendecomposition of the ridge solver.
-// Kernels: no I/O. Threads: OpenBLAS's own (set by the stage framework from --threads).
+// Kernels: no I/O. Threads: products run in fixed 256 x 256 tiles of the output, one BLAS call on
+// one BLAS thread per tile, tiles spread over OpenMP's threads (set by the stage framework from
+// --threads), so every result is bitwise the same for any thread count (issue 13); inside an
+// OpenMP parallel region everything runs on the calling thread (Eigen's kernels).
 #pragma once
 
 #include <Eigen/Core>
@@ -20,7 +23,7 @@ using RowVec = Eigen::Matrix<S, 1, Eigen::Dynamic>;
 template <class S>
 void gemm(const Mat<S>& A, bool transpose_a, const Mat<S>& B, bool transpose_b, Mat<S>& C);
 
-// G = A * Aᵀ [rows x rows], the full symmetric matrix (BLAS syrk + mirror).
+// G = A * Aᵀ [rows x rows], the full symmetric matrix (BLAS syrk/gemm on the upper tiles + mirror).
 template <class S>
 Mat<S> gram(const Mat<S>& A);
 
