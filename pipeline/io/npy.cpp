@@ -38,8 +38,10 @@ struct PyValue {
   std::string text;
   bool flag = false;
   int64_t number = 0;
-  std::vector<PyValue> items;                            // tuple, list
-  std::vector<std::pair<std::string, PyValue>> entries;  // dict
+  // tuple, list: the items; dict: the values, keys[i] the key of items[i] (a pair holding an
+  // incomplete PyValue is not allowed, a vector of one is).
+  std::vector<PyValue> items;
+  std::vector<std::string> keys;
 };
 
 class PyLiteralParser {
@@ -92,7 +94,8 @@ class PyLiteralParser {
         PyValue key = value(depth + 1);
         if (key.kind != PyValue::string) fail("dict key is not a string");
         if (!eat(':')) fail("expected ':'");
-        v.entries.emplace_back(key.text, value(depth + 1));
+        v.keys.push_back(key.text);
+        v.items.push_back(value(depth + 1));
         if (!eat(',')) {
           if (!eat('}')) fail("expected ',' or '}'");
           break;
@@ -188,7 +191,9 @@ MatrixF read_npy(const std::string& path) {
   const PyValue* descr = nullptr;
   const PyValue* fortran = nullptr;
   const PyValue* shape = nullptr;
-  for (const auto& [key, val] : dict.entries) {
+  for (size_t i = 0; i < dict.keys.size(); ++i) {
+    const std::string& key = dict.keys[i];
+    const PyValue& val = dict.items[i];
     if (key == "descr")
       descr = &val;
     else if (key == "fortran_order")
