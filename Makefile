@@ -144,7 +144,7 @@ FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/*.cpp)))
 FUZZ_BUILD := build-fuzz
 # Only what the harnesses read with (the archive links just the objects they use).
 FUZZ_LIB_SRC := $(wildcard pipeline/core/*.cpp pipeline/io/*.cpp pipeline/io/nifti/*.cpp) \
-                pipeline/models/ridge_config.cpp
+                pipeline/math/metrics.cpp pipeline/models/ridge_config.cpp
 FUZZ_MAKE = $(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CXX=clang++ OPT_FLAGS="-O1 -g" \
             SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
             CXXFLAGS="-fsanitize=fuzzer-no-link" LIB_SRC="$(FUZZ_LIB_SRC)"
