@@ -43,7 +43,8 @@ void write_temporal_model(h5::ArtifactWriter& w, const ssl::TemporalSnapshot& t)
 
 template <class S>
 void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Provenance& prov, bool force,
-                     const StimulusRecord& stimuli, const ssl::TemporalSnapshot& temporal) {
+                     const StimulusRecord& stimuli, const ssl::TemporalSnapshot& temporal,
+                     const EarlyStopping& stopping) {
   with_context(cat("writing encoder checkpoint '", path, "'"), [&] {
     h5::ArtifactWriter w(path, kCheckpointKind, kCheckpointVersion, prov, force);
     const Encoder<S>& enc = tr.encoder();
@@ -69,6 +70,9 @@ void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Proven
     for (uint64_t s : tr.rng().engine().state()) rng_state.push_back(int64_t(s));
     w.write("trainer/rng_state", rng_state);
     w.write("trainer/step", std::vector<int64_t>{tr.step()});
+    if (stopping.recorded)
+      w.write("trainer/early_stopping",
+              std::vector<double>{stopping.best, double(stopping.best_epoch), double(stopping.bad_epochs)});
     const EncoderConfig& ec = enc.config();
     const AdamWConfig& oc = tr.optimizer().config();
     w.attr("/", "scalar_type", std::string(scalar_name<S>()));
@@ -209,6 +213,22 @@ ssl::TemporalSnapshot read_temporal_model(const std::string& path) {
   });
 }
 
+EarlyStopping read_early_stopping(const std::string& path) {
+  return with_context(cat("reading encoder checkpoint '", path, "'"), [&] {
+    h5::ArtifactReader r(path, kCheckpointKind, kCheckpointVersion);
+    EarlyStopping st;
+    if (!r.has("trainer/early_stopping")) return st;
+    const auto v = r.read_doubles("trainer/early_stopping");
+    if (v.size() != 3 || !(v[1] >= -1 && v[1] < 1e9 && v[1] == std::floor(v[1])) ||
+        !(v[2] >= 0 && v[2] < 1e9 && v[2] == std::floor(v[2])))
+      throw input_error("trainer/early_stopping: expected [best, best_epoch, bad_epochs] with whole epochs; found ",
+                        v.size(), " value(s)", v.size() == 3 ? cat(": ", v[0], ", ", v[1], ", ", v[2]) : "");
+    st.best = v[0], st.best_epoch = int64_t(v[1]), st.bad_epochs = int64_t(v[2]);
+    st.recorded = true;
+    return st;
+  });
+}
+
 EncoderConfig read_architecture(const std::string& path) {
   h5::ArtifactReader r(path, kCheckpointKind, kCheckpointVersion);
   EncoderConfig ec;
@@ -243,9 +263,9 @@ bool read_adapter(const std::string& path, const std::string& subject, Mat<float
 }
 
 template void save_checkpoint<float>(const std::string&, const Trainer<float>&, const Provenance&, bool,
-                                     const StimulusRecord&, const ssl::TemporalSnapshot&);
+                                     const StimulusRecord&, const ssl::TemporalSnapshot&, const EarlyStopping&);
 template void save_checkpoint<double>(const std::string&, const Trainer<double>&, const Provenance&, bool,
-                                      const StimulusRecord&, const ssl::TemporalSnapshot&);
+                                      const StimulusRecord&, const ssl::TemporalSnapshot&, const EarlyStopping&);
 template void load_checkpoint<float>(const std::string&, Trainer<float>&);
 template void load_checkpoint<double>(const std::string&, Trainer<double>&);
 

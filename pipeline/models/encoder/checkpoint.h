@@ -22,15 +22,29 @@ struct StimulusRecord {
   bool recorded = false;
 };
 
+// Pretraining's early-stopping state at the checkpoint's step (/trainer/early_stopping: best
+// validation top-1, its epoch, epochs since). Kept inside the checkpoint, so that the model and
+// the state a resumed run continues with are renamed into place as one file (issue 13, F16).
+struct EarlyStopping {
+  double best = -1;
+  int64_t best_epoch = -1, bad_epochs = 0;
+  bool recorded = false;
+};
+
 // Writes every parameter (value, trainable flag, AdamW m/v/steps), the trainer's step and Rng
-// state, the configs, the stimulus record when it is `recorded` and the self-supervised temporal
-// model when it is `present` (temp + rename; refuses to overwrite unless force).
+// state, the configs, the stimulus record and the early-stopping state when they are `recorded`,
+// and the self-supervised temporal model when it is `present` (temp + rename; refuses to
+// overwrite unless force).
 template <class S>
 void save_checkpoint(const std::string& path, const Trainer<S>& tr, const Provenance& prov, bool force,
-                     const StimulusRecord& stimuli = {}, const ssl::TemporalSnapshot& temporal = {});
+                     const StimulusRecord& stimuli = {}, const ssl::TemporalSnapshot& temporal = {},
+                     const EarlyStopping& stopping = {});
 
 // The self-supervised temporal model of a checkpoint (present = false when it has none).
 ssl::TemporalSnapshot read_temporal_model(const std::string& path);
+
+// The early-stopping state of a checkpoint (recorded = false when it has none).
+EarlyStopping read_early_stopping(const std::string& path);
 
 // The stimulus record of a checkpoint (recorded = false when it has none).
 StimulusRecord read_stimulus_record(const std::string& path);

@@ -2,10 +2,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <iomanip>
 #include <map>
 #include <set>
 
@@ -43,38 +43,19 @@ double top1_among_distinct(const MF& pred, const MF& target, const std::vector<s
   return best.empty() ? 0.0 : hits / double(best.size());
 }
 
-// Early stopping's state as of checkpoint step `step`.
-struct StopState {
-  int64_t step = 0;
-  double best = -1;
-  int64_t best_epoch = -1, bad_epochs = 0;
-};
-
-// The state file holds the entries of the last two checkpoints and is written before the
-// checkpoint itself, so that whichever of the two files a kill interrupts, the entry of the
-// checkpoint on disk is in it.
-void write_state(const std::string& path, const StopState& previous, const StopState& current) {
-  AtomicOutput out(path, true);
-  std::ofstream os(out.temp_path());
-  os << std::setprecision(17);
-  for (const StopState& st : {previous, current})
-    os << st.step << " " << st.best << " " << st.best_epoch << " " << st.bad_epochs << "\n";
-  os.close();
-  out.commit();
-}
-
-StopState read_state(const std::string& path, int64_t step) {
-  std::ifstream in(path);
-  StopState st;
-  std::vector<int64_t> steps;
-  while (in >> st.step >> st.best >> st.best_epoch >> st.bad_epochs) {
-    if (st.step == step) return st;
-    steps.push_back(st.step);
-  }
-  std::string found = " (it cannot be read)";
-  if (!steps.empty())
-    found = cat(" (it holds step ", steps.front(), steps.size() > 1 ? cat(" and ", steps.back()) : "", ")");
-  throw input_error("training state '", path, "' has no entry for the checkpoint's step ", step, found);
+// Test seam (tests/test_reliability.cpp): V2C_TEST_KILL_AT=<suffix>:<k> ends the process with
+// SIGKILL right after the k-th write of the file ending in <suffix> (ckpt, best), as a kill -9
+// at that moment would.
+void kill_if_asked(const std::string& path) {
+  static const char* spec = std::getenv("V2C_TEST_KILL_AT");
+  static std::map<std::string, int64_t> writes;
+  if (!spec) return;
+  const std::string s = spec;
+  const size_t colon = s.find(':');
+  if (colon == std::string::npos) return;
+  const std::string suffix = s.substr(0, colon);
+  if (path.size() < suffix.size() || path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) return;
+  if (std::to_string(++writes[suffix]) == s.substr(colon + 1)) std::raise(SIGKILL);
 }
 
 // What the ranks must agree on: every parameter's values, the step and the Rng state.
@@ -175,8 +156,11 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
   }
   Trainer<float> tr(enc, cfg.loss, cfg.schedule(total_steps), seed);
   if (comm.size() > 1) tr.set_communicator(comm);
-  const std::string ckpt = out_path + ".ckpt", state_path = out_path + ".ckpt.state", best = out_path + ".best";
-  StopState st, st_written;
+  const std::string ckpt = out_path + ".ckpt", best = out_path + ".best";
+  // Early stopping's state, written into each checkpoint (one file, one rename: F16).
+  EarlyStopping st;
+  st.recorded = true;
+  bool stopped = false;
   // Rank 0's checkpoint is the one every rank resumes from.
   const bool have_ckpt = dist::broadcast_value(comm, resume && fs::exists(ckpt) ? 1.0 : 0.0) > 0;
   if (have_ckpt) {
@@ -184,7 +168,12 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
       throw io_error("rank ", comm.rank(), " cannot see rank 0's checkpoint '", ckpt,
                      "': OUT must be on a file system every rank sees");
     load_checkpoint(ckpt, tr);
-    st = st_written = read_state(state_path, tr.step());
+    st = read_early_stopping(ckpt);
+    if (!st.recorded)
+      throw input_error("checkpoint '", ckpt, "' holds no early-stopping state (written by an older vox2clip): ",
+                        "rerun without --resume");
+    // Killed after early stopping's last checkpoint: stopped then, stops now.
+    stopped = st.bad_epochs >= cfg.patience;
     log::info("resumed from ", ckpt, " at step ", tr.step(), " (epoch ", epoch_of(tr.step()) + 1, ")");
   } else if (resume) {
     log::warn("--resume: no checkpoint '", ckpt, "'; starting from scratch");
@@ -199,18 +188,16 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
 
   defer_interrupts(true);
   // Collective: every rank's share of the optimiser state to every rank, then rank 0 writes.
-  const auto save_model = [&](const std::string& path) {
+  const auto save_model = [&](const std::string& path, const EarlyStopping& stopping) {
     tr.gather_optimizer_state();
     if (comm.size() > 1)
       dist::check_same_on_every_rank(comm, state_fingerprint(tr), cat("the model state at step ", tr.step()));
-    if (writer) save_checkpoint(path, tr, prov, true);
+    if (writer) {
+      save_checkpoint(path, tr, prov, true, {}, {}, stopping);
+      kill_if_asked(path);
+    }
   };
-  const auto save_ckpt = [&] {
-    st.step = tr.step();
-    if (writer) write_state(state_path, st_written, st);
-    save_model(ckpt);
-    st_written = st;
-  };
+  const auto save_ckpt = [&] { save_model(ckpt, st); };
   const auto stop_if_interrupted = [&] {
     if (dist::any(comm, interrupt_requested())) {
       save_ckpt();
@@ -219,7 +206,6 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
     }
   };
   const auto t_start = std::chrono::steady_clock::now();
-  bool stopped = false;
   MF X, T;
   while (tr.step() < total_steps && !stopped) {
     const int64_t epoch = epoch_of(tr.step());
@@ -269,7 +255,7 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
               int(double(n_samples) / std::max(cpu_secs, 1e-9)), " per CPU second), ", int(secs), " s");
     if (n_val == 0 || val > st.best) {
       st.best = val, st.best_epoch = epoch, st.bad_epochs = 0;
-      save_model(best);
+      save_model(best, {});
     } else if (++st.bad_epochs >= cfg.patience) {
       log::info("early stopping: no better validation top-1 for ", cfg.patience, " epochs (best ", st.best,
                 " at epoch ", st.best_epoch + 1, ")");
@@ -284,7 +270,7 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
   load_checkpoint(best, tr);
   save_checkpoint(out_path, tr, prov, force, record, temporal);
   std::error_code ec;
-  for (const auto& p : {ckpt, state_path, best}) fs::remove(p, ec);
+  for (const auto& p : {ckpt, best}) fs::remove(p, ec);
 }
 
 }  // namespace v2c::encoder
