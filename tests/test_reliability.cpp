@@ -504,6 +504,34 @@ BOOST_AUTO_TEST_CASE(a_tiny_alpha_gives_finite_predictions) {
   check_tiny_alpha<float>(1e-30);
 }
 
+// U3: an inner cross-validation that cannot run names the outer fold and what
+// ridge.train_fraction left of its training runs, not a fold scheme the user did not choose.
+BOOST_AUTO_TEST_CASE(inner_cv_errors_name_the_outer_fold_and_train_fraction) {
+  const int n = 40, p = 12, t = 2;
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> g;
+  linalg::Mat<double> X(n, p), Y(n, t);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < p; ++j) X(i, j) = g(rng);
+  Y = X.leftCols(t);
+  std::vector<int32_t> run(n);
+  std::vector<std::string> stim(n);
+  for (int i = 0; i < n; ++i) run[size_t(i)] = i / 10, stim[size_t(i)] = "s" + std::to_string(i);
+  cv::RidgeCvSettings s;
+  s.alphas = {0.1, 1};
+  s.train_fraction = 0.25;  // 3 training runs per outer fold -> 1
+  const std::string why = test::check_error([&] { cv::cross_validate<double>(X, Y, run, stim, s); }, ExitCode::input,
+                                            {"outer fold 0 of 4", "in 1 run(s)", "ridge.train_fraction = 0.25",
+                                             "inner cross-validation", "at least 2 runs; found 1"});
+  BOOST_CHECK_MESSAGE(why.find("ridge.outer") == std::string::npos, why);
+  // The final model on all samples: the error says so.
+  std::vector<int32_t> one_run(n, 0);
+  linalg::Mat<double> W;
+  linalg::RowVec<double> b;
+  test::check_error([&] { cv::select_and_fit<double>(X, Y, one_run, cv::RidgeCvSettings{}, W, b); },
+                    ExitCode::input, {"final model on all 40 samples", "at least 2 runs; found 1"});
+}
+
 BOOST_AUTO_TEST_CASE(reproducers_end_with_their_exit_code) {
   test::TempDir dir("v2c-repro");
   // A NaN voxel in BData with voxel selection (an exception inside an OpenMP region aborted).

@@ -357,6 +357,10 @@ std::vector<double> select_with(const Solver<S>& solver, const std::vector<int32
   for (int64_t r : rows) runs.insert(run[size_t(r)]);
   // k groups of consecutive units, or one unit per fold when there are fewer units than k.
   const std::string scheme = s.outer == "event_groups" ? "event_groups" : "groups";
+  // Errors name no caller's keys: ridge and fine-tuning add their own context.
+  if (runs.size() < 2)
+    throw input_error("the inner cross-validation that chooses α needs training rows from at least 2 ",
+                      scheme == "event_groups" ? "event groups" : "runs", "; found ", runs.size());
   std::vector<Fold> inner =
       int(runs.size()) >= s.inner_folds ? run_folds(run, rows, scheme, s.inner_folds) : run_folds(run, rows, "loro", 0);
   if (stimulus && s.exclusive) make_exclusive(inner, *stimulus);
@@ -364,10 +368,12 @@ std::vector<double> select_with(const Solver<S>& solver, const std::vector<int32
   MatrixD sum = MatrixD::Zero(int64_t(s.alphas.size()), t);
   for (size_t i = 0; i < inner.size(); ++i) {
     if (inner[i].train.size() < 2)
-      throw input_error("ridge: inner fold ", i, " keeps ", inner[i].train.size(), " training sample(s) of ",
-                        rows.size(), s.gap_s > 0 ? cat(" after ridge.gap_s = ", s.gap_s, " s") : std::string(),
-                        "; need at least 2 (fewer inner_folds, or a smaller gap_s)");
-    sum += solver.score_all(inner[i]);
+      throw input_error("inner fold ", i, " of ", inner.size(), " keeps ", inner[i].train.size(),
+                        " training sample(s) of ", rows.size(),
+                        "; need at least 2",
+                        s.gap_s > 0 ? cat(" (after ridge.gap_s = ", s.gap_s, " s: fewer ridge.inner_folds, or a smaller gap)")
+                                    : std::string());
+    sum += with_context(cat("inner fold ", i, " of ", inner.size()), [&] { return solver.score_all(inner[i]); });
   }
   sum /= double(inner.size());
   if (mean_score) *mean_score = sum;
@@ -396,7 +402,9 @@ std::vector<double> select_and_fit(const Mat<S>& X, const Mat<S>& Y, const std::
   const Solver<S> solver(X, Y, s);
   std::vector<int64_t> all(static_cast<size_t>(X.rows()));
   std::iota(all.begin(), all.end(), 0);
-  const std::vector<double> alpha = select_with(solver, run, all, nullptr, s, Y.cols(), nullptr, times);
+  const std::vector<double> alpha =
+      with_context(cat("choosing α for the final model on all ", X.rows(), " samples"),
+                   [&] { return select_with(solver, run, all, nullptr, s, Y.cols(), nullptr, times); });
   solver.fit_all(alpha, W, b);
   check_finite(W, alpha, "final model: weight of input");
   return alpha;
@@ -425,10 +433,18 @@ RidgeCvResult<S> cross_validate(const Mat<S>& X, const Mat<S>& Y, const std::vec
   const Solver<S> solver(X, Y, s);
   for (int f = 0; f < n_folds; ++f) {
     const Fold& fold = res.folds[size_t(f)];
-    if (fold.train.size() < 2)
-      throw input_error("ridge: outer fold ", f, " has ", fold.train.size(), " training samples");
+    std::set<int32_t> train_units;
+    for (int64_t r : fold.train) train_units.insert(run[size_t(r)]);
+    // Which outer fold, and what ridge.train_fraction left of its training runs.
+    const std::string where =
+        cat("outer fold ", f, " of ", n_folds, " (", fold.train.size(), " training samples in ", train_units.size(),
+            s.outer == "event_groups" ? " event group(s)" : " run(s)",
+            s.train_fraction < 1 ? cat(" after ridge.train_fraction = ", s.train_fraction) : std::string(), ")");
+    if (fold.train.size() < 2) throw input_error("ridge: ", where, ": need at least 2 training samples");
     MatrixD mean_score;
-    const std::vector<double> alpha = select_with(solver, run, fold.train, &stimulus, s, t, &mean_score, times);
+    const std::vector<double> alpha = with_context(cat("choosing α in ", where), [&] {
+      return select_with(solver, run, fold.train, &stimulus, s, t, &mean_score, times);
+    });
     const Mat<S> pred = solver.predict(fold, alpha);
     check_finite(pred, alpha, cat("outer fold ", f, ": prediction of test sample"));
     for (size_t i = 0; i < fold.test.size(); ++i) {

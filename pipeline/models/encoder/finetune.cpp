@@ -208,7 +208,12 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
       auto enc = std::make_unique<Encoder<float>>(arch, seed + 7 * f);
       if (!pretrained.empty()) load_backbone(*enc, pretrained);
       AdapterInit<float> init = ssl_start;
-      if (!latents.empty() && !ridge_adapter(d, train, latents, init))
+      const auto ridge_start = [&] {
+        return with_context(cat("fitting the new adapter's ridge start (finetune.adapter_init = ridge) on ",
+                                train.size(), " training rows of outer fold ", f, " of --folds-from"),
+                            [&] { return ridge_adapter(d, train, latents, init); });
+      };
+      if (!latents.empty() && !ridge_start())
         log::warn("fold ", f, ": too few training runs with reference stimuli for a ridge start; random adapter");
       enc->add_subject(d.id, d.X.cols(), init, seed + 11 * f + 3);
       if (!pretrained.empty() && cfg.mode == "adapter") {
