@@ -195,6 +195,8 @@ BOOST_AUTO_TEST_CASE(pretrain_model_losses_and_adamw_get_the_documented_defaults
     expect_documented(
         l,
         {{"epochs", "40"}, {"val_runs", "1"}, {"patience", "8"}, {"checkpoint_every", "200"}, {"exclude_runs", "[]"}});
+    expect_documented(l, {{"ssl_mask_kind", "time"}, {"ssl_mask_ratio", "0.5"}});
+    BOOST_CHECK(l.cfg.ssl.mask.kind == encoder::ssl::MaskKind::time);
   });
 }
 

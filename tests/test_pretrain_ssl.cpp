@@ -241,6 +241,26 @@ BOOST_AUTO_TEST_CASE(stage_refusals) {
   std::vector<std::string> args = pretrain_args(s, out);
   args.insert(args.end(), {"--set", "pretrain.ssl_window=40"});
   test::check_stage_failure(test::run_stage("pretrain", args), 2, out, {"ssl.window = 40", "max_len"});
+  args = pretrain_args(s, out);
+  args.insert(args.end(), {"--set", "pretrain.ssl_mask_kind=voxels"});
+  test::check_stage_failure(test::run_stage("pretrain", args), 2, out,
+                            {"pretrain.ssl_mask_kind", "voxels", "'time' 'voxel'"});
+}
+
+// pretrain.ssl_mask_kind reaches the masked objective: the checkpoint records what was trained.
+BOOST_AUTO_TEST_CASE(mask_kind_is_a_config_key) {
+  SmallStudy s;
+  for (const char* kind : {"time", "voxel"}) {
+    const std::string out = s.dir.file(cat(kind, ".h5"));
+    std::vector<std::string> args = pretrain_args(s, out);
+    args.insert(args.end(), {"--set", "pretrain.supervised=false", "--set", "pretrain.ssl_w_masked=1", "--set",
+                             "pretrain.ssl_w_next_step=0", "--set", cat("pretrain.ssl_mask_kind=", kind)});
+    const test::StageRun r = test::run_stage("pretrain", args);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const encoder::ssl::TemporalSnapshot t = encoder::read_temporal_model(out);
+    BOOST_CHECK_EQUAL(encoder::ssl::mask_kind_name(t.objectives.mask.kind), std::string(kind));
+    BOOST_CHECK_EQUAL(t.objectives.w_masked, 1.0);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(plan_turns_on_the_self_supervised_rows) {

@@ -6,6 +6,31 @@
 
 #include "pipeline/core/config.h"
 #include "pipeline/core/error.h"
+#include "pipeline/models/encoder/ssl/masked.h"
+
+// pretrain.ssl_mask_kind: the config reads and prints MaskKind by its name ("time", "voxel").
+namespace v2c::config {
+using encoder::ssl::MaskKind;
+template <>
+const char* type_name<MaskKind>() {
+  return "string";
+}
+template <>
+MaskKind convert_node<MaskKind>(const YAML::Node& node, const std::string& what) {
+  const std::string name = convert_node<std::string>(node, what);
+  if (name == "time") return MaskKind::time;
+  if (name == "voxel") return MaskKind::voxel;
+  throw usage_error("config field '", what, "' = ", excerpt(name), ": must be one of 'time' 'voxel'");
+}
+template <>
+YAML::Node to_node<MaskKind>(const MaskKind& kind) {
+  return YAML::Node(std::string(encoder::ssl::mask_kind_name(kind)));
+}
+template <>
+std::string to_text<MaskKind>(const MaskKind& kind) {
+  return encoder::ssl::mask_kind_name(kind);
+}
+}  // namespace v2c::config
 
 namespace v2c::encoder {
 
@@ -110,9 +135,12 @@ void PretrainConfig::describe(config::Schema& s) {
           "optimisation steps")
       .range(int64_t(1), int64_t(100000000));
   s.field("ssl_w_next_step", ssl.w_next_step, "weight of next-time-point prediction (GPT-like; 0 = off)").min(0.0);
-  s.field("ssl_w_masked", ssl.w_masked, "weight of masked prediction of hidden time points (BERT-like; 0 = off)")
+  s.field("ssl_w_masked", ssl.w_masked, "weight of masked prediction of hidden time points or voxels (BERT-like; 0 = off)")
       .min(0.0);
-  s.field("ssl_mask_ratio", ssl.mask.ratio, "share of each window's time points hidden by masked prediction")
+  s.field("ssl_mask_kind", ssl.mask.kind,
+          "what masked prediction hides: time (whole time points, replaced by a learned token in the latent) or "
+          "voxel (the same voxels at every time point of a window, zeroed in the input)");
+  s.field("ssl_mask_ratio", ssl.mask.ratio, "share of each window's time points (or voxels) hidden by masked prediction")
       .check([](const double& r) { return r > 0 && r < 1; }, "in (0, 1)");
   s.field("ssl_window", ssl.window, "context window W of the temporal model (volumes)").range(2, 1024);
   s.field("ssl_layers", ssl.model.temporal.n_layers, "transformer layers of the temporal model").range(0, 64);
