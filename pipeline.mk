@@ -83,7 +83,11 @@ PREDICTIONS := $(RIDGE) $(FINETUNED) $(ALIGNED)
 RETRIEVAL := $(if $(call HAVE,retrieve),$(PREDICTIONS:.h5=.retrieval.h5))
 REPORT := $(if $(call HAVE,report),$(WORK)/report/index.html)
 
-pipeline: $(SAMPLES) $(PREDICTIONS) $(RETRIEVAL) $(REPORT)
+# simulate.unlabelled_subjects: subjects with rest runs only, whose time series join every
+# self-supervised stage (never held out, never evaluated)
+UNLABELLED_SERIES := $(if $(SELF_SUPERVISED),$(foreach s,$(UNLABELLED),$(WORK)/$(s)/timeseries.h5))
+
+pipeline: $(SAMPLES) $(UNLABELLED_SERIES) $(PREDICTIONS) $(RETRIEVAL) $(REPORT)
 # The checkpoints are results too: kept, not deleted as intermediate files.
 CHECKPOINTS_OF = $(if $(call PRETRAINED_ON,$(1)),pretrained pretrained-linear \
   $(if $(SELF_SUPERVISED),pretrained-ssl pretrained-ssl-only))
@@ -123,11 +127,12 @@ $(eval $(call pretrain_rule,pretrained.h5,))
 $(eval $(call pretrain_rule,pretrained-linear.h5,--set pretrain.n_blocks=0))
 
 # The self-supervised stage sees the other subjects' time series only, without the runs that show a
-# stimulus the held-out subject is tested on (v2c-pretrain leaves them out).
+# stimulus the held-out subject is tested on (v2c-pretrain leaves them out), and the unlabelled subjects'.
 $(WORK)/%/pretrained-ssl.h5: $(WORK)/%/samples.h5 $(WORK)/%/$(HELDOUT_FOLDS) $$(call OTHERS_SAMPLES,$$*) \
-                             $$(foreach s,$$(PRETRAIN_FOR_$$*),$(WORK)/$$(s)/timeseries.h5) $(CONFIG) $(V2C)/v2c-pretrain
+                             $$(foreach s,$$(PRETRAIN_FOR_$$*),$(WORK)/$$(s)/timeseries.h5) $(UNLABELLED_SERIES) \
+                             $(CONFIG) $(V2C)/v2c-pretrain
 	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(call OTHERS_SAMPLES,$*) $(call HELDOUT_ARGS,$*) \
-	  --timeseries $(foreach s,$(PRETRAIN_FOR_$*),$(WORK)/$(s)/timeseries.h5) \
+	  --timeseries $(foreach s,$(PRETRAIN_FOR_$*),$(WORK)/$(s)/timeseries.h5) $(UNLABELLED_SERIES) \
 	  --ssl-out $(WORK)/$*/pretrained-ssl-only.h5 --out $@
 # the same call's self-supervised stage alone (untrained backbone): fine-tuned in full mode only
 $(WORK)/%/pretrained-ssl-only.h5: $(WORK)/%/pretrained-ssl.h5 ;

@@ -20,7 +20,8 @@ const StageSpec spec{
     .name = "plan",
     .summary = "turn a study config into make variables for the pipeline (work/<study>/plan.mk)",
     .description =
-        "Reads the config's `study` section (and simulate.n_subjects for simulated studies) and writes the subjects, "
+        "Reads the config's `study` section (and simulate.n_subjects and simulate.unlabelled_subjects for simulated "
+        "studies: UNLABELLED, subjects with rest runs only, for self-supervised pretraining) and writes the subjects, "
         "the held-out subjects (every subject in turn by default: leave-one-subject-out) with the subjects each "
         "one's encoder is pretrained on (all the others), the learning-curve fractions and each subject's "
         "v2c-prepare arguments as make variables. Each held-out subject gets its own pretraining, which leaves out "
@@ -38,28 +39,32 @@ std::string quote(const std::string& s) {
   return out + "'";
 }
 
-// simulate.n_subjects as v2c-simulate reads it: the simulate section through its own schema (its
-// default, its rule, unknown keys refused).
-int simulated_subjects(const StageContext& ctx) {
+// The simulate section as v2c-simulate reads it, through its own schema (its defaults, its rules,
+// unknown keys refused): n_subjects and unlabelled_subjects.
+sim::StudyParams simulated_study(const StageContext& ctx) {
   sim::SimulateConfig sim_cfg;
   config::Schema schema("simulate");
   sim_cfg.describe(schema);
   if (ctx.args.has("config")) config::apply_file(schema, ctx.args.one("config"));
   schema.validate();
-  return sim_cfg.p.n_subjects;
+  return sim_cfg.p;
 }
 
 void run(StageContext& ctx, study::StudyConfig& cfg) {
   const std::string bids = ctx.args.one("bids-dir");
   std::vector<std::string> subjects = cfg.subjects;
+  std::vector<std::string> unlabelled;  // simulated subjects with rest runs only: pretraining data
   std::map<std::string, std::string> prepare_args;
   if (cfg.source == "simulate") {
-    const int n = simulated_subjects(ctx);
+    const sim::StudyParams sim = simulated_study(ctx);
     subjects.clear();
-    for (int i = 1; i <= n; ++i) subjects.push_back(cat("sub-", i < 10 ? "0" : "", i));
+    for (int i = 1; i <= sim.n_subjects + sim.unlabelled_subjects; ++i)
+      (i <= sim.n_subjects ? subjects : unlabelled).push_back(cat("sub-", i < 10 ? "0" : "", i));
     for (const auto& s : subjects)
       prepare_args[s] = cat("--bids ", quote(bids), " --subject ", s, " --task ", quote(cfg.task), " --features ",
                             quote(bids + "/stimuli/features.h5"));
+    for (const auto& s : unlabelled)
+      prepare_args[s] = cat("--bids ", quote(bids), " --subject ", s, " --task ", quote(cfg.task));
   } else if (cfg.source == "bids") {
     if (cfg.bids_root.empty() || subjects.empty())
       throw usage_error("config field 'study.bids_root' and 'study.subjects' are needed for source bids");
@@ -112,6 +117,7 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
   mk << "# written by v2c-plan from the study config; do not edit\n";
   mk << "SUBJECTS := " << list(subjects) << "\n";
   mk << "HELDOUT := " << list(heldout) << "\n";
+  mk << "UNLABELLED := " << list(unlabelled) << "\n";
   for (const auto& [h, others] : pretrain_for) mk << "PRETRAIN_FOR_" << h << " := " << list(others) << "\n";
   mk << "FRACTIONS :=";
   for (double f : cfg.train_fractions) mk << " " << shortest_decimal(f);  // exact: 0.125 stays 0.125

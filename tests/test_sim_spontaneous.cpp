@@ -1,15 +1,18 @@
 // Spontaneous activity of the simulated study (sim/spontaneous.h): the latent's AR statistics, the
 // read-out it goes through (the subject's own, or permuted rows for the negative control), the
-// rest runs, and that a study without it is unchanged.
+// rest runs, subjects with rest runs only (simulate.unlabelled_subjects, listed by v2c-plan as
+// UNLABELLED), and that a study without them is unchanged.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include <Eigen/SVD>
 
 #include "pipeline/sim/spontaneous.h"
 #include "pipeline/sim/study.h"
+#include "tests/test_util.h"
 
 using namespace v2c;
 
@@ -117,6 +120,46 @@ BOOST_AUTO_TEST_CASE(voxels_read_the_fluctuation_through_their_own_or_permuted_r
     moved += (a - m.s.readout.row(v)).norm() > 1e-9 ? 1 : 0;
   }
   BOOST_CHECK_GT(moved, m.s.n_voxels() / 4);
+}
+
+// Unlabelled subjects come after the others with their rest runs only (empty events files); the
+// labelled subjects' files are byte for byte those of the study without them.
+BOOST_AUTO_TEST_CASE(unlabelled_subjects_have_rest_runs_only_and_change_nobody_else) {
+  test::TempDir dir("v2c-sim-unlabelled");
+  const std::string base =
+      "simulate:\n  n_subjects: 1\n  n_categories: 2\n  train_per_category: 4\n  test_per_category: 1\n"
+      "  feature_dim: 16\n  latent_dim: 4\n  hidden_dim: 8\n  grid_dims: [8, 8, 6]\n  train_runs: 2\n"
+      "  test_runs: 1\n  test_repeats: 1\n  spontaneous_pct: 3\n  rest_runs: 2\n  rest_run_s: 40\n";
+  for (int n : {0, 2}) {
+    const std::string cfg = dir.write(cat("sim", n, ".yaml"), base + cat("  unlabelled_subjects: ", n, "\n"));
+    const test::StageRun r =
+        test::run_stage("simulate", {"--config", cfg, "--out", dir.file(cat("bids", n)), "--quiet"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const test::StageRun plan = test::run_stage("plan", {"--config", cfg, "--bids-dir", dir.file("b"), "--out",
+                                                         dir.file(cat("plan", n, ".mk")), "--quiet"});
+    BOOST_REQUIRE_MESSAGE(plan.exit_code == 0, plan.output);
+    const std::string mk = test::read_text_file(dir.file(cat("plan", n, ".mk")));
+    BOOST_CHECK(mk.find(n ? "\nUNLABELLED := sub-02 sub-03\n" : "\nUNLABELLED := \n") != std::string::npos);
+    BOOST_CHECK(mk.find("\nSUBJECTS := sub-01\n") != std::string::npos);
+    BOOST_CHECK_EQUAL(mk.find("PRETRAIN_FOR_sub-02"), std::string::npos);  // never held out
+  }
+  for (const auto& e : std::filesystem::directory_iterator(dir.file("bids0/sub-01/func")))
+    BOOST_CHECK_MESSAGE(test::read_text_file(e.path()) ==
+                            test::read_text_file(dir.file("bids2/sub-01/func/" + e.path().filename().string())),
+                        e.path().filename() << " differs");
+  for (const char* sub : {"sub-02", "sub-03"}) {
+    const std::string func = dir.file(cat("bids2/", sub, "/func/"));
+    BOOST_CHECK_EQUAL(test::read_text_file(func + sub + "_task-sim_runs.tsv"),
+                      "run\tsplit\tn_volumes\n4\trest\t20\n5\trest\t20\n");
+    for (int run : {4, 5})
+      BOOST_CHECK_EQUAL(test::read_text_file(func + cat(sub, "_task-sim_run-0", run, "_events.tsv")),
+                        "onset\tduration\ttrial_type\n");
+    BOOST_CHECK(!std::filesystem::exists(func + sub + "_task-sim_run-01_bold.nii.gz"));
+  }
+  // Rest runs are needed.
+  const std::string bad = dir.write("bad.yaml", "simulate:\n  unlabelled_subjects: 1\n");
+  test::check_stage_failure(test::run_stage("simulate", {"--config", bad, "--out", dir.file("bad")}), 2,
+                            dir.file("bad"), {"simulate.unlabelled_subjects", "rest_runs"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,5 +1,6 @@
 #include "pipeline/sim/bids_writer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <filesystem>
@@ -141,11 +142,15 @@ StudySummary write_study(const std::string& dir, const StudyParams& p, uint64_t 
   StudySummary summary;
   std::vector<Subject> subjects;
   std::vector<double> measured;
-  log::Progress progress("simulating subjects", p.n_subjects);
-  for (int i = 0; i < p.n_subjects; ++i) {
+  const int n_all = p.n_subjects + p.unlabelled_subjects;
+  log::Progress progress("simulating subjects", n_all);
+  for (int i = 0; i < n_all; ++i) {
     Subject s = make_subject(p, i, seed, stim);
     const MatrixD amp = amplitudes(p, s, subject_latent(st, i));
-    calibrate_noise(p, s, amp);
+    calibrate_noise(p, s, amp);  // an unlabelled subject: the noise level its stimulus runs would have had
+    if (i >= p.n_subjects)
+      s.runs.erase(std::remove_if(s.runs.begin(), s.runs.end(), [](const Run& r) { return r.split != "rest"; }),
+                   s.runs.end());
     measured.push_back(with_context("simulating " + s.id, [&] { return write_subject(dir, p, st, s, amp); }));
     subjects.push_back(std::move(s));
     progress.tick();

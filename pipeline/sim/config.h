@@ -31,6 +31,10 @@ struct SimulateConfig {
         .check(positive, "> 0");
     s.field("linear", p.linear, "g is a random linear projection instead of the MLP");
     s.field("n_subjects", p.n_subjects, "subjects sub-01, sub-02, ...").range(1, 99);
+    s.field("unlabelled_subjects", p.unlabelled_subjects,
+            "more subjects after them, with the rest runs only (no stimuli, no samples): unlabelled data for "
+            "self-supervised pretraining, never evaluated (needs rest_runs > 0)")
+        .range(0, 99);
     s.field("grid_dims", p.grid_dims, "base grid of a subject (voxels), each axis jittered by +-grid_jitter")
         .check([](const std::vector<int>& v) { return v.size() == 3; }, "3 values");
     s.field("grid_jitter", p.grid_jitter, "per-subject random change of each grid axis (voxels)").range(0, 64);

@@ -44,6 +44,9 @@ void validate(const StudyParams& p) {
     throw fail("baseline_range", cat(p.baseline_range.size(), " values"), "[low, high] with 0 < low <= high");
   if (p.mask_fill_min > p.mask_fill_max)
     throw fail("mask_fill_min", shortest_decimal(p.mask_fill_min), cat("<= mask_fill_max (", p.mask_fill_max, ")"));
+  if (p.unlabelled_subjects > 0 && p.spontaneous.rest_runs < 1)
+    throw fail("unlabelled_subjects", std::to_string(p.unlabelled_subjects),
+               "0 when rest_runs is 0 (an unlabelled subject has the rest runs only)");
   if (p.isi_jitter_s > p.isi_s)
     throw fail("isi_jitter_s", shortest_decimal(p.isi_jitter_s), cat("<= isi_s (", p.isi_s, ")"));
   const int pool = p.n_categories * p.train_per_category;

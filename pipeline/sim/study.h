@@ -61,6 +61,7 @@ struct StudyParams {
   bool linear = false;
   // subjects
   int n_subjects = 8;
+  int unlabelled_subjects = 0;  // more subjects after them with rest runs only (data for self-supervision)
   std::vector<int> grid_dims = {16, 20, 16};
   int grid_jitter = 2;
   double voxel_mm = 3.0;
