@@ -3,7 +3,8 @@
 // the buffer holds, exactly epoch_batches when everything fits, a function of seed and epoch), a
 // stream resumed mid-epoch hands out the same batches, samples read from files equal samples in
 // memory, and v2c-pretrain streaming from files trains bitwise the weights of pretrain() on the
-// samples in memory, also after kill -9 and --resume; rows left out of a source are never used.
+// samples in memory, also after kill -9 and --resume; rows left out of a source are never used;
+// with N ranks each reads only its rows of each batch and every rank gets the whole batch.
 #include <omp.h>
 
 #include <boost/test/unit_test.hpp>
@@ -17,8 +18,10 @@
 #include "pipeline/models/encoder/pretrain.h"
 #include "pipeline/models/encoder/sample_stream.h"
 #include "pipeline/models/encoder/stream_order.h"
+#include "pipeline/dist/collectives.h"
 #include "tests/dist_samples.h"
 #include "tests/test_util.h"
+#include "tests/thread_communicator.h"
 
 extern "C" void openblas_set_num_threads(int num_threads);
 extern "C" int openblas_get_num_threads(void);
@@ -214,6 +217,54 @@ BOOST_AUTO_TEST_CASE(files_and_memory_give_the_same_batches_and_a_resumed_stream
     }
     BOOST_CHECK(resumed.done());
   }
+}
+
+// Data-parallel: rank r of N reads only its rows of each batch (rows EvenSplit{B, N}.begin(r)..),
+// and every rank's next() returns the whole batch, bitwise the one-process stream's; also resumed.
+BOOST_AUTO_TEST_CASE(each_rank_reads_only_its_rows_of_each_batch_and_every_rank_gets_the_whole_batch) {
+  test::TempDir dir("v2c-stream-ranks");
+  const auto paths = test::two_simulated_subjects(dir);
+  std::vector<Samples> samples;
+  for (const auto& p : paths) samples.push_back(read_samples(p));
+  std::vector<std::vector<int64_t>> rows(2);
+  for (size_t s = 0; s < 2; ++s)
+    for (int64_t i = 0; i < samples[s].n_samples(); i += (i % 11 == 4 ? 2 : 1)) rows[s].push_back(i);
+  const EpochOrder o = stream_order(rows, 8, 40, 16, 5, 1);
+  MemorySource one_source(samples);
+  SampleStream one(one_source, o, 0);
+  std::vector<MF> X0, T0;
+  while (!one.done()) {
+    MF X, T;
+    one.next(X, T);
+    X0.push_back(X), T0.push_back(T);
+  }
+  for (int N : {2, 3})
+    for (int64_t first : {int64_t(0), int64_t(7)}) {
+      // What each rank must read: its share of every batch from `first` on.
+      std::vector<int64_t> expected(static_cast<size_t>(N), 0);
+      for (size_t b = size_t(first); b < o.batches.size(); ++b)
+        for (int r = 0; r < N; ++r) expected[size_t(r)] += dist::EvenSplit{int64_t(o.batches[b].rows.size()), N}.count(r);
+      std::vector<std::vector<MF>> X(static_cast<size_t>(N)), T(static_cast<size_t>(N));
+      std::vector<int64_t> read(static_cast<size_t>(N));
+      test::run_ranks(N, [&](dist::Communicator& comm) {
+        MemorySource src(samples);  // one per rank, as each process opens its own files
+        SampleStream st(src, o, first, &comm);
+        while (!st.done()) {
+          MF x, t;
+          st.next(x, t);
+          X[size_t(comm.rank())].push_back(x), T[size_t(comm.rank())].push_back(t);
+        }
+        read[size_t(comm.rank())] = st.rows_read();
+      });
+      for (int r = 0; r < N; ++r) {
+        BOOST_CHECK_EQUAL(read[size_t(r)], expected[size_t(r)]);
+        BOOST_REQUIRE_EQUAL(X[size_t(r)].size(), o.batches.size() - size_t(first));
+        for (size_t k = 0; k < X[size_t(r)].size(); ++k)
+          BOOST_CHECK_MESSAGE(X[size_t(r)][k] == X0[size_t(first) + k] && T[size_t(r)][k] == T0[size_t(first) + k],
+                              N << " ranks from batch " << first << ": rank " << r << ", batch " << first + int64_t(k)
+                                << " differs from one process");
+      }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(v2c_pretrain_streaming_from_files_equals_pretrain_in_memory_and_resumes_bitwise) {

@@ -211,7 +211,7 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
     const int64_t epoch = epoch_of(tr.step());
     const EpochOrder order = order_of(epoch);
     const int64_t n_batches = int64_t(order.batches.size());
-    SampleStream stream(source, order, tr.step() - epoch_start[size_t(epoch)]);
+    SampleStream stream(source, order, tr.step() - epoch_start[size_t(epoch)], &comm);
     LossParts sum;
     int64_t n_steps = 0, n_samples = 0;
     const auto t_epoch = std::chrono::steady_clock::now();

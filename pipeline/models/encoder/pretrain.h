@@ -9,8 +9,8 @@
 // (weights, AdamW moments, RNG, step) is in the checkpoint.
 //
 // Data-parallel over a communicator of N ranks (pipeline/dist; `mpirun -np N v2c-pretrain`): every
-// rank reads the same samples and walks the same batch order; each batch is split across the ranks
-// as trainer.h describes. Rank 0 alone validates (its top-1 is broadcast, so every rank takes the
+// rank walks the same batch order and reads only its rows of each batch, which the ranks then
+// exchange (sample_stream.h); each batch is split across the ranks as trainer.h describes. Rank 0 alone validates (its top-1 is broadcast, so every rank takes the
 // same early-stopping decision) and writes the checkpoints, the state file and the output; every
 // rank resumes from rank 0's checkpoint (OUT must be on a file system all ranks see). Interrupts
 // are agreed on collectively; a rank that dies ends the job (the launcher stops the others), and

@@ -1,34 +1,54 @@
 #include "pipeline/models/encoder/sample_stream.h"
 
 #include "pipeline/core/error.h"
+#include "pipeline/dist/collectives.h"
 
 namespace v2c::encoder {
 
-SampleStream::SampleStream(SampleSource& source, const EpochOrder& order, int64_t first)
-    : source_(source), order_(order), next_(first) {
+SampleStream::SampleStream(SampleSource& source, const EpochOrder& order, int64_t first, dist::Communicator* comm)
+    : source_(source), order_(order), comm_(comm && comm->size() > 1 ? comm : nullptr), next_(first) {
   V2C_ASSERT(first >= 0 && first <= int64_t(order.batches.size()), "SampleStream: batch ", first, " of ",
              order.batches.size());
   if (done()) return;
   for (const auto& t : source.subjects()) width_ = std::max(width_, t.n_voxels);
-  slots_.resize(size_t(order.peak_rows * width_));
-  for (int64_t k = order.peak_rows; k-- > 0;) free_.push_back(k);
-  // Rows that batches before `first` used are not read again.
-  std::vector<std::vector<bool>> used(source.subjects().size());
-  for (size_t s = 0; s < used.size(); ++s) used[s].assign(size_t(source.subjects()[s].n_samples()), false);
-  for (int64_t b = 0; b < first; ++b)
-    for (int64_t r : order.batches[size_t(b)].rows) used[order.batches[size_t(b)].subject][size_t(r)] = true;
-  while (chunks_read_ < order.chunks_before[size_t(first)]) read_chunk(size_t(chunks_read_++), &used);
+  // The rows this rank reads: its share of every batch from `first` on (rows that batches before
+  // `first` used are not read again).
+  wanted_.resize(source.subjects().size());
+  for (size_t s = 0; s < wanted_.size(); ++s) wanted_[s].assign(size_t(source.subjects()[s].n_samples()), false);
+  for (size_t b = size_t(first); b < order.batches.size(); ++b) {
+    const Batch& batch = order.batches[b];
+    const dist::EvenSplit split{int64_t(batch.rows.size()), comm_ ? comm_->size() : 1};
+    const int rank = comm_ ? comm_->rank() : 0;
+    for (int64_t k = split.begin(rank); k < split.begin(rank + 1); ++k)
+      wanted_[batch.subject][size_t(batch.rows[size_t(k)])] = true;
+  }
+  // Slots: the most rows this rank holds at once (the order's peak with one process).
+  int64_t held = 0, peak = 0, chunks = 0;
+  for (size_t b = size_t(first); b < order.batches.size(); ++b) {
+    for (; chunks < order.chunks_before[b]; ++chunks)
+      for (int64_t r : order.chunks[size_t(chunks)].rows) held += wanted_[order.chunks[size_t(chunks)].subject][size_t(r)];
+    peak = std::max(peak, held);
+    const Batch& batch = order.batches[b];
+    for (int64_t r : batch.rows) held -= wanted_[batch.subject][size_t(r)];
+  }
+  slots_.resize(size_t(peak * width_));
+  for (int64_t k = peak; k-- > 0;) free_.push_back(k);
+  while (chunks_read_ < order.chunks_before[size_t(first)]) read_chunk(size_t(chunks_read_++));
 }
 
-void SampleStream::read_chunk(size_t c, const std::vector<std::vector<bool>>* used) {
+void SampleStream::read_chunk(size_t c) {
   const Chunk& chunk = order_.chunks[c];
-  source_.read_voxels(chunk.subject, chunk.rows, chunk_);
-  for (size_t k = 0; k < chunk.rows.size(); ++k) {
-    if (used && (*used)[chunk.subject][size_t(chunk.rows[k])]) continue;
-    V2C_ASSERT(!free_.empty(), "SampleStream: more rows than the order's peak of ", order_.peak_rows);
+  chunk_rows_.clear();
+  for (int64_t r : chunk.rows)
+    if (wanted_[chunk.subject][size_t(r)]) chunk_rows_.push_back(r);
+  if (chunk_rows_.empty()) return;
+  source_.read_voxels(chunk.subject, chunk_rows_, chunk_);
+  rows_read_ += int64_t(chunk_rows_.size());
+  for (size_t k = 0; k < chunk_rows_.size(); ++k) {
+    V2C_ASSERT(!free_.empty(), "SampleStream: more rows than the buffer's ", slots_.size() / size_t(width_));
     const int64_t slot = free_.back();
     free_.pop_back();
-    slot_of_[{chunk.subject, chunk.rows[k]}] = slot;
+    slot_of_[{chunk.subject, chunk_rows_[k]}] = slot;
     const float* row = chunk_.data() + int64_t(k) * chunk_.cols();
     std::copy(row, row + chunk_.cols(), slots_.data() + slot * width_);
   }
@@ -36,18 +56,23 @@ void SampleStream::read_chunk(size_t c, const std::vector<std::vector<bool>>* us
 
 const Batch& SampleStream::next(MF& X, MF& T) {
   V2C_ASSERT(!done(), "SampleStream::next past the epoch's ", order_.batches.size(), " batches");
-  while (chunks_read_ < order_.chunks_before[size_t(next_)]) read_chunk(size_t(chunks_read_++), nullptr);
+  while (chunks_read_ < order_.chunks_before[size_t(next_)]) read_chunk(size_t(chunks_read_++));
   const Batch& batch = order_.batches[size_t(next_++)];
-  X.resize(int64_t(batch.rows.size()), source_.subjects()[batch.subject].n_voxels);
-  for (size_t k = 0; k < batch.rows.size(); ++k) {
-    const auto it = slot_of_.find({batch.subject, batch.rows[k]});
-    V2C_ASSERT(it != slot_of_.end(), "SampleStream: row ", batch.rows[k], " of subject ", batch.subject,
+  const int64_t B = int64_t(batch.rows.size()), p = source_.subjects()[batch.subject].n_voxels;
+  const dist::EvenSplit split{B, comm_ ? comm_->size() : 1};
+  const int rank = comm_ ? comm_->rank() : 0;
+  X.resize(B, p);
+  // This rank's rows go to their place in X (one process: all of them).
+  for (int64_t k = split.begin(rank); k < split.begin(rank + 1); ++k) {
+    const auto it = slot_of_.find({batch.subject, batch.rows[size_t(k)]});
+    V2C_ASSERT(it != slot_of_.end(), "SampleStream: row ", batch.rows[size_t(k)], " of subject ", batch.subject,
                " is not in the buffer");
     const float* row = slots_.data() + it->second * width_;
-    std::copy(row, row + X.cols(), X.data() + int64_t(k) * X.cols());
+    std::copy(row, row + p, X.data() + k * p);
     free_.push_back(it->second);
     slot_of_.erase(it);
   }
+  if (comm_) dist::allgather_rows(*comm_, X.data() + split.begin(rank) * p, X.data(), split, p);
   T = source_.targets(batch.subject, batch.rows);
   return batch;
 }
