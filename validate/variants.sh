@@ -4,13 +4,17 @@
 # written as a Markdown table (docs/validation.md records one run of it). Not part of `make test`.
 #   validate/variants.sh [SEEDS...]      default seeds: 1 2 3 4 5
 # Environment: BUILD (build dir, default build), OUT (default work/validate), METRIC (default
-# top1_forward), THREADS. Each (variant, seed) is one `make CONFIG=...` study under $OUT; an
-# interrupted run resumes.
+# top1_forward), THREADS, SUBJECTS (simulate.n_subjects of every variant study, default 4: the
+# default study's 8 cost 25 x 8 pretrainings; docs/validation.md says which was run), JOBS (make
+# -j, default 2). Each (variant, seed) is one `make CONFIG=...` study under $OUT; an interrupted
+# run resumes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=${OUT:-work/validate}
 metric=${METRIC:-top1_forward}
+subjects=${SUBJECTS:-4}
+jobs=${JOBS:-2}
 seeds=("$@")
 [[ ${#seeds[@]} -gt 0 ]] || seeds=(1 2 3 4 5)
 # variant name -> simulate overrides (YAML lines under `simulate:`)
@@ -27,10 +31,12 @@ for v in "${order[@]}"; do
   for s in "${seeds[@]}"; do
     study="$v-seed$s"
     cfg="$out/$study.yaml"
-    # configs/default.yaml with the variant's lines inserted under `simulate:`.
-    awk -v extra="${variants[$v]}" '{ print } /^simulate:/ && extra != "" { print extra }' configs/default.yaml > "$cfg"
+    # configs/default.yaml with $subjects subjects and the variant's lines inserted under `simulate:`.
+    awk -v extra="${variants[$v]}" -v n="$subjects" '/^  n_subjects:/ { $0 = "  n_subjects: " n }
+      { print } /^simulate:/ && extra != "" { print extra }' configs/default.yaml > "$cfg"
+    grep -q "^  n_subjects: $subjects\$" "$cfg" || { echo "validate: no n_subjects line in configs/default.yaml" >&2; exit 1; }
     echo "validate: $study" >&2
-    make --no-print-directory CONFIG="$cfg" SEED="$s" WORK="$out/$study" >&2
+    make --no-print-directory -j"$jobs" CONFIG="$cfg" SEED="$s" WORK="$out/$study" >&2
   done
 done
 # The table: per variant, model and fraction, the mean over subjects of $metric in each seed's
