@@ -12,8 +12,11 @@
 #include "pipeline/io/samples.h"
 #include "pipeline/io/timeseries.h"
 #include "pipeline/models/encoder/checkpoint.h"
+#include "pipeline/models/encoder/finetune.h"
+#include "pipeline/models/ridge_run.h"
 #include "pipeline/models/encoder/ssl/pretrain_ssl.h"
 #include "pipeline/study/test_stimuli.h"
+#include "tests/haxby_inputs.h"
 #include "tests/test_util.h"
 
 using namespace v2c;
@@ -286,6 +289,31 @@ BOOST_AUTO_TEST_CASE(align_ridge_uses_ridges_folds_and_never_a_tested_stimulus) 
   write_samples(st.dir.file("sub-01-trained.h5"), s1, Provenance{}, true);
   const Predictions changed = align(st.dir.file("sub-01-trained.h5"), st.dir.file("c.h5"));
   BOOST_CHECK_GT(max_difference(changed), 1e-4f);
+}
+
+// Category designs show every stimulus in every run, and ridge's folds (no `exclusive`) train on
+// the categories they test. Fine-tuning's inner split follows them: its inner training keeps the
+// validation run's categories, as ridge's inner CV does (dropping them left nothing to train on,
+// and the one-subject Haxby study had no encoder row).
+BOOST_AUTO_TEST_CASE(finetuning_tunes_on_a_category_design_like_ridge,
+                     *boost::unit_test::precondition(test::needs_shared_data{"clip-vitb32/oid_clip_a+cname.npy"})) {
+  prep::PrepareConfig pc;
+  const prep::PrepareInputs in = test::haxby_slice_with_clip(pc);
+  pc.exclude_stimuli = {"scrambledpix"};
+  pc.detrend_order = 1;
+  Samples s = prep::prepare_subject(in, pc);  // one sample per block: 7 categories x 12 runs
+  s.subject = "sub-01";
+  ridge::RidgeConfig rc;
+  rc.fit_final = false;
+  rc.train_fraction = 0.25;  // 3 training runs per fold
+  const Predictions folds = ridge::run_ridge(s, rc);
+  encoder::FinetuneConfig fc;
+  fc.epochs = 3;
+  const Predictions p = encoder::finetune(s, "", fc, folds, 1, {});
+  BOOST_CHECK(p.fold == folds.fold);
+  BOOST_CHECK(p.fold_train == folds.fold_train);
+  BOOST_REQUIRE_EQUAL(p.tuned_epochs.size(), 12u);
+  for (double e : p.tuned_epochs) BOOST_CHECK_GE(e, 1.0);
 }
 
 // The same stimulus under two ids (two names aliased to one vector) is found by its vector.

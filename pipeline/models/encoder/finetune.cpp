@@ -75,15 +75,27 @@ bool ridge_adapter(const SubjectData& d, const std::vector<int64_t>& train,
   return true;
 }
 
-// The inner split of a fold's training rows: its last `val_runs` runs validate; rows of the other
-// runs showing a validation stimulus are dropped from inner training (never scored on a stimulus
-// trained on).
+// The inner split of a fold's training rows: its last `val_runs` runs validate. With `exclusive`
+// (the outer fold trains on none of its test stimuli), rows of the other runs showing a validation
+// stimulus are dropped from inner training too (never scored on a stimulus trained on); without it
+// (category designs, where every run shows every stimulus and ridge's folds keep them), they stay,
+// as in ridge's inner CV.
+// Whether a fold's training rows show none of the stimuli its test rows show (ridge's `exclusive`,
+// or test stimuli of their own): the inner split follows the same rule.
+bool trains_on_none_it_tests(const SubjectData& d, const cv::Fold& fold) {
+  std::set<std::string> tested;
+  for (int64_t r : fold.test) tested.insert(d.stimulus[size_t(r)]);
+  for (int64_t r : fold.train)
+    if (tested.count(d.stimulus[size_t(r)])) return false;
+  return true;
+}
+
 struct InnerSplit {
   std::vector<int64_t> train, validation;
   size_t n_runs = 0;
 };
 
-InnerSplit inner_split(const SubjectData& d, const std::vector<int64_t>& rows, int val_runs) {
+InnerSplit inner_split(const SubjectData& d, const std::vector<int64_t>& rows, int val_runs, bool exclusive) {
   std::set<int32_t> runs;
   for (int64_t r : rows) runs.insert(d.run[size_t(r)]);
   InnerSplit out;
@@ -95,7 +107,8 @@ InnerSplit inner_split(const SubjectData& d, const std::vector<int64_t>& rows, i
   for (int64_t r : rows)
     if (val.count(d.run[size_t(r)])) out.validation.push_back(r), val_stimuli.insert(d.stimulus[size_t(r)]);
   for (int64_t r : rows)
-    if (!val.count(d.run[size_t(r)]) && !val_stimuli.count(d.stimulus[size_t(r)])) out.train.push_back(r);
+    if (!val.count(d.run[size_t(r)]) && !(exclusive && val_stimuli.count(d.stimulus[size_t(r)])))
+      out.train.push_back(r);
   return out;
 }
 
@@ -224,7 +237,7 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
     };
     // Equal tuning: the learning rate and the number of epochs chosen on an inner split of this
     // fold's training runs only (its last runs validate), as ridge's inner CV chooses α.
-    const InnerSplit inner = inner_split(d, fold.train, cfg.inner_val_runs);
+    const InnerSplit inner = inner_split(d, fold.train, cfg.inner_val_runs, trains_on_none_it_tests(d, fold));
     if (inner.train.empty() || inner.validation.empty())
       throw input_error("fold ", f, ": ", inner.n_runs,
                         " training run(s); tuning fine-tuning needs more than "
