@@ -39,23 +39,7 @@ for v in "${order[@]}"; do
     make --no-print-directory -j"$jobs" CONFIG="$cfg" SEED="$s" WORK="$out/$study" >&2
   done
 done
-# The table: per variant, model and fraction, the mean over subjects of $metric in each seed's
-# results.csv, then the mean and SD (n - 1) of those across seeds.
-{
-  echo "| variant | model | train_fraction | $metric: mean over seeds | SD across seeds | seeds |"
-  echo "|---|---|---|---|---|---|"
-  for v in "${order[@]}"; do
-    for s in "${seeds[@]}"; do
-      csv="$out/$v-seed$s/report/results.csv"
-      [[ -f $csv ]] || continue
-      awk -F, -v m="$metric" -v seed="$s" 'NR > 1 && $4 == m && $5 != "NaN" { k = $2 "," $3; sum[k] += $5; n[k]++ }
-        END { for (k in sum) print k "," seed "," sum[k] / n[k] }' "$csv"
-    done | sort -t, -k1,1 -k2,2g | awk -F, -v v="$v" '
-      { k = $1 "," $2; if (!(k in n)) order[++m] = k; n[k]++; s[k] += $4; ss[k] += $4 * $4 }
-      END { for (i = 1; i <= m; ++i) { k = order[i]; split(k, a, ",");
-              mean = s[k] / n[k]; sd = n[k] > 1 ? sqrt((ss[k] - n[k] * mean * mean) / (n[k] - 1)) : 0;
-              if (sd != sd || sd < 0) sd = 0;
-              printf "| %s | %s | %s | %.3f | %.3f | %d |\n", v, a[1], a[2], mean, sd, n[k] } }'
-  done
-} > "$out/table.md"
+# The tables (validate/variants_table.py): every model at each fraction, mean and SD across seeds of
+# the mean over subjects; each model against ridge, paired within subject, with sign-flip tests.
+python3 validate/variants_table.py "$out" "$metric" "${order[@]}" -- "${seeds[@]}" > "$out/table.md"
 cat "$out/table.md"

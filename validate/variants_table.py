@@ -1,0 +1,103 @@
+"""The tables of validate/variants.sh, from each (variant, seed) study's report/results.csv.
+
+Usage: variants_table.py OUT METRIC VARIANT... -- SEED...
+  OUT/<variant>-seed<S>/report/results.csv, one row per subject, model, training fraction and metric.
+
+Table 1, every model at each fraction: the mean over subjects of METRIC in each seed's study, then
+the mean and the SD (n - 1) of those over seeds.
+Table 2, each model against ridge at the same fraction, paired within subject: d = model - ridge per
+(seed, subject). Mean of d over seeds' subject-means with its SD across seeds; seeds whose mean d
+is > 0; the exact two-sided sign-flip p over the seeds' mean d (independent simulations: the honest
+unit; with 5 seeds the smallest attainable p is 2/32 = 0.0625) and over the (seed, subject) units
+(more power, but the subjects of one study share data: each one's pretraining pools the others).
+"""
+import bisect
+import csv
+import itertools
+import math
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+
+def sign_sums(d):
+    """Every signed sum of d (2^len(d) values), sorted."""
+    return sorted(sum(s * x for s, x in zip(signs, d)) for signs in itertools.product((1.0, -1.0), repeat=len(d)))
+
+
+def sign_flip_p(d):
+    """Exact two-sided sign-flip p of mean(d) = 0 over all 2^n sign patterns (n <= ~26): the
+    patterns of the two halves of d are enumerated apart and paired through sorting."""
+    d = [x for x in d if math.isfinite(x)]
+    if not d:
+        return float("nan")
+    observed = abs(sum(d)) - 1e-12 * max(1.0, abs(sum(d)))
+    if observed <= 0:
+        return 1.0
+    half = len(d) // 2
+    a, b = sign_sums(d[:half]), sign_sums(d[half:])
+    extreme = 0
+    for x in a:  # pairs with x + y >= observed or x + y <= -observed
+        extreme += len(b) - bisect.bisect_left(b, observed - x)
+        extreme += bisect.bisect_right(b, -observed - x)
+    return extreme / (len(a) * len(b))
+
+
+def mean_sd(values):
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def main():
+    out, metric = Path(sys.argv[1]), sys.argv[2]
+    split = sys.argv.index("--")
+    variants, seeds = sys.argv[3:split], sys.argv[split + 1:]
+    print(f"| variant | model | train_fraction | {metric}: mean over seeds | SD across seeds | seeds |")
+    print("|---|---|---|---|---|---|")
+    paired_rows = []
+    for v in variants:
+        # value[(model, fraction)][seed][subject]
+        value = defaultdict(lambda: defaultdict(dict))
+        for s in seeds:
+            path = out / f"{v}-seed{s}" / "report" / "results.csv"
+            if not path.exists():
+                continue
+            with open(path) as f:
+                for row in csv.DictReader(f):
+                    if row["metric"] != metric:
+                        continue
+                    x = float(row["value"])
+                    if math.isfinite(x):
+                        value[(row["model"], float(row["train_fraction"]))][s][row["subject"]] = x
+        keys = sorted(value, key=lambda k: (k[0] != "ridge", k[0], k[1]))
+        for model, fraction in keys:
+            per_seed = [statistics.fmean(v_s.values()) for v_s in value[(model, fraction)].values()]
+            m, sd = mean_sd(per_seed)
+            print(f"| {v} | {model} | {fraction:g} | {m:.3f} | {sd:.3f} | {len(per_seed)} |")
+        for model, fraction in keys:
+            if model == "ridge" or ("ridge", fraction) not in value:
+                continue
+            seed_means, units = [], []
+            for s, subjects in value[(model, fraction)].items():
+                ridge = value[("ridge", fraction)].get(s, {})
+                d = [subjects[sub] - ridge[sub] for sub in subjects if sub in ridge]
+                if d:
+                    seed_means.append(statistics.fmean(d))
+                    units.extend(d)
+            if not seed_means:
+                continue
+            m, sd = mean_sd(seed_means)
+            paired_rows.append(
+                f"| {v} | {model} | {fraction:g} | {m:+.3f} | {sd:.3f} | "
+                f"{sum(m > 0 for m in seed_means)}/{len(seed_means)} | {sign_flip_p(seed_means):.3g} | "
+                f"{sign_flip_p(units):.3g} ({len(units)}) |")
+    print()
+    print(f"| variant | model | train_fraction | {metric} - ridge: mean over seeds | SD across seeds | "
+          "seeds > 0 | sign-flip p, seeds | sign-flip p, (seed, subject) units (n) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in paired_rows:
+        print(r)
+
+
+if __name__ == "__main__":
+    main()
