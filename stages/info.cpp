@@ -18,7 +18,9 @@ const StageSpec spec{
         "For each file: NIfTI version and storage, dims, datatype, voxel sizes, TR, scl_slope/scl_inter, the "
         "voxel-to-world affine and where it came from (sform, qform or pixdim, as nibabel takes it), and the "
         "minimum, maximum and mean of the values after scaling (computed in double). A file that cannot be read "
-        "is reported on stderr and the exit code is that of the first failure; the other files are still shown.",
+        "is reported on stderr and the exit code is that of the first failure; the other files are still shown. "
+        "FreeSurfer's ico7 surfaces (NIfTI-1 27307x1x6) are shown with nibabel's shape 163842x1x1; CIFTI-2 files "
+        "are named as such, and read as the plain NIfTI-2 array they store.",
     .options = {{"json", "", "one JSON object per file per line on stdout", false, false, ""},
                 {"no-stats", "", "header only: skip reading the voxel data", false, false, ""}},
     .positional = "FILE...",
@@ -42,7 +44,12 @@ void print_text(const nifti::Header& h, const nifti::ValueStats* st) {
   std::cout << h.path << "\n"
             << "  format      " << (h.version == 0 ? std::string("ANALYZE 7.5") : cat("NIfTI-", h.version)) << " ("
             << h.storage << ", " << (h.big_endian ? "big" : "little") << "-endian)\n"
-            << "  dims        " << dims << "\n"
+            << "  dims        " << dims
+            << (h.stored_dims.empty()
+                    ? std::string()
+                    : cat(" (FreeSurfer ico7 surface: ", h.dims[0], " vertices stored as ",
+                          nifti::format_dims(h.stored_dims), ", read as nibabel does)"))
+            << "\n"
             << "  datatype    " << h.datatype_name << " (code " << h.datatype << ")\n"
             << "  voxel size  " << h.voxel_size[0] << " x " << h.voxel_size[1] << " x " << h.voxel_size[2] << " mm\n"
             << "  TR          " << (h.tr_seconds > 0 ? cat(h.tr_seconds, " s") : std::string("(none)")) << "\n"
@@ -51,6 +58,10 @@ void print_text(const nifti::Header& h, const nifti::ValueStats* st) {
             << "  affine      from " << h.affine_source << " (qform_code " << h.qform_code << ", sform_code "
             << h.sform_code << ")\n"
             << matrix_rows(h.affine);
+  if (h.cifti)
+    std::cout << "  CIFTI-2     intent_code " << h.intent_code
+              << ": vox2clip reads it as the plain NIfTI-2 array above (no brain models, parcels or series "
+                 "from its XML); stages that need a volume refuse it\n";
   if (st)
     std::cout << "  values      min " << st->min << ", max " << st->max << ", mean " << st->mean
               << (st->n_nonfinite ? cat(", ", st->n_nonfinite, " non-finite") : std::string()) << "\n";

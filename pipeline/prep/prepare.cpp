@@ -205,6 +205,8 @@ Samples prepare_subject(const PrepareInputs& in, const PrepareConfig& cfg, AutoM
   std::vector<nifti::Header> headers;
   for (const auto& f : in.bold) headers.push_back(nifti::read_header(f));
   for (size_t f = 0; f < headers.size(); ++f) {
+    if (const std::string why = nifti::not_a_volume(headers[f]); !why.empty())
+      throw input_error("'", in.bold[f], "' is not a volume: ", why);
     if (headers[f].dims.size() < 3 || headers[f].dims.size() > 4)
       throw input_error("'", in.bold[f], "': expected a 3D or 4D image, found dims ", dims_text(headers[f]));
     if (!same_grid(headers[f], headers[0], cfg.grid_tolerance))

@@ -4,7 +4,7 @@
 Usage: /usr/bin/python3 tests/oracle/nifti_info_nibabel.py FILE...
 
 Prints one JSON object per file (one line each), with the keys of v2c::nifti::header_json:
-path, version, dims, datatype, affine (4 rows), affine_source, scl_slope, scl_inter, tr,
+path, version, dims, cifti, datatype, affine (4 rows), affine_source, scl_slope, scl_inter, tr,
 min, max, mean (over finite values, after scaling, in float64), n_nonfinite.
 When nibabel can read the header but not the data: the header keys plus "error".
 When it cannot read the file at all: {"path": ..., "error": "..."}.
@@ -27,10 +27,11 @@ def num(v):
 
 
 def load(path):
+    """The image as a NIfTI array (a CIFTI-2 file's NIfTI-2 array), and whether it is CIFTI-2."""
     img = nib.load(path)
     if isinstance(img, nib.Cifti2Image):
-        img = nib.Nifti2Image.from_filename(path)
-    return img
+        return nib.Nifti2Image.from_filename(path), True
+    return img, False
 
 
 def raw_header(img):
@@ -83,8 +84,9 @@ def header_info(path, img):
 def main(paths):
     for path in paths:
         try:
-            img = load(path)
+            img, cifti = load(path)
             out = header_info(path, img)
+            out["cifti"] = cifti
         except Exception as e:  # noqa: BLE001 - every failure is reported as data
             print(json.dumps({"path": path, "error": f"{type(e).__name__}: {e}"}))
             continue

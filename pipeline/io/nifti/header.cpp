@@ -33,6 +33,8 @@ struct RawHeader {
   double scl_slope = 0, scl_inter = 0, cal_max = 0, cal_min = 0;
   int32_t glmax = 0, glmin = 0;
   int xyzt_units = 0;
+  int intent_code = 0;
+  bool cifti_extension = false;  // an extension with ecode 32 (NIFTI_ECODE_CIFTI)
   int qform_code = 0, sform_code = 0;
   double quatern[3] = {}, qoffset[3] = {};
   double srow[3][4] = {};
@@ -69,6 +71,9 @@ void check_raw_fields(const std::string& path, const uint8_t* b, int size, bool 
   u128 bytes = t && t->bytes > 0 ? unsigned(t->bytes) : 1;
   for (int64_t i = 1; i <= dim0; ++i) {
     const int64_t d = n2 ? get(16 + 8 * int(i), int64_t{}) : get(40 + 2 * int(i), int16_t{});
+    if (d == -1 && i == 1 && !n2 && get(144, int32_t{}) > 0)
+      throw input_error("'", path, "': dim[1] = -1 with the length ", get(144, int32_t{}),
+                        " in glmin: FreeSurfer's large-vector convention, which vox2clip does not read");
     if (d < 0) throw input_error("'", path, "': header field dim[", i, "] = ", d, " is negative");
     bytes = std::min<u128>(bytes * uint64_t(d), u128(1) << 100);
   }
@@ -116,10 +121,39 @@ int header_size(const std::string& hdr_path) {
                     int32_t(size), ")");
 }
 
+// Whether the extensions after a header (NIfTI-1 348 / NIfTI-2 540 bytes, then a 4-byte extender
+// whose first byte says whether extensions follow, then esize/ecode pairs) include a CIFTI one
+// (ecode 32). Reads only the extensions' 8-byte heads; stops at the first malformed one.
+bool has_cifti_extension(const std::string& hdr_path, int size, bool swapped) {
+  gzFile gz = gzopen(hdr_path.c_str(), "rb");
+  if (!gz) return false;
+  const auto int32_at = [&](const uint8_t* b) {
+    uint32_t v;
+    std::memcpy(&v, b, 4);
+    return int32_t(swapped ? __builtin_bswap32(v) : v);
+  };
+  bool found = false;
+  uint8_t extender[4] = {};
+  if (gzseek(gz, size, SEEK_SET) == size && gzread(gz, extender, 4) == 4 && extender[0] != 0) {
+    z_off_t at = size + 4;
+    for (int k = 0; k < 64 && !found; ++k) {
+      uint8_t head[8];
+      if (gzseek(gz, at, SEEK_SET) != at || gzread(gz, head, 8) != 8) break;
+      const int32_t esize = int32_at(head), ecode = int32_at(head + 4);
+      if (esize < 16 || esize % 16 != 0) break;
+      found = ecode == 32;
+      at += esize;
+    }
+  }
+  gzclose(gz);
+  return found;
+}
+
 template <class H>
 void copy_common(const H& h, RawHeader& r) {
   for (int i = 0; i < 8; ++i) r.dim[i] = h.dim[i], r.pixdim[i] = h.pixdim[i];
   r.datatype = h.datatype;
+  r.intent_code = h.intent_code;
   r.scl_slope = h.scl_slope, r.scl_inter = h.scl_inter;
   r.cal_max = h.cal_max, r.cal_min = h.cal_min;
   r.qform_code = h.qform_code, r.sform_code = h.sform_code;
@@ -177,6 +211,7 @@ RawHeader read_raw_header(const std::string& path, const std::string& hdr_path) 
     r.single = std::memcmp(h->magic, "n+2\0", 4) == 0;
     copy_common(*h, r);
     r.xyzt_units = h->xyzt_units;
+    r.cifti_extension = has_cifti_extension(hdr_path, size, r.swapped);
     locate_data(nifti_convert_n2hdr2nim(*h, hdr_path.c_str()), path, r);
   }
   return r;
@@ -291,6 +326,16 @@ bool Header::has_scaling() const {
   return scl_slope != 0 && std::isfinite(scl_slope) && !(scl_slope == 1 && scl_inter == 0);
 }
 
+std::string not_a_volume(const Header& h) {
+  if (h.cifti)
+    return cat("a CIFTI-2 file (intent_code ", h.intent_code,
+               "): its data are grayordinates (surface vertices and voxels), not a volume on a voxel grid");
+  if (!h.stored_dims.empty())
+    return cat("a FreeSurfer surface (", h.dims[0], " vertices stored as ", format_dims(h.stored_dims),
+               "), not a volume on a voxel grid");
+  return "";
+}
+
 std::string format_dims(const std::vector<int64_t>& d) {
   std::string s;
   for (size_t i = 0; i < d.size(); ++i) s += (i ? "x" : "") + std::to_string(d[i]);
@@ -318,6 +363,13 @@ Header read_header(const std::string& path) {
     if (raw.dim[i] < 0) throw input_error("'", path, "': dim[", i, "] = ", raw.dim[i], " is negative");
     h.dims.push_back(raw.dim[i]);
   }
+  if (h.version == 1 && h.dims.size() >= 3 && h.dims[0] == 27307 && h.dims[1] == 1 && h.dims[2] == 6) {
+    h.stored_dims = h.dims;
+    h.dims[0] = 163842, h.dims[2] = 1;
+    // (nibabel's pixdim affine keeps the stored dims: raw.dim stays as it is)
+  }
+  h.intent_code = raw.intent_code;
+  h.cifti = h.version == 2 && ((raw.intent_code >= 3000 && raw.intent_code <= 3099) || raw.cifti_extension);
   h.datatype = raw.datatype;
   const TypeInfo* t = find_type(raw.datatype);
   if (!t) throw input_error("'", path, "': unknown datatype code ", raw.datatype);

@@ -19,7 +19,15 @@ struct Header {
   std::string path;
   int version = 1;                      // 1 = NIfTI-1, 2 = NIfTI-2, 0 = ANALYZE 7.5
   std::string storage;                  // "single" (.nii[.gz]) or "pair" (.hdr/.img[.gz])
-  std::vector<int64_t> dims;            // dim[1..dim[0]]
+  std::vector<int64_t> dims;            // dim[1..dim[0]], after FreeSurfer's ico7 convention (below)
+  // NIfTI-1 files of FreeSurfer's 7th-order icosahedron surface store its 163842 vertices as
+  // 27307 x 1 x 6 (int16 dims); nibabel reads them as 163842 x 1 x 1 (same voxel order), and so
+  // do we. stored_dims holds dim[1..] as stored when that happened, else it is empty.
+  std::vector<int64_t> stored_dims;
+  int intent_code = 0;                  // NIfTI intent_code
+  // CIFTI-2 (a NIfTI-2 file with a connectivity intent 3000-3099 or a CIFTI extension, ecode 32):
+  // read as the plain NIfTI-2 array it stores (no brain models, parcels or series from its XML).
+  bool cifti = false;
   int datatype = 0;                     // NIfTI code
   std::string datatype_name;            // "int16", "float32", ...
   std::array<double, 3> voxel_size{};   // pixdim[1..3] (mm as stored)
@@ -44,6 +52,10 @@ struct Header {
 // Header only (no voxel data read). Missing file: io_error; not a NIfTI/ANALYZE header,
 // unsupported datatype (complex, RGB, float128, ...): input_error naming the file.
 Header read_header(const std::string& path);
+
+// Why the file is not a volume on a voxel grid (a CIFTI-2 file, a FreeSurfer surface), for a
+// stage that needs one; empty when it is one.
+std::string not_a_volume(const Header& h);
 
 // "6x5x4x2" (or "(none)"), for messages.
 std::string format_dims(const std::vector<int64_t>& dims);

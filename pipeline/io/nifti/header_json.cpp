@@ -23,7 +23,15 @@ std::string header_json(const Header& h, const ValueStats* stats) {
   s += ",\"storage\":" + json::quote(h.storage);
   s += ",\"dims\":[";
   for (size_t i = 0; i < h.dims.size(); ++i) s += (i ? "," : "") + std::to_string(h.dims[i]);
-  s += "],\"datatype\":" + std::to_string(h.datatype);
+  s += "]";
+  if (!h.stored_dims.empty()) {
+    s += ",\"stored_dims\":[";
+    for (size_t i = 0; i < h.stored_dims.size(); ++i) s += (i ? "," : "") + std::to_string(h.stored_dims[i]);
+    s += "]";
+  }
+  s += ",\"intent_code\":" + std::to_string(h.intent_code);
+  s += std::string(",\"cifti\":") + (h.cifti ? "true" : "false");
+  s += ",\"datatype\":" + std::to_string(h.datatype);
   s += ",\"datatype_name\":" + json::quote(h.datatype_name);
   s += ",\"voxel_size\":[" + number(h.voxel_size[0]) + "," + number(h.voxel_size[1]) + "," + number(h.voxel_size[2]) +
        "]";

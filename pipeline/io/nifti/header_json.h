@@ -8,7 +8,8 @@
 
 namespace v2c::nifti {
 
-// One-line JSON of a header (and optional stats): path, version, storage, dims, datatype,
+// One-line JSON of a header (and optional stats): path, version, storage, dims [, stored_dims
+// (FreeSurfer ico7 only)], intent_code, cifti (true for CIFTI-2), datatype,
 // datatype_name, voxel_size, tr, scl_slope, scl_inter, affine (4 rows), affine_source,
 // qform_code, sform_code [, min, max, mean, n_nonfinite]. Strings escaped by core/json.h;
 // numbers with 17 significant digits (%.17g: every double exactly), non-finite -> null.
