@@ -49,8 +49,8 @@ struct FreeDeleter {
 };
 
 // The fields nifticlib trusts, checked on the raw bytes before it sees them (a NIfTI-2 dim[0]
-// of 2^31+4 crashed inside libnifti2): dim[0] in 1..7, every used dim[i] >= 0, a voxel count
-// times the datatype's bytes that fits in 63 bits, and a vox_offset that is a finite, non-negative
+// of 2^31+4 crashed inside libnifti2): dim[0] in 1..7, every used dim[i] >= 0, a product of the
+// non-zero dims times the datatype's bytes that fits in 62 bits, and a vox_offset that is a finite, non-negative
 // byte offset below 2^62 (NIfTI-1 stores it as a float: NaN, inf and >= 2^31 are refused, as
 // nibabel does). The byte order is the one of sizeof_hdr.
 void check_raw_fields(const std::string& path, const uint8_t* b, int size, bool swapped) {
@@ -67,7 +67,7 @@ void check_raw_fields(const std::string& path, const uint8_t* b, int size, bool 
   const int64_t dim0 = n2 ? get(16, int64_t{}) : get(40, int16_t{});
   if (dim0 < 1 || dim0 > 7) throw input_error("'", path, "': header field dim[0] = ", dim0, " (expected 1..7)");
   const TypeInfo* t = find_type(n2 ? get(12, int16_t{}) : get(70, int16_t{}));
-  using u128 = unsigned __int128;  // a product of 7 int64 dims and the bytes cannot wrap below 2^100
+  using u128 = unsigned __int128;
   u128 bytes = t && t->bytes > 0 ? unsigned(t->bytes) : 1;
   for (int64_t i = 1; i <= dim0; ++i) {
     const int64_t d = n2 ? get(16 + 8 * int(i), int64_t{}) : get(40 + 2 * int(i), int16_t{});
@@ -75,7 +75,11 @@ void check_raw_fields(const std::string& path, const uint8_t* b, int size, bool 
       throw input_error("'", path, "': dim[1] = -1 with the length ", get(144, int32_t{}),
                         " in glmin: FreeSurfer's large-vector convention, which vox2clip does not read");
     if (d < 0) throw input_error("'", path, "': header field dim[", i, "] = ", d, " is negative");
-    bytes = std::min<u128>(bytes * uint64_t(d), u128(1) << 100);
+    // Saturating at 2^100 before the product can wrap 128 bits (bytes x 68719476738 x
+    // 4611686019492741120 came to just below 2^100, and times the next dim wrapped to a small
+    // number: found by `make fuzz`). A zero dim makes the image empty, but the others still
+    // multiply in every size computed from them, so they count here too.
+    if (d > 0) bytes = bytes > (u128(1) << 100) / uint64_t(d) ? u128(1) << 100 : bytes * uint64_t(d);
   }
   if (bytes >= u128(1) << 62)
     throw input_error("'", path, "': the header's dimensions (dim[1..", dim0,
