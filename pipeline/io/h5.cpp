@@ -405,25 +405,30 @@ MatrixD ArtifactReader::read_matrix_d(const std::string& name) const {
   return read_matrix<MatrixD>(path_, ds, name, H5::PredType::NATIVE_DOUBLE, dims);
 }
 MatrixF ArtifactReader::read_rows_f(const std::string& name, int64_t row0, int64_t n_rows) const {
+  const auto dims = shape(name);
+  MatrixF m(std::max<int64_t>(n_rows, 0), dims.size() == 2 ? dims[1] : 0);
+  read_rows_f(name, row0, n_rows, m.data());
+  return m;
+}
+
+void ArtifactReader::read_rows_f(const std::string& name, int64_t row0, int64_t n_rows, float* out) const {
   H5::DataSet ds = open(name);
   const auto dims = shape(name);
   if (dims.size() != 2) throw input_error("'", path_, "' dataset '", name, "': expected 2 dims, found ", dims.size());
   if (row0 < 0 || n_rows < 0 || row0 + n_rows > dims[0])
     throw input_error("'", path_, "' dataset '", name, "': rows [", row0, ", ", row0 + n_rows, ") requested; it has ",
                       dims[0], " rows");
-  MatrixF m(n_rows, dims[1]);
-  if (m.size() == 0) return m;
+  if (n_rows == 0 || dims[1] == 0) return;
   try {
     H5::DataSpace file_space = ds.getSpace();
     const hsize_t start[2] = {hsize_t(row0), 0}, count[2] = {hsize_t(n_rows), hsize_t(dims[1])};
     file_space.selectHyperslab(H5S_SELECT_SET, count, start);
     H5::DataSpace mem_space(2, count);
-    ds.read(m.data(), H5::PredType::NATIVE_FLOAT, mem_space, file_space);
+    ds.read(out, H5::PredType::NATIVE_FLOAT, mem_space, file_space);
   } catch (const H5::Exception& e) {
     throw io_error("'", path_, "' dataset '", name, "': cannot read rows [", row0, ", ", row0 + n_rows,
                    "): ", e.getDetailMsg());
   }
-  return m;
 }
 
 std::vector<int64_t> ArtifactReader::chunk_shape(const std::string& name) const {

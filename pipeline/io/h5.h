@@ -73,6 +73,8 @@ class ArtifactReader {
   // Rows [row0, row0 + n_rows) of a 2-D float dataset (a hyperslab: the rest is not read).
   // input_error naming the file and dataset when it is not 2-D or the rows are out of range.
   MatrixF read_rows_f(const std::string& name, int64_t row0, int64_t n_rows) const;
+  // The same into `out` (row-major [n_rows x cols], the caller's storage): no temporary.
+  void read_rows_f(const std::string& name, int64_t row0, int64_t n_rows, float* out) const;
   // HDF5 chunk shape of a dataset (empty when it is stored contiguously).
   std::vector<int64_t> chunk_shape(const std::string& name) const;
   std::vector<double> read_doubles(const std::string& name) const;

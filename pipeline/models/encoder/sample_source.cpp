@@ -91,7 +91,7 @@ void FileSource::read_voxels(size_t s, const std::vector<int64_t>& rows, MF& X) 
   for (size_t a = 0; a < rows.size();) {
     size_t b = a + 1;
     while (b < rows.size() && rows[b] == rows[b - 1] + 1) ++b;
-    X.middleRows(int64_t(a), int64_t(b - a)) = readers_[s]->read_rows_f("data", rows[a], int64_t(b - a));
+    readers_[s]->read_rows_f("data", rows[a], int64_t(b - a), X.data() + int64_t(a) * X.cols());
     a = b;
   }
 }
