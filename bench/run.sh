@@ -129,6 +129,7 @@ bench_pretrain() {
   #  - ours (one process, every core) against the matrix-product bound at this machine's SGEMM
   #    rate, measured in the same run at each product's shape (bench-sgemm_bound). Goal: ratio <= 1.25
   #    (>= 80% of the bound).
+  #  - peak memory of that run against PyTorch training the same model (bench/peers/pretrain_torch.py).
   #  - mpirun -np 2 (cores/2 threads each) against one process (every core), both on the first 16
   #    subjects (one epoch of all 64 under two processes would take as long again).
   # PRETRAIN_SAMPLES=200 bench/run.sh pretrain is the quick version (its data do not reach 4x).
@@ -162,6 +163,14 @@ bench_pretrain() {
   pct=$(printf "%.0f" "$(echo "100 * $sps / $bound_sps" | bc -l)")
   record "pretrain $ns subjects streamed, s per 1000 samples ($p vox, L$L, 2 blocks, batch 128) vs SGEMM bound" \
     "$ours" "$bound" "ours ${sps} samples/s = ${pct}% of the bound ${bound_sps} samples/s ($(printf %.2f "$(echo "$flops / 1000000" | bc -l)") MFLOP/sample in matrix products at this run's SGEMM rates); data ${data_mib} MiB = $(printf %.1f "$(echo "$data_mib / $mem" | bc -l)")x the peak memory ${mem} MiB; $cores threads, load average $(cut -d' ' -f1 /proc/loadavg); goal ratio <= 1.25"
+  # Memory against PyTorch for the same model ($ns adapters of $p x $L, the same blocks, head, loss
+  # and AdamW), in this run: our stage's peak (with its shuffle buffer and sample tables) vs the peer's
+  # (random batches generated per step, no data held), both after every adapter has AdamW state.
+  local torch_mem torch_state
+  echo "bench: PyTorch peer of the pretraining model ($ns subjects)" >&2
+  read -r torch_mem torch_state <<<"$(/usr/bin/python3 "$root/bench/peers/pretrain_torch.py" "$ns" "$p" "$L" 2 512 128 1)"
+  record "pretrain $ns subjects, peak memory in MiB (not s): ours vs PyTorch, same model" "$mem" "$torch_mem" \
+    "peer: bench/peers/pretrain_torch.py (1 thread, every adapter trained once); weights + AdamW moments ${torch_state} MiB; ours includes the 64 MiB shuffle buffer; goal ratio <= 1"
   local sixteen=("$d"/sub-0[1-9].h5 "$d"/sub-1[0-6].h5) mpi=(mpirun)
   "$bin/v2c-pretrain" --samples "${sixteen[@]}" "${common[@]}" --threads "$cores" --out "$d/one.h5" > "$d/one.log" 2>&1
   [[ $(id -u) == 0 ]] && mpi+=(--allow-run-as-root)
