@@ -138,20 +138,24 @@ $(WORK)/%/pretrained-ssl.h5: $(WORK)/%/samples.h5 $(WORK)/%/$(HELDOUT_FOLDS) $$(
 $(WORK)/%/pretrained-ssl-only.h5: $(WORK)/%/pretrained-ssl.h5 ;
 
 # The one fold definition: the training rows of ridge at the same fraction (ridge-fF.h5).
-# $(1): fraction, $(2): finetune.mode, $(3): model (and file) name, $(4): the held-out subject's checkpoint
+# $(1): fraction, $(2): finetune.mode, $(3): model (and file) name, $(4): the held-out subject's checkpoint,
+# $(5): non-empty for the self-supervised models: the held-out subject's adapter first fitted
+# self-supervised on its own time series (finetune.adapter_init ssl: each fold's training and rest
+# runs, never its test runs)
+SSL_FINETUNE_ARGS = --timeseries $(WORK)/$(1)/timeseries.h5 --set finetune.adapter_init=ssl
 define finetune_rule
 $(WORK)/%/$(3)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $(WORK)/%/$(4) $$$$(call OTHERS_SAMPLES,$$$$*) \
-                         $(CONFIG) $(V2C)/v2c-finetune
+                         $(if $(5),$(WORK)/%/timeseries.h5) $(CONFIG) $(V2C)/v2c-finetune
 	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< --pretrained $(WORK)/$$*/$(4) \
 	  --reference $$(call OTHERS_SAMPLES,$$*) --folds-from $(WORK)/$$*/ridge-f$(1).h5 \
-	  --set finetune.mode=$(2) --model $(3) --out $$@
+	  --set finetune.mode=$(2) --model $(3) $(if $(5),$$(call SSL_FINETUNE_ARGS,$$*)) --out $$@
 endef
 $(foreach f,$(FRACTIONS),\
   $(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder-$(m),pretrained.h5))) \
   $(eval $(call finetune_rule,$(f),adapter,encoder-linear,pretrained-linear.h5)))
 $(if $(SELF_SUPERVISED),$(foreach f,$(FRACTIONS),\
-  $(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder-ssl-$(m),pretrained-ssl.h5))) \
-  $(eval $(call finetune_rule,$(f),full,encoder-ssl-only-full,pretrained-ssl-only.h5))))
+  $(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder-ssl-$(m),pretrained-ssl.h5,ssl))) \
+  $(eval $(call finetune_rule,$(f),full,encoder-ssl-only-full,pretrained-ssl-only.h5,ssl))))
 
 # The encoder trained on the subject alone (no pretraining, every weight from scratch), same folds.
 define scratch_rule
