@@ -9,6 +9,7 @@
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/models/encoder/pretrain.h"
+#include "pipeline/models/encoder/ssl/joint_pretrain.h"
 #include "pipeline/models/encoder/ssl/pretrain_ssl.h"
 #include "pipeline/study/test_stimuli.h"
 
@@ -171,9 +172,14 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
     if (!ctx.args.has("timeseries")) throw usage_error("--ssl-out needs --timeseries FILE...");
     AtomicOutput{ssl_out, ctx.force};  // refuses an existing file before any work
   }
+  if (cfg.ssl_joint && (!ctx.args.has("timeseries") || !ssl_out.empty() || !cfg.supervised))
+    throw usage_error("pretrain.ssl_joint adds the self-supervised objectives to the CLIP stage's steps: it needs "
+                      "--timeseries, pretrain.supervised: true and no --ssl-out");
   const study::TestStimuli tested = heldout_test_stimuli(ctx, subjects);
+  std::vector<TimeSeries> series;
+  std::unique_ptr<encoder::ssl::JointPretraining> joint;
+  encoder::SslHooks hooks;
   if (ctx.args.has("timeseries")) {
-    std::vector<TimeSeries> series;
     for (const auto& path : ctx.args.all("timeseries")) {
       ctx.add_input(path);
       series.push_back(read_timeseries(path));
@@ -183,7 +189,18 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
                             s.n_voxels, " (prepare both in one v2c-prepare call)");
     }
     leave_out_heldout_test_runs(cfg, subjects, tested, series);
-    ssl = encoder::ssl::pretrain_ssl(series, cfg, ctx.seed);
+    if (cfg.ssl_joint) {
+      std::map<std::string, int64_t> voxels;
+      for (const encoder::SubjectTable& s : subjects.subjects()) voxels[s.id] = s.n_voxels;
+      joint = std::make_unique<encoder::ssl::JointPretraining>(series, voxels, cfg, ctx.seed);
+      hooks.step = [&](encoder::Trainer<float>& tr, const std::string& s, const encoder::Mat<float>& X,
+                       const encoder::Mat<float>& T) { return joint->step(tr, s, X, T); };
+      hooks.temporal = [&] { return joint->temporal(); };
+    } else {
+      ssl = encoder::ssl::pretrain_ssl(series, cfg, ctx.seed);
+      hooks.adapter_init = ssl.adapters;
+      hooks.temporal = [&] { return ssl.temporal; };
+    }
     if (!ssl_out.empty()) {
       encoder::ssl::write_self_supervised_encoder(subjects, cfg, ssl, ctx.seed, ssl_out, ctx.provenance, ctx.force);
       log::info("self-supervised encoder (untrained backbone) -> ", ssl_out);
@@ -197,8 +214,7 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
     return;
   }
   leave_out_heldout_test_stimuli(cfg, subjects, tested);
-  encoder::pretrain(subjects, cfg, ctx.seed, ctx.out, ctx.provenance, ctx.force, ctx.args.has("resume"), world,
-                    ssl.adapters, ssl.temporal);
+  encoder::pretrain(subjects, cfg, ctx.seed, ctx.out, ctx.provenance, ctx.force, ctx.args.has("resume"), world, hooks);
   log::info("pretrained encoder -> ", ctx.out);
 }
 

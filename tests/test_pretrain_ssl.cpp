@@ -6,6 +6,8 @@
 // v2c-simulate and v2c-prepare --timeseries.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include "pipeline/io/h5.h"
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
@@ -245,6 +247,47 @@ BOOST_AUTO_TEST_CASE(stage_refusals) {
   args.insert(args.end(), {"--set", "pretrain.ssl_mask_kind=voxels"});
   test::check_stage_failure(test::run_stage("pretrain", args), 2, out,
                             {"pretrain.ssl_mask_kind", "voxels", "'time' 'voxel'"});
+}
+
+// pretrain.ssl_joint: the self-supervised objectives in the CLIP stage's steps. The adapter differs
+// from the supervised-only one of the same seed (the objectives' gradient reached it), the temporal
+// model trained alongside is in the output, and what the mode cannot do is refused.
+BOOST_AUTO_TEST_CASE(joint_mode_trains_both_losses_in_one_stage) {
+  SmallStudy s;
+  const std::string joint = s.dir.file("joint.h5"), plain = s.dir.file("plain.h5");
+  std::vector<std::string> args = pretrain_args(s, joint);
+  args.insert(args.end(), {"--set", "pretrain.ssl_joint=true", "--set", "pretrain.ssl_w_masked=0.5"});
+  test::StageRun r = test::run_stage("pretrain", args);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  BOOST_CHECK(r.output.find("self-supervised stage:") == std::string::npos);  // no stage before
+  std::vector<std::string> plain_args = pretrain_args(s, plain);
+  plain_args.erase(plain_args.begin() + 2, plain_args.begin() + 4);
+  r = test::run_stage("pretrain", plain_args);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  encoder::Mat<float> Wj, bj, Wp, bp;
+  BOOST_REQUIRE(encoder::read_adapter(joint, "sub-01", Wj, bj));
+  BOOST_REQUIRE(encoder::read_adapter(plain, "sub-01", Wp, bp));
+  BOOST_CHECK_GT(double((Wj - Wp).cwiseAbs().maxCoeff()), 1e-6);
+  const encoder::ssl::TemporalSnapshot t = encoder::read_temporal_model(joint);
+  BOOST_REQUIRE(t.present);
+  BOOST_CHECK_EQUAL(t.objectives.w_masked, 0.5);
+  // trained: the attention weights moved from their seeded start
+  const encoder::ssl::SslModel<float> start(16, t.objectives.model, 1);
+  const auto k = size_t(std::find(t.names.begin(), t.names.end(), "temporal/layer0/attn/qkv/W") - t.names.begin());
+  BOOST_REQUIRE_LT(k, t.names.size());
+  BOOST_CHECK_GT(double((t.values[k] - start.params().get(t.names[k]).value).cwiseAbs().maxCoeff()), 1e-6);
+
+  const std::string out = s.dir.file("refused.h5");
+  for (const auto& extra : std::vector<std::vector<std::string>>{
+           {"--ssl-out", s.dir.file("o.h5")}, {"--set", "pretrain.supervised=false"}, {"--resume"}}) {
+    args = pretrain_args(s, out);
+    args.insert(args.end(), {"--set", "pretrain.ssl_joint=true"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    test::check_stage_failure(test::run_stage("pretrain", args), 2, out, {"pretrain.ssl_joint"});
+  }
+  test::check_stage_failure(
+      test::run_stage("pretrain", {"--samples", s.samples, "--out", out, "--set", "pretrain.ssl_joint=true"}), 2, out,
+      {"pretrain.ssl_joint", "--timeseries"});
 }
 
 // pretrain.ssl_mask_kind reaches the masked objective: the checkpoint records what was trained.

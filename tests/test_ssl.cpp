@@ -11,6 +11,7 @@
 
 #include "pipeline/models/encoder/adamw.h"
 #include "pipeline/models/encoder/ssl/baselines.h"
+#include "pipeline/models/encoder/ssl/joint.h"
 #include "pipeline/models/encoder/ssl/masked.h"
 #include "pipeline/models/encoder/ssl/next_step.h"
 #include "tests/test_util.h"
@@ -278,6 +279,72 @@ BOOST_AUTO_TEST_CASE(gradients_accumulate_across_objectives) {
   };
   const Mat<double> a = grad_of(true, false), b = grad_of(false, true), both = grad_of(true, true);
   BOOST_CHECK_SMALL((both - a - b).norm() / both.norm(), 1e-12);
+}
+
+// The joint loss (ssl/joint.h): L_sup + w_n·L_next + w_m·L_masked with the adapter shared. Every
+// parameter either model reaches, by central differences of the whole loss; the shared adapter's
+// gradient must hold both parts (each alone is checked to be non-zero and to differ from the sum).
+BOOST_AUTO_TEST_CASE(joint_loss_gradients_match_finite_differences) {
+  Worst worst;
+  for (MaskKind kind : {MaskKind::time, MaskKind::voxel}) {
+    EncoderConfig ec;
+    ec.latent = 8;
+    ec.n_blocks = 1;
+    ec.dropout = 0;
+    ec.clip_dim = 5;
+    Encoder<double> enc(ec, 21);
+    enc.add_subject("s1", 6, {}, 22);
+    LossConfig lc;
+    lc.w_clip = 1, lc.w_siglip = 0.5, lc.w_mse = 1, lc.w_cos = 0.3;
+    Trainer<double> tr(enc, lc, AdamWConfig{}, 23);
+    SslConfig sc;
+    sc.temporal = small_temporal(1, 2, 6);
+    SslModel<double> ssl(8, sc, 24);
+    ssl.add_subject("s1", 6, 25);
+    Rng rng(26);
+    perturb_layer_norms(ssl.params(), rng);
+    ssl.skip("s1").value += random_matrix<double>(1, 6, rng, 0.3);
+    SslTrainConfig cfg;
+    cfg.model = sc;
+    cfg.window = 4;
+    cfg.w_next_step = 0.7;
+    cfg.w_masked = 0.4;
+    cfg.mask.kind = kind;
+    cfg.mask.ratio = 0.3;
+    const Mat<double> X = random_matrix<double>(4, 6, rng), T = random_matrix<double>(4, 5, rng);
+    SslBatch<double> w;
+    w.N = 2;
+    w.next = random_matrix<double>(2 * 5, 6, rng);
+    w.masked = random_matrix<double>(2 * 4, 6, rng);
+    w.mask = draw_mask(cfg.mask, 2, 4, 6, rng);
+    auto loss = [&] { return joint_loss(tr, ssl, "s1", X, T, w, cfg, false).total; };
+    joint_loss(tr, ssl, "s1", X, T, w, cfg, true);
+    const std::string label = cat("joint (", mask_kind_name(kind), ")");
+    int checked = 0;
+    for (Param<double>* p : enc.params()) {
+      BOOST_REQUIRE_MESSAGE(p->grad.size() > 0, p->name << " has no gradient");
+      const Mat<double> analytic = p->grad;
+      fd_check(label + " encoder " + p->name, p->value, analytic, loss, worst);
+      ++checked;
+    }
+    BOOST_CHECK_EQUAL(checked, 4 + 2 + 2 + 3 + 2);  // block, ln_f + head, loss scalars, adapter
+    for (Param<double>* p : ssl.params().all()) {
+      if (p->grad.size() == 0) continue;
+      const Mat<double> analytic = p->grad;
+      fd_check(label + " ssl " + p->name, p->value, analytic, loss, worst);
+      ++checked;
+    }
+    // temporal: pos + 12 + ln_f 2; read-out W, b, skip; mask token when time points are hidden
+    BOOST_CHECK_EQUAL(checked, 13 + 15 + 3 + (kind == MaskKind::time ? 1 : 0));
+    BOOST_CHECK_EQUAL(ssl.adapter("s1").W->grad.size(), 0);  // the copy: its gradient went to the encoder
+    // The shared adapter's gradient is the sum of both parts, each of them non-zero.
+    const Mat<double> both = enc.param("adapter/s1/W").grad;
+    tr.loss("s1", X, T, true);
+    const Mat<double> supervised = enc.param("adapter/s1/W").grad;
+    BOOST_CHECK_GT(supervised.norm(), 1e-6);
+    BOOST_CHECK_GT((both - supervised).norm(), 1e-6 * both.norm());
+  }
+  BOOST_TEST_MESSAGE("joint loss: worst relative error " << worst.rel << " (" << worst.what << ")");
 }
 
 BOOST_AUTO_TEST_CASE(temporal_model_uses_context_and_causal_mode_never_looks_ahead) {

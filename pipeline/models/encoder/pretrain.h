@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "pipeline/models/encoder/sample_source.h"
 #include "pipeline/models/encoder/settings.h"
 #include "pipeline/models/encoder/ssl/snapshot.h"
+#include "pipeline/models/encoder/trainer.h"
 
 namespace v2c::dist {
 class Communicator;
@@ -43,13 +45,19 @@ namespace v2c::encoder {
 // a data-parallel job (every rank calls pretrain with the same arguments); null = one process.
 // The samples stream through a shuffle buffer of pretrain.buffer_mib (stream_order.h): from their
 // files (FileSource) memory holds the buffer, the sample tables and the model, not the samples.
-// adapter_init: a subject's starting adapter (the self-supervised stage's, ssl/pretrain_ssl.h);
-// the others start at random. temporal: that stage's temporal model, written into the output as it
-// is (present: checkpoint.h).
+// ssl: what the self-supervised side adds (ssl/): a subject's starting adapter (the self-supervised
+// stage's, ssl/pretrain_ssl.h; the others start at random), a step that replaces
+// Trainer::train_step (pretrain.ssl_joint, ssl/joint.h: one process, no --resume), and the temporal
+// model the output records (checkpoint.h), asked for when the output is written.
+struct SslHooks {
+  std::map<std::string, AdapterInit<float>> adapter_init;
+  std::function<LossParts(Trainer<float>&, const std::string& subject, const Mat<float>& X, const Mat<float>& T)>
+      step;
+  std::function<ssl::TemporalSnapshot()> temporal;
+};
 void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, const std::string& out_path,
               const Provenance& prov, bool force, bool resume, dist::Communicator* comm = nullptr,
-              const std::map<std::string, AdapterInit<float>>& adapter_init = {},
-              const ssl::TemporalSnapshot& temporal = {});
+              const SslHooks& ssl = {});
 // The same on samples in memory (MemorySource): the same batches, so bitwise the same weights.
 void pretrain(const std::vector<Samples>& subjects, const PretrainConfig& cfg, uint64_t seed,
               const std::string& out_path, const Provenance& prov, bool force, bool resume,

@@ -130,8 +130,12 @@ void PretrainConfig::describe(config::Schema& s) {
   s.field("supervised", supervised,
           "train on the labelled samples (CLIP/SigLIP/MSE losses); false: only the self-supervised stage on "
           "--timeseries, whose adapters go into the output beside an untrained backbone");
+  s.field("ssl_joint", ssl_joint,
+          "with --timeseries: one weighted loss, the CLIP/SigLIP/MSE loss of each supervised batch plus the "
+          "self-supervised objectives on pretrain.ssl_batch_windows windows of the same subject, the adapter shared, "
+          "in every step of the CLIP stage (no self-supervised stage before it; one process, no --resume)");
   s.field("ssl_steps", ssl.steps,
-          "self-supervised stage (with --timeseries, before the supervised one): "
+          "self-supervised stage (with --timeseries, before the supervised one; not with ssl_joint): "
           "optimisation steps")
       .range(int64_t(1), int64_t(100000000));
   s.field("ssl_w_next_step", ssl.w_next_step, "weight of next-time-point prediction (GPT-like; 0 = off)").min(0.0);

@@ -133,6 +133,7 @@ struct PretrainConfig : TrainSettings {
   double buffer_mib = 1024;  // shuffle buffer of the streamed samples (stream_order.h)
   int chunk_rows = 64;       // rows read from a samples file at a time
   bool supervised = true;    // false: self-supervised only (--timeseries), the backbone left at its start
+  bool ssl_joint = false;    // the self-supervised objectives in the CLIP stage's steps (ssl/joint_pretrain.h)
   ssl::SslTrainConfig ssl;   // the self-supervised stage (with --timeseries)
 
   void describe(config::Schema& s);

@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "pipeline/models/encoder/adamw.h"
+#include "pipeline/models/encoder/ssl/objective.h"
+#include "pipeline/models/encoder/ssl/windows.h"
 
 namespace v2c::encoder::ssl {
 
@@ -22,30 +24,6 @@ void SslTrainConfig::validate() const {
   if (w_masked > 0) mask.validate();
 }
 
-namespace {
-
-// The windows of one subject's runs a step can draw: run r holds n_r - length + 1 starts.
-struct WindowPool {
-  std::vector<const MatrixF*> runs;
-  std::vector<int64_t> starts;  // per run
-  int64_t total = 0;
-  WindowPool(const SslSubjectRuns& s, int64_t length) {
-    for (const MatrixF* r : s.runs)
-      if (r->rows() >= length) runs.push_back(r), starts.push_back(r->rows() - length + 1), total += starts.back();
-  }
-  // N windows of `length` volumes stacked batch-major into X [N·length x p].
-  void draw(int64_t N, int64_t length, Rng& rng, Mat<float>& X) const {
-    X.resize(N * length, runs[0]->cols());
-    for (int64_t n = 0; n < N; ++n) {
-      int64_t k = rng.below(total);
-      size_t r = 0;
-      while (k >= starts[r]) k -= starts[r++];
-      X.middleRows(n * length, length) = runs[r]->middleRows(k, length);
-    }
-  }
-};
-
-}  // namespace
 
 SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRuns>& data, const SslTrainConfig& cfg,
                          uint64_t seed, const std::function<void(int64_t, double, double)>& on_step) {
@@ -58,9 +36,9 @@ SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRun
       for (const MatrixF* r : s.runs)
         if (r->cols() != model.n_voxels(s.subject))
           throw input_error("a run has ", r->cols(), " voxels; the model's adapter has ", model.n_voxels(s.subject));
-      next_pools.emplace_back(s, T + 1);
-      mask_pools.emplace_back(s, T);
-      if (next_pools.back().total == 0)
+      next_pools.emplace_back(s.runs, T + 1);
+      mask_pools.emplace_back(s.runs, T);
+      if (next_pools.back().total() == 0)
         throw input_error("no training run has window + 1 = ", T + 1, " volumes (", s.runs.size(), " runs)");
     });
   }
@@ -86,7 +64,6 @@ SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRun
     }
   };
   std::vector<size_t> order(data.size());
-  Mat<float> X;
   for (int64_t step = 0; step < cfg.steps; ++step) {
     if (step % int64_t(data.size()) == 0) {
       for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -95,26 +72,14 @@ SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRun
     const size_t s = order[size_t(step % int64_t(data.size()))];
     const std::string& id = data[s].subject;
     model.params().zero_grad();
-    // The second objective is run first and its gradients scaled, so that each gets its weight:
-    // w_n·g_next + w_m·g_masked = w_n·(g_next + (w_m/w_n)·g_masked).
-    double loss = 0;
-    auto scale_grads = [&](double f) {
-      for (Param<float>* p : model.params().all())
-        if (p->grad.size() > 0) p->grad *= float(f);
-    };
+    SslBatch<float> batch;
+    batch.N = N;
     if (cfg.w_masked > 0) {
-      mask_pools[s].draw(N, T, rng, X);
-      const Mask mask = draw_mask(cfg.mask, N, T, X.cols(), rng);
-      loss += cfg.w_masked * masked_prediction(model, id, X, N, T, mask, true).loss;
-      if (cfg.w_next_step > 0) scale_grads(cfg.w_masked / cfg.w_next_step);
+      mask_pools[s].draw(N, rng, batch.masked);
+      batch.mask = draw_mask(cfg.mask, N, T, batch.masked.cols(), rng);
     }
-    if (cfg.w_next_step > 0) {
-      next_pools[s].draw(N, T + 1, rng, X);
-      loss += cfg.w_next_step * next_step_prediction(model, id, X, N, T, cfg.next, true).loss;
-      scale_grads(cfg.w_next_step);
-    } else {
-      scale_grads(cfg.w_masked);
-    }
+    if (cfg.w_next_step > 0) next_pools[s].draw(N, rng, batch.next);
+    const double loss = ssl_objectives(model, id, batch, cfg, true).total;
     double sq = 0;
     for (Param<float>* p : model.params().all())
       if (p->grad.size() > 0) sq += p->grad.cast<double>().squaredNorm();
