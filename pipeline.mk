@@ -88,10 +88,11 @@ REPORT := $(if $(call HAVE,report),$(WORK)/report/index.html)
 UNLABELLED_SERIES := $(if $(SELF_SUPERVISED),$(foreach s,$(UNLABELLED),$(WORK)/$(s)/timeseries.h5))
 
 pipeline: $(SAMPLES) $(UNLABELLED_SERIES) $(PREDICTIONS) $(RETRIEVAL) $(REPORT)
-# The checkpoints are results too: kept, not deleted as intermediate files.
+# The checkpoints and time series are results too: kept, not deleted as intermediate files.
 CHECKPOINTS_OF = $(if $(call PRETRAINED_ON,$(1)),pretrained pretrained-linear \
   $(if $(SELF_SUPERVISED),pretrained-ssl pretrained-ssl-only))
-.SECONDARY: $(foreach s,$(ENCODER_SUBJECTS),$(foreach c,$(call CHECKPOINTS_OF,$(s)),$(WORK)/$(s)/$(c).h5))
+.SECONDARY: $(foreach s,$(ENCODER_SUBJECTS),$(foreach c,$(call CHECKPOINTS_OF,$(s)),$(WORK)/$(s)/$(c).h5)) \
+  $(if $(SELF_SUPERVISED),$(foreach s,$(SUBJECTS),$(WORK)/$(s)/timeseries.h5))
 
 ifeq ($(STUDY_SOURCE),simulate)
 SIM_STAMP := $(BIDS)/dataset_description.json
