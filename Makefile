@@ -113,7 +113,11 @@ $(TEST_BIN): $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o) $(LIB)
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- tests ---------------------------------------------------------------------------------
-# The suites that read files or run stages on damaged inputs, under ASan+UBSan.
+# The suites that read files or run stages on damaged inputs, under ASan+UBSan. Not part of
+# `make test`: they need the stages built under ASan too, and on a fresh 2-core machine that
+# build alone adds about as much as today's whole CI run (636 s; sanitized -O1 objects take
+# 1.3-2.5x the CPU of -O2 ones: 6 s per core/io file, 20-33 s for Eigen-heavy ones), against a
+# 20-minute budget. The fuzz harnesses (`make fuzz`) and tests/regress/fuzz/ cover the readers.
 ASAN_SUITES ?= reliability,outputs,fuzz_regress,nifti,tsv,events,features,bdata,stage_errors,info
 ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan OPT_FLAGS="-O1 -g" \
             SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"

@@ -553,11 +553,14 @@ BOOST_AUTO_TEST_CASE(reproducers_end_with_their_exit_code) {
   test::check_refused(r, 2, out, {"yaml_complex_key.yaml", "section 'ridge'", "a key must be a plain name"});
   // NIfTI headers: a voxel count x bytes that wraps (a heap over-read), a NIfTI-2 dim[0] of
   // 2^31+4 (a crash inside libnifti2), a negative vox_offset in a truncated .nii.gz, dims whose
-  // product times the bytes wrapped 128 bits in that check (found by `make fuzz`: UBSan in volume_size).
+  // product times the bytes wrapped 128 bits in that check (found by `make fuzz`: UBSan in volume_size),
+  // a 47-byte .nii.gz declaring 22 GB (allocated before inflating: a fuzz timeout).
   const std::vector<std::pair<std::string, std::string>> headers = {{"n1_5d_f64.nii", "exceed 2^62 bytes"},
                                                                     {"n2_dim0_flip.nii", "dim[0] = "},
                                                                     {"negative_voxoffset_trunc.nii.gz", "vox_offset"},
-                                                                    {"n2_dims_wrap_128_bits.nii", "exceed 2^62"}};
+                                                                    {"n2_dims_wrap_128_bits.nii", "exceed 2^62"},
+                                                                    {"gz_47_bytes_declaring_gigabytes.nii.gz",
+                                                                     "47 compressed bytes cannot hold"}};
   for (const auto& [name, says] : headers) {
     r = test::run_stage("info", {"--json", regress(name, "fuzz/nifti")});
     BOOST_TEST_CONTEXT(name) { test::check_refused(r, 3, dir.file("none"), {name, says}); }

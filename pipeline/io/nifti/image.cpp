@@ -36,6 +36,13 @@ Image Image::load(const std::string& path) {
     const int64_t csize = file.size();
     auto comp = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(std::max<int64_t>(csize, 1)));
     const int64_t got = file.read_at(comp.get(), csize, 0);
+    // Deflate expands a byte to at most 1032 (RFC 1951's longest match, 258 bytes, from a code
+    // of 2 bits), so a file that cannot hold the data is refused before any buffer for it: a
+    // 47-byte .nii.gz declaring gigabytes made us allocate them (found by `make fuzz`).
+    if (double(offset + nbytes) > 1032.0 * double(got) + 1024.0)
+      throw input_error("'", h.data_path, "': ", got, " compressed bytes cannot hold the ", offset + nbytes,
+                        " bytes of header and voxel data the header declares (", format_dims(h.dims), " ",
+                        h.datatype_name, "; deflate expands at most 1032:1)");
     require_memory(double(offset + nbytes),
                    cat("the voxel data of '", h.data_path, "' (", format_dims(h.dims), " ", h.datatype_name, ")"));
     img.buffer_ = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(offset + nbytes + 1));
