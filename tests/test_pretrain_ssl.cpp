@@ -7,12 +7,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <set>
 
 #include "pipeline/io/h5.h"
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/io/timeseries.h"
 #include "pipeline/models/encoder/checkpoint.h"
+#include "pipeline/models/encoder/finetune.h"
 #include "pipeline/models/encoder/ssl/new_subject.h"
 #include "pipeline/models/encoder/ssl/pretrain_ssl.h"
 #include "tests/test_util.h"
@@ -205,6 +207,38 @@ BOOST_AUTO_TEST_CASE(new_subject_adapter_is_fitted_on_training_runs_only) {
   BOOST_CHECK_EQUAL(picker.runs_except({2}).size(), 3u);
   BOOST_CHECK_EQUAL(picker.runs_except({1, 2}).size(), 2u);
   BOOST_CHECK((picker.runs_read() == std::vector<int64_t>{0, 1, 3}));
+}
+
+// Which runs each self-supervised fit of a fold may see: the final fit never the fold's test run
+// (run 2), the inner split's start also never its validation run (run 1, the fold's last training run).
+BOOST_AUTO_TEST_CASE(finetune_asks_for_fits_without_test_and_inner_validation_runs) {
+  SmallStudy s;
+  const std::string folds = s.dir.file("ridge.h5");
+  const test::StageRun r = test::run_stage(
+      "ridge", {"--samples", s.samples, "--set", "ridge.outer=explicit", "--set", "ridge.explicit_folds=[\"2\"]",
+                "--set", "ridge.alphas=[1,100]", "--quiet", "--out", folds});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const Samples samples = read_samples(s.samples);
+  encoder::FinetuneConfig cfg;
+  cfg.adapter_init = "ssl";
+  cfg.model.latent = 8;
+  cfg.epochs = 2;
+  cfg.batch_size = 4;
+  cfg.lr_grid = {0.003};
+  std::vector<std::set<int32_t>> asked;
+  const encoder::SslAdapterFit fit = [&](const std::set<int32_t>& excluded, uint64_t seed) {
+    asked.push_back(excluded);
+    encoder::AdapterInit<float> a;
+    encoder::Rng rng(seed);
+    a.W = encoder::Mat<float>(samples.n_voxels(), 8);
+    a.b = encoder::Mat<float>::Zero(1, 8);
+    encoder::fill_uniform(a.W, 0.1, rng);
+    return a;
+  };
+  encoder::finetune(samples, "", cfg, read_predictions(folds), 3, {}, fit);
+  BOOST_REQUIRE_EQUAL(asked.size(), 2u);
+  BOOST_CHECK((asked[0] == std::set<int32_t>{1, 2}));  // the inner split's start
+  BOOST_CHECK((asked[1] == std::set<int32_t>{2}));     // the fold's final fit
 }
 
 BOOST_AUTO_TEST_CASE(new_subject_refusals) {
