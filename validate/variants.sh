@@ -6,7 +6,8 @@
 # Environment: BUILD (build dir, default build), OUT (default work/validate), METRIC (default
 # top1_forward), THREADS, SUBJECTS (simulate.n_subjects of every variant study, default 4: the
 # default study's 8 cost 25 x 8 pretrainings; docs/validation.md says which was run), JOBS (make
-# -j, default 2). Each (variant, seed) is one `make CONFIG=...` study under $OUT; an interrupted
+# -j, default 2), VARIANTS (a subset of the variants, in that order; the table still covers all that
+# ran, so several runs on disjoint subsets can share OUT). Each (variant, seed) is one `make CONFIG=...` study under $OUT; an interrupted
 # run resumes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,8 +27,12 @@ declare -A variants=(
   [no_shared_structure]="  shared_latent: false"
 )
 order=(current linear voxel_nonlinear correlated_noise no_shared_structure)
+read -r -a run_order <<< "${VARIANTS:-${order[*]}}"
+for v in "${run_order[@]}"; do
+  [[ -n ${variants[$v]+set} ]] || { echo "validate: unknown variant '$v' in VARIANTS (known: ${order[*]})" >&2; exit 2; }
+done
 mkdir -p "$out"
-for v in "${order[@]}"; do
+for v in "${run_order[@]}"; do
   for s in "${seeds[@]}"; do
     study="$v-seed$s"
     cfg="$out/$study.yaml"
