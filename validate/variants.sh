@@ -38,8 +38,9 @@ for v in "${run_order[@]}"; do
     cfg="$out/$study.yaml"
     # configs/default.yaml with $subjects subjects and the variant's lines inserted under `simulate:`.
     awk -v extra="${variants[$v]}" -v n="$subjects" '/^  n_subjects:/ { $0 = "  n_subjects: " n }
-      { print } /^simulate:/ && extra != "" { print extra }' configs/default.yaml > "$cfg"
-    grep -q "^  n_subjects: $subjects\$" "$cfg" || { echo "validate: no n_subjects line in configs/default.yaml" >&2; exit 1; }
+      { print } /^simulate:/ && extra != "" { print extra }' configs/default.yaml > "$cfg.new"
+    grep -q "^  n_subjects: $subjects\$" "$cfg.new" || { echo "validate: no n_subjects line in configs/default.yaml" >&2; exit 1; }
+    cmp -s "$cfg.new" "$cfg" && rm "$cfg.new" || mv "$cfg.new" "$cfg"  # unchanged: a finished study stays done
     echo "validate: $study" >&2
     make --no-print-directory -j"$jobs" CONFIG="$cfg" SEED="$s" WORK="$out/$study" >&2
   done
