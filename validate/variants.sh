@@ -4,8 +4,10 @@
 # written as a Markdown table (docs/validation.md records one run of it). Not part of `make test`.
 #   validate/variants.sh [SEEDS...]      default seeds: 1 2 3 4 5
 # Environment: BUILD (build dir, default build), OUT (default work/validate), METRIC (default
-# top1_forward), THREADS, SUBJECTS (simulate.n_subjects of every variant study, default 4: the
-# default study's 8 cost 25 x 8 pretrainings; docs/validation.md says which was run), JOBS (make
+# top1_forward), THREADS, SUBJECTS (simulate.n_subjects of every variant study, default 3) and
+# TRAIN_PER_CATEGORY / TRAIN_PER_SUBJECT (the training pool and each subject's share, default 36 and
+# 116: half the default study's) — smaller studies than the default one, so that 25 fit in the
+# validation budget of a shared 2-core machine (docs/validation.md says which were run) — JOBS (make
 # -j, default 2), VARIANTS (a subset of the variants, in that order; the table still covers all that
 # ran, so several runs on disjoint subsets can share OUT). Each (variant, seed) is one `make CONFIG=...` study under $OUT; an interrupted
 # run resumes.
@@ -14,7 +16,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=${OUT:-work/validate}
 metric=${METRIC:-top1_forward}
-subjects=${SUBJECTS:-4}
+subjects=${SUBJECTS:-3}
+per_category=${TRAIN_PER_CATEGORY:-36}
+per_subject=${TRAIN_PER_SUBJECT:-116}
 jobs=${JOBS:-2}
 seeds=("$@")
 [[ ${#seeds[@]} -gt 0 ]] || seeds=(1 2 3 4 5)
@@ -36,10 +40,14 @@ for v in "${run_order[@]}"; do
   for s in "${seeds[@]}"; do
     study="$v-seed$s"
     cfg="$out/$study.yaml"
-    # configs/default.yaml with $subjects subjects and the variant's lines inserted under `simulate:`.
-    awk -v extra="${variants[$v]}" -v n="$subjects" '/^  n_subjects:/ { $0 = "  n_subjects: " n }
-      { print } /^simulate:/ && extra != "" { print extra }' configs/default.yaml > "$cfg.new"
-    grep -q "^  n_subjects: $subjects\$" "$cfg.new" || { echo "validate: no n_subjects line in configs/default.yaml" >&2; exit 1; }
+    # configs/default.yaml with the study's size and the variant's lines inserted under `simulate:`.
+    awk -v extra="${variants[$v]}" -v n="$subjects" -v c="$per_category" -v p="$per_subject" '
+      /^  n_subjects:/ { $0 = "  n_subjects: " n; seen++ }
+      /^  train_per_category:/ { $0 = "  train_per_category: " c; seen++ }
+      /^  train_per_subject:/ { $0 = "  train_per_subject: " p; seen++ }
+      { print } /^simulate:/ && extra != "" { print extra }
+      END { if (seen != 3) exit 1 }' configs/default.yaml > "$cfg.new" ||
+      { echo "validate: configs/default.yaml lacks n_subjects, train_per_category or train_per_subject" >&2; exit 1; }
     cmp -s "$cfg.new" "$cfg" && rm "$cfg.new" || mv "$cfg.new" "$cfg"  # unchanged: a finished study stays done
     echo "validate: $study" >&2
     make --no-print-directory -j"$jobs" CONFIG="$cfg" SEED="$s" WORK="$out/$study" >&2

@@ -6,7 +6,8 @@ Usage: variants_table.py OUT METRIC VARIANT... -- SEED...
 Table 1, every model at each fraction: the mean over subjects of METRIC in each seed's study, then
 the mean and the SD (n - 1) of those over seeds.
 Table 2, each model against ridge at the same fraction, paired within subject: d = model - ridge per
-(seed, subject). Mean of d over seeds' subject-means with its SD across seeds; seeds whose mean d
+(seed, subject); table 3 the same against encoder-scratch (the gain of pooling subjects for the same
+network: in the negative control, shared_latent false, it is what must not appear). Mean of d over seeds' subject-means with its SD across seeds; seeds whose mean d
 is > 0; the exact two-sided sign-flip p over the seeds' mean d (independent simulations: the honest
 unit; with 5 seeds the smallest attainable p is 2/32 = 0.0625) and over the (seed, subject) units
 (more power, but the subjects of one study share data: each one's pretraining pools the others).
@@ -54,7 +55,8 @@ def main():
     variants, seeds = sys.argv[3:split], sys.argv[split + 1:]
     print(f"| variant | model | train_fraction | {metric}: mean over seeds | SD across seeds | seeds |")
     print("|---|---|---|---|---|---|")
-    paired_rows = []
+    references = ["ridge", "encoder-scratch"]
+    paired_rows = {r: [] for r in references}
     for v in variants:
         # value[(model, fraction)][seed][subject]
         value = defaultdict(lambda: defaultdict(dict))
@@ -74,29 +76,30 @@ def main():
             per_seed = [statistics.fmean(v_s.values()) for v_s in value[(model, fraction)].values()]
             m, sd = mean_sd(per_seed)
             print(f"| {v} | {model} | {fraction:g} | {m:.3f} | {sd:.3f} | {len(per_seed)} |")
-        for model, fraction in keys:
-            if model == "ridge" or ("ridge", fraction) not in value:
+        for ref, (model, fraction) in itertools.product(references, keys):
+            if model in ("ridge", ref) or (ref, fraction) not in value:
                 continue
             seed_means, units = [], []
             for s, subjects in value[(model, fraction)].items():
-                ridge = value[("ridge", fraction)].get(s, {})
-                d = [subjects[sub] - ridge[sub] for sub in subjects if sub in ridge]
+                base = value[(ref, fraction)].get(s, {})
+                d = [subjects[sub] - base[sub] for sub in subjects if sub in base]
                 if d:
                     seed_means.append(statistics.fmean(d))
                     units.extend(d)
             if not seed_means:
                 continue
             m, sd = mean_sd(seed_means)
-            paired_rows.append(
+            paired_rows[ref].append(
                 f"| {v} | {model} | {fraction:g} | {m:+.3f} | {sd:.3f} | "
                 f"{sum(m > 0 for m in seed_means)}/{len(seed_means)} | {sign_flip_p(seed_means):.3g} | "
                 f"{sign_flip_p(units):.3g} ({len(units)}) |")
-    print()
-    print(f"| variant | model | train_fraction | {metric} - ridge: mean over seeds | SD across seeds | "
-          "seeds > 0 | sign-flip p, seeds | sign-flip p, (seed, subject) units (n) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in paired_rows:
-        print(r)
+    for ref in references:
+        print()
+        print(f"| variant | model | train_fraction | {metric} - {ref}: mean over seeds | SD across seeds | "
+              "seeds > 0 | sign-flip p, seeds | sign-flip p, (seed, subject) units (n) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in paired_rows[ref]:
+            print(r)
 
 
 if __name__ == "__main__":
