@@ -81,6 +81,27 @@ BOOST_AUTO_TEST_CASE(several_shared_subjects_average_and_give_no_interval_verdic
   BOOST_CHECK_EQUAL(*v[0].beats_from, 0.5);
 }
 
+// Across subjects "beats" needs the paired test: a higher mean that one subject carries is not it.
+BOOST_AUTO_TEST_CASE(beating_needs_the_paired_test_across_subjects) {
+  std::vector<MetricRow> rows;
+  for (int s = 1; s <= 8; ++s) {
+    const std::string sub = "sub-0" + std::to_string(s);
+    for (double f : {0.5, 1.0}) {
+      rows.push_back(row(sub, "ridge", f, 0.2));
+      rows.push_back(row(sub, "encoder-adapter", f, 0.3));                             // higher in every subject
+      rows.push_back(row(sub, "encoder-full", f, s == 1 ? 0.9 : (s % 2 ? 0.19 : 0.21)));  // one subject carries it
+    }
+  }
+  const std::vector<Verdict> v = judge_against_ridge(rows, "top1_forward");
+  BOOST_REQUIRE_EQUAL(v.size(), 2u);
+  BOOST_CHECK_EQUAL(v[0].model, "encoder-adapter");
+  BOOST_CHECK(v[0].beats_significantly);  // sign-flip p = 2/256 at both fractions
+  BOOST_CHECK_EQUAL(v[1].model, "encoder-full");
+  BOOST_REQUIRE(v[1].beats_from.has_value());  // the mean is higher ...
+  BOOST_CHECK(!v[1].beats_significantly);      // ... but the test finds no difference
+  BOOST_CHECK_EQUAL(v[1].tests.back().conclusion, "no evidence of a difference");
+}
+
 BOOST_AUTO_TEST_CASE(beating_everywhere_and_nothing_to_compare) {
   std::vector<MetricRow> rows;
   for (double f : {0.25, 0.5, 1.0}) {

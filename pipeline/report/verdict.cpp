@@ -105,6 +105,10 @@ std::vector<Verdict> judge_against_ridge(const std::vector<MetricRow>& rows, con
       if (!(p.model > p.ridge)) break;
       v.beats_from = *it;
     }
+    v.beats_significantly = v.beats_from.has_value();
+    for (const PairedTest& t : v.tests)
+      if (v.beats_from && t.fraction >= *v.beats_from && t.sign_flip.n >= 2 && t.conclusion != "above ridge")
+        v.beats_significantly = false;
     const GroupSummary *a = find_group(groups, model, v.largest_fraction(), metric),
                        *b = find_group(groups, "ridge", v.largest_fraction(), metric);
     const Paired last = paired_means(*a, *b);

@@ -51,6 +51,9 @@ struct Verdict {
   std::optional<bool> intervals_overlap;
   // The paired test across subjects at each of `fractions` (same order).
   std::vector<PairedTest> tests;
+  // Whether the paired test says "above ridge" at beats_from and every larger fraction: false when
+  // a mean above ridge's is not significant somewhere (always true with one subject: no test).
+  bool beats_significantly = false;
 
   double largest_fraction() const { return fractions.back(); }
 };
