@@ -40,13 +40,22 @@ for v in "${run_order[@]}"; do
   for s in "${seeds[@]}"; do
     study="$v-seed$s"
     cfg="$out/$study.yaml"
-    # configs/default.yaml with the study's size and the variant's lines inserted under `simulate:`.
+    # configs/default.yaml with the study's size and the variant's settings under `simulate:` (a key
+    # the file already sets is replaced there: a second `linear:` would leave the first in force).
     awk -v extra="${variants[$v]}" -v n="$subjects" -v c="$per_category" -v p="$per_subject" '
+      BEGIN { k = split(extra, lines, "\n"); for (i = 1; i <= k; ++i) { key = lines[i]; sub(/^ +/, "", key);
+              sub(/:.*/, "", key); if (key != "") over[key] = lines[i] } }
+      FNR == NR { if (/^simulate:/) in_sim = 1; else if (/^[^ #]/) in_sim = 0
+                  if (in_sim && match($0, /^  [a-z_]+:/)) { key = substr($0, 3, RLENGTH - 3); has[key] = 1 }
+                  next }
+      /^simulate:/ { in_sim = 1; print; for (key in over) if (!(key in has)) print over[key]; next }
+      /^[^ #]/ { in_sim = 0 }
+      in_sim && match($0, /^  [a-z_]+:/) { key = substr($0, 3, RLENGTH - 3); if (key in over) $0 = over[key] }
       /^  n_subjects:/ { $0 = "  n_subjects: " n; seen++ }
       /^  train_per_category:/ { $0 = "  train_per_category: " c; seen++ }
       /^  train_per_subject:/ { $0 = "  train_per_subject: " p; seen++ }
-      { print } /^simulate:/ && extra != "" { print extra }
-      END { if (seen != 3) exit 1 }' configs/default.yaml > "$cfg.new" ||
+      { print }
+      END { if (seen != 3) exit 1 }' configs/default.yaml configs/default.yaml > "$cfg.new" ||
       { echo "validate: configs/default.yaml lacks n_subjects, train_per_category or train_per_subject" >&2; exit 1; }
     cmp -s "$cfg.new" "$cfg" && rm "$cfg.new" || mv "$cfg.new" "$cfg"  # unchanged: a finished study stays done
     echo "validate: $study" >&2
