@@ -17,11 +17,9 @@
 //
 // Determinism: dropout keys and MixCo draw from the trainer's Rng, and every reduction has a fixed
 // order, so with a given seed and batch order the weights are bitwise identical run to run and
-// across checkpoint/resume with one thread. The adapter's gradient blocks and its update are
-// thread-count independent too; only the other BLAS products (OpenBLAS may split a product
-// differently with more threads) can round differently, so with more threads weights agree to
-// float rounding (relative differences of order 1e-6 after a few steps; see the encoder tests),
-// not bitwise.
+// across checkpoint/resume. They do not depend on the thread count either: the adapter's gradient
+// blocks and its update are fixed blocks, the other products fixed tiles (linalg::gemm), the sums
+// of squares and AdamW fixed chunks (parallel.h); the encoder tests check 1 vs 2 threads bitwise.
 //
 // Data-parallel (set_communicator, pipeline/dist): every rank holds the same Trainer (same seed,
 // so the same weights and Rng) and passes train_step the same whole batch. Rank r of N takes rows
