@@ -6,7 +6,9 @@
 
 #include <hdf5.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <chrono>
@@ -570,6 +572,31 @@ BOOST_AUTO_TEST_CASE(reproducers_end_with_their_exit_code) {
       "prepare", {"--bold", regress("n2_wrap_bold.nii", "fuzz/nifti"), "--mask",
                   regress("n2_wrap_mask.nii", "fuzz/nifti"), "--events", regress("n2_wrap_events.tsv"), "--out", out});
   test::check_refused(r, 3, out, {"n2_wrap_", "exceed 2^62 bytes"});
+  // Damaged variable-length strings whose heap lengths are wild (found by `make fuzz`): HDF5
+  // allocated 1.4 and 3 GB for them in the probe's child; now refused with at most 1 GB used by
+  // any process of the run (measured in a forked process that runs the stage and reports its
+  // children's peak).
+  for (const std::string name : {"vlen_heap_length_1gb.h5", "vlen_heap_length_3gb.h5"}) {
+    out = dir.file("heap.h5");
+    const std::string cmd = test::shell_quote(test::stage_binary("ridge")) + " --samples " +
+                            test::shell_quote(regress(name, "fuzz/h5")) + " --out " + test::shell_quote(out) +
+                            " > " + test::shell_quote(dir.file("heap.log")) + " 2>&1";
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int status = std::system(cmd.c_str());
+      rusage ru{};
+      getrusage(RUSAGE_CHILDREN, &ru);
+      _exit(!WIFEXITED(status) || WEXITSTATUS(status) != 3 ? 2 : ru.ru_maxrss > (1 << 20) ? 1 : 0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    BOOST_TEST_CONTEXT(name) {
+      BOOST_CHECK_MESSAGE(WIFEXITED(status) && WEXITSTATUS(status) != 2,
+                          "not exit 3: " << test::read_text_file(dir.file("heap.log")));
+      BOOST_CHECK_MESSAGE(WIFEXITED(status) && WEXITSTATUS(status) != 1, "a process of the run used more than 1 GB");
+      BOOST_CHECK(!fs::exists(out));
+    }
+  }
   // A .npy header of 60 KB of '[' (a stack overflow): refused, and the message is short.
   const std::string why = test::check_error([&] { npy::read_npy(regress("deep_header.npy", "fuzz/npy")); },
                                             ExitCode::input, {"deep_header.npy"});
