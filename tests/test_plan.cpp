@@ -71,6 +71,11 @@ BOOST_AUTO_TEST_CASE(unknown_keys_and_bad_values_are_usage_errors_naming_the_key
     check_refused(run_plan(dir, "study:\n  train_fractions: [0.5\n"), dir, {"not valid YAML"});
   }
   {
+    test::TempDir dir("v2c-plan");  // the second value would silently win
+    check_refused(run_plan(dir, "simulate:\n  n_subjects: 3\n  n_subjects: 4\n"), dir,
+                  {"simulate.n_subjects", "appears twice"});
+  }
+  {
     test::TempDir dir("v2c-plan");
     check_refused(run_plan(dir, "study:\n  heldout: [sub-09]\nsimulate:\n  n_subjects: 3\n"), dir,
                   {"study.heldout", "sub-09", "3 subjects"});

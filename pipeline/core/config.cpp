@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <fstream>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 #include "pipeline/core/format.h"
@@ -240,8 +241,22 @@ void apply_file(Schema& schema, const std::string& path) {
   if (!root || root.IsNull()) return;
   if (!root.IsMap())
     throw usage_error("config file '", path, "': expected a mapping of sections (prepare:, ridge:, ...)");
+  // A key given twice is refused: YAML loaders keep one of them silently, and a variant's setting
+  // written above the file's own one would never take effect.
+  std::set<std::string> sections;
   for (const auto& kv : root) {
     const std::string name = key_text(kv.first, "config file '" + path + "'");
+    if (!sections.insert(name).second)
+      throw usage_error("config file '", path, "': section '", excerpt(name), "' appears twice");
+    if (kv.second.IsMap()) {
+      std::set<std::string> keys;
+      for (const auto& field : kv.second) {
+        const std::string key = key_text(field.first, "config file '" + path + "'");
+        if (!keys.insert(key).second)
+          throw usage_error("config file '", path, "': key '", excerpt(name), ".", excerpt(key),
+                            "' appears twice (one value per key)");
+      }
+    }
     bool known = false;
     for (const auto& s : known_sections()) known = known || s == name;
     if (!known) {
