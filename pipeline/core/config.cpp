@@ -251,7 +251,7 @@ void apply_file(Schema& schema, const std::string& path) {
     if (kv.second.IsMap()) {
       std::set<std::string> keys;
       for (const auto& field : kv.second) {
-        const std::string key = key_text(field.first, "config file '" + path + "'");
+        const std::string key = key_text(field.first, "config file '" + path + "', section '" + excerpt(name) + "'");
         if (!keys.insert(key).second)
           throw usage_error("config file '", path, "': key '", excerpt(name), ".", excerpt(key),
                             "' appears twice (one value per key)");
