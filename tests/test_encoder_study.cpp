@@ -1,7 +1,10 @@
 // The shared encoder end to end, through the executables users run: pretraining killed and
-// resumed gives the weights of an uninterrupted run, and on simulated studies the pretrained
-// encoder fine-tuned on a quarter of a held-out subject's training runs is compared with ridge
-// trained on all of them (novel test stimuli, top-1 retrieval).
+// resumed gives the weights of an uninterrupted run, and on simulated studies ridge and the
+// pretrained encoder fine-tuned on a quarter of a held-out subject's training runs each decode the
+// novel test stimuli above chance (per-subject permutation test of top-1). Which model is ahead is
+// not asserted here: one subject of one seed cannot say, and over 5 seeds the answer depends on the
+// retrieval protocol and the negative control does not come out null (docs/validation.md); the
+// comparison is printed.
 #include <boost/test/unit_test.hpp>
 
 #include <cstring>
@@ -44,6 +47,17 @@ double metric(const std::string& retrieval, const std::string& name) {
   return 0;
 }
 
+// The per-subject permutation p-value of a metric (retrieve.permutations, eval/label_permutation.h).
+double p_permutation(const std::string& retrieval, const std::string& name) {
+  const h5::ArtifactReader r(retrieval, "retrieval", 1);
+  const auto names = r.read_strings("metrics/name");
+  const auto p = r.read_doubles("metrics/p_permutation");
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return p[i];
+  BOOST_FAIL("no metric " << name << " in " << retrieval);
+  return 1;
+}
+
 void run_ok(const std::string& stage, const std::vector<std::string>& args) {
   const auto r = test::run_stage(stage, args);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "v2c-" << stage << " failed:\n" << r.output);
@@ -52,6 +66,7 @@ void run_ok(const std::string& stage, const std::vector<std::string>& args) {
 // The default study's config, as users run it (simulate overrides), results of sub-08.
 struct StudyResult {
   double ridge_full = 0, ridge_quarter = 0, encoder_quarter = 0;
+  double p_ridge_full = 1, p_encoder_quarter = 1;  // permutation p of top1_all_forward
 };
 
 StudyResult run_study(const std::string& dir, const std::vector<std::string>& overrides) {
@@ -90,6 +105,8 @@ StudyResult run_study(const std::string& dir, const std::vector<std::string>& ov
   res.ridge_full = metric(dir + "/ridge-1.r.h5", "top1_forward");
   res.ridge_quarter = metric(dir + "/ridge-0.25.r.h5", "top1_forward");
   res.encoder_quarter = metric(dir + "/enc.r.h5", "top1_forward");
+  res.p_ridge_full = p_permutation(dir + "/ridge-1.r.h5", "top1_all_forward");
+  res.p_encoder_quarter = p_permutation(dir + "/enc.r.h5", "top1_all_forward");
   return res;
 }
 
@@ -157,21 +174,26 @@ BOOST_AUTO_TEST_CASE(pretraining_killed_and_resumed_matches_an_uninterrupted_run
                       "resumed weights differ from the uninterrupted run's, first: " << first);
 }
 
-BOOST_AUTO_TEST_CASE(encoder_on_a_quarter_beats_ridge_on_all_with_a_shared_nonlinearity) {
-  test::TempDir dir("v2c-study-nonlinear");
-  const StudyResult r = run_study(dir.path().string(), {});
-  BOOST_TEST_MESSAGE("nonlinear study, sub-08 top-1 among 40 novel stimuli: encoder (adapter, 25% of runs) "
-                     << r.encoder_quarter << ", ridge 100% " << r.ridge_full << ", ridge 25% " << r.ridge_quarter);
-  BOOST_CHECK_GT(r.encoder_quarter, r.ridge_full);
-  BOOST_CHECK_GT(r.encoder_quarter, r.ridge_quarter);
+// Each model decodes sub-08's 40 novel stimuli above chance (p <= 0.01 of 1000 permutations).
+void check_both_decode(const StudyResult& r, const char* study) {
+  BOOST_TEST_MESSAGE(study << " study, sub-08 top-1 among 40 novel stimuli (chance 0.025): encoder (adapter, 25% of "
+                              "runs) "
+                           << r.encoder_quarter << " (p " << r.p_encoder_quarter << "), ridge 100% " << r.ridge_full
+                           << " (p " << r.p_ridge_full << "), ridge 25% " << r.ridge_quarter);
+  BOOST_CHECK_LE(r.p_ridge_full, 0.01);
+  BOOST_CHECK_LE(r.p_encoder_quarter, 0.01);
+  BOOST_CHECK_GT(r.ridge_full, 0.025);
+  BOOST_CHECK_GT(r.encoder_quarter, 0.025);
 }
 
-BOOST_AUTO_TEST_CASE(encoder_is_close_to_ridge_on_a_linear_study) {
+BOOST_AUTO_TEST_CASE(ridge_and_encoder_decode_novel_stimuli_with_a_shared_nonlinearity) {
+  test::TempDir dir("v2c-study-nonlinear");
+  check_both_decode(run_study(dir.path().string(), {}), "nonlinear");
+}
+
+BOOST_AUTO_TEST_CASE(ridge_and_encoder_decode_novel_stimuli_on_a_linear_study) {
   test::TempDir dir("v2c-study-linear");
-  const StudyResult r = run_study(dir.path().string(), {"simulate.linear=true"});
-  BOOST_TEST_MESSAGE("linear study, sub-08 top-1 among 40 novel stimuli: encoder (adapter, 25% of runs) "
-                     << r.encoder_quarter << ", ridge 100% " << r.ridge_full << ", ridge 25% " << r.ridge_quarter);
-  BOOST_CHECK_GT(r.encoder_quarter, r.ridge_full - 0.1);
+  check_both_decode(run_study(dir.path().string(), {"simulate.linear=true"}), "linear");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
