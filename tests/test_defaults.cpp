@@ -304,9 +304,9 @@ BOOST_AUTO_TEST_CASE(retrieve_gets_the_documented_defaults) {
     expect(l, "candidates", "test", c.candidates);
     expect(l, "queries", "all", c.queries);
     expect(l, "novel_pattern", "^test-", c.novel_pattern);
-    expect(l, "average_repeats", "false", c.average_repeats);
+    expect(l, "average_repeats", "true", c.average_repeats);
     expect(l, "similarity", "cosine", c.similarity);
-    expect(l, "centre", "none", c.centre);
+    expect(l, "centre", "train_mean", c.centre);
     expect(l, "k", "5", c.k);
     expect(l, "among_n", "300", c.among_n);
     expect(l, "draws", "30", c.draws);

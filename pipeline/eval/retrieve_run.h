@@ -24,9 +24,9 @@ struct RetrieveConfig {
   std::string candidates = "test";
   std::string queries = "all";
   std::string novel_pattern = "^test-";
-  bool average_repeats = false;
+  bool average_repeats = true;
   std::string similarity = "cosine";
-  std::string centre = "none";
+  std::string centre = "train_mean";
   int k = 5;
   int among_n = 300;
   int draws = 30;
