@@ -206,6 +206,10 @@ BOOST_AUTO_TEST_CASE(sign_flip_edge_cases) {
   // Equal differences: SD 0, d_z undefined.
   r = stats::sign_flip_test({0.3, 0.3}, {0.1, 0.1});
   BOOST_CHECK(std::isnan(r.cohens_dz));
+  // Equal up to rounding (0 - 0.025 and 0.05 - 0.075 differ in the last bit): the same.
+  r = stats::sign_flip_test({0.0, 0.05}, {0.025, 0.07500000000000001});
+  BOOST_CHECK_EQUAL(r.sd_difference, 0.0);
+  BOOST_CHECK(std::isnan(r.cohens_dz));
 }
 
 BOOST_AUTO_TEST_CASE(wilcoxon_equals_scipy, *utf::precondition(test::needs_python{{"numpy", "scipy"}})) {

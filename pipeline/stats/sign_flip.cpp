@@ -51,6 +51,9 @@ SignFlipResult sign_flip_test(const std::vector<double>& model, const std::vecto
     double ss = 0;
     for (double x : d) ss += (x - r.mean_difference) * (x - r.mean_difference);
     r.sd_difference = std::sqrt(ss / double(n - 1));
+    // Differences equal up to rounding (top-1 values are multiples of 1/n_queries, their
+    // differences carry ~1e-17 of error): SD 0, not a d_z of 1e15.
+    if (r.sd_difference <= kTieTolerance * abs_sum / double(n)) r.sd_difference = 0;
     r.cohens_dz = r.sd_difference > 0 ? r.mean_difference / r.sd_difference : nan;
     const double half =
         student_t_quantile(0.5 + options.level / 2, double(n - 1)) * r.sd_difference / std::sqrt(double(n));
