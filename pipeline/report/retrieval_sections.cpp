@@ -226,7 +226,7 @@ std::string learning_curve(const Retrieval& r, const std::string& metric) {
       " (one subject: its own interval; several: the subjects' intervals propagated to the mean, subjects as fixed "
       "effects). Hollow markers: single subjects. Dashed grey: chance. Higher is better" +
       (metric == "mean_rank" ? " — except for mean rank, where lower is better" : std::string()) +
-      "; a model whose curve stays above ridge's from some training fraction on beats ridge from there.";
+      "; a curve above ridge's is a higher mean; whether it is more than noise is the paired test's to say (below).";
   return figure(svg::line_plot(p), caption);
 }
 
