@@ -24,6 +24,22 @@ EpochOrder everything_buffered(const std::vector<std::vector<int64_t>>& train_ro
 
 }  // namespace
 
+size_t next_batch_subject(const std::vector<std::vector<int64_t>>& pool, size_t batch_size, Rng& rng) {
+  uint64_t ready = 0;
+  for (const auto& p : pool)
+    if (p.size() >= batch_size) ready += p.size();
+  size_t subject = 0;
+  if (ready > 0) {
+    uint64_t r = rng.next() % ready;
+    for (subject = 0; pool[subject].size() < batch_size || r >= pool[subject].size(); ++subject)
+      if (pool[subject].size() >= batch_size) r -= pool[subject].size();
+  } else {
+    for (size_t s = 1; s < pool.size(); ++s)
+      if (pool[s].size() > pool[subject].size()) subject = s;
+  }
+  return subject;
+}
+
 EpochOrder stream_order(const std::vector<std::vector<int64_t>>& train_rows, int64_t chunk_rows, int64_t buffer_rows,
                         int batch_size, uint64_t seed, int64_t epoch) {
   V2C_ASSERT(chunk_rows >= 1 && buffer_rows >= 1 && batch_size >= 2, "stream_order: chunk_rows ", chunk_rows,
@@ -53,18 +69,7 @@ EpochOrder stream_order(const std::vector<std::vector<int64_t>>& train_rows, int
     }
     o.peak_rows = std::max(o.peak_rows, buffered);
     if (buffered == 0) break;
-    uint64_t ready = 0;
-    for (const auto& p : pool)
-      if (p.size() >= bs) ready += p.size();
-    size_t subject = 0;
-    if (ready > 0) {
-      uint64_t r = rng.next() % ready;
-      for (subject = 0; pool[subject].size() < bs || r >= pool[subject].size(); ++subject)
-        if (pool[subject].size() >= bs) r -= pool[subject].size();
-    } else {
-      for (size_t s = 1; s < pool.size(); ++s)
-        if (pool[s].size() > pool[subject].size()) subject = s;
-    }
+    const size_t subject = next_batch_subject(pool, bs, rng);
     std::vector<int64_t>& p = pool[subject];
     const size_t take = std::min(bs, p.size());
     if (take < 2) {  // a single row cannot form a contrastive batch: it leaves the buffer unused

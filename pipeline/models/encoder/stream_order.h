@@ -39,6 +39,12 @@ struct EpochOrder {
   int64_t peak_rows = 0;               // most rows the buffer held at once
 };
 
+// The subject of the next batch from a shuffle buffer, pool[s] holding subject s's buffered rows
+// (or windows): a row drawn uniformly among those of subjects with at least batch_size buffered
+// (one rng.next()), or, when none has that many, the subject with most buffered (no draw). The
+// buffer must not be empty. Shared by the sample stream (here) and the window stream.
+size_t next_batch_subject(const std::vector<std::vector<int64_t>>& pool, size_t batch_size, Rng& rng);
+
 // train_rows[s]: subject s's training rows, ascending. chunk_rows >= 1, buffer_rows >= 1,
 // batch_size >= 2.
 EpochOrder stream_order(const std::vector<std::vector<int64_t>>& train_rows, int64_t chunk_rows, int64_t buffer_rows,

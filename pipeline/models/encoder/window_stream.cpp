@@ -5,6 +5,7 @@
 
 #include "pipeline/core/error.h"
 #include "pipeline/core/rng.h"
+#include "pipeline/models/encoder/stream_order.h"
 
 namespace v2c::encoder {
 
@@ -81,21 +82,10 @@ struct WindowStream::Impl {
         for (int64_t g = c.g0; g < c.g1; ++g) pool[c.subject].push_back(g);
         held_volumes += c.volumes;
       }
-      uint64_t ready = 0, buffered = 0;
-      for (const auto& p : pool) {
-        buffered += p.size();
-        if (p.size() >= bs) ready += p.size();
-      }
+      uint64_t buffered = 0;
+      for (const auto& p : pool) buffered += p.size();
       if (buffered == 0) break;
-      size_t subject = 0;
-      if (ready > 0) {
-        uint64_t r = rng.next() % ready;
-        for (subject = 0; pool[subject].size() < bs || r >= pool[subject].size(); ++subject)
-          if (pool[subject].size() >= bs) r -= pool[subject].size();
-      } else {
-        for (size_t s = 1; s < pool.size(); ++s)
-          if (pool[s].size() > pool[subject].size()) subject = s;
-      }
+      const size_t subject = next_batch_subject(pool, bs, rng);
       std::vector<int64_t>& p = pool[subject];
       const size_t take = std::min(bs, p.size());
       if (take < 2) {  // one window alone is not a batch: it leaves the buffer unused
