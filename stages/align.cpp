@@ -26,8 +26,8 @@ const StageSpec spec{
                  OptionRole::input},
                 {"folds-from", "FILE", "v2c-ridge's predictions file of these samples: its folds and training rows",
                  false, true, "", OptionRole::input},
-                {"reference", "FILE", "samples.h5 of the other subjects (with features), pooled after alignment",
-                 true, true, "", OptionRole::input}},
+                {"reference", "FILE", "samples.h5 of the other subjects (with features), pooled after alignment", true,
+                 true, "", OptionRole::input}},
     .output_help = "predictions file to write (HDF5, format 'predictions')",
 };
 

@@ -45,10 +45,9 @@ void print_text(const nifti::Header& h, const nifti::ValueStats* st) {
             << "  format      " << (h.version == 0 ? std::string("ANALYZE 7.5") : cat("NIfTI-", h.version)) << " ("
             << h.storage << ", " << (h.big_endian ? "big" : "little") << "-endian)\n"
             << "  dims        " << dims
-            << (h.stored_dims.empty()
-                    ? std::string()
-                    : cat(" (FreeSurfer ico7 surface: ", h.dims[0], " vertices stored as ",
-                          nifti::format_dims(h.stored_dims), ", read as nibabel does)"))
+            << (h.stored_dims.empty() ? std::string()
+                                      : cat(" (FreeSurfer ico7 surface: ", h.dims[0], " vertices stored as ",
+                                            nifti::format_dims(h.stored_dims), ", read as nibabel does)"))
             << "\n"
             << "  datatype    " << h.datatype_name << " (code " << h.datatype << ")\n"
             << "  voxel size  " << h.voxel_size[0] << " x " << h.voxel_size[1] << " x " << h.voxel_size[2] << " mm\n"

@@ -100,8 +100,8 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
   if (heldout.empty() && subjects.size() > 1) heldout = subjects;  // leave-one-subject-out
   for (const auto& h : heldout)
     if (std::find(subjects.begin(), subjects.end(), h) == subjects.end())
-      throw usage_error("config field 'study.heldout' names ", h, ", which is not one of the study's ",
-                        subjects.size(), " subjects");
+      throw usage_error("config field 'study.heldout' names ", h, ", which is not one of the study's ", subjects.size(),
+                        " subjects");
   std::map<std::string, std::vector<std::string>> pretrain_for;  // held-out subject -> everyone else
   for (const auto& h : heldout)
     for (const auto& s : subjects)

@@ -146,7 +146,8 @@ void leave_out_heldout_test_runs(const encoder::PretrainConfig& cfg, const encod
       }
       dropped += int64_t(runs.size());
       if (ts.runs.empty())
-        throw input_error("pretraining subject ", ts.subject, ": every time-series run shows a stimulus the held-out "
+        throw input_error("pretraining subject ", ts.subject,
+                          ": every time-series run shows a stimulus the held-out "
                           "subjects are tested on; nothing is left for the self-supervised stage");
     }
   }
@@ -166,15 +167,16 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
   }
   for (const auto& path : ctx.args.all("samples")) ctx.add_input(path);
   encoder::FileSource subjects(ctx.args.all("samples"));  // read in chunks while training
-  encoder::ssl::SslPretrainResult ssl;  // empty without --timeseries
+  encoder::ssl::SslPretrainResult ssl;                    // empty without --timeseries
   const std::string ssl_out = ctx.args.one("ssl-out");
   if (!ssl_out.empty()) {
     if (!ctx.args.has("timeseries")) throw usage_error("--ssl-out needs --timeseries FILE...");
     AtomicOutput{ssl_out, ctx.force};  // refuses an existing file before any work
   }
   if (cfg.ssl_joint && (!ctx.args.has("timeseries") || !ssl_out.empty() || !cfg.supervised))
-    throw usage_error("pretrain.ssl_joint adds the self-supervised objectives to the CLIP stage's steps: it needs "
-                      "--timeseries, pretrain.supervised: true and no --ssl-out");
+    throw usage_error(
+        "pretrain.ssl_joint adds the self-supervised objectives to the CLIP stage's steps: it needs "
+        "--timeseries, pretrain.supervised: true and no --ssl-out");
   const study::TestStimuli tested = heldout_test_stimuli(ctx, subjects);
   std::vector<TimeSeries> series;
   std::unique_ptr<encoder::ssl::JointPretraining> joint;

@@ -44,9 +44,9 @@ finetune:
   epochs: 3
 )";
 
-const std::map<std::string, int> kExpectedRuns = {{"plan", 1},     {"simulate", 1}, {"prepare", 3},
-                                                  {"ridge", 3},    {"pretrain", 2}, {"finetune", 4},
-                                                  {"align", 1},    {"retrieve", 8}, {"report", 1}};
+const std::map<std::string, int> kExpectedRuns = {{"plan", 1},  {"simulate", 1}, {"prepare", 3},
+                                                  {"ridge", 3}, {"pretrain", 2}, {"finetune", 4},
+                                                  {"align", 1}, {"retrieve", 8}, {"report", 1}};
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;

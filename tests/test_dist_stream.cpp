@@ -14,11 +14,11 @@
 #include <set>
 
 #include "pipeline/core/config.h"
+#include "pipeline/dist/collectives.h"
 #include "pipeline/io/h5.h"
 #include "pipeline/models/encoder/pretrain.h"
 #include "pipeline/models/encoder/sample_stream.h"
 #include "pipeline/models/encoder/stream_order.h"
-#include "pipeline/dist/collectives.h"
 #include "tests/dist_samples.h"
 #include "tests/test_util.h"
 #include "tests/thread_communicator.h"
@@ -243,7 +243,8 @@ BOOST_AUTO_TEST_CASE(each_rank_reads_only_its_rows_of_each_batch_and_every_rank_
       // What each rank must read: its share of every batch from `first` on.
       std::vector<int64_t> expected(static_cast<size_t>(N), 0);
       for (size_t b = size_t(first); b < o.batches.size(); ++b)
-        for (int r = 0; r < N; ++r) expected[size_t(r)] += dist::EvenSplit{int64_t(o.batches[b].rows.size()), N}.count(r);
+        for (int r = 0; r < N; ++r)
+          expected[size_t(r)] += dist::EvenSplit{int64_t(o.batches[b].rows.size()), N}.count(r);
       std::vector<std::vector<MF>> X(static_cast<size_t>(N)), T(static_cast<size_t>(N));
       std::vector<int64_t> read(static_cast<size_t>(N));
       test::run_ranks(N, [&](dist::Communicator& comm) {

@@ -46,8 +46,7 @@ TimeSeries series(const std::string& id, int64_t n_voxels, const std::vector<int
 }
 
 std::vector<TimeSeries> study() {
-  return {series("sub-01", 50, {40, 9, 23}, 1), series("sub-02", 30, {31, 2, 50}, 2),
-          series("sub-03", 50, {17}, 3)};
+  return {series("sub-01", 50, {40, 9, 23}, 1), series("sub-02", 30, {31, 2, 50}, 2), series("sub-03", 50, {17}, 3)};
 }
 
 // Every run of every subject trains.
@@ -172,8 +171,8 @@ BOOST_AUTO_TEST_CASE(a_buffer_holding_everything_gives_epoch_batches_over_the_st
       }
   std::vector<Key> expected;
   for (const Batch& b : epoch_batches(starts, cfg.batch_windows, 5, 1))
-    for (int64_t g : b.rows) expected.emplace_back(b.subject, window_of[b.subject][size_t(g)].first,
-                                                   window_of[b.subject][size_t(g)].second);
+    for (int64_t g : b.rows)
+      expected.emplace_back(b.subject, window_of[b.subject][size_t(g)].first, window_of[b.subject][size_t(g)].second);
   BOOST_CHECK(epoch(st, ts, 3, 1) == expected);
 }
 

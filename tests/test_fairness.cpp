@@ -13,8 +13,8 @@
 #include "pipeline/io/timeseries.h"
 #include "pipeline/models/encoder/checkpoint.h"
 #include "pipeline/models/encoder/finetune.h"
-#include "pipeline/models/ridge_run.h"
 #include "pipeline/models/encoder/ssl/pretrain_ssl.h"
+#include "pipeline/models/ridge_run.h"
 #include "pipeline/study/test_stimuli.h"
 #include "tests/haxby_inputs.h"
 #include "tests/test_util.h"
@@ -201,9 +201,9 @@ BOOST_AUTO_TEST_CASE(self_supervised_stage_leaves_out_runs_showing_tested_stimul
                       "--out", bids, "--quiet"});
   auto file = [&](int s, const std::string& what) { return dir.file("sub-0" + std::to_string(s) + what); };
   for (int s = 1; s <= 2; ++s)
-    run_ok("prepare", {"--bids", bids, "--subject", "sub-0" + std::to_string(s), "--features",
-                       bids + "/stimuli/features.h5", "--out", file(s, ".h5"), "--timeseries", file(s, "-ts.h5"),
-                       "--quiet"});
+    run_ok("prepare",
+           {"--bids", bids, "--subject", "sub-0" + std::to_string(s), "--features", bids + "/stimuli/features.h5",
+            "--out", file(s, ".h5"), "--timeseries", file(s, "-ts.h5"), "--quiet"});
   const std::string folds = file(2, "-ridge.h5");  // sub-02 tested on its test run (run 2)
   run_ok("ridge", {"--samples", file(2, ".h5"), "--set", "ridge.outer=explicit", "--set",
                    "ridge.explicit_folds=[\"2\"]", "--set", "ridge.alphas=[1,100]", "--quiet", "--out", folds});
@@ -214,11 +214,31 @@ BOOST_AUTO_TEST_CASE(self_supervised_stage_leaves_out_runs_showing_tested_stimul
   cfg.ssl.eval_every = 10;
   auto stage_adapter = [&](const std::string& exclude) {
     const std::string out = dir.file("ssl-" + exclude + ".h5");
-    run_ok("pretrain", {"--samples", file(1, ".h5"), "--timeseries", file(1, "-ts.h5"), "--heldout-samples",
-                        file(2, ".h5"), "--heldout-folds", folds, "--threads", "1", "--quiet", "--out", out, "--set",
-                        "pretrain.supervised=false", "--set", "pretrain.exclude_test_stimuli=" + exclude, "--set",
-                        "pretrain.latent=16", "--set", "pretrain.ssl_window=4", "--set", "pretrain.ssl_steps=40",
-                        "--set", "pretrain.ssl_eval_every=10"});
+    run_ok("pretrain", {"--samples",
+                        file(1, ".h5"),
+                        "--timeseries",
+                        file(1, "-ts.h5"),
+                        "--heldout-samples",
+                        file(2, ".h5"),
+                        "--heldout-folds",
+                        folds,
+                        "--threads",
+                        "1",
+                        "--quiet",
+                        "--out",
+                        out,
+                        "--set",
+                        "pretrain.supervised=false",
+                        "--set",
+                        "pretrain.exclude_test_stimuli=" + exclude,
+                        "--set",
+                        "pretrain.latent=16",
+                        "--set",
+                        "pretrain.ssl_window=4",
+                        "--set",
+                        "pretrain.ssl_steps=40",
+                        "--set",
+                        "pretrain.ssl_eval_every=10"});
     encoder::Mat<float> W, b;
     BOOST_REQUIRE(encoder::read_adapter(out, "sub-01", W, b));
     return W;
@@ -269,8 +289,10 @@ BOOST_AUTO_TEST_CASE(align_ridge_uses_ridges_folds_and_never_a_tested_stimulus) 
   Samples s1 = read_samples(st.samples(1));
   int64_t replaced = 0, shared_training = -1;
   for (int64_t i = 0; i < s1.n_samples(); ++i) {
-    if (tested.count(s1.stimulus[size_t(i)])) s1.data.row(i).setConstant(50.0f), ++replaced;
-    else if (shared_training < 0 && trained.count(s1.stimulus[size_t(i)])) shared_training = i;
+    if (tested.count(s1.stimulus[size_t(i)]))
+      s1.data.row(i).setConstant(50.0f), ++replaced;
+    else if (shared_training < 0 && trained.count(s1.stimulus[size_t(i)]))
+      shared_training = i;
   }
   BOOST_REQUIRE_EQUAL(replaced, 80);  // 40 stimuli x 2 test runs
   write_samples(st.dir.file("sub-01-tested.h5"), s1, Provenance{}, true);

@@ -120,22 +120,29 @@ BOOST_AUTO_TEST_CASE(freesurfer_surfaces_and_cifti_as_nibabel_reads_them,
       "import numpy as np, nibabel as nib, warnings\n"
       "warnings.simplefilter('ignore')\n"
       "v = (np.arange(163842) % 251).astype(np.int16)\n"
-      "nib.save(nib.Nifti1Image(v.reshape(163842, 1, 1), np.diag([2., 2., 2., 1.])), '" + ico7 + "')\n"
+      "nib.save(nib.Nifti1Image(v.reshape(163842, 1, 1), np.diag([2., 2., 2., 1.])), '" +
+      ico7 +
+      "')\n"
       "nib.save(nib.Nifti1Image(np.stack([v, -v], -1).reshape(163842, 1, 1, 2).astype(np.float32), None), '" +
-      ico7_4d + "')\n"
-      "nib.save(nib.Nifti1Image(np.ones((40000, 1, 1), np.float32), np.eye(4)), '" + vec + "')\n"
+      ico7_4d +
+      "')\n"
+      "nib.save(nib.Nifti1Image(np.ones((40000, 1, 1), np.float32), np.eye(4)), '" +
+      vec +
+      "')\n"
       "from nibabel import cifti2 as ci\n"
       "bm = ci.BrainModelAxis.from_mask(np.ones(5, bool), name='CortexLeft')\n"
       "img = ci.Cifti2Image(np.arange(15, dtype=np.float32).reshape(3, 5), header=(ci.SeriesAxis(0, 2.0, 3), bm))\n"
       "img.nifti_header.set_intent('ConnDenseSeries')\n"
-      "nib.save(img, '" + cifti + "')\n");
+      "nib.save(img, '" +
+      cifti + "')\n");
   const std::string out = compare_with_nibabel({ico7, ico7_4d, cifti});
   BOOST_CHECK_MESSAGE(out.find("MISMATCH") == std::string::npos, out);
   BOOST_CHECK_EQUAL(compared_count(out), 3);
   const std::string info = info_binary();
   auto r = test::run_stage("info", {"--json", ico7});
   BOOST_CHECK_EQUAL(r.exit_code, 0);
-  BOOST_CHECK_MESSAGE(r.output.find("\"dims\":[163842,1,1],\"stored_dims\":[27307,1,6]") != std::string::npos, r.output);
+  BOOST_CHECK_MESSAGE(r.output.find("\"dims\":[163842,1,1],\"stored_dims\":[27307,1,6]") != std::string::npos,
+                      r.output);
   r = test::run_stage("info", {ico7});
   BOOST_CHECK_MESSAGE(r.output.find("FreeSurfer ico7 surface") != std::string::npos, r.output);
   r = test::run_stage("info", {cifti});
@@ -148,9 +155,11 @@ BOOST_AUTO_TEST_CASE(freesurfer_surfaces_and_cifti_as_nibabel_reads_them,
   dir.write("labels.txt", "a 0\na 0\nb 0\n");
   for (const std::string& bold : {cifti, ico7_4d}) {
     const std::string samples = dir.file("samples.h5");
-    r = test::run_stage("prepare", {"--bold", bold, "--labels", dir.file("labels.txt"), "--mask", "auto", "--out",
-                                    samples});
-    BOOST_TEST_CONTEXT(bold) { test::check_refused(r, 3, samples, {fs::path(bold).filename().string(), "not a volume"}); }
+    r = test::run_stage("prepare",
+                        {"--bold", bold, "--labels", dir.file("labels.txt"), "--mask", "auto", "--out", samples});
+    BOOST_TEST_CONTEXT(bold) {
+      test::check_refused(r, 3, samples, {fs::path(bold).filename().string(), "not a volume"});
+    }
   }
 }
 

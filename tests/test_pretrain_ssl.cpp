@@ -162,9 +162,9 @@ BOOST_AUTO_TEST_CASE(new_subject_adapter_is_fitted_on_training_runs_only) {
   args.insert(args.end(), {"--set", "pretrain.supervised=false"});
   test::StageRun r = test::run_stage("pretrain", args);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
-  r = test::run_stage("ridge", {"--samples", s.samples, "--set", "ridge.outer=explicit", "--set",
-                                "ridge.explicit_folds=[\"2\"]", "--set", "ridge.alphas=[1,100]", "--quiet", "--out",
-                                folds});
+  r = test::run_stage("ridge",
+                      {"--samples", s.samples, "--set", "ridge.outer=explicit", "--set", "ridge.explicit_folds=[\"2\"]",
+                       "--set", "ridge.alphas=[1,100]", "--quiet", "--out", folds});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   // The same time series with run `changed` replaced by noise.
   const TimeSeries original = read_timeseries(s.series);
@@ -178,11 +178,31 @@ BOOST_AUTO_TEST_CASE(new_subject_adapter_is_fitted_on_training_runs_only) {
   };
   auto finetune = [&](const std::string& series, const std::string& name, bool transductive = false) {
     const std::string out = s.dir.file(name);
-    std::vector<std::string> a = {"--samples", s.samples, "--pretrained", pretrained, "--folds-from", folds,
-                                  "--timeseries", series, "--threads", "1", "--quiet", "--out", out,
-                                  "--set", "finetune.adapter_init=ssl", "--set", "finetune.mode=full",
-                                  "--set", "finetune.ssl_steps=20", "--set", "finetune.epochs=3",
-                                  "--set", "finetune.lr_grid=[0.003]", "--set", "finetune.batch_size=4"};
+    std::vector<std::string> a = {"--samples",
+                                  s.samples,
+                                  "--pretrained",
+                                  pretrained,
+                                  "--folds-from",
+                                  folds,
+                                  "--timeseries",
+                                  series,
+                                  "--threads",
+                                  "1",
+                                  "--quiet",
+                                  "--out",
+                                  out,
+                                  "--set",
+                                  "finetune.adapter_init=ssl",
+                                  "--set",
+                                  "finetune.mode=full",
+                                  "--set",
+                                  "finetune.ssl_steps=20",
+                                  "--set",
+                                  "finetune.epochs=3",
+                                  "--set",
+                                  "finetune.lr_grid=[0.003]",
+                                  "--set",
+                                  "finetune.batch_size=4"};
     if (transductive) a.insert(a.end(), {"--set", "finetune.ssl_transductive=true"});
     const test::StageRun run = test::run_stage("finetune", a);
     BOOST_REQUIRE_MESSAGE(run.exit_code == 0, run.output);
@@ -248,18 +268,19 @@ BOOST_AUTO_TEST_CASE(new_subject_refusals) {
   args.erase(args.begin() + 2, args.begin() + 4);
   test::StageRun r = test::run_stage("pretrain", args);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
-  r = test::run_stage("ridge", {"--samples", s.samples, "--set", "ridge.outer=explicit", "--set",
-                                "ridge.explicit_folds=[\"2\"]", "--set", "ridge.alphas=[1,100]", "--quiet", "--out",
-                                folds});
+  r = test::run_stage("ridge",
+                      {"--samples", s.samples, "--set", "ridge.outer=explicit", "--set", "ridge.explicit_folds=[\"2\"]",
+                       "--set", "ridge.alphas=[1,100]", "--quiet", "--out", folds});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
-  const std::vector<std::string> base = {"--samples", s.samples, "--pretrained", plain, "--folds-from", folds,
-                                         "--quiet", "--out", out};
+  const std::vector<std::string> base = {"--samples", s.samples, "--pretrained", plain, "--folds-from",
+                                         folds,       "--quiet", "--out",        out};
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> a = base;
     a.insert(a.end(), extra.begin(), extra.end());
     return test::run_stage("finetune", a);
   };
-  test::check_stage_failure(with({"--set", "finetune.adapter_init=ssl"}), 2, out, {"adapter_init = ssl", "--timeseries"});
+  test::check_stage_failure(with({"--set", "finetune.adapter_init=ssl"}), 2, out,
+                            {"adapter_init = ssl", "--timeseries"});
   test::check_stage_failure(with({"--timeseries", s.series}), 2, out, {"adapter_init = ridge", "only with"});
   test::check_stage_failure(with({"--timeseries", s.series, "--set", "finetune.adapter_init=ssl"}), 3, out,
                             {plain, "no self-supervised temporal model"});

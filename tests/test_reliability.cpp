@@ -183,8 +183,7 @@ BOOST_AUTO_TEST_CASE(full_disk_ends_in_exit_4_with_nothing_left) {
   check_full_disk("pretrain",
                   {"--samples", st.s1, st.s2, "--set", "pretrain.epochs=3", "--set", "pretrain.latent=32", "--set",
                    "pretrain.checkpoint_every=5", "--out", "OUT/encoder.h5", "--quiet"},
-                  "encoder.h5", {16 << 10, 400 << 10, 16 << 20},
-                  {"encoder.h5.ckpt", "encoder.h5.best"});
+                  "encoder.h5", {16 << 10, 400 << 10, 16 << 20}, {"encoder.h5.ckpt", "encoder.h5.best"});
 }
 
 BOOST_AUTO_TEST_CASE(an_output_that_is_or_contains_an_input_is_refused_before_any_work) {
@@ -311,9 +310,24 @@ BOOST_AUTO_TEST_CASE(kill_9_leaves_no_output_and_the_rerun_cleans_up) {
 BOOST_AUTO_TEST_CASE(kill_9_after_any_checkpoint_write_resumes_to_the_uninterrupted_model) {
   test::TinyStudy st;
   const auto args = [&](const std::string& out) {
-    return std::vector<std::string>{"--samples", st.s1, st.s2, "--set", "pretrain.epochs=4", "--set",
-                                    "pretrain.latent=16", "--set", "pretrain.checkpoint_every=3", "--set",
-                                    "pretrain.patience=2", "--threads", "1", "--seed", "5", "--out", out, "--quiet"};
+    return std::vector<std::string>{"--samples",
+                                    st.s1,
+                                    st.s2,
+                                    "--set",
+                                    "pretrain.epochs=4",
+                                    "--set",
+                                    "pretrain.latent=16",
+                                    "--set",
+                                    "pretrain.checkpoint_every=3",
+                                    "--set",
+                                    "pretrain.patience=2",
+                                    "--threads",
+                                    "1",
+                                    "--seed",
+                                    "5",
+                                    "--out",
+                                    out,
+                                    "--quiet"};
   };
   const std::string whole = st.dir.file("whole.h5");
   const auto r = test::run_stage("pretrain", args(whole));
@@ -530,8 +544,8 @@ BOOST_AUTO_TEST_CASE(inner_cv_errors_name_the_outer_fold_and_train_fraction) {
   std::vector<int32_t> one_run(n, 0);
   linalg::Mat<double> W;
   linalg::RowVec<double> b;
-  test::check_error([&] { cv::select_and_fit<double>(X, Y, one_run, cv::RidgeCvSettings{}, W, b); },
-                    ExitCode::input, {"final model on all 40 samples", "at least 2 runs; found 1"});
+  test::check_error([&] { cv::select_and_fit<double>(X, Y, one_run, cv::RidgeCvSettings{}, W, b); }, ExitCode::input,
+                    {"final model on all 40 samples", "at least 2 runs; found 1"});
 }
 
 BOOST_AUTO_TEST_CASE(reproducers_end_with_their_exit_code) {
@@ -557,12 +571,12 @@ BOOST_AUTO_TEST_CASE(reproducers_end_with_their_exit_code) {
   // 2^31+4 (a crash inside libnifti2), a negative vox_offset in a truncated .nii.gz, dims whose
   // product times the bytes wrapped 128 bits in that check (found by `make fuzz`: UBSan in volume_size),
   // a 47-byte .nii.gz declaring 22 GB (allocated before inflating: a fuzz timeout).
-  const std::vector<std::pair<std::string, std::string>> headers = {{"n1_5d_f64.nii", "exceed 2^62 bytes"},
-                                                                    {"n2_dim0_flip.nii", "dim[0] = "},
-                                                                    {"negative_voxoffset_trunc.nii.gz", "vox_offset"},
-                                                                    {"n2_dims_wrap_128_bits.nii", "exceed 2^62"},
-                                                                    {"gz_47_bytes_declaring_gigabytes.nii.gz",
-                                                                     "47 compressed bytes cannot hold"}};
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"n1_5d_f64.nii", "exceed 2^62 bytes"},
+      {"n2_dim0_flip.nii", "dim[0] = "},
+      {"negative_voxoffset_trunc.nii.gz", "vox_offset"},
+      {"n2_dims_wrap_128_bits.nii", "exceed 2^62"},
+      {"gz_47_bytes_declaring_gigabytes.nii.gz", "47 compressed bytes cannot hold"}};
   for (const auto& [name, says] : headers) {
     r = test::run_stage("info", {"--json", regress(name, "fuzz/nifti")});
     BOOST_TEST_CONTEXT(name) { test::check_refused(r, 3, dir.file("none"), {name, says}); }
@@ -579,8 +593,8 @@ BOOST_AUTO_TEST_CASE(reproducers_end_with_their_exit_code) {
   for (const std::string name : {"vlen_heap_length_1gb.h5", "vlen_heap_length_3gb.h5"}) {
     out = dir.file("heap.h5");
     const std::string cmd = test::shell_quote(test::stage_binary("ridge")) + " --samples " +
-                            test::shell_quote(regress(name, "fuzz/h5")) + " --out " + test::shell_quote(out) +
-                            " > " + test::shell_quote(dir.file("heap.log")) + " 2>&1";
+                            test::shell_quote(regress(name, "fuzz/h5")) + " --out " + test::shell_quote(out) + " > " +
+                            test::shell_quote(dir.file("heap.log")) + " 2>&1";
     const pid_t pid = fork();
     if (pid == 0) {
       const int status = std::system(cmd.c_str());

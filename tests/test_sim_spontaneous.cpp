@@ -135,8 +135,8 @@ BOOST_AUTO_TEST_CASE(unlabelled_subjects_have_rest_runs_only_and_change_nobody_e
     const test::StageRun r =
         test::run_stage("simulate", {"--config", cfg, "--out", dir.file(cat("bids", n)), "--quiet"});
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
-    const test::StageRun plan = test::run_stage("plan", {"--config", cfg, "--bids-dir", dir.file("b"), "--out",
-                                                         dir.file(cat("plan", n, ".mk")), "--quiet"});
+    const test::StageRun plan = test::run_stage(
+        "plan", {"--config", cfg, "--bids-dir", dir.file("b"), "--out", dir.file(cat("plan", n, ".mk")), "--quiet"});
     BOOST_REQUIRE_MESSAGE(plan.exit_code == 0, plan.output);
     const std::string mk = test::read_text_file(dir.file(cat("plan", n, ".mk")));
     BOOST_CHECK(mk.find(n ? "\nUNLABELLED := sub-02 sub-03\n" : "\nUNLABELLED := \n") != std::string::npos);

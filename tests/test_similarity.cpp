@@ -22,7 +22,6 @@ namespace {
 
 MatrixF gaussian(int64_t rows, int64_t cols, uint64_t seed) { return test::gaussian_matrix(rows, cols, seed); }
 
-
 double value(const retrieve::RetrievalReport& r, const std::string& name) {
   for (const auto& m : r.metrics)
     if (m.name == name) return m.value;

@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(beating_needs_the_paired_test_across_subjects) {
     const std::string sub = "sub-0" + std::to_string(s);
     for (double f : {0.5, 1.0}) {
       rows.push_back(row(sub, "ridge", f, 0.2));
-      rows.push_back(row(sub, "encoder-adapter", f, 0.3));                             // higher in every subject
+      rows.push_back(row(sub, "encoder-adapter", f, 0.3));                                // higher in every subject
       rows.push_back(row(sub, "encoder-full", f, s == 1 ? 0.9 : (s % 2 ? 0.19 : 0.21)));  // one subject carries it
     }
   }

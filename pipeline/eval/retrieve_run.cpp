@@ -138,9 +138,8 @@ void seen_split_metrics(const RetrieveInputs& in, const RetrieveConfig& cfg, con
   for (const Group& g : groups) {
     MatrixF q = queries.middleRows(g.first, g.last - g.first), c = candidates;
     sim::transform_rows(c, g.centre, sim::parse_measure(cfg.similarity));
-    const eval::SeenSplit part =
-        eval::seen_split_top1(q, c, {truth.begin() + g.first, truth.begin() + g.last},
-                              {seen.begin() + g.first, seen.begin() + g.last});
+    const eval::SeenSplit part = eval::seen_split_top1(q, c, {truth.begin() + g.first, truth.begin() + g.last},
+                                                       {seen.begin() + g.first, seen.begin() + g.last});
     all.seen_hit.insert(all.seen_hit.end(), part.seen_hit.begin(), part.seen_hit.end());
     all.unseen_hit.insert(all.unseen_hit.end(), part.unseen_hit.begin(), part.unseen_hit.end());
     all.seen_others.insert(all.seen_others.end(), part.seen_others.begin(), part.seen_others.end());

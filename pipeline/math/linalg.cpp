@@ -180,13 +180,13 @@ Mat<S> take_rows(const Mat<S>& M, const std::vector<int64_t>& rows) {
   return out;
 }
 
-#define V2C_LINALG(S)                                                                               \
-  template void gemm<S>(const Mat<S>&, bool, const Mat<S>&, bool, Mat<S>&);                         \
-  template Mat<S> gram<S>(const Mat<S>&);                                                           \
-  template void gemm_block<S>(bool, bool, int64_t, int64_t, int64_t, const S*, int64_t, const S*, int64_t, S*,   \
-                              int64_t);                                                                    \
-  template bool eig_sym<S>(const Mat<S>&, Vec<S>&, Mat<S>&);                                        \
-  template Mat<S> take<S>(const Mat<S>&, const std::vector<int64_t>&, const std::vector<int64_t>&); \
+#define V2C_LINALG(S)                                                                                          \
+  template void gemm<S>(const Mat<S>&, bool, const Mat<S>&, bool, Mat<S>&);                                    \
+  template Mat<S> gram<S>(const Mat<S>&);                                                                      \
+  template void gemm_block<S>(bool, bool, int64_t, int64_t, int64_t, const S*, int64_t, const S*, int64_t, S*, \
+                              int64_t);                                                                        \
+  template bool eig_sym<S>(const Mat<S>&, Vec<S>&, Mat<S>&);                                                   \
+  template Mat<S> take<S>(const Mat<S>&, const std::vector<int64_t>&, const std::vector<int64_t>&);            \
   template Mat<S> take_rows<S>(const Mat<S>&, const std::vector<int64_t>&);
 V2C_LINALG(float)
 V2C_LINALG(double)

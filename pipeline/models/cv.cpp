@@ -369,10 +369,10 @@ std::vector<double> select_with(const Solver<S>& solver, const std::vector<int32
   for (size_t i = 0; i < inner.size(); ++i) {
     if (inner[i].train.size() < 2)
       throw input_error("inner fold ", i, " of ", inner.size(), " keeps ", inner[i].train.size(),
-                        " training sample(s) of ", rows.size(),
-                        "; need at least 2",
-                        s.gap_s > 0 ? cat(" (after ridge.gap_s = ", s.gap_s, " s: fewer ridge.inner_folds, or a smaller gap)")
-                                    : std::string());
+                        " training sample(s) of ", rows.size(), "; need at least 2",
+                        s.gap_s > 0
+                            ? cat(" (after ridge.gap_s = ", s.gap_s, " s: fewer ridge.inner_folds, or a smaller gap)")
+                            : std::string());
     sum += with_context(cat("inner fold ", i, " of ", inner.size()), [&] { return solver.score_all(inner[i]); });
   }
   sum /= double(inner.size());

@@ -17,14 +17,14 @@ namespace v2c::nifti {
 
 struct Header {
   std::string path;
-  int version = 1;                      // 1 = NIfTI-1, 2 = NIfTI-2, 0 = ANALYZE 7.5
-  std::string storage;                  // "single" (.nii[.gz]) or "pair" (.hdr/.img[.gz])
-  std::vector<int64_t> dims;            // dim[1..dim[0]], after FreeSurfer's ico7 convention (below)
+  int version = 1;            // 1 = NIfTI-1, 2 = NIfTI-2, 0 = ANALYZE 7.5
+  std::string storage;        // "single" (.nii[.gz]) or "pair" (.hdr/.img[.gz])
+  std::vector<int64_t> dims;  // dim[1..dim[0]], after FreeSurfer's ico7 convention (below)
   // NIfTI-1 files of FreeSurfer's 7th-order icosahedron surface store its 163842 vertices as
   // 27307 x 1 x 6 (int16 dims); nibabel reads them as 163842 x 1 x 1 (same voxel order), and so
   // do we. stored_dims holds dim[1..] as stored when that happened, else it is empty.
   std::vector<int64_t> stored_dims;
-  int intent_code = 0;                  // NIfTI intent_code
+  int intent_code = 0;  // NIfTI intent_code
   // CIFTI-2 (a NIfTI-2 file with a connectivity intent 3000-3099 or a CIFTI extension, ecode 32):
   // read as the plain NIfTI-2 array it stores (no brain models, parcels or series from its XML).
   bool cifti = false;

@@ -124,8 +124,8 @@ Predictions align_ridge(const Samples& h, const Predictions& fold_file, const st
   for (const Samples& o : others) {
     y_other.push_back(feature_vectors(o));
     if (y_other.back().cols() != yh.cols())
-      throw input_error("align-ridge: ", o.subject, "'s features are ", y_other.back().cols(), "-d, ", h.subject,
-                        "'s ", yh.cols(), "-d");
+      throw input_error("align-ridge: ", o.subject, "'s features are ", y_other.back().cols(), "-d, ", h.subject, "'s ",
+                        yh.cols(), "-d");
     if (o.subject == h.subject) throw usage_error("align-ridge: ", h.subject, " is both held out and a reference");
   }
   const int64_t n = h.n_samples();

@@ -8,7 +8,7 @@
 namespace v2c::align {
 
 struct AlignRidgeConfig {
-  int features = 50;       // k: dimensions of the common space (at most the held-out rows and voxels)
+  int features = 50;        // k: dimensions of the common space (at most the held-out rows and voxels)
   bool standardize = true;  // z-score voxels before alignment (else centre only)
   int min_shared = 10;      // a subject sharing fewer training stimuli with the held-out one is not pooled
 

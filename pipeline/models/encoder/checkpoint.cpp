@@ -205,7 +205,8 @@ ssl::TemporalSnapshot read_temporal_model(const std::string& path) {
     });
     t.names = r.read_strings("ssl/param_names");
     for (const std::string& name : t.names) {
-      if (!r.has("ssl/params/" + name)) throw input_error("ssl/param_names lists '", name, "' but ssl/params/", name, " is absent");
+      if (!r.has("ssl/params/" + name))
+        throw input_error("ssl/param_names lists '", name, "' but ssl/params/", name, " is absent");
       t.values.push_back(r.read_matrix_f("ssl/params/" + name));
     }
     t.present = true;

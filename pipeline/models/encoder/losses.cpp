@@ -91,8 +91,7 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
     for (int64_t j = 0; j < B; ++j) base(i, j) = soft.size() ? double(soft(i, j)) : (i == j ? 1.0 : 0.0);
   // Rows are compared element by element only where their hashes agree (B·D work, not B²·D).
   std::vector<uint64_t> row_hash(static_cast<size_t>(B));
-  for (int64_t i = 0; i < B; ++i)
-    row_hash[size_t(i)] = value_hash(Tc.row(i).data(), D);
+  for (int64_t i = 0; i < B; ++i) row_hash[size_t(i)] = value_hash(Tc.row(i).data(), D);
   std::vector<unsigned char> same(static_cast<size_t>(B * B), 0);
   for (int64_t i = 0; i < B; ++i)
     for (int64_t j = 0; j < B; ++j)

@@ -79,13 +79,13 @@ void pretrain(const std::vector<Samples>& samples, const PretrainConfig& cfg, ui
 }
 
 void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, const std::string& out_path,
-              const Provenance& prov, bool force, bool resume, dist::Communicator* comm_or_null,
-              const SslHooks& ssl) {
+              const Provenance& prov, bool force, bool resume, dist::Communicator* comm_or_null, const SslHooks& ssl) {
   dist::Communicator& comm = comm_or_null ? *comm_or_null : dist::serial();
   const std::map<std::string, AdapterInit<float>>& adapter_init = ssl.adapter_init;
   if (ssl.step && (comm.size() > 1 || resume))
-    throw usage_error("pretrain.ssl_joint runs in one process and cannot --resume (the self-supervised model is not "
-                      "in the checkpoints)");
+    throw usage_error(
+        "pretrain.ssl_joint runs in one process and cannot --resume (the self-supervised model is not "
+        "in the checkpoints)");
   const bool writer = comm.rank() == 0;
   const std::vector<SubjectTable>& data = source.subjects();
   if (data.empty()) throw usage_error("v2c-pretrain needs at least one subject's samples");
@@ -174,8 +174,8 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
     load_checkpoint(ckpt, tr);
     st = read_early_stopping(ckpt);
     if (!st.recorded)
-      throw input_error("checkpoint '", ckpt, "' holds no early-stopping state (written by an older vox2clip): ",
-                        "rerun without --resume");
+      throw input_error("checkpoint '", ckpt,
+                        "' holds no early-stopping state (written by an older vox2clip): ", "rerun without --resume");
     // Killed after early stopping's last checkpoint: stopped then, stops now.
     stopped = st.bad_epochs >= cfg.patience;
     log::info("resumed from ", ckpt, " at step ", tr.step(), " (epoch ", epoch_of(tr.step()) + 1, ")");
@@ -223,7 +223,8 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
     while (!stream.done()) {
       const int64_t b = stream.batch_index();
       const Batch& batch = stream.next(X, T);
-      const LossParts lp = ssl.step ? ssl.step(tr, data[batch.subject].id, X, T) : tr.train_step(data[batch.subject].id, X, T);
+      const LossParts lp =
+          ssl.step ? ssl.step(tr, data[batch.subject].id, X, T) : tr.train_step(data[batch.subject].id, X, T);
       sum.total += lp.total, sum.clip += lp.clip, sum.mse += lp.mse, ++n_steps;
       n_samples += int64_t(batch.rows.size());
       if (!std::isfinite(lp.total))

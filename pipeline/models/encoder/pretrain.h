@@ -51,8 +51,7 @@ namespace v2c::encoder {
 // model the output records (checkpoint.h), asked for when the output is written.
 struct SslHooks {
   std::map<std::string, AdapterInit<float>> adapter_init;
-  std::function<LossParts(Trainer<float>&, const std::string& subject, const Mat<float>& X, const Mat<float>& T)>
-      step;
+  std::function<LossParts(Trainer<float>&, const std::string& subject, const Mat<float>& X, const Mat<float>& T)> step;
   std::function<ssl::TemporalSnapshot()> temporal;
 };
 void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, const std::string& out_path,

@@ -26,7 +26,8 @@ SampleStream::SampleStream(SampleSource& source, const EpochOrder& order, int64_
   int64_t held = 0, peak = 0, chunks = 0;
   for (size_t b = size_t(first); b < order.batches.size(); ++b) {
     for (; chunks < order.chunks_before[b]; ++chunks)
-      for (int64_t r : order.chunks[size_t(chunks)].rows) held += wanted_[order.chunks[size_t(chunks)].subject][size_t(r)];
+      for (int64_t r : order.chunks[size_t(chunks)].rows)
+        held += wanted_[order.chunks[size_t(chunks)].subject][size_t(r)];
     peak = std::max(peak, held);
     const Batch& batch = order.batches[b];
     for (int64_t r : batch.rows) held -= wanted_[batch.subject][size_t(r)];

@@ -139,12 +139,14 @@ void PretrainConfig::describe(config::Schema& s) {
           "optimisation steps")
       .range(int64_t(1), int64_t(100000000));
   s.field("ssl_w_next_step", ssl.w_next_step, "weight of next-time-point prediction (GPT-like; 0 = off)").min(0.0);
-  s.field("ssl_w_masked", ssl.w_masked, "weight of masked prediction of hidden time points or voxels (BERT-like; 0 = off)")
+  s.field("ssl_w_masked", ssl.w_masked,
+          "weight of masked prediction of hidden time points or voxels (BERT-like; 0 = off)")
       .min(0.0);
   s.field("ssl_mask_kind", ssl.mask.kind,
           "what masked prediction hides: time (whole time points, replaced by a learned token in the latent) or "
           "voxel (the same voxels at every time point of a window, zeroed in the input)");
-  s.field("ssl_mask_ratio", ssl.mask.ratio, "share of each window's time points (or voxels) hidden by masked prediction")
+  s.field("ssl_mask_ratio", ssl.mask.ratio,
+          "share of each window's time points (or voxels) hidden by masked prediction")
       .check([](const double& r) { return r > 0 && r < 1; }, "in (0, 1)");
   s.field("ssl_window", ssl.window, "context window W of the temporal model (volumes)").range(2, 1024);
   s.field("ssl_layers", ssl.model.temporal.n_layers, "transformer layers of the temporal model").range(0, 64);

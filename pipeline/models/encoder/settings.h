@@ -145,8 +145,8 @@ struct FinetuneConfig : TrainSettings {
   std::vector<double> lr_grid = {1e-3, 3e-3, 1e-2};  // peak learning rates tried by the inner split
   int inner_val_runs = 1;                            // last training runs of a fold that validate
   int patience = 10;                                 // epochs without a better inner score before stopping
-  ssl::SslTrainConfig ssl;        // adapter_init ssl: steps, lr, batch of the new subject's fit
-  bool ssl_transductive = false;  // adapter_init ssl: also the fold's test runs' volumes
+  ssl::SslTrainConfig ssl;                           // adapter_init ssl: steps, lr, batch of the new subject's fit
+  bool ssl_transductive = false;                     // adapter_init ssl: also the fold's test runs' volumes
 
   FinetuneConfig() {
     epochs = 60;

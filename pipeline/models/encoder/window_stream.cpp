@@ -25,8 +25,8 @@ struct WindowChunk {
 };
 
 struct Order {
-  std::vector<size_t> chunks;           // chunk ids in reading order
-  std::vector<Batch> batches;           // rows = start indices of the subject's enumeration
+  std::vector<size_t> chunks;          // chunk ids in reading order
+  std::vector<Batch> batches;          // rows = start indices of the subject's enumeration
   std::vector<int64_t> chunks_before;  // [batches] chunks read before batch b
 };
 
@@ -129,7 +129,8 @@ WindowStream::WindowStream(WindowSource& source, std::vector<std::vector<int64_t
                            uint64_t seed)
     : impl_(std::make_unique<Impl>(source, cfg, seed)) {
   if (cfg.length < 1) throw usage_error("window stream: window length ", cfg.length, "; must be >= 1");
-  if (cfg.batch_windows < 2) throw usage_error("window stream: ", cfg.batch_windows, " windows per batch; must be >= 2");
+  if (cfg.batch_windows < 2)
+    throw usage_error("window stream: ", cfg.batch_windows, " windows per batch; must be >= 2");
   if (cfg.chunk_windows < 1) throw usage_error("pretrain.chunk_rows = ", cfg.chunk_windows, ": must be >= 1");
   if (!(cfg.buffer_mib > 0)) throw usage_error("pretrain.buffer_mib = ", cfg.buffer_mib, ": must be > 0");
   if (int64_t(runs.size()) != source.n_subjects())
@@ -187,8 +188,8 @@ int64_t WindowStream::batches_in_epoch(int64_t epoch) const {
 void WindowStream::start_epoch(int64_t epoch, int64_t first_batch) {
   Impl& m = *impl_;
   if (epoch != m.epoch) m.order = m.make_order(epoch), m.epoch = epoch;
-  V2C_ASSERT(first_batch >= 0 && first_batch <= int64_t(m.order.batches.size()), "WindowStream: batch ",
-             first_batch, " of ", m.order.batches.size());
+  V2C_ASSERT(first_batch >= 0 && first_batch <= int64_t(m.order.batches.size()), "WindowStream: batch ", first_batch,
+             " of ", m.order.batches.size());
   m.data.clear();
   m.held = 0;
   m.next = first_batch;
@@ -205,7 +206,8 @@ void WindowStream::start_epoch(int64_t epoch, int64_t first_batch) {
     for (size_t g = 0; g < used[s].size(); ++g)
       if (!used[s][g]) --m.left[m.chunk_of[s][g]];
   for (int64_t b = 0; b < first_batch; ++b)
-    for (int64_t g : m.order.batches[size_t(b)].rows) --m.left[m.chunk_of[m.order.batches[size_t(b)].subject][size_t(g)]];
+    for (int64_t g : m.order.batches[size_t(b)].rows)
+      --m.left[m.chunk_of[m.order.batches[size_t(b)].subject][size_t(g)]];
   if (done()) return;
   while (m.chunks_read < m.order.chunks_before[size_t(first_batch)])
     m.read_chunk(m.order.chunks[size_t(m.chunks_read++)]);
@@ -230,7 +232,8 @@ const WindowBatch& WindowStream::next(MF& X) {
     const WindowBatch::Window w = m.starts[b.subject][size_t(b.rows[k])];
     const size_t c = m.chunk_of[b.subject][size_t(b.rows[k])];
     const WindowChunk& ch = m.chunks[c];
-    const auto seg = std::find_if(ch.segments.begin(), ch.segments.end(), [&](const Segment& s) { return s.run == w.run; });
+    const auto seg =
+        std::find_if(ch.segments.begin(), ch.segments.end(), [&](const Segment& s) { return s.run == w.run; });
     const auto it = m.data.find(c);
     V2C_ASSERT(seg != ch.segments.end() && it != m.data.end(), "WindowStream: window (run ", w.run, ", volume ", w.t0,
                ") of subject ", b.subject, " is not in the buffer");

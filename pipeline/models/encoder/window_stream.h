@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/models/encoder/window_source.h"
 #include "pipeline/models/encoder/training_data.h"
+#include "pipeline/models/encoder/window_source.h"
 
 namespace v2c::encoder {
 
@@ -57,17 +57,17 @@ class WindowStream {
                uint64_t seed);
   ~WindowStream();
 
-  int64_t windows_per_epoch() const;            // every training window once
+  int64_t windows_per_epoch() const;              // every training window once
   int64_t batches_in_epoch(int64_t epoch) const;  // the order's batch count
   // Starts epoch `epoch` at batch `first_batch` (0 <= first_batch <= batches_in_epoch(epoch)): the
   // batches handed out are those of a stream started at 0 from first_batch on.
   void start_epoch(int64_t epoch, int64_t first_batch = 0);
-  bool done() const;                // the epoch's batches all handed out
-  int64_t batch_index() const;      // of the batch next() returns
+  bool done() const;            // the epoch's batches all handed out
+  int64_t batch_index() const;  // of the batch next() returns
   // The next batch of the epoch: X [windows.size() · length x p_subject], window k in rows
   // [k·length, (k+1)·length), time ascending (the layout ssl/next_step.h and masked.h take).
   const WindowBatch& next(MF& X);
-  int64_t peak_volumes() const;     // most volumes the buffer held so far (memory: x p x 4 bytes)
+  int64_t peak_volumes() const;  // most volumes the buffer held so far (memory: x p x 4 bytes)
 
  private:
   struct Impl;

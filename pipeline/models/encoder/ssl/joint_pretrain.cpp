@@ -30,14 +30,14 @@ JointPretraining::JointPretraining(const std::vector<TimeSeries>& series,
         runs.push_back(&ts.data[size_t(r)]);
     WindowPool next(runs, cfg_.window + 1), masked(runs, cfg_.window);
     if (next.total() == 0)
-      throw input_error("time series of '", ts.subject, "': no usable run of at least ssl_window + 1 = ",
-                        cfg_.window + 1, " volumes");
+      throw input_error("time series of '", ts.subject,
+                        "': no usable run of at least ssl_window + 1 = ", cfg_.window + 1, " volumes");
     model_->add_subject(ts.subject, ts.n_voxels(), seed + 1001 + i);
     pools_.emplace(ts.subject, std::pair{std::move(next), std::move(masked)});
   }
-  log::info("joint self-supervised objectives for ", pools_.size(), " subject(s): ", cfg_.batch_windows,
-            " windows of ", cfg_.window, " volumes per step (next-time-point weight ", cfg_.w_next_step, ", masked ",
-            cfg_.w_masked, ")");
+  log::info("joint self-supervised objectives for ", pools_.size(), " subject(s): ", cfg_.batch_windows, " windows of ",
+            cfg_.window, " volumes per step (next-time-point weight ", cfg_.w_next_step, ", masked ", cfg_.w_masked,
+            ")");
 }
 
 LossParts JointPretraining::step(Trainer<float>& tr, const std::string& subject, const Mat<float>& X,

@@ -15,10 +15,10 @@ namespace v2c::encoder::ssl {
 
 template <class S>
 struct SslBatch {
-  int64_t N = 0;   // windows
-  Mat<S> next;     // [N·(window+1) x p_s], batch-major (w_next_step > 0)
-  Mat<S> masked;   // [N·window x p_s], batch-major (w_masked > 0)
-  Mask mask;       // which entries of `masked` are hidden
+  int64_t N = 0;  // windows
+  Mat<S> next;    // [N·(window+1) x p_s], batch-major (w_next_step > 0)
+  Mat<S> masked;  // [N·window x p_s], batch-major (w_masked > 0)
+  Mask mask;      // which entries of `masked` are hidden
 };
 
 struct SslParts {

@@ -73,9 +73,8 @@ SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const Pret
   return out;
 }
 
-void write_self_supervised_encoder(const SampleSource& source, const PretrainConfig& cfg,
-                                   const SslPretrainResult& ssl, uint64_t seed, const std::string& out_path,
-                                   const Provenance& prov, bool force) {
+void write_self_supervised_encoder(const SampleSource& source, const PretrainConfig& cfg, const SslPretrainResult& ssl,
+                                   uint64_t seed, const std::string& out_path, const Provenance& prov, bool force) {
   const std::map<std::string, AdapterInit<float>>& adapters = ssl.adapters;
   const std::vector<SubjectTable>& samples = source.subjects();
   if (samples.empty())

@@ -40,8 +40,7 @@ SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const Pret
 // source's feature dimension is the output dimension) with the self-supervised adapters and the
 // temporal model, and the backbone and head at their seeded start; a subject without a
 // self-supervised adapter is an input_error.
-void write_self_supervised_encoder(const SampleSource& samples, const PretrainConfig& cfg,
-                                   const SslPretrainResult& ssl, uint64_t seed, const std::string& out_path,
-                                   const Provenance& prov, bool force);
+void write_self_supervised_encoder(const SampleSource& samples, const PretrainConfig& cfg, const SslPretrainResult& ssl,
+                                   uint64_t seed, const std::string& out_path, const Provenance& prov, bool force);
 
 }  // namespace v2c::encoder::ssl

@@ -25,7 +25,8 @@ TemporalSnapshot snapshot_shared(const SslModel<float>& model, const SslTrainCon
 }
 
 std::unique_ptr<SslModel<float>> restore_shared(const TemporalSnapshot& s) {
-  if (!s.present) throw input_error("no self-supervised temporal model (the encoder was pretrained without --timeseries)");
+  if (!s.present)
+    throw input_error("no self-supervised temporal model (the encoder was pretrained without --timeseries)");
   auto model = std::make_unique<SslModel<float>>(s.latent, s.objectives.model, 0);
   size_t shared = 0;
   for (const Param<float>* p : model->params().all()) shared += is_subject_param(p->name) ? 0 : 1;
@@ -34,7 +35,8 @@ std::unique_ptr<SslModel<float>> restore_shared(const TemporalSnapshot& s) {
                       shared);
   for (size_t k = 0; k < s.names.size(); ++k) {
     if (!model->params().has(s.names[k]) || is_subject_param(s.names[k]))
-      throw input_error("the self-supervised temporal model has parameter '", s.names[k], "' that its architecture lacks");
+      throw input_error("the self-supervised temporal model has parameter '", s.names[k],
+                        "' that its architecture lacks");
     Param<float>& p = model->params().get(s.names[k]);
     if (s.values[k].rows() != p.value.rows() || s.values[k].cols() != p.value.cols())
       throw input_error("self-supervised parameter '", s.names[k], "' is ", s.values[k].rows(), " x ",

@@ -17,11 +17,11 @@
 namespace v2c::encoder::ssl {
 
 struct TemporalSnapshot {
-  bool present = false;        // false: no self-supervised stage made this checkpoint
-  int64_t latent = 0;          // L, the latent width the temporal model runs at
-  SslTrainConfig objectives;   // as trained: model (temporal architecture), window, next, mask, w_*
-  std::vector<std::string> names;    // "temporal/...", "ssl/mask_token", in the model's order
-  std::vector<Mat<float>> values;    // [names.size()], each the parameter's shape
+  bool present = false;            // false: no self-supervised stage made this checkpoint
+  int64_t latent = 0;              // L, the latent width the temporal model runs at
+  SslTrainConfig objectives;       // as trained: model (temporal architecture), window, next, mask, w_*
+  std::vector<std::string> names;  // "temporal/...", "ssl/mask_token", in the model's order
+  std::vector<Mat<float>> values;  // [names.size()], each the parameter's shape
 };
 
 // The shared parameters of `model` (every parameter but adapter/* and readout/*), trained with `cfg`.

@@ -24,7 +24,6 @@ void SslTrainConfig::validate() const {
   if (w_masked > 0) mask.validate();
 }
 
-
 SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRuns>& data, const SslTrainConfig& cfg,
                          uint64_t seed, const std::function<void(int64_t, double, double)>& on_step) {
   cfg.validate();
