@@ -22,8 +22,9 @@ for t in "$@"; do
   mkdir -p "$work" "$crashes" "$(dirname "$log")"
   seeds=()
   for d in "fuzz/corpus/$t" "tests/regress/fuzz/$t"; do [[ -d $d ]] && seeds+=("$d"); done
-  # One process: -max_total_time bounds it; -timeout flags a hang (10 s per input) as a crasher.
-  "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
+  # One process: -max_total_time bounds it; -timeout flags a hang (30 s per input: the HDF5 probe
+  # refuses a small file its child cannot walk after 10 s, h5_probe.h) as a crasher.
+  "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=30 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$crashes/" "$work" "${seeds[@]}" > "$log" 2>&1
   rc=$?
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)

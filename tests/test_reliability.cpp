@@ -474,6 +474,23 @@ BOOST_AUTO_TEST_CASE(random_bit_flips_never_crash_the_samples_reader) {
   BOOST_CHECK(errors > 0);
 }
 
+// A 24 KB samples.h5 whose damaged global heap sends libhdf5 into an endless read (make fuzz,
+// h5 harness; kept here, not in tests/regress/fuzz/, so it is replayed once): the probe's default time limit for a file that size (10 s) refuses it with exit
+// 3 naming the file, instead of the 300 s it used to wait.
+BOOST_AUTO_TEST_CASE(a_damaged_file_that_hangs_libhdf5_is_refused_within_seconds) {
+  const std::string file = regress("global_heap_endless_read.h5");
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    h5::ArtifactReader r(file, "samples", 1);
+    BOOST_ERROR("the damaged file was read");
+  } catch (const Error& e) {
+    BOOST_CHECK(e.code() == ExitCode::input);
+    BOOST_CHECK_MESSAGE(std::string(e.what()).find("did not finish in 10") != std::string::npos, e.what());
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  BOOST_CHECK_LT(s, 30.0);
+}
+
 BOOST_AUTO_TEST_CASE(an_exception_inside_an_openmp_loop_reaches_the_caller) {
   // Voxel selection solves one small problem per target in an OpenMP loop; a non-finite input
   // makes one of them fail, which must end as a numerical error, not std::terminate.

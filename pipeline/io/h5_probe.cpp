@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "pipeline/core/error.h"
 
@@ -308,6 +309,11 @@ const std::vector<std::string>& dataset_strings(const FileStrings& strings, cons
 }
 
 FileStrings probe_file(const std::string& path, double timeout_s) {
+  if (timeout_s < 0) {
+    std::error_code ec;
+    const auto bytes = std::filesystem::file_size(path, ec);
+    timeout_s = 10.0 + (ec ? 0.0 : double(bytes) / 1e8);
+  }
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw io_error("cannot check '", path, "': pipe: ", std::strerror(errno));
   const pid_t pid = fork();

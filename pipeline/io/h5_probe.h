@@ -24,8 +24,11 @@ struct FileStrings {
 // Walks `path` in a child process (every object, attribute and dataset; numeric datasets'
 // first and last values) and returns its strings. Throws input_error (exit 3) naming the file
 // when the child crashes or runs past `timeout_s`, and io_error when it cannot start. HDF5
-// errors are not reported here: the reader meets them again with their context.
-FileStrings probe_file(const std::string& path, double timeout_s = 300);
+// errors are not reported here: the reader meets them again with their context. A negative
+// timeout_s: 10 s plus 1 s per 100 MB of the file (the walk touches one value per chunk: a
+// 321 MB samples.h5 takes 5-24 ms), so a damaged 24 KB file that sends libhdf5 into an endless
+// global-heap read is refused in 10 s, not after minutes (found by `make fuzz`).
+FileStrings probe_file(const std::string& path, double timeout_s = -1);
 
 // "/a/b" for "a/b", "/a/b/", "/a/b" or "./a/b": the key of an object in FileStrings.
 std::string object_key(const std::string& name);
