@@ -113,8 +113,9 @@ $(TEST_BIN): $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o) $(LIB)
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- tests ---------------------------------------------------------------------------------
-# The suites that read files or run stages on damaged inputs, under ASan+UBSan. Not part of
-# `make test`: they need the stages built under ASan too, and on a fresh 2-core machine that
+# `make test` replays every fuzz seed and saved crasher (fuzz/corpus, tests/regress/fuzz) through
+# the harnesses built with clang ASan+UBSan (only the readers' objects: about 50 files), before the
+# suites. The suites that read files or run stages on damaged inputs, under ASan+UBSan, are not: they need the stages built under ASan too, and on a fresh 2-core machine that
 # build alone adds about as much as today's whole CI run (636 s; sanitized -O1 objects take
 # 1.3-2.5x the CPU of -O2 ones: 6 s per core/io file, 20-33 s for Eigen-heavy ones), against a
 # 20-minute budget. The fuzz harnesses (`make fuzz`) and tests/regress/fuzz/ cover the readers.
@@ -125,8 +126,10 @@ ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan OPT_FLAGS="-O1 -g" \
 export ASAN_OPTIONS ?= detect_leaks=0
 
 .PHONY: test asan test-asan-suites
-test: setup-test
+test: setup-test setup-fuzz
 	@$(MAKE) --no-print-directory build $(TEST_BIN)
+	@$(FUZZ_MAKE) fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=0 scripts/run-fuzz.sh $(FUZZ_TARGETS)
 	@BUILD=$(BUILD) scripts/run-tests.sh
 
 test-asan-suites:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer harness given (fuzz/<target>.cpp, built in $FUZZ_BUILD/bin/fuzz-<target>) for
-# $FUZZ_SECONDS, from its seeds (fuzz/corpus/<target>/, tests/regress/fuzz/<target>/) into a work
+# $FUZZ_SECONDS (0: replay the seeds and saved crashers once, as make test does), from its seeds (fuzz/corpus/<target>/, tests/regress/fuzz/<target>/) into a work
 # corpus in $FUZZ_BUILD/corpus/<target>/. Crashers go to $FUZZ_BUILD/crashes/<target>/.
 # Prints one line per target "<target>: N runs, N crashes, N corpus inputs, exit N" and exits 1
 # when any target crashed.
@@ -22,6 +22,15 @@ for t in "$@"; do
   mkdir -p "$work" "$crashes" "$(dirname "$log")"
   seeds=()
   for d in "fuzz/corpus/$t" "tests/regress/fuzz/$t"; do [[ -d $d ]] && seeds+=("$d"); done
+  if [[ $FUZZ_SECONDS == 0 ]]; then
+    # Replay only (make test): every seed and saved crasher once, nothing written to the corpora.
+    "$bin" -runs=0 -timeout=30 -rss_limit_mb=4096 -artifact_prefix="$crashes/" "${seeds[@]}" > "$log" 2>&1
+    rc=$?
+    n=$(find "${seeds[@]}" -type f | wc -l)
+    echo "$t: $n saved inputs replayed under ASan+UBSan, exit $rc (log: $log)"
+    [[ $rc -ne 0 ]] && status=1
+    continue
+  fi
   # One process: -max_total_time bounds it; -timeout flags a hang (30 s per input: the HDF5 probe
   # refuses a small file its child cannot walk after 10 s, h5_probe.h) as a crasher.
   "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=30 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
