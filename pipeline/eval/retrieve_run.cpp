@@ -112,13 +112,13 @@ void permutation_p_values(const MatrixF& queries, const MatrixF& candidates, con
 // top1_seen_forward and top1_unseen_forward, each with the mean of its queries' own chance levels.
 void seen_split_metrics(const RetrieveInputs& in, const RetrieveConfig& cfg, const MatrixF& queries,
                         const MatrixF& candidates, const std::vector<int64_t>& truth, const std::vector<Group>& groups,
-                        const std::vector<Query>& units, uint64_t seed, RetrievalReport& r) {
+                        const std::vector<Query>& units, const eval::FoldTrainingRows& train, uint64_t seed,
+                        RetrievalReport& r) {
   const Predictions& p = in.predictions;
   const Samples& s = in.samples;
   const int64_t N = candidates.rows(), nq = queries.rows();
   std::unordered_map<std::string, int64_t> candidate_of;
   for (size_t j = 0; j < r.candidate_ids.size(); ++j) candidate_of.emplace(r.candidate_ids[j], int64_t(j));
-  const eval::FoldTrainingRows train = eval::fold_training_rows(p.fold, p.run, p.train_fraction, p.fold_train);
   std::vector<std::vector<char>> seen_in_fold(train.rows.size(), std::vector<char>(size_t(N), 0));
   for (size_t f = 0; f < train.rows.size(); ++f)
     for (int64_t i : train.rows[f]) {
@@ -230,9 +230,10 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
 
   // The transform of each group of queries: centred on its fold's training mean, or not at all.
   const sim::Measure measure = sim::parse_measure(cfg.similarity);
+  // Each outer fold's training rows (recorded by the model, or rebuilt): centring and the seen split.
+  const eval::FoldTrainingRows train = eval::fold_training_rows(p.fold, p.run, p.train_fraction, p.fold_train);
   std::vector<Group> groups;
   if (cfg.centre == "train_mean") {
-    const eval::FoldTrainingRows train = eval::fold_training_rows(p.fold, p.run, p.train_fraction, p.fold_train);
     if (train.rebuilt)
       log::warn(
           "retrieve.centre = train_mean: the predictions record no training rows per fold; rebuilt as every row "
@@ -379,7 +380,8 @@ RetrievalReport run_retrieval(const RetrieveInputs& in, const RetrieveConfig& cf
   r.metrics.push_back(summarize("mean_rank", rank, (double(N) + 1) / 2, N, unit, cfg, seed + 6));
   if (cfg.permutations > 0 && N >= 2)
     permutation_p_values(queries, candidates, truth, groups, measure, unit, cfg, seed + 20, r);
-  if (cfg.candidates != "test") seen_split_metrics(in, cfg, queries, candidates, truth, groups, units, seed + 30, r);
+  if (cfg.candidates != "test")
+    seen_split_metrics(in, cfg, queries, candidates, truth, groups, units, train, seed + 30, r);
 
   // Backward: stimulus -> decoded vector, one decoded vector per evaluated stimulus (the mean of
   // its transformed queries), the candidates being those decoded vectors only. A stimulus's
