@@ -20,6 +20,7 @@
 #                                    (v2c-align)
 #   sub-XX/pretrained-ssl*.h5        study.self_supervised: the same, its CLIP stage started by a
 #                                    self-supervised one on the other subjects' time series
+#   sub-XX/encoder-ssl-*-fF.h5       those fine-tuned at the fractions study.self_supervised_fractions
 #   sub-XX/*.retrieval.h5            retrieval metrics of each predictions file (v2c-retrieve)
 #   report/index.html, results.csv   ridge vs the encoder (v2c-report)
 #
@@ -71,12 +72,14 @@ ENCODER_SUBJECTS := $(if $(strip $(HELDOUT)),$(HELDOUT),$(SUBJECTS))
 PRETRAINED_ON = $(strip $(PRETRAIN_FOR_$(1)))
 # Every subject gets the from-scratch encoder; subjects with a pretraining the pretrained ones.
 PRETRAINED_MODELS := encoder-adapter encoder-full encoder-linear
-# study.self_supervised: a second encoder, its CLIP stage started by a self-supervised one
+# study.self_supervised: a second encoder, its CLIP stage started by a self-supervised one, at the
+# fractions SSL_FRACTIONS (study.self_supervised_fractions)
 SSL_MODELS_OF = $(if $(and $(SELF_SUPERVISED),$(call PRETRAINED_ON,$(1))),\
   encoder-ssl-adapter encoder-ssl-full encoder-ssl-only-full)
-MODELS_OF = encoder-scratch $(if $(call PRETRAINED_ON,$(1)),$(PRETRAINED_MODELS)) $(call SSL_MODELS_OF,$(1))
-FINETUNED := $(if $(call HAVE,finetune),$(foreach s,$(ENCODER_SUBJECTS),$(foreach m,$(call MODELS_OF,$(s)),\
-               $(foreach f,$(FRACTIONS),$(WORK)/$(s)/$(m)-f$(f).h5))))
+MODELS_OF = encoder-scratch $(if $(call PRETRAINED_ON,$(1)),$(PRETRAINED_MODELS))
+FINETUNED := $(if $(call HAVE,finetune),$(foreach s,$(ENCODER_SUBJECTS),\
+               $(foreach m,$(call MODELS_OF,$(s)),$(foreach f,$(FRACTIONS),$(WORK)/$(s)/$(m)-f$(f).h5)) \
+               $(foreach m,$(call SSL_MODELS_OF,$(s)),$(foreach f,$(SSL_FRACTIONS),$(WORK)/$(s)/$(m)-f$(f).h5))))
 ALIGNED := $(if $(call HAVE,align),$(foreach s,$(ENCODER_SUBJECTS),$(if $(call PRETRAINED_ON,$(s)),\
              $(foreach f,$(FRACTIONS),$(WORK)/$(s)/align-ridge-f$(f).h5))))
 PREDICTIONS := $(RIDGE) $(FINETUNED) $(ALIGNED)
@@ -154,7 +157,7 @@ endef
 $(foreach f,$(FRACTIONS),\
   $(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder-$(m),pretrained.h5))) \
   $(eval $(call finetune_rule,$(f),adapter,encoder-linear,pretrained-linear.h5)))
-$(if $(SELF_SUPERVISED),$(foreach f,$(FRACTIONS),\
+$(if $(SELF_SUPERVISED),$(foreach f,$(SSL_FRACTIONS),\
   $(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder-ssl-$(m),pretrained-ssl.h5,ssl))) \
   $(eval $(call finetune_rule,$(f),full,encoder-ssl-only-full,pretrained-ssl-only.h5,ssl))))
 

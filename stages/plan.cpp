@@ -23,8 +23,8 @@ const StageSpec spec{
         "Reads the config's `study` section (and simulate.n_subjects and simulate.unlabelled_subjects for simulated "
         "studies: UNLABELLED, subjects with rest runs only, for self-supervised pretraining) and writes the subjects, "
         "the held-out subjects (every subject in turn by default: leave-one-subject-out) with the subjects each "
-        "one's encoder is pretrained on (all the others), the learning-curve fractions and each subject's "
-        "v2c-prepare arguments as make variables. Each held-out subject gets its own pretraining, which leaves out "
+        "one's encoder is pretrained on (all the others), the learning-curve fractions (and those that get the "
+        "self-supervised rows) and each subject's v2c-prepare arguments as make variables. Each held-out subject gets its own pretraining, which leaves out "
         "every stimulus its outer folds test (v2c-pretrain --heldout-samples/--heldout-folds). pipeline.mk "
         "includes the result; nothing else reads it.",
     .options = {{"bids-dir", "DIR", "where a simulated study's BIDS tree lives (work/<study>/bids)", false, true, ""}},
@@ -102,6 +102,15 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
     if (std::find(subjects.begin(), subjects.end(), h) == subjects.end())
       throw usage_error("config field 'study.heldout' names ", h, ", which is not one of the study's ", subjects.size(),
                         " subjects");
+  for (double f : cfg.self_supervised_fractions)
+    if (std::find(cfg.train_fractions.begin(), cfg.train_fractions.end(), f) == cfg.train_fractions.end()) {
+      std::string train;
+      for (double t : cfg.train_fractions) train += (train.empty() ? "" : ", ") + shortest_decimal(t);
+      throw usage_error("config field 'study.self_supervised_fractions' has ", shortest_decimal(f),
+                        ", which is not one of study.train_fractions [", train, "]");
+    }
+  const std::vector<double>& ssl_fractions =
+      cfg.self_supervised_fractions.empty() ? cfg.train_fractions : cfg.self_supervised_fractions;
   std::map<std::string, std::vector<std::string>> pretrain_for;  // held-out subject -> everyone else
   for (const auto& h : heldout)
     for (const auto& s : subjects)
@@ -123,6 +132,9 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
   for (double f : cfg.train_fractions) mk << " " << shortest_decimal(f);  // exact: 0.125 stays 0.125
   mk << "\nSTUDY_SOURCE := " << cfg.source << "\n";
   mk << "SELF_SUPERVISED := " << (cfg.self_supervised ? "1" : "") << "\n";
+  mk << "SSL_FRACTIONS :=";
+  for (double f : ssl_fractions) mk << " " << shortest_decimal(f);
+  mk << "\n";
   for (const auto& [s, a] : prepare_args) mk << "PREPARE_ARGS_" << s << " := " << a << "\n";
   write_text(out.temp_path(), mk.str());
   out.commit();

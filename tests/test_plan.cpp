@@ -115,4 +115,28 @@ BOOST_AUTO_TEST_CASE(simulated_subjects_default_from_the_simulate_schema) {
   BOOST_CHECK_EQUAL(subjects.size(), size_t(sim::StudyParams{}.n_subjects));  // the one default
 }
 
+BOOST_AUTO_TEST_CASE(self_supervised_rows_at_the_fractions_asked_for) {
+  const std::string study = "study:\n  train_fractions: [0.125, 0.5, 1]\n  self_supervised: true\n";
+  {
+    test::TempDir dir("v2c-plan");  // empty: every training fraction
+    const auto r = run_plan(dir, study);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    BOOST_CHECK((make_words(test::read_text_file(dir.file("plan.mk")), "SSL_FRACTIONS") ==
+                 std::vector<std::string>{"0.125", "0.5", "1"}));
+  }
+  {
+    test::TempDir dir("v2c-plan");
+    const auto r = run_plan(dir, study + "  self_supervised_fractions: [0.125]\n");
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    const std::string mk = test::read_text_file(dir.file("plan.mk"));
+    BOOST_CHECK((make_words(mk, "SSL_FRACTIONS") == std::vector<std::string>{"0.125"}));
+    BOOST_CHECK((make_words(mk, "FRACTIONS") == std::vector<std::string>{"0.125", "0.5", "1"}));
+  }
+  {
+    test::TempDir dir("v2c-plan");  // a fraction without its ridge fit (the folds) cannot have rows
+    check_refused(run_plan(dir, study + "  self_supervised_fractions: [0.25]\n"), dir,
+                  {"study.self_supervised_fractions", "0.25", "[0.125, 0.5, 1]"});
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

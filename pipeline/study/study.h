@@ -26,6 +26,7 @@ struct StudyConfig {
   std::string feature_names = "";
   std::string feature_aliases = "";
   bool self_supervised = false;
+  std::vector<double> self_supervised_fractions = {};
 
   void describe(config::Schema& s) {
     s.field("source", source,
@@ -58,7 +59,17 @@ struct StudyConfig {
     s.field("self_supervised", self_supervised,
             "also prepare every subject's time series (timeseries.h5), pretrain a second encoder whose CLIP stage "
             "starts from a self-supervised stage on the pretraining subjects' time series (pretrain.ssl_*), and "
-            "fine-tune it like the first (rows encoder-ssl-adapter, encoder-ssl-full)");
+            "fine-tune it like the first (rows encoder-ssl-adapter, encoder-ssl-full, encoder-ssl-only-full)");
+    s.field("self_supervised_fractions", self_supervised_fractions,
+            "self_supervised: the training fractions that get the self-supervised rows, each one of train_fractions "
+            "(empty: all of them)")
+        .check(
+            [](const std::vector<double>& v) {
+              for (double f : v)
+                if (!(f > 0 && f <= 1)) return false;
+              return true;
+            },
+            "a list of numbers in (0, 1]");
   }
 };
 
