@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "pipeline/models/encoder/adamw.h"
+#include "pipeline/models/encoder/ssl/ar1_start.h"
 #include "pipeline/models/encoder/ssl/baselines.h"
 #include "pipeline/models/encoder/ssl/joint.h"
 #include "pipeline/models/encoder/ssl/masked.h"
@@ -554,6 +555,63 @@ BOOST_AUTO_TEST_CASE(trained_on_a_planted_dynamic_the_model_beats_persistence_an
                                                               << persistence_mse);
   BOOST_CHECK_LT(model_mse, 0.8 * ar1_mse);
   BOOST_CHECK_LT(ar1_mse, persistence_mse);
+}
+
+BOOST_AUTO_TEST_CASE(ar1_start_predicts_what_the_ar1_baseline_predicts_before_any_step) {
+  // Runs with voxel-specific AR(1) dynamics, intercepts and a shared noise source.
+  const int64_t p = 9, T = 4;
+  Rng rng(26);
+  auto make_run = [&](int64_t n) {
+    MatrixF x(n, p);
+    for (int64_t v = 0; v < p; ++v) x(0, v) = float(rng.normal());
+    for (int64_t t = 1; t < n; ++t) {
+      const double shared = rng.normal();
+      for (int64_t v = 0; v < p; ++v)
+        x(t, v) = float(0.1 * double(v) * x(t - 1, v) + 0.2 * double(v) - 0.5 + 0.5 * shared + rng.normal());
+    }
+    return x;
+  };
+  const MatrixF train0 = make_run(50), train1 = make_run(40), heldout = make_run(30);
+  const Ar1 fit = fit_ar1({&train0, &train1});
+  // The held-out run's windows: every target t >= T, predicted from the T volumes before it.
+  const int64_t N = heldout.rows() - T;
+  MatrixF windows(N * (T + 1), p);
+  for (int64_t k = 0; k < N; ++k) windows.middleRows(k * (T + 1), T + 1) = heldout.middleRows(k, T + 1);
+  SslConfig cfg;
+  cfg.temporal = small_temporal(1, 2, T);
+  for (bool all_positions : {false, true}) {
+    NextStepConfig nc;
+    nc.residual = true;
+    nc.all_positions = all_positions;
+    // double: the AR(1) prediction x·a + c to 1e-12 (the temporal model's output is multiplied by
+    // zeros; not bitwise: -march=x86-64-v3 lets the compiler fuse x·a + c on one side only)
+    SslModel<double> model(8, cfg, 27);
+    model.add_subject("s1", p, 28);
+    perturb_layer_norms(model.params(), rng);
+    start_at_ar1(model, "s1", fit);
+    Mat<double> pred;
+    next_step_prediction(model, "s1", Mat<double>(windows.cast<double>()), N, T, nc, false, &pred);
+    BOOST_REQUIRE_EQUAL(pred.rows(), N);
+    double worst = 0;
+    for (int64_t k = 0; k < N; ++k)
+      for (int64_t v = 0; v < p; ++v) {
+        const double ar1 = double(heldout(k + T - 1, v)) * fit.a(v) + fit.c(v);
+        worst = std::max(worst, std::abs(pred(k, v) - ar1) / std::max(1.0, std::abs(ar1)));
+      }
+    BOOST_CHECK_SMALL(worst, 1e-12);
+    // float (the trained model's type): a and c rounded once; its error is the baseline's
+    SslModel<float> model_f(8, cfg, 27);
+    model_f.add_subject("s1", p, 28);
+    start_at_ar1(model_f, "s1", fit);
+    Mat<float> pred_f;
+    next_step_prediction(model_f, "s1", Mat<float>(windows), N, T, nc, false, &pred_f);
+    const MatrixF prev = heldout.middleRows(T - 1, N);
+    BOOST_CHECK_SMALL((pred_f.cast<double>() - ar1_predict(fit, prev).cast<double>()).cwiseAbs().maxCoeff(), 1e-5);
+  }
+  SslModel<double> model(8, cfg, 27);
+  model.add_subject("s1", p + 1, 28);
+  test::check_error([&] { start_at_ar1(model, "s1", fit); }, ExitCode::input,
+                    {"AR(1) start of 's1'", "9 voxels", "has 10"});
 }
 
 BOOST_AUTO_TEST_CASE(ar1_recovers_a_planted_process_and_matches_brute_force) {

@@ -91,6 +91,56 @@ BOOST_AUTO_TEST_CASE(rejects_a_bad_config_naming_the_field) {
   test::check_error([&] { cfg.validate(); }, ExitCode::usage, {"ssl.window = 40", "max_len (32)"});
 }
 
+// ssl.ar1_start: the start is the AR(1) fit of the training runs only (a change planted in the
+// validation run moves the start's validation error exactly as the TRAINING runs' AR(1) predicts),
+// early stopping scores it first, and keeps it when every step is worse.
+BOOST_AUTO_TEST_CASE(ar1_start_is_the_training_runs_fit_and_early_stopping_can_keep_it) {
+  const int64_t p = 7;
+  encoder::Rng rng(31);
+  auto make_run = [&](int64_t n) {
+    MatrixF x(n, p);
+    for (int64_t v = 0; v < p; ++v) x(0, v) = float(rng.normal());
+    for (int64_t t = 1; t < n; ++t)
+      for (int64_t v = 0; v < p; ++v) x(t, v) = float(0.12 * double(v) * x(t - 1, v) + 0.1 * double(v) + rng.normal());
+    return x;
+  };
+  const MatrixF train0 = make_run(60), train1 = make_run(50), val = make_run(40);
+  MatrixF planted = val;
+  planted.col(2).array() += 4.0f;  // a shifted voxel: the AR(1) of training runs + this run would move
+  SslTrainConfig cfg;
+  cfg.model.temporal.n_layers = 1;
+  cfg.model.temporal.n_heads = 2;
+  cfg.window = 4;
+  cfg.batch_windows = 4;
+  cfg.steps = 3;
+  cfg.eval_every = 1;
+  cfg.ar1_start = true;
+  const Ar1 fit = fit_ar1({&train0, &train1});
+  for (const MatrixF* v : {&val, static_cast<const MatrixF*>(&planted)}) {
+    SslModel<float> model(8, cfg.model, 32);
+    model.add_subject("s", p, 33);
+    const SslTrainResult r = train_ssl(model, {{"s", {&train0, &train1}, {v}}}, cfg, 34);
+    BOOST_REQUIRE_EQUAL(r.validation.size(), 4u);  // the start, then every step
+    BOOST_CHECK_CLOSE_FRACTION(r.validation[0], ar1_error(fit, *v, cfg.window).mse(), 1e-5);
+  }
+  const double with_validation_run = ar1_error(fit_ar1({&train0, &train1, &planted}), planted, cfg.window).mse();
+  BOOST_CHECK_GT(std::abs(with_validation_run - ar1_error(fit, planted, cfg.window).mse()), 1e-2);
+  // Steps far too large: none beats the start, which is kept, and predicts the held-out run as AR(1).
+  cfg.optimizer.lr = 1.0;
+  cfg.warmup_fraction = 0;
+  SslModel<float> model(8, cfg.model, 32);
+  model.add_subject("s", p, 33);
+  const SslTrainResult r = train_ssl(model, {{"s", {&train0, &train1}, {&val}}}, cfg, 34);
+  BOOST_CHECK_EQUAL(r.best_step, -1);
+  BOOST_CHECK_EQUAL(r.best_validation, r.validation[0]);
+  BOOST_CHECK_GT(*std::min_element(r.validation.begin() + 1, r.validation.end()), r.validation[0]);
+  const MatrixF heldout = make_run(30);
+  BOOST_CHECK_CLOSE_FRACTION(next_step_error(model, "s", heldout, cfg.window, cfg.next).mse(),
+                             ar1_error(fit, heldout, cfg.window).mse(), 1e-5);
+  cfg.next.residual = false;
+  test::check_error([&] { cfg.validate(); }, ExitCode::usage, {"ssl.ar1_start", "next.residual = false"});
+}
+
 // The simulation: a shared 6-d latent that fluctuates on its own (AR 0.9) read out by the
 // responsive voxels, plus per-voxel AR(1) noise (0.3) and drift. Persistence ignores that the
 // volumes are z-scored noise around a slow latent; the model must beat it. Against the per-voxel

@@ -162,6 +162,10 @@ void PretrainConfig::describe(config::Schema& s) {
           "last usable time-series runs of every subject held out for the "
           "self-supervised stage's early stopping")
       .range(0, 1000);
+  s.field("ssl_ar1_start", ssl.ar1_start,
+          "self-supervised stage (not ssl_joint): each subject's next-time-point predictor starts at the per-voxel "
+          "AR(1) least-squares fit of its training runs (skip weight = slope, read-out bias = intercept, read-out "
+          "weights 0), then learns a correction; early stopping also scores that start");
 }
 
 void FinetuneConfig::describe(config::Schema& s) {

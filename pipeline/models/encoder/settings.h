@@ -104,6 +104,9 @@ struct SslTrainConfig {
   double warmup_fraction = 0.05;  // share of the steps with a linear warm-up
   int eval_every = 50;            // steps between validation evaluations
   int val_runs = 1;               // v2c-pretrain: last usable runs of each subject validating
+  bool ar1_start = false;         // start each subject's next-time-point predictor at the AR(1) fit of its
+                                  // training runs (ssl/ar1_start.h; needs next.residual); early stopping
+                                  // then scores that start too
   void validate() const;          // usage_error naming the field ("ssl.*"), the value and the rule
 };
 

@@ -11,6 +11,7 @@ NewSubjectFit fit_new_subject(const TemporalSnapshot& pretrained, const SslTrain
   cfg.eval_every = training.eval_every;
   cfg.val_runs = training.val_runs;
   cfg.warmup_fraction = training.warmup_fraction;
+  cfg.ar1_start = training.ar1_start;
   cfg.validate();
   return with_context(cat("fitting the adapter of '", subject, "' self-supervised"), [&] {
     std::vector<const MatrixF*> usable;

@@ -34,7 +34,8 @@ struct NewSubjectFit {
 
 // Kernel (no I/O). runs: the subject's usable runs [n_volumes x p] in acquisition order; the last
 // training.val_runs validate. training: steps, optimizer, batch_windows, eval_every, val_runs,
-// warmup_fraction (finetune.ssl_*); window, objectives and architecture come from `pretrained`.
+// warmup_fraction, ar1_start (finetune.ssl_*; ar1_start has no finetune key: its default); window,
+// objectives and architecture come from `pretrained`.
 // input_error naming the subject when too few runs are long enough.
 NewSubjectFit fit_new_subject(const TemporalSnapshot& pretrained, const SslTrainConfig& training,
                               const std::string& subject, const std::vector<const MatrixF*>& runs, uint64_t seed);

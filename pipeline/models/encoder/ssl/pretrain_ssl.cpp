@@ -60,9 +60,9 @@ SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const Pret
     }
   });
   progress.done();
-  if (out.fit.best_step >= 0)
+  if (!out.fit.validation.empty())
     log::info("self-supervised stage: best validation next-time-point MSE ", out.fit.best_validation, " after step ",
-              out.fit.best_step + 1);
+              out.fit.best_step + 1, out.fit.best_step < 0 ? " (the AR(1) start)" : "");
   for (const auto& d : data) {
     AdapterInit<float> a;
     a.W = model.adapter(d.subject).W->value;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "pipeline/models/encoder/adamw.h"
+#include "pipeline/models/encoder/ssl/ar1_start.h"
 #include "pipeline/models/encoder/ssl/objective.h"
 #include "pipeline/models/encoder/ssl/windows.h"
 
@@ -22,6 +23,9 @@ void SslTrainConfig::validate() const {
   if (eval_every < 1) throw fail("eval_every", eval_every, ">= 1");
   if (!(warmup_fraction >= 0 && warmup_fraction <= 1)) throw fail("warmup_fraction", warmup_fraction, "in [0, 1]");
   if (w_masked > 0) mask.validate();
+  if (ar1_start && !next.residual)
+    throw usage_error("ssl.ar1_start = true: needs residual next-time-point prediction (skip weights to start at "
+                      "the AR(1) slopes); found next.residual = false");
 }
 
 SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRuns>& data, const SslTrainConfig& cfg,
@@ -55,13 +59,18 @@ SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRun
     for (const auto& s : data)
       for (const MatrixF* r : s.validation) e += next_step_error(model, s.subject, *r, cfg.window, cfg.next);
     result.validation.push_back(e.mse());
-    if (result.best_step < 0 || e.mse() < result.best_validation) {
+    if (best.empty() || e.mse() < result.best_validation) {
       result.best_step = step;
       result.best_validation = e.mse();
       best.clear();
       for (const Param<float>* p : model.params().all()) best.push_back(p->value);
     }
   };
+  if (cfg.ar1_start) {
+    // The fit of the training runs only: validation runs select, held-out runs never reach here.
+    for (const auto& s : data) start_at_ar1(model, s.subject, fit_ar1(s.runs));
+    if (validating) evaluate(-1);
+  }
   std::vector<size_t> order(data.size());
   for (int64_t step = 0; step < cfg.steps; ++step) {
     if (step % int64_t(data.size()) == 0) {

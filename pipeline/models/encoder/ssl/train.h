@@ -12,6 +12,10 @@
 // Early stopping: every eval_every steps the next-time-point error on each subject's VALIDATION
 // runs (runs of its own, apart from the training runs and the held-out ones) is measured; the
 // parameters of the best evaluation are restored at the end (no validation runs: the last step's).
+// ar1_start (ssl/ar1_start.h): before the first step each subject's predictor is set to the AR(1)
+// fit of its training runs (`runs`, never `validation`), and that start is evaluated first, so early
+// stopping keeps it when no step beats it on the validation runs. Without ar1_start the random start
+// is not evaluated (it is never worth keeping).
 // The draws (subject order, windows, masks) come from one Rng seeded by `seed`, so a run is a
 // function of (data, config, seed) (and of BLAS's thread count, as the encoder).
 #pragma once
@@ -41,9 +45,10 @@ struct SslSubjectRuns {
 };
 
 struct SslTrainResult {
-  int64_t best_step = -1;          // step after which the kept parameters were taken (-1: last step)
+  int64_t best_step = -1;          // step after which the kept parameters were taken; -1: the start
+                                   // (ar1_start, no step better), or the last step without validation runs
   double best_validation = 0;      // their validation next-time-point MSE (0 without validation runs)
-  std::vector<double> validation;  // every evaluation's MSE, in order
+  std::vector<double> validation;  // every evaluation's MSE, in order (with ar1_start the start's first)
 };
 
 // Trains `model` (every subject of `data` already added with its voxel count). on_step (optional)
