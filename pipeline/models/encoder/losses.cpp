@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pipeline/core/error.h"
+#include "pipeline/core/rng.h"
 
 namespace v2c::encoder {
 
@@ -20,51 +21,53 @@ namespace {
 double log_sigmoid(double x) { return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x)); }
 double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
 
-// One direction of the symmetric InfoNCE: -Σ_k Σ_m q log softmax over each row k of the logits
-// [B x B] (each column with by_col), its gradient added to dl. q(i, j), masked(i, j) and dl are
-// indexed like the logits; masked entries take no part in the softmax (their label must be 0).
-template <bool by_col, class Q, class M>
-double softmax_cross_entropy(const Mat<double>& logits, const Q& q, const M& masked, Mat<double>& dl) {
+// One direction of the symmetric InfoNCE: -Σ_k Σ_m q(k, m) log softmax over row k of `logits`
+// [B x B], its gradient p(k, m)·Σ_m q(k, m) - q(k, m) added to dl (the columns' direction passes
+// the transposes). keep(k, m) is 1 where the entry takes part in the softmax and 0 where it is
+// masked (its label must be 0); empty keep = every entry; empty q = the identity (hard labels).
+// One exp per entry, vectorised over the row: p = e / Σe with e = exp(l - max).
+double softmax_cross_entropy(const Mat<double>& logits, const Mat<double>& q, const Mat<double>& keep,
+                             Mat<double>& dl) {
   const int64_t B = logits.rows();
-  const auto at = [](int64_t k, int64_t m) { return by_col ? std::pair{m, k} : std::pair{k, m}; };
+  Eigen::Array<double, 1, Eigen::Dynamic> e(B);
   double loss = 0;
   for (int64_t k = 0; k < B; ++k) {
-    double mx = -std::numeric_limits<double>::infinity(), sum = 0;
-    for (int64_t m = 0; m < B; ++m) {
-      const auto [i, j] = at(k, m);
-      if (!masked(i, j)) mx = std::max(mx, logits(i, j));
+    const auto l = logits.row(k).array();
+    const double mx = keep.size() ? (keep.row(k).array() != 0.0).select(l, -std::numeric_limits<double>::infinity()).maxCoeff()
+                                  : l.maxCoeff();
+    e = (l - mx).exp();
+    if (keep.size()) e *= keep.row(k).array();
+    const double sum = e.sum(), lse = mx + std::log(sum);
+    if (q.size() == 0) {
+      loss -= l(k) - lse;
+      dl.row(k).array() += e * (1.0 / sum);
+      dl(k, k) -= 1.0;
+      continue;
     }
-    for (int64_t m = 0; m < B; ++m) {
-      const auto [i, j] = at(k, m);
-      if (!masked(i, j)) sum += std::exp(logits(i, j) - mx);
-    }
-    const double lse = mx + std::log(sum);
-    double qsum = 0;
-    for (int64_t m = 0; m < B; ++m) {
-      const auto [i, j] = at(k, m);
-      if (masked(i, j)) continue;
-      loss -= q(i, j) * (logits(i, j) - lse);
-      qsum += q(i, j);
-    }
-    for (int64_t m = 0; m < B; ++m) {
-      const auto [i, j] = at(k, m);
-      if (!masked(i, j)) dl(i, j) += std::exp(logits(i, j) - lse) * qsum - q(i, j);
-    }
+    const auto qk = q.row(k).array();
+    loss -= (qk * (l - lse)).sum();  // masked entries: q = 0, l finite
+    dl.row(k).array() += e * (qk.sum() / sum) - qk;
   }
   return loss;
 }
 
-// A hash of n values under which values that compare equal hash equally (+0 and -0 alike).
+// A hash of n values under which values that compare equal hash equally (+0 and -0 alike): four
+// independent FNV-1a lanes (value i into lane i mod 4), so the multiplications do not wait on
+// each other, then mixed.
 template <class S>
 uint64_t value_hash(const S* x, int64_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
+  constexpr int kLanes = 4;
+  uint64_t h[kLanes] = {0xcbf29ce484222325ull, 0xcbf29ce484222325ull ^ 1, 0xcbf29ce484222325ull ^ 2,
+                        0xcbf29ce484222325ull ^ 3};
   for (int64_t i = 0; i < n; ++i) {
     const double v = x[i] == S(0) ? 0.0 : double(x[i]);
     uint64_t bits;
     std::memcpy(&bits, &v, sizeof(bits));
-    h = (h ^ bits) * 0x100000001b3ull;
+    h[i % kLanes] = (h[i % kLanes] ^ bits) * 0x100000001b3ull;
   }
-  return h;
+  uint64_t out = 0;
+  for (uint64_t lane : h) out = rng::splitmix64(out ^ lane);
+  return out;
 }
 
 }  // namespace
@@ -86,9 +89,6 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
   // column j's (target over predictions); its label mass, if any (MixCo), moves to (i, i) in the
   // row direction and to (j, j) in the column direction. siglip: such a pair is a positive,
   // y(i, j) = 1. With distinct targets nothing changes.
-  Mat<double> base(B, B);
-  for (int64_t i = 0; i < B; ++i)
-    for (int64_t j = 0; j < B; ++j) base(i, j) = soft.size() ? double(soft(i, j)) : (i == j ? 1.0 : 0.0);
   // Rows are compared element by element only where their hashes agree (B·D work, not B²·D).
   std::vector<uint64_t> row_hash(static_cast<size_t>(B));
   for (int64_t i = 0; i < B; ++i) row_hash[size_t(i)] = value_hash(Tc.row(i).data(), D);
@@ -97,15 +97,25 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
     for (int64_t j = 0; j < B; ++j)
       same[size_t(i * B + j)] = i != j && row_hash[size_t(i)] == row_hash[size_t(j)] && Tc.row(i) == Tc.row(j);
   auto masked = [&](int64_t i, int64_t j) { return same[size_t(i * B + j)] != 0; };
-  Mat<double> q_row = base, q_col = base, q_sig = base;
-  for (int64_t i = 0; i < B; ++i)
-    for (int64_t j = 0; j < B; ++j)
-      if (masked(i, j)) {
-        q_row(i, i) += base(i, j);
-        q_col(j, j) += base(i, j);
-        q_row(i, j) = q_col(i, j) = 0;
-        q_sig(i, j) = 1;
-      }
+  // Labels [B x B] of each direction and of siglip, and which entries the softmaxes keep; all
+  // empty (the identity, every entry kept) with hard labels and distinct targets, the common case.
+  Mat<double> q_row, q_col, q_sig, keep;
+  if (soft.size() || std::find(same.begin(), same.end(), 1) != same.end()) {
+    Mat<double> base(B, B);
+    for (int64_t i = 0; i < B; ++i)
+      for (int64_t j = 0; j < B; ++j) base(i, j) = soft.size() ? double(soft(i, j)) : (i == j ? 1.0 : 0.0);
+    q_row = q_col = q_sig = base;
+    keep.setOnes(B, B);
+    for (int64_t i = 0; i < B; ++i)
+      for (int64_t j = 0; j < B; ++j)
+        if (masked(i, j)) {
+          q_row(i, i) += base(i, j);
+          q_col(j, j) += base(i, j);
+          q_row(i, j) = q_col(i, j) = 0;
+          q_sig(i, j) = 1;
+          keep(i, j) = 0;
+        }
+  }
 
   if (cfg.w_clip > 0 || cfg.w_siglip > 0) {
     Mat<S> Pn(B, D), Tn(B, D);
@@ -122,8 +132,12 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
       const bool clamped = double(sc.logit_scale) > cfg.max_logit_scale;
       const double scale = std::exp(std::min(double(sc.logit_scale), cfg.max_logit_scale));
       Mat<double> logits = sim.template cast<double>() * scale, dl = Mat<double>::Zero(B, B);
-      const double loss_rows = softmax_cross_entropy<false>(logits, q_row, masked, dl);  // prediction i over targets
-      const double loss_cols = softmax_cross_entropy<true>(logits, q_col, masked, dl);   // target j over predictions
+      const double loss_rows = softmax_cross_entropy(logits, q_row, keep, dl);  // prediction i over targets
+      // Target j over predictions: the same on the transposes, its gradient transposed back.
+      Mat<double> dl_cols = Mat<double>::Zero(B, B);
+      const Mat<double> logits_t = logits.transpose(), q_col_t = q_col.transpose(), keep_t = keep.transpose();
+      const double loss_cols = softmax_cross_entropy(logits_t, q_col_t, keep_t, dl_cols);
+      dl += dl_cols.transpose();
       parts.clip = (loss_rows + loss_cols) / (2.0 * double(B));
       dl /= 2.0 * double(B);
       dsim += cfg.w_clip * scale * dl;
@@ -134,7 +148,7 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
       double loss = 0, dt = 0, db = 0;
       for (int64_t i = 0; i < B; ++i)
         for (int64_t j = 0; j < B; ++j) {
-          const double l = t * double(sim(i, j)) + b, y = q_sig(i, j);
+          const double l = t * double(sim(i, j)) + b, y = q_sig.size() ? q_sig(i, j) : double(i == j);
           loss -= y * log_sigmoid(l) + (1.0 - y) * log_sigmoid(-l);
           const double d = (sigmoid(l) - y) / double(B);
           dsim(i, j) += cfg.w_siglip * t * d;
