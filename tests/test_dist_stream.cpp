@@ -4,7 +4,8 @@
 // stream resumed mid-epoch hands out the same batches, samples read from files equal samples in
 // memory, and v2c-pretrain streaming from files trains bitwise the weights of pretrain() on the
 // samples in memory, also after kill -9 and --resume; rows left out of a source are never used;
-// with N ranks each reads only its rows of each batch and every rank gets the whole batch.
+// with N ranks each reads only its rows of each batch and every rank gets the whole batch; reading
+// ahead changes no batch.
 #include <omp.h>
 
 #include <boost/test/unit_test.hpp>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "pipeline/core/config.h"
 #include "pipeline/dist/collectives.h"
@@ -266,6 +268,111 @@ BOOST_AUTO_TEST_CASE(each_rank_reads_only_its_rows_of_each_batch_and_every_rank_
                                 << " differs from one process");
       }
     }
+}
+
+namespace {
+
+// Samples in memory whose reads are recorded: the thread of each read and the rows read.
+class RecordingSource final : public SampleSource {
+ public:
+  explicit RecordingSource(const std::vector<Samples>& samples) : samples_(samples) {
+    for (const auto& s : samples) add_table(s, s.n_voxels());
+  }
+  void read_voxels(size_t s, const std::vector<int64_t>& rows, MF& X) override {
+    threads.push_back(std::this_thread::get_id());
+    rows_read += int64_t(rows.size());
+    X = rows_of(samples_[s].data, rows);
+  }
+  std::vector<std::thread::id> threads;
+  int64_t rows_read = 0;
+
+ private:
+  const std::vector<Samples>& samples_;
+};
+
+}  // namespace
+
+// Read-ahead: the same batches bitwise as without it (files, memory, resumed, 2 ranks), never
+// more rows held than the buffer; the reads of the following batch's chunks happen on another
+// thread, between two next() calls.
+BOOST_AUTO_TEST_CASE(read_ahead_gives_the_same_batches_and_reads_the_next_chunks_while_the_caller_works) {
+  test::TempDir dir("v2c-stream-ahead");
+  const auto paths = test::two_simulated_subjects(dir);
+  std::vector<Samples> samples;
+  for (const auto& p : paths) samples.push_back(read_samples(p));
+  std::vector<std::vector<int64_t>> rows(2);
+  for (size_t s = 0; s < 2; ++s)
+    for (int64_t i = 0; i < samples[s].n_samples(); i += (i % 11 == 4 ? 2 : 1)) rows[s].push_back(i);
+  const int64_t buffer = 40;
+  const EpochOrder o = stream_order(rows, 8, buffer, 16, 5, 1);
+  BOOST_REQUIRE_GT(o.batches.size(), 8u);
+  MemorySource memory(samples);
+  std::vector<MF> X0, T0;
+  {
+    SampleStream plain(memory, o, 0);
+    while (!plain.done()) {
+      MF X, T;
+      plain.next(X, T);
+      X0.push_back(X), T0.push_back(T);
+    }
+  }
+  for (int64_t first : {int64_t(0), int64_t(7)}) {
+    FileSource files(paths);
+    SampleStream ahead(files, o, first, nullptr, true);
+    for (size_t b = size_t(first); b < o.batches.size(); ++b) {
+      MF X, T;
+      ahead.next(X, T);
+      BOOST_CHECK_MESSAGE(X == X0[b] && T == T0[b], "read-ahead from batch " << first << ": batch " << b << " differs");
+      BOOST_CHECK_LE(ahead.rows_held(), buffer);
+    }
+    BOOST_CHECK(ahead.done());
+  }
+  // Which reads happen where: after next() returns batch b (and the read-ahead settles), the
+  // source has read exactly the chunks before batch b + 1, the later ones on another thread.
+  RecordingSource recorded(samples);
+  SampleStream ahead(recorded, o, 0, nullptr, true);
+  std::set<std::pair<size_t, int64_t>> used;  // rows some batch uses: the only ones read
+  for (const Batch& batch : o.batches)
+    for (int64_t r : batch.rows) used.insert({batch.subject, r});
+  const auto rows_before = [&](size_t b) {
+    int64_t n = 0;
+    for (int64_t c = 0; c < o.chunks_before[b]; ++c)
+      for (int64_t r : o.chunks[size_t(c)].rows) n += int64_t(used.count({o.chunks[size_t(c)].subject, r}));
+    return n;
+  };
+  const size_t initial_reads = recorded.threads.size();
+  BOOST_CHECK_EQUAL(recorded.rows_read, rows_before(0));
+  for (size_t b = 0; b + 1 < o.batches.size(); ++b) {
+    MF X, T;
+    ahead.next(X, T);
+    ahead.settle();
+    BOOST_CHECK_EQUAL(recorded.rows_read, rows_before(b + 1));
+  }
+  const auto caller = std::this_thread::get_id();
+  int64_t elsewhere = 0;
+  for (size_t k = 0; k < recorded.threads.size(); ++k) {
+    if (k < initial_reads) BOOST_CHECK(recorded.threads[k] == caller);  // the constructor's reads
+    elsewhere += recorded.threads[k] != caller;
+  }
+  BOOST_CHECK_EQUAL(elsewhere, int64_t(recorded.threads.size() - initial_reads));
+  BOOST_CHECK_GT(elsewhere, 0);
+  // Two ranks, each reading ahead its own rows: every rank gets the one-process batches.
+  std::vector<std::vector<MF>> X(2), T(2);
+  test::run_ranks(2, [&](dist::Communicator& comm) {
+    MemorySource src(samples);
+    SampleStream st(src, o, 0, &comm, true);
+    while (!st.done()) {
+      MF x, t;
+      st.next(x, t);
+      X[size_t(comm.rank())].push_back(x), T[size_t(comm.rank())].push_back(t);
+    }
+  });
+  for (int r = 0; r < 2; ++r) {
+    BOOST_REQUIRE_EQUAL(X[size_t(r)].size(), o.batches.size());
+    for (size_t b = 0; b < o.batches.size(); ++b)
+      BOOST_CHECK_MESSAGE(X[size_t(r)][b] == X0[b] && T[size_t(r)][b] == T0[b],
+                          "2 ranks with read-ahead: rank " << r << ", batch " << b << " differs");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(v2c_pretrain_streaming_from_files_equals_pretrain_in_memory_and_resumes_bitwise) {

@@ -202,8 +202,10 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
     }
   };
   const auto save_ckpt = [&] { save_model(ckpt, st); };
-  const auto stop_if_interrupted = [&] {
+  // `reading`: the epoch's stream, whose read-ahead must end before the checkpoint is written.
+  const auto stop_if_interrupted = [&](SampleStream* reading) {
     if (dist::any(comm, interrupt_requested())) {
+      if (reading) reading->settle();
       save_ckpt();
       throw Error(ExitCode::interrupted, cat("interrupted at step ", tr.step(), "; checkpoint ", ckpt,
                                              " written: rerun with --resume to continue"));
@@ -215,7 +217,8 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
     const int64_t epoch = epoch_of(tr.step());
     const EpochOrder order = order_of(epoch);
     const int64_t n_batches = int64_t(order.batches.size());
-    SampleStream stream(source, order, tr.step() - epoch_start[size_t(epoch)], &comm);
+    // Reads overlap training (read-ahead) unless a self-supervised step may read files of its own.
+    SampleStream stream(source, order, tr.step() - epoch_start[size_t(epoch)], &comm, !ssl.step);
     LossParts sum;
     int64_t n_steps = 0, n_samples = 0;
     const auto t_epoch = std::chrono::steady_clock::now();
@@ -232,8 +235,11 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
       // The epoch's last step is checkpointed after validation (below), so that a checkpoint at an
       // epoch boundary always has that epoch's early-stopping state.
       if (b + 1 == n_batches) break;
-      if (tr.step() % cfg.checkpoint_every == 0) save_ckpt();
-      stop_if_interrupted();
+      if (tr.step() % cfg.checkpoint_every == 0) {
+        stream.settle();
+        save_ckpt();
+      }
+      stop_if_interrupted(&stream);
     }
     const double train_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
     const double cpu_secs = double(std::clock() - cpu_epoch) / CLOCKS_PER_SEC;
@@ -267,7 +273,7 @@ void pretrain(SampleSource& source, const PretrainConfig& cfg, uint64_t seed, co
       stopped = true;
     }
     save_ckpt();
-    stop_if_interrupted();
+    stop_if_interrupted(nullptr);
   }
   defer_interrupts(false);
   if (!writer) return;

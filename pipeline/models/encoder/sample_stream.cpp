@@ -5,8 +5,13 @@
 
 namespace v2c::encoder {
 
-SampleStream::SampleStream(SampleSource& source, const EpochOrder& order, int64_t first, dist::Communicator* comm)
-    : source_(source), order_(order), comm_(comm && comm->size() > 1 ? comm : nullptr), next_(first) {
+SampleStream::SampleStream(SampleSource& source, const EpochOrder& order, int64_t first, dist::Communicator* comm,
+                           bool read_ahead)
+    : source_(source),
+      order_(order),
+      comm_(comm && comm->size() > 1 ? comm : nullptr),
+      next_(first),
+      read_ahead_(read_ahead) {
   V2C_ASSERT(first >= 0 && first <= int64_t(order.batches.size()), "SampleStream: batch ", first, " of ",
              order.batches.size());
   if (done()) return;
@@ -37,6 +42,14 @@ SampleStream::SampleStream(SampleSource& source, const EpochOrder& order, int64_
   while (chunks_read_ < order.chunks_before[size_t(first)]) read_chunk(size_t(chunks_read_++));
 }
 
+SampleStream::~SampleStream() {
+  if (ahead_.valid()) ahead_.wait();
+}
+
+void SampleStream::settle() {
+  if (ahead_.valid()) ahead_.get();
+}
+
 void SampleStream::read_chunk(size_t c) {
   const Chunk& chunk = order_.chunks[c];
   chunk_rows_.clear();
@@ -57,6 +70,7 @@ void SampleStream::read_chunk(size_t c) {
 
 const Batch& SampleStream::next(MF& X, MF& T) {
   V2C_ASSERT(!done(), "SampleStream::next past the epoch's ", order_.batches.size(), " batches");
+  settle();
   while (chunks_read_ < order_.chunks_before[size_t(next_)]) read_chunk(size_t(chunks_read_++));
   const Batch& batch = order_.batches[size_t(next_++)];
   const int64_t B = int64_t(batch.rows.size()), p = source_.subjects()[batch.subject].n_voxels;
@@ -75,6 +89,15 @@ const Batch& SampleStream::next(MF& X, MF& T) {
   }
   if (comm_) dist::allgather_rows(*comm_, X.data() + split.begin(rank) * p, X.data(), split, p);
   T = source_.targets(batch.subject, batch.rows);
+  // The chunks the following batch needs, read while the caller works on this one. Only this
+  // thread touches the buffer until settle().
+  if (read_ahead_ && !done()) {
+    const int64_t upto = order_.chunks_before[size_t(next_)];
+    if (chunks_read_ < upto)
+      ahead_ = std::async(std::launch::async, [this, upto] {
+        while (chunks_read_ < upto) read_chunk(size_t(chunks_read_++));
+      });
+  }
   return batch;
 }
 

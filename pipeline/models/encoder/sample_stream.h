@@ -12,9 +12,19 @@
 // gives rank r), so reads and buffer memory are split N ways; next() then all-gathers the rows
 // (dist::allgather_rows, collective) so that every rank returns the whole batch, bitwise what one
 // process reads.
+//
+// Read-ahead (read_ahead = true): next() returns a batch and starts reading, on a thread of its
+// own, the chunks that the following batch needs (those the order reads before it), into the same
+// slots; the next call to next() waits for them. The reads, the slots they take and the batches
+// are exactly those of a stream without read-ahead (test_dist_stream), and no more memory is held:
+// only the overlap of the reads with the caller's work between two next() calls is new. HDF5 is
+// not thread-safe: the caller must call settle() before it touches any HDF5 file itself while a
+// read-ahead may be in flight (a checkpoint write), and a source shared with other readers must
+// not use read-ahead.
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <map>
 #include <utility>
 #include <vector>
@@ -32,14 +42,27 @@ class SampleStream {
  public:
   // `source` and `order` (and `comm`) must outlive the stream. 0 <= first <= order.batches.size().
   // comm: null = one process.
-  SampleStream(SampleSource& source, const EpochOrder& order, int64_t first, dist::Communicator* comm = nullptr);
+  SampleStream(SampleSource& source, const EpochOrder& order, int64_t first, dist::Communicator* comm = nullptr,
+               bool read_ahead = false);
+  ~SampleStream();  // waits for a read-ahead in flight
+  SampleStream(const SampleStream&) = delete;
+  SampleStream& operator=(const SampleStream&) = delete;
 
   bool done() const { return next_ == int64_t(order_.batches.size()); }
   int64_t batch_index() const { return next_; }  // of the batch next() returns
   // The next batch: its subject, X [B x p_subject], T [B x D]. Collective with a communicator.
+  // With read-ahead, a read error of the background reads is thrown here (or by settle()).
   const Batch& next(MF& X, MF& T);
-  int64_t rows_held() const { return int64_t(slot_of_.size()); }
-  int64_t rows_read() const { return rows_read_; }  // by this rank, since construction
+  // Waits until no read-ahead is in flight (rethrowing its error, if any).
+  void settle();
+  int64_t rows_held() {  // rows in the buffer now, read-ahead included
+    settle();
+    return int64_t(slot_of_.size());
+  }
+  int64_t rows_read() {  // by this rank, since construction
+    settle();
+    return rows_read_;
+  }
 
  private:
   void read_chunk(size_t c);
@@ -55,6 +78,8 @@ class SampleStream {
   MF chunk_;                                               // the chunk being read
   std::vector<int64_t> chunk_rows_;                        // its rows this rank reads
   MF own_;                                                 // data-parallel: this rank's rows of a batch
+  bool read_ahead_;
+  std::future<void> ahead_;  // the read-ahead in flight (last member: it ends before the buffers)
 };
 
 }  // namespace v2c::encoder
