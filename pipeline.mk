@@ -120,12 +120,14 @@ $(foreach f,$(FRACTIONS),$(eval $(call ridge_rule,$(f))))
 HELDOUT_FOLDS := ridge-f$(lastword $(FRACTIONS)).h5
 OTHERS_SAMPLES = $(foreach s,$(PRETRAIN_FOR_$(1)),$(WORK)/$(s)/samples.h5)
 HELDOUT_ARGS = --heldout-samples $(WORK)/$(1)/samples.h5 --heldout-folds $(WORK)/$(1)/$(HELDOUT_FOLDS)
+# POOLED_FLAGS (v2c-plan, from study.control): --shuffle-pooled-labels, the negative control, on every
+# stage that pools other subjects (pretraining, the pretrained rows' fine-tuning references, v2c-align).
 # $(1): checkpoint name, $(2): extra overrides (the linear baseline: no hidden blocks)
 define pretrain_rule
 $(WORK)/%/$(1): $(WORK)/%/samples.h5 $(WORK)/%/$(HELDOUT_FOLDS) $$$$(call OTHERS_SAMPLES,$$$$*) \
                 $(CONFIG) $(V2C)/v2c-pretrain
 	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $$(call OTHERS_SAMPLES,$$*) \
-	  $$(call HELDOUT_ARGS,$$*) $(2) --out $$@
+	  $$(call HELDOUT_ARGS,$$*) $(2) $(POOLED_FLAGS) --out $$@
 endef
 $(eval $(call pretrain_rule,pretrained.h5,))
 $(eval $(call pretrain_rule,pretrained-linear.h5,--set pretrain.n_blocks=0))
@@ -137,7 +139,7 @@ $(WORK)/%/pretrained-ssl.h5: $(WORK)/%/samples.h5 $(WORK)/%/$(HELDOUT_FOLDS) $$(
                              $(CONFIG) $(V2C)/v2c-pretrain
 	$(PRETRAIN_LAUNCH) $(V2C)/v2c-pretrain $(STAGE_FLAGS) --samples $(call OTHERS_SAMPLES,$*) $(call HELDOUT_ARGS,$*) \
 	  --timeseries $(foreach s,$(PRETRAIN_FOR_$*),$(WORK)/$(s)/timeseries.h5) $(UNLABELLED_SERIES) \
-	  --ssl-out $(WORK)/$*/pretrained-ssl-only.h5 --out $@
+	  --ssl-out $(WORK)/$*/pretrained-ssl-only.h5 $(POOLED_FLAGS) --out $@
 # the same call's self-supervised stage alone (untrained backbone): fine-tuned in full mode only
 $(WORK)/%/pretrained-ssl-only.h5: $(WORK)/%/pretrained-ssl.h5 ;
 
@@ -152,7 +154,7 @@ $(WORK)/%/$(3)-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $(WORK)/%
                          $(if $(5),$(WORK)/%/timeseries.h5) $(CONFIG) $(V2C)/v2c-finetune
 	$(LAUNCH) $(V2C)/v2c-finetune $(STAGE_FLAGS) --samples $$< --pretrained $(WORK)/$$*/$(4) \
 	  --reference $$(call OTHERS_SAMPLES,$$*) --folds-from $(WORK)/$$*/ridge-f$(1).h5 \
-	  --set finetune.mode=$(2) --model $(3) $(if $(5),$$(call SSL_FINETUNE_ARGS,$$*)) --out $$@
+	  --set finetune.mode=$(2) --model $(3) $(if $(5),$$(call SSL_FINETUNE_ARGS,$$*)) $(POOLED_FLAGS) --out $$@
 endef
 $(foreach f,$(FRACTIONS),\
   $(foreach m,adapter full,$(eval $(call finetune_rule,$(f),$(m),encoder-$(m),pretrained.h5))) \
@@ -174,7 +176,7 @@ define align_rule
 $(WORK)/%/align-ridge-f$(1).h5: $(WORK)/%/samples.h5 $(WORK)/%/ridge-f$(1).h5 $$$$(call OTHERS_SAMPLES,$$$$*) \
                                 $(CONFIG) $(V2C)/v2c-align
 	$(LAUNCH) $(V2C)/v2c-align $(STAGE_FLAGS) --samples $$< --folds-from $(WORK)/$$*/ridge-f$(1).h5 \
-	  --reference $$(call OTHERS_SAMPLES,$$*) --out $$@
+	  --reference $$(call OTHERS_SAMPLES,$$*) $(POOLED_FLAGS) --out $$@
 endef
 $(foreach f,$(FRACTIONS),$(eval $(call align_rule,$(f))))
 

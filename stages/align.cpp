@@ -6,6 +6,7 @@
 #include "pipeline/io/samples.h"
 #include "pipeline/math/metrics.h"
 #include "pipeline/models/align/align_ridge.h"
+#include "pipeline/study/shuffled_labels.h"
 
 using namespace v2c;
 
@@ -27,7 +28,8 @@ const StageSpec spec{
                 {"folds-from", "FILE", "v2c-ridge's predictions file of these samples: its folds and training rows",
                  false, true, "", OptionRole::input},
                 {"reference", "FILE", "samples.h5 of the other subjects (with features), pooled after alignment", true,
-                 true, "", OptionRole::input}},
+                 true, "", OptionRole::input},
+                {"shuffle-pooled-labels", "", study::kShufflePooledLabelsHelp, false, false, ""}},
     .output_help = "predictions file to write (HDF5, format 'predictions')",
 };
 
@@ -52,7 +54,12 @@ void run(StageContext& ctx, align::AlignRidgeConfig& cfg) {
     ctx.add_input(r);
     refs.push_back(read_samples(r));
   }
-  Predictions p = align::align_ridge(h, folds, refs, cfg, ridge_settings(ctx));
+  const bool shuffle = ctx.args.has("shuffle-pooled-labels");
+  if (shuffle)
+    log::info("negative control (--shuffle-pooled-labels): the stimulus labels of the ", refs.size(),
+              " reference subjects permuted in every fold (seed ", ctx.seed, "); ", h.subject, "'s own keep theirs");
+  Predictions p = align::align_ridge(h, folds, refs, cfg, ridge_settings(ctx),
+                                     shuffle ? std::optional<uint64_t>(ctx.seed) : std::nullopt);
   p.samples_path = samples_path;
   write_predictions(ctx.out, p, ctx.provenance, ctx.force);
   log::info(h.subject, ": align-ridge at train_fraction ", p.train_fraction, " (", refs.size(),

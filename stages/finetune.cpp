@@ -7,6 +7,7 @@
 #include "pipeline/math/metrics.h"
 #include "pipeline/models/encoder/checkpoint.h"
 #include "pipeline/models/encoder/ssl/new_subject.h"
+#include "pipeline/study/shuffled_labels.h"
 
 using namespace v2c;
 
@@ -31,6 +32,7 @@ const StageSpec spec{
                  false, true, "", OptionRole::input},
                 {"reference", "FILE", "samples.h5 of pretraining subjects, for the ridge start of the new adapter",
                  true, false, "", OptionRole::input},
+                {"shuffle-pooled-labels", "", study::kShufflePooledLabelsHelp, false, false, ""},
                 {"timeseries", "FILE",
                  "the subject's timeseries.h5 (finetune.adapter_init: ssl): its adapter is first fitted "
                  "self-supervised on the volumes of each fold's training and unlabelled runs, never its test runs "
@@ -58,6 +60,11 @@ void run(StageContext& ctx, encoder::FinetuneConfig& cfg) {
   for (const auto& r : ctx.args.all("reference")) {
     ctx.add_input(r);
     refs.push_back(read_samples(r));
+  }
+  if (ctx.args.has("shuffle-pooled-labels")) {
+    study::shuffle_pooled_labels(refs, s, folds.fold, ctx.seed);
+    log::info("negative control (--shuffle-pooled-labels): the stimulus labels of the ", refs.size(),
+              " reference subjects permuted (seed ", ctx.seed, "); ", s.subject, "'s own keep theirs");
   }
   std::unique_ptr<TimeSeriesReader> series;
   std::unique_ptr<encoder::ssl::SubjectRunPicker> picker;

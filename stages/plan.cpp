@@ -135,6 +135,7 @@ void run(StageContext& ctx, study::StudyConfig& cfg) {
   mk << "SSL_FRACTIONS :=";
   for (double f : ssl_fractions) mk << " " << shortest_decimal(f);
   mk << "\n";
+  mk << "POOLED_FLAGS := " << (cfg.control == "shuffled_pooled_labels" ? "--shuffle-pooled-labels" : "") << "\n";
   for (const auto& [s, a] : prepare_args) mk << "PREPARE_ARGS_" << s << " := " << a << "\n";
   write_text(out.temp_path(), mk.str());
   out.commit();

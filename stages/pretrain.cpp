@@ -11,6 +11,7 @@
 #include "pipeline/models/encoder/pretrain.h"
 #include "pipeline/models/encoder/ssl/joint_pretrain.h"
 #include "pipeline/models/encoder/ssl/pretrain_ssl.h"
+#include "pipeline/study/shuffled_labels.h"
 #include "pipeline/study/test_stimuli.h"
 
 extern "C" void openblas_set_num_threads(int num_threads);
@@ -53,6 +54,7 @@ const StageSpec spec{
                  true, false, "", OptionRole::input},
                 {"heldout-folds", "FILE", "each held-out subject's v2c-ridge output: which samples its folds test",
                  true, false, "", OptionRole::input},
+                {"shuffle-pooled-labels", "", study::kShufflePooledLabelsHelp, false, false, ""},
                 {"resume", "", "continue from OUT.ckpt when it exists", false, false, ""}},
     .output_help = "the pretrained model (HDF5 encoder checkpoint)",
     .runs_on_ranks = true,
@@ -216,6 +218,11 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
     return;
   }
   leave_out_heldout_test_stimuli(cfg, subjects, tested);
+  if (ctx.args.has("shuffle-pooled-labels")) {  // after the leave-out: never a tested stimulus's label
+    subjects.shuffle_labels(ctx.seed, cfg.exclude_runs);
+    log::info("negative control (--shuffle-pooled-labels): the stimulus labels of all ", subjects.subjects().size(),
+              " pretraining subjects permuted (seed ", ctx.seed, ")");
+  }
   encoder::pretrain(subjects, cfg, ctx.seed, ctx.out, ctx.provenance, ctx.force, ctx.args.has("resume"), world, hooks);
   log::info("pretrained encoder -> ", ctx.out);
 }

@@ -27,6 +27,7 @@ struct StudyConfig {
   std::string feature_aliases = "";
   bool self_supervised = false;
   std::vector<double> self_supervised_fractions = {};
+  std::string control = "none";
 
   void describe(config::Schema& s) {
     s.field("source", source,
@@ -70,6 +71,11 @@ struct StudyConfig {
               return true;
             },
             "a list of numbers in (0, 1]");
+    s.field("control", control,
+            "none, or shuffled_pooled_labels: the negative control in which every model that pools other subjects "
+            "(pretraining and its fine-tuning's reference subjects, align-ridge) sees their stimulus labels permuted "
+            "(the stages' --shuffle-pooled-labels, study/shuffled_labels.h); ridge and encoder-scratch are unchanged")
+        .one_of({"none", "shuffled_pooled_labels"});
   }
 };
 

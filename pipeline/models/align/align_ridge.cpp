@@ -13,6 +13,7 @@
 #include "pipeline/models/cv.h"
 #include "pipeline/models/encoder/finetune.h"
 #include "pipeline/models/ridge.h"
+#include "pipeline/study/shuffled_labels.h"
 #include "pipeline/study/test_stimuli.h"
 
 namespace v2c::align {
@@ -40,13 +41,14 @@ struct Averaged {
   std::vector<std::string> ids;
   MF mean;  // [ids x voxels]
 };
-Averaged average_by_stimulus(const Samples& s, const std::vector<int64_t>& rows,
-                             const std::map<std::string, int64_t>* only = nullptr) {
+// stimulus: the label of each sample of s (its own, or shuffled ones).
+Averaged average_by_stimulus(const Samples& s, const std::vector<std::string>& stimulus,
+                             const std::vector<int64_t>& rows, const std::map<std::string, int64_t>* only = nullptr) {
   std::map<std::string, int64_t> index;
   std::vector<int64_t> count;
   Averaged a;
   for (int64_t r : rows) {
-    const std::string& id = s.stimulus[size_t(r)];
+    const std::string& id = stimulus[size_t(r)];
     if (only && !only->count(id)) continue;
     auto [it, fresh] = index.emplace(id, int64_t(a.ids.size()));
     if (fresh) a.ids.push_back(id), count.push_back(0);
@@ -54,7 +56,7 @@ Averaged average_by_stimulus(const Samples& s, const std::vector<int64_t>& rows,
   }
   a.mean = MF::Zero(int64_t(a.ids.size()), s.n_voxels());
   for (int64_t r : rows) {
-    const auto it = index.find(s.stimulus[size_t(r)]);
+    const auto it = index.find(stimulus[size_t(r)]);
     if (it != index.end()) a.mean.row(it->second) += s.data.row(r);
   }
   for (size_t i = 0; i < count.size(); ++i) a.mean.row(int64_t(i)) /= float(count[i]);
@@ -113,7 +115,8 @@ struct Pool {
 }  // namespace
 
 Predictions align_ridge(const Samples& h, const Predictions& fold_file, const std::vector<Samples>& others,
-                        const AlignRidgeConfig& cfg, const ridge::RidgeConfig& ridge_settings) {
+                        const AlignRidgeConfig& cfg, const ridge::RidgeConfig& ridge_settings,
+                        std::optional<uint64_t> shuffle_seed) {
   ridge_settings.validate();
   if (ridge_settings.mode != "decode")
     throw usage_error("align-ridge decodes (voxels -> features); config field 'ridge.mode' is '", ridge_settings.mode,
@@ -164,7 +167,7 @@ Predictions align_ridge(const Samples& h, const Predictions& fold_file, const st
     study::TestStimuli tested;
     study::add_test_stimuli(h.stimulus, yh, tested_mark, tested);
 
-    const Averaged ah = average_by_stimulus(h, fold.train);
+    const Averaged ah = average_by_stimulus(h, h.stimulus, fold.train);
     const SubjectMap<float> mh = principal_space(ah.mean, cfg.features, cfg.standardize);
     const MF common = mh.apply(ah.mean);  // [n_h x k]
     std::map<std::string, int64_t> row_of;
@@ -177,7 +180,18 @@ Predictions align_ridge(const Samples& h, const Predictions& fold_file, const st
       const Samples& o = others[j];
       const std::vector<int64_t> keep =
           all_but(o.n_samples(), study::rows_showing(o.stimulus, y_other[j], tested));  // never a tested stimulus
-      const Averaged aj = average_by_stimulus(o, keep, &row_of);
+      // The control: o's kept samples relabelled (stimulus ids and targets) among their own stimuli.
+      std::vector<std::string> label = o.stimulus;
+      MF y = linalg::take_rows(y_other[j], keep);
+      if (shuffle_seed) {
+        std::vector<bool> used(size_t(o.n_samples()), false);
+        for (int64_t r : keep) used[size_t(r)] = true;
+        const std::vector<int64_t> from =
+            study::shuffled_label_rows(o.stimulus, used, study::shuffled_labels_seed(*shuffle_seed, o.subject));
+        for (size_t i = 0; i < from.size(); ++i) label[i] = o.stimulus[size_t(from[i])];
+        for (size_t k = 0; k < keep.size(); ++k) y.row(int64_t(k)) = y_other[j].row(from[size_t(keep[k])]);
+      }
+      const Averaged aj = average_by_stimulus(o, label, keep, &row_of);
       if (int64_t(aj.ids.size()) < cfg.min_shared) {
         log::debug("align-ridge: fold ", f, ": ", o.subject, " shares ", aj.ids.size(), " training stimuli with ",
                    h.subject, " (align.min_shared ", cfg.min_shared, "): not pooled");
@@ -188,8 +202,7 @@ Predictions align_ridge(const Samples& h, const Predictions& fold_file, const st
       space.common.resize(int64_t(aj.ids.size()), common.cols());
       for (size_t i = 0; i < aj.ids.size(); ++i) space.common.row(int64_t(i)) = common.row(row_of.at(aj.ids[i]));
       const SubjectMap<float> mj = map_new_subject(space, aj.mean);
-      pool.add(o, keep, mj.apply(linalg::take_rows(o.data, keep)), linalg::take_rows(y_other[j], keep),
-               int32_t(j + 1) * stride);
+      pool.add(o, keep, mj.apply(linalg::take_rows(o.data, keep)), y, int32_t(j + 1) * stride);
       ++pooled;
     }
     if (pooled == 0)

@@ -19,8 +19,13 @@
 // designs where each subject sees its own subset (NSD; the default simulated study: 232 of 576
 // each) the stimuli all subjects share are too few (about 0.4 expected in the default study).
 // Pairwise overlap with h is what there is.
+// With shuffle_seed (the negative control of study/shuffled_labels.h, the run's seed), every other
+// subject's kept samples of step 2 are relabelled by its permutation of their stimuli before steps 2
+// and 3: its Procrustes pairs and its pooled targets both follow the wrong labels; h's rows keep theirs.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "pipeline/io/predictions.h"
@@ -36,6 +41,7 @@ namespace v2c::align {
 // score. input_error naming the subject when a fold has no pooled subject and too few rows of h,
 // or when shapes differ.
 Predictions align_ridge(const Samples& heldout, const Predictions& fold_file, const std::vector<Samples>& others,
-                        const AlignRidgeConfig& cfg, const ridge::RidgeConfig& ridge);
+                        const AlignRidgeConfig& cfg, const ridge::RidgeConfig& ridge,
+                        std::optional<uint64_t> shuffle_seed = std::nullopt);
 
 }  // namespace v2c::align

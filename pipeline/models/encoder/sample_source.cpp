@@ -2,6 +2,7 @@
 
 #include "pipeline/core/error.h"
 #include "pipeline/io/h5.h"
+#include "pipeline/study/shuffled_labels.h"
 
 namespace v2c::encoder {
 
@@ -48,6 +49,21 @@ void SampleSource::leave_out(size_t s, const std::vector<int64_t>& rows) {
   for (int64_t r : rows) {
     V2C_ASSERT(r >= 0 && r < t.n_samples(), "leave_out: row ", r, " of ", t.n_samples(), " samples of ", t.id);
     t.left_out[size_t(r)] = true;
+  }
+}
+
+void SampleSource::shuffle_labels(uint64_t run_seed, const std::vector<int>& excluded_runs) {
+  for (SubjectTable& t : tables_) {
+    std::vector<bool> used(size_t(t.n_samples()));
+    for (size_t i = 0; i < used.size(); ++i)
+      used[i] = !(t.left_out.size() && t.left_out[i]) &&
+                std::find(excluded_runs.begin(), excluded_runs.end(), t.run[i]) == excluded_runs.end();
+    const std::vector<int64_t> from =
+        study::shuffled_label_rows(t.stimulus, used, study::shuffled_labels_seed(run_seed, t.id));
+    const std::vector<std::string> stimulus = t.stimulus;
+    const std::vector<int64_t> target_row = t.target_row;
+    for (size_t i = 0; i < from.size(); ++i)
+      t.stimulus[i] = stimulus[size_t(from[i])], t.target_row[i] = target_row[size_t(from[i])];
   }
 }
 

@@ -46,6 +46,10 @@ class SampleSource {
   // Samples `rows` of subject s are used neither for training nor for validation (for example
   // those showing a stimulus a held-out subject is tested on); the row indices stay those of the file.
   void leave_out(size_t s, const std::vector<int64_t>& rows);
+  // The negative control of study/shuffled_labels.h: every subject's samples in use (not left out,
+  // not in one of excluded_runs) relabelled by its seeded permutation of their stimuli (stimulus
+  // id and target row; shuffled_labels_seed(run_seed, subject id)). Call after leave_out.
+  void shuffle_labels(uint64_t run_seed, const std::vector<int>& excluded_runs = {});
   int64_t feature_dim() const { return dim_; }  // D
   int64_t n_distinct_stimuli() const { return int64_t(features_.size()) / std::max<int64_t>(dim_, 1); }
 
