@@ -22,15 +22,16 @@ per_subject=${TRAIN_PER_SUBJECT:-116}
 jobs=${JOBS:-2}
 seeds=("$@")
 [[ ${#seeds[@]} -gt 0 ]] || seeds=(1 2 3 4 5)
-# variant name -> simulate overrides (YAML lines under `simulate:`)
+# variant name -> config overrides, one `section.key: value` per line
 declare -A variants=(
   [current]=""
-  [linear]="  linear: true"
-  [voxel_nonlinear]="  voxel_nonlinearity: 3.0"
-  [correlated_noise]="  noise_smoothness_vox: 1.5"
-  [no_shared_structure]="  shared_latent: false"
+  [linear]="simulate.linear: true"
+  [voxel_nonlinear]="simulate.voxel_nonlinearity: 3.0"
+  [correlated_noise]="simulate.noise_smoothness_vox: 1.5"
+  [no_shared_structure]="simulate.shared_latent: false"
+  [shuffled_pooled]="study.control: shuffled_pooled_labels"
 )
-order=(current linear voxel_nonlinear correlated_noise no_shared_structure)
+order=(current linear voxel_nonlinear correlated_noise no_shared_structure shuffled_pooled)
 read -r -a run_order <<< "${VARIANTS:-${order[*]}}"
 for v in "${run_order[@]}"; do
   [[ -n ${variants[$v]+set} ]] || { echo "validate: unknown variant '$v' in VARIANTS (known: ${order[*]})" >&2; exit 2; }
@@ -40,23 +41,27 @@ for v in "${run_order[@]}"; do
   for s in "${seeds[@]}"; do
     study="$v-seed$s"
     cfg="$out/$study.yaml"
-    # configs/default.yaml with the study's size and the variant's settings under `simulate:` (a key
+    # configs/default.yaml with the study's size and the variant's settings in their sections (a key
     # the file already sets is replaced there: a second `linear:` would leave the first in force).
     awk -v extra="${variants[$v]}" -v n="$subjects" -v c="$per_category" -v p="$per_subject" '
-      BEGIN { k = split(extra, lines, "\n"); for (i = 1; i <= k; ++i) { key = lines[i]; sub(/^ +/, "", key);
-              sub(/:.*/, "", key); if (key != "") over[key] = lines[i] } }
-      FNR == NR { if (/^simulate:/) in_sim = 1; else if (/^[^ #]/) in_sim = 0
-                  if (in_sim && match($0, /^  [a-z_]+:/)) { key = substr($0, 3, RLENGTH - 3); has[key] = 1 }
+      BEGIN { k = split(extra, lines, "\n"); for (i = 1; i <= k; ++i) { if (lines[i] == "") continue
+              dot = index(lines[i], "."); colon = index(lines[i], ":"); sec = substr(lines[i], 1, dot - 1)
+              key = substr(lines[i], dot + 1, colon - dot - 1); over[sec, key] = "  " substr(lines[i], dot + 1)
+              wanted[sec] = 1 } }
+      FNR == 1 { sec = "" }
+      /^[a-z_]+:/ { sec = $0; sub(/:.*/, "", sec) } /^[^ #a-z]/ { sec = "" }
+      FNR == NR { if (sec != "" && match($0, /^  [a-z_]+:/)) has[sec, substr($0, 3, RLENGTH - 3)] = 1
+                  if (/^[a-z_]+:/) present[sec] = 1
                   next }
-      /^simulate:/ { in_sim = 1; print; for (key in over) if (!(key in has)) print over[key]; next }
-      /^[^ #]/ { in_sim = 0 }
-      in_sim && match($0, /^  [a-z_]+:/) { key = substr($0, 3, RLENGTH - 3); if (key in over) $0 = over[key] }
-      /^  n_subjects:/ { $0 = "  n_subjects: " n; seen++ }
-      /^  train_per_category:/ { $0 = "  train_per_category: " c; seen++ }
-      /^  train_per_subject:/ { $0 = "  train_per_subject: " p; seen++ }
+      /^[a-z_]+:/ { print; for (ok in over) { split(ok, pair, SUBSEP)
+                    if (pair[1] == sec && !((sec, pair[2]) in has)) print over[ok] }; next }
+      sec != "" && match($0, /^  [a-z_]+:/) { key = substr($0, 3, RLENGTH - 3); if ((sec, key) in over) $0 = over[sec, key] }
+      sec == "simulate" && /^  n_subjects:/ { $0 = "  n_subjects: " n; seen++ }
+      sec == "simulate" && /^  train_per_category:/ { $0 = "  train_per_category: " c; seen++ }
+      sec == "simulate" && /^  train_per_subject:/ { $0 = "  train_per_subject: " p; seen++ }
       { print }
-      END { if (seen != 3) exit 1 }' configs/default.yaml configs/default.yaml > "$cfg.new" ||
-      { echo "validate: configs/default.yaml lacks n_subjects, train_per_category or train_per_subject" >&2; exit 1; }
+      END { for (w in wanted) if (!(w in present)) exit 1; if (seen != 3) exit 1 }' configs/default.yaml configs/default.yaml > "$cfg.new" ||
+      { echo "validate: configs/default.yaml lacks n_subjects, train_per_category or train_per_subject, or a section of variant $v" >&2; exit 1; }
     cmp -s "$cfg.new" "$cfg" && rm "$cfg.new" || mv "$cfg.new" "$cfg"  # unchanged: a finished study stays done
     echo "validate: $study" >&2
     make --no-print-directory -j"$jobs" CONFIG="$cfg" SEED="$s" WORK="$out/$study" >&2
