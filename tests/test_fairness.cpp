@@ -4,10 +4,12 @@
 // held-out subject is tested on.
 #include <boost/test/unit_test.hpp>
 
+#include <map>
 #include <set>
 
 #include "pipeline/core/rng.h"
 
+#include "pipeline/io/h5.h"
 #include "pipeline/io/predictions.h"
 #include "pipeline/io/samples.h"
 #include "pipeline/io/timeseries.h"
@@ -336,6 +338,95 @@ BOOST_AUTO_TEST_CASE(finetuning_tunes_on_a_category_design_like_ridge,
   BOOST_CHECK(p.fold_train == folds.fold_train);
   BOOST_REQUIRE_EQUAL(p.tuned_epochs.size(), 12u);
   for (double e : p.tuned_epochs) BOOST_CHECK_GE(e, 1.0);
+}
+
+// The negative control (--shuffle-pooled-labels, study.control: shuffled_pooled_labels) reaches every
+// model that pools other subjects and never the held-out subject's own rows: pretraining trains on
+// other pairs (different weights) but on the same stimuli (ids), none of them tested; fine-tuning's
+// references and align-ridge's pooled subjects change the predictions; without pooled subjects
+// (no --reference; align.min_shared above every overlap) the predictions are bitwise those without
+// the control, so the held-out subject's training and test rows kept their true features.
+BOOST_AUTO_TEST_CASE(shuffled_pooled_labels_reach_the_pooled_subjects_only) {
+  SmallStudy st(3, {"simulate.train_per_subject=120"});
+  const std::string cfg = st.dir.write("c.yaml",
+                                       "ridge:\n  outer: explicit\n  explicit_folds: [\"8 9\"]\n"
+                                       "  alphas: [1, 100, 10000]\nalign:\n  features: 20\n"
+                                       "pretrain:\n  epochs: 2\n  latent: 8\n"
+                                       "finetune:\n  epochs: 3\n  latent: 8\n  lr_grid: [0.001]\n");
+  const std::string folds = st.dir.file("ridge.h5");
+  run_ok("ridge", {"--config", cfg, "--samples", st.samples(3), "--quiet", "--out", folds});
+  std::set<std::string> tested;
+  const Predictions ridge = read_predictions(folds);
+  for (size_t i = 0; i < ridge.fold.size(); ++i)
+    if (ridge.fold[i] >= 0) tested.insert(ridge.stimulus[i]);
+  const std::string control = "--shuffle-pooled-labels";
+  auto with = [&](std::vector<std::string> args, bool shuffled, const std::string& out) {
+    args.insert(args.begin(), {"--config", cfg, "--quiet", "--out", out});
+    if (shuffled) args.push_back(control);
+    return args;
+  };
+  // Pretraining: the same stimulus record (a permutation of the same stimuli, none tested), other weights.
+  const std::vector<std::string> pre = {"--samples", st.samples(1), st.samples(2), "--heldout-samples", st.samples(3),
+                                        "--heldout-folds", folds};
+  run_ok("pretrain", with(pre, false, st.dir.file("pre.h5")));
+  run_ok("pretrain", with(pre, true, st.dir.file("pre-shuffled.h5")));
+  const encoder::StimulusRecord r0 = encoder::read_stimulus_record(st.dir.file("pre.h5")),
+                                r1 = encoder::read_stimulus_record(st.dir.file("pre-shuffled.h5"));
+  // (labels move between the training and the validation runs' stimuli: only the union is the same)
+  auto all_ids = [](const encoder::StimulusRecord& r) {
+    std::set<std::string> ids(r.train.begin(), r.train.end());
+    ids.insert(r.validation.begin(), r.validation.end());
+    return ids;
+  };
+  BOOST_CHECK(all_ids(r1) == all_ids(r0));
+  BOOST_CHECK(r1.train != r0.train);
+  for (const auto& id : all_ids(r1)) BOOST_CHECK_MESSAGE(!tested.count(id), "pretrained on tested " << id);
+  encoder::MF w0, b0, w1, b1;
+  BOOST_REQUIRE(encoder::read_adapter(st.dir.file("pre.h5"), "sub-01", w0, b0));
+  BOOST_REQUIRE(encoder::read_adapter(st.dir.file("pre-shuffled.h5"), "sub-01", w1, b1));
+  BOOST_CHECK(w0 != w1);
+  // Fine-tuning on the shuffled pretraining: with references (the adapter's ridge start) the control
+  // changes the predictions; without them it changes nothing.
+  const std::vector<std::string> fine = {"--samples", st.samples(3), "--pretrained", st.dir.file("pre-shuffled.h5"),
+                                         "--folds-from", folds};
+  std::vector<std::string> fine_refs = fine;
+  fine_refs.insert(fine_refs.end(), {"--reference", st.samples(1), st.samples(2)});
+  std::map<std::string, Predictions> p;
+  for (const auto& [name, args] : {std::pair{"refs", fine_refs}, std::pair{"alone", fine}})
+    for (bool shuffled : {false, true}) {
+      const std::string out = st.dir.file(cat("ft-", name, shuffled, ".h5"));
+      run_ok("finetune", with(args, shuffled, out));
+      p[cat("ft-", name, shuffled)] = read_predictions(out);
+    }
+  const std::vector<int64_t> test_rows = fold_test_rows(ridge, 0);
+  auto max_difference = [&](const Predictions& a, const Predictions& b) {
+    float d = 0;
+    for (int64_t i : test_rows) d = std::max(d, (a.predictions.row(i) - b.predictions.row(i)).cwiseAbs().maxCoeff());
+    return d;
+  };
+  BOOST_CHECK_GT(max_difference(p["ft-refs0"], p["ft-refs1"]), 1e-4f);
+  BOOST_CHECK_EQUAL(max_difference(p["ft-alone0"], p["ft-alone1"]), 0.0f);
+  BOOST_CHECK(p["ft-refs1"].truth == p["ft-refs0"].truth);  // the held-out subject's own features
+  BOOST_CHECK(p["ft-refs1"].fold_train == ridge.fold_train);
+  // align-ridge: the pooled subjects' labels change the predictions; with none pooled, nothing does.
+  const std::vector<std::string> align = {"--samples", st.samples(3), "--folds-from", folds, "--reference",
+                                          st.samples(1), st.samples(2)};
+  std::vector<std::string> align_alone = align;
+  align_alone.insert(align_alone.end(), {"--set", "align.min_shared=1000000"});
+  for (const auto& [name, args] : {std::pair{"pooled", align}, std::pair{"alone", align_alone}})
+    for (bool shuffled : {false, true}) {
+      const std::string out = st.dir.file(cat("al-", name, shuffled, ".h5"));
+      run_ok("align", with(args, shuffled, out));
+      p[cat("al-", name, shuffled)] = read_predictions(out);
+    }
+  BOOST_CHECK_GT(max_difference(p["al-pooled0"], p["al-pooled1"]), 1e-4f);
+  BOOST_CHECK_EQUAL(max_difference(p["al-alone0"], p["al-alone1"]), 0.0f);
+  BOOST_CHECK(p["al-pooled1"].truth == p["al-pooled0"].truth);
+  // The control is recorded in each output's provenance (its command line).
+  for (const std::string& f : {st.dir.file("ft-refs1.h5"), st.dir.file("al-pooled1.h5")}) {
+    const h5::ArtifactReader r(f, "predictions", kPredictionsFormatVersion);
+    BOOST_CHECK_NE(r.attr_string("/provenance", "command_line").find(control), std::string::npos);
+  }
 }
 
 // The same stimulus under two ids (two names aliased to one vector) is found by its vector.

@@ -139,4 +139,29 @@ BOOST_AUTO_TEST_CASE(self_supervised_rows_at_the_fractions_asked_for) {
   }
 }
 
+// study.control: the negative control's flag reaches every pooled stage through POOLED_FLAGS
+// (pipeline.mk); none by default; an unknown control is refused naming the key.
+BOOST_AUTO_TEST_CASE(the_shuffled_pooled_labels_control_is_passed_to_the_pooled_stages) {
+  for (const auto& [control, flags] : {std::pair<std::string, std::vector<std::string>>{"", {}},
+                                       {"  control: none\n", {}},
+                                       {"  control: shuffled_pooled_labels\n", {"--shuffle-pooled-labels"}}}) {
+    test::TempDir dir("v2c-plan");
+    const auto r = run_plan(dir, "study:\n  source: simulate\n" + control + "simulate:\n  n_subjects: 3\n");
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    BOOST_CHECK(make_words(test::read_text_file(dir.file("plan.mk")), "POOLED_FLAGS") == flags);
+  }
+  test::TempDir dir("v2c-plan");
+  check_refused(run_plan(dir, "study:\n  control: shuffled\n"), dir, {"study.control", "shuffled_pooled_labels"});
+  // pipeline.mk passes it in the recipes of pretraining (pretrain_rule: pretrained and
+  // pretrained-linear; the self-supervised one), the pretrained rows' fine-tuning and align-ridge.
+  const auto root = test::repo_root();
+  BOOST_REQUIRE(root);
+  const std::string mk = test::read_text_file(*root / "pipeline.mk");
+  size_t uses = 0;
+  for (size_t at = mk.find("$(POOLED_FLAGS) --out"); at != std::string::npos;
+       at = mk.find("$(POOLED_FLAGS) --out", at + 1))
+    ++uses;
+  BOOST_CHECK_EQUAL(uses, 4u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
