@@ -11,6 +11,9 @@ network: in the negative control, shared_latent false, it is what must not appea
 is > 0; the exact two-sided sign-flip p over the seeds' mean d (independent simulations: the honest
 unit; with 5 seeds the smallest attainable p is 2/32 = 0.0625) and over the (seed, subject) units
 (more power, but the subjects of one study share data: each one's pretraining pools the others).
+Table 4, each pooled model on a variant minus the same model in its shuffled-labels control (CONTROLS:
+the same simulation and seeds, so the same data, with study.control: shuffled_pooled_labels), paired
+within (seed, subject): what the other subjects' true brain <-> feature pairing adds.
 """
 import bisect
 import csv
@@ -45,6 +48,29 @@ def sign_flip_p(d):
     return extreme / (len(a) * len(b))
 
 
+# control variant -> the variant it is the shuffled-labels control of
+CONTROLS = {"shuffled_pooled": "current"}
+# models the control leaves alone (they pool nobody)
+UNPOOLED = ("ridge", "encoder-scratch")
+
+
+def paired_row(label, a, b):
+    """The table row of a - b, a and b: value[(model, fraction)] of two studies, paired within
+    (seed, subject); None when they share no unit."""
+    seed_means, units = [], []
+    for s, subjects in a.items():
+        base = b.get(s, {})
+        d = [subjects[sub] - base[sub] for sub in subjects if sub in base]
+        if d:
+            seed_means.append(statistics.fmean(d))
+            units.extend(d)
+    if not seed_means:
+        return None
+    m, sd = mean_sd(seed_means)
+    return (f"| {label} | {m:+.3f} | {sd:.3f} | {sum(m > 0 for m in seed_means)}/{len(seed_means)} | "
+            f"{sign_flip_p(seed_means):.3g} | {sign_flip_p(units):.3g} ({len(units)}) |")
+
+
 def mean_sd(values):
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
@@ -57,6 +83,7 @@ def main():
     print("|---|---|---|---|---|---|")
     references = ["ridge", "encoder-scratch"]
     paired_rows = {r: [] for r in references}
+    by_variant = {}
     for v in variants:
         # value[(model, fraction)][seed][subject]
         value = defaultdict(lambda: defaultdict(dict))
@@ -71,6 +98,7 @@ def main():
                     x = float(row["value"])
                     if math.isfinite(x):
                         value[(row["model"], float(row["train_fraction"]))][s][row["subject"]] = x
+        by_variant[v] = value
         keys = sorted(value, key=lambda k: (k[0] != "ridge", k[0], k[1]))
         for model, fraction in keys:
             per_seed = [statistics.fmean(v_s.values()) for v_s in value[(model, fraction)].values()]
@@ -79,26 +107,33 @@ def main():
         for ref, (model, fraction) in itertools.product(references, keys):
             if model in ("ridge", ref) or (ref, fraction) not in value:
                 continue
-            seed_means, units = [], []
-            for s, subjects in value[(model, fraction)].items():
-                base = value[(ref, fraction)].get(s, {})
-                d = [subjects[sub] - base[sub] for sub in subjects if sub in base]
-                if d:
-                    seed_means.append(statistics.fmean(d))
-                    units.extend(d)
-            if not seed_means:
-                continue
-            m, sd = mean_sd(seed_means)
-            paired_rows[ref].append(
-                f"| {v} | {model} | {fraction:g} | {m:+.3f} | {sd:.3f} | "
-                f"{sum(m > 0 for m in seed_means)}/{len(seed_means)} | {sign_flip_p(seed_means):.3g} | "
-                f"{sign_flip_p(units):.3g} ({len(units)}) |")
+            row = paired_row(f"{v} | {model} | {fraction:g}", value[(model, fraction)], value[(ref, fraction)])
+            if row:
+                paired_rows[ref].append(row)
     for ref in references:
         print()
         print(f"| variant | model | train_fraction | {metric} - {ref}: mean over seeds | SD across seeds | "
               "seeds > 0 | sign-flip p, seeds | sign-flip p, (seed, subject) units (n) |")
         print("|---|---|---|---|---|---|---|---|")
         for r in paired_rows[ref]:
+            print(r)
+    control_rows = []
+    for control, v in CONTROLS.items():
+        if control not in by_variant or v not in by_variant:
+            continue
+        true, shuffled = by_variant[v], by_variant[control]
+        for model, fraction in sorted(true, key=lambda k: (k[0], k[1])):
+            if model in UNPOOLED or (model, fraction) not in shuffled:
+                continue
+            row = paired_row(f"{v} | {model} | {fraction:g}", true[(model, fraction)], shuffled[(model, fraction)])
+            if row:
+                control_rows.append(row)
+    if control_rows:
+        print()
+        print(f"| variant | model | train_fraction | {metric} - the same under shuffled pooled labels: mean over seeds | "
+              "SD across seeds | seeds > 0 | sign-flip p, seeds | sign-flip p, (seed, subject) units (n) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in control_rows:
             print(r)
 
 
