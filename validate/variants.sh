@@ -2,6 +2,9 @@
 # make validate (part 2): the default study on each simulation variant over several seeds; every model at
 # each training fraction, the mean and the spread (SD) across seeds of its mean over subjects,
 # written as a Markdown table (docs/validation.md records one run of it). Not part of `make test`.
+# Variants: current, linear, voxel_nonlinear, correlated_noise, no_shared_structure (simulate: options)
+# and shuffled_pooled (the current simulation with study.control: shuffled_pooled_labels, the negative
+# control that permutes every pooled subject's stimulus labels; table 4 compares it with current).
 #   validate/variants.sh [SEEDS...]      default seeds: 1 2 3 4 5
 # Environment: BUILD (build dir, default build), OUT (default work/validate), METRIC (default
 # top1_forward), THREADS, SUBJECTS (simulate.n_subjects of every variant study, default 3) and
