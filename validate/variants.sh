@@ -3,8 +3,10 @@
 # each training fraction, the mean and the spread (SD) across seeds of its mean over subjects,
 # written as a Markdown table (docs/validation.md records one run of it). Not part of `make test`.
 # Variants: current, linear, voxel_nonlinear, correlated_noise, no_shared_structure (simulate: options)
-# and shuffled_pooled (the current simulation with study.control: shuffled_pooled_labels, the negative
-# control that permutes every pooled subject's stimulus labels; table 4 compares it with current).
+# shuffled_pooled (the current simulation with study.control: shuffled_pooled_labels, the negative
+# control that permutes every pooled subject's stimulus labels; table 4 compares it with current) and
+# untrained_backbone (pretrain.lr 1e-12: the pooled models' backbones stay at their random start, so
+# what fine-tuning through a frozen backbone gives without any pretraining).
 #   validate/variants.sh [SEEDS...]      default seeds: 1 2 3 4 5
 # Environment: BUILD (build dir, default build), OUT (default work/validate), METRIC (default
 # top1_forward), THREADS, SUBJECTS (simulate.n_subjects of every variant study, default 3) and
@@ -33,8 +35,9 @@ declare -A variants=(
   [correlated_noise]="simulate.noise_smoothness_vox: 1.5"
   [no_shared_structure]="simulate.shared_latent: false"
   [shuffled_pooled]="study.control: shuffled_pooled_labels"
+  [untrained_backbone]="pretrain.lr: 1.0e-12"
 )
-order=(current linear voxel_nonlinear correlated_noise no_shared_structure shuffled_pooled)
+order=(current linear voxel_nonlinear correlated_noise no_shared_structure shuffled_pooled untrained_backbone)
 read -r -a run_order <<< "${VARIANTS:-${order[*]}}"
 for v in "${run_order[@]}"; do
   [[ -n ${variants[$v]+set} ]] || { echo "validate: unknown variant '$v' in VARIANTS (known: ${order[*]})" >&2; exit 2; }
