@@ -11,9 +11,10 @@ network: in the negative control, shared_latent false, it is what must not appea
 is > 0; the exact two-sided sign-flip p over the seeds' mean d (independent simulations: the honest
 unit; with 5 seeds the smallest attainable p is 2/32 = 0.0625) and over the (seed, subject) units
 (more power, but the subjects of one study share data: each one's pretraining pools the others).
-Table 4, each pooled model on a variant minus the same model in its shuffled-labels control (CONTROLS:
-the same simulation and seeds, so the same data, with study.control: shuffled_pooled_labels), paired
-within (seed, subject): what the other subjects' true brain <-> feature pairing adds.
+Table 4, each pooled model on a variant minus the same model in one of its controls (CONTROLS: the same
+simulation and seeds, so the same data, with study.control: shuffled_pooled_labels, or with backbones
+left untrained), paired within (seed, subject): what the other subjects' true brain <-> feature pairing,
+or pretraining at all, adds.
 """
 import bisect
 import csv
@@ -48,10 +49,9 @@ def sign_flip_p(d):
     return extreme / (len(a) * len(b))
 
 
-# control variant -> the variant it is the shuffled-labels control of
-CONTROLS = {"shuffled_pooled": "current"}
-# models the control leaves alone (they pool nobody)
-UNPOOLED = ("ridge", "encoder-scratch")
+# control variant -> the variant it is a control of, and the models it leaves alone
+CONTROLS = {"shuffled_pooled": ("current", ("ridge", "encoder-scratch")),
+            "untrained_backbone": ("current", ("ridge", "encoder-scratch", "align-ridge"))}
 
 
 def paired_row(label, a, b):
@@ -118,21 +118,22 @@ def main():
         for r in paired_rows[ref]:
             print(r)
     control_rows = []
-    for control, v in CONTROLS.items():
+    for control, (v, untouched) in CONTROLS.items():
         if control not in by_variant or v not in by_variant:
             continue
         true, shuffled = by_variant[v], by_variant[control]
         for model, fraction in sorted(true, key=lambda k: (k[0], k[1])):
-            if model in UNPOOLED or (model, fraction) not in shuffled:
+            if model in untouched or (model, fraction) not in shuffled:
                 continue
-            row = paired_row(f"{v} | {model} | {fraction:g}", true[(model, fraction)], shuffled[(model, fraction)])
+            row = paired_row(f"{v} | {control} | {model} | {fraction:g}", true[(model, fraction)],
+                             shuffled[(model, fraction)])
             if row:
                 control_rows.append(row)
     if control_rows:
         print()
-        print(f"| variant | model | train_fraction | {metric} - the same under shuffled pooled labels: mean over seeds | "
+        print(f"| variant | control | model | train_fraction | {metric} - the same in the control: mean over seeds | "
               "SD across seeds | seeds > 0 | sign-flip p, seeds | sign-flip p, (seed, subject) units (n) |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in control_rows:
             print(r)
 
