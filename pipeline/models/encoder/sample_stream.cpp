@@ -68,36 +68,41 @@ void SampleStream::read_chunk(size_t c) {
   }
 }
 
-const Batch& SampleStream::next(MF& X, MF& T) {
-  V2C_ASSERT(!done(), "SampleStream::next past the epoch's ", order_.batches.size(), " batches");
-  settle();
-  while (chunks_read_ < order_.chunks_before[size_t(next_)]) read_chunk(size_t(chunks_read_++));
-  const Batch& batch = order_.batches[size_t(next_++)];
+void SampleStream::stage(int64_t b) {
+  while (chunks_read_ < order_.chunks_before[size_t(b)]) read_chunk(size_t(chunks_read_++));
+  const Batch& batch = order_.batches[size_t(b)];
   const int64_t B = int64_t(batch.rows.size()), p = source_.subjects()[batch.subject].n_voxels;
   const dist::EvenSplit split{B, comm_ ? comm_->size() : 1};
   const int rank = comm_ ? comm_->rank() : 0;
-  X.resize(B, p);
+  staged_X_.resize(B, p);
   // This rank's rows go to their place in X (one process: all of them).
   for (int64_t k = split.begin(rank); k < split.begin(rank + 1); ++k) {
     const auto it = slot_of_.find({batch.subject, batch.rows[size_t(k)]});
     V2C_ASSERT(it != slot_of_.end(), "SampleStream: row ", batch.rows[size_t(k)], " of subject ", batch.subject,
                " is not in the buffer");
     const float* row = slots_.data() + it->second * width_;
-    std::copy(row, row + p, X.data() + k * p);
+    std::copy(row, row + p, staged_X_.data() + k * p);
     free_.push_back(it->second);
     slot_of_.erase(it);
   }
-  if (comm_) dist::allgather_rows(*comm_, X.data() + split.begin(rank) * p, X.data(), split, p);
-  T = source_.targets(batch.subject, batch.rows);
-  // The chunks the following batch needs, read while the caller works on this one. Only this
-  // thread touches the buffer until settle().
-  if (read_ahead_ && !done()) {
-    const int64_t upto = order_.chunks_before[size_t(next_)];
-    if (chunks_read_ < upto)
-      ahead_ = std::async(std::launch::async, [this, upto] {
-        while (chunks_read_ < upto) read_chunk(size_t(chunks_read_++));
-      });
+  staged_T_ = source_.targets(batch.subject, batch.rows);
+  staged_ = b;
+}
+
+const Batch& SampleStream::next(MF& X, MF& T) {
+  V2C_ASSERT(!done(), "SampleStream::next past the epoch's ", order_.batches.size(), " batches");
+  settle();
+  if (staged_ != next_) stage(next_);
+  const Batch& batch = order_.batches[size_t(next_++)];
+  X.swap(staged_X_);
+  T.swap(staged_T_);
+  if (comm_) {
+    const dist::EvenSplit split{X.rows(), comm_->size()};
+    dist::allgather_rows(*comm_, X.data() + split.begin(comm_->rank()) * X.cols(), X.data(), split, X.cols());
   }
+  // The following batch, read and staged while the caller works on this one. Only that thread
+  // touches the buffer and the staged batch until settle().
+  if (read_ahead_ && !done()) ahead_ = std::async(std::launch::async, [this] { stage(next_); });
   return batch;
 }
 

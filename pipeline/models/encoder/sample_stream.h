@@ -13,11 +13,12 @@
 // (dist::allgather_rows, collective) so that every rank returns the whole batch, bitwise what one
 // process reads.
 //
-// Read-ahead (read_ahead = true): next() returns a batch and starts reading, on a thread of its
-// own, the chunks that the following batch needs (those the order reads before it), into the same
-// slots; the next call to next() waits for them. The reads, the slots they take and the batches
-// are exactly those of a stream without read-ahead (test_dist_stream), and no more memory is held:
-// only the overlap of the reads with the caller's work between two next() calls is new. HDF5 is
+// Read-ahead (read_ahead = true): next() returns a batch and starts, on a thread of its own, the
+// work of the following one: reading the chunks that the order reads before it, into the same
+// slots, and copying its rows out of the buffer into a staged batch; the next call to next() waits
+// for it and hands the staged batch over (a swap). The reads, the slots they take and the batches
+// are exactly those of a stream without read-ahead (test_dist_stream); the memory held is one
+// batch more (the staged one, B x p floats). Only the overlap with the caller's work is new. HDF5 is
 // not thread-safe: the caller must call settle() before it touches any HDF5 file itself while a
 // read-ahead may be in flight (a checkpoint write), and a source shared with other readers must
 // not use read-ahead.
@@ -66,6 +67,9 @@ class SampleStream {
 
  private:
   void read_chunk(size_t c);
+  // Reads the chunks before batch b and moves this rank's rows of it out of the buffer into
+  // staged_X_ (and its targets into staged_T_).
+  void stage(int64_t b);
 
   SampleSource& source_;
   const EpochOrder& order_;
@@ -77,7 +81,8 @@ class SampleStream {
   std::map<std::pair<size_t, int64_t>, int64_t> slot_of_;  // (subject, row) -> slot
   MF chunk_;                                               // the chunk being read
   std::vector<int64_t> chunk_rows_;                        // its rows this rank reads
-  MF own_;                                                 // data-parallel: this rank's rows of a batch
+  MF staged_X_, staged_T_;                                 // batch staged_ (this rank's rows of X)
+  int64_t staged_ = -1;
   bool read_ahead_;
   std::future<void> ahead_;  // the read-ahead in flight (last member: it ends before the buffers)
 };
