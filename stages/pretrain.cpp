@@ -131,23 +131,25 @@ void leave_out_heldout_test_stimuli(const encoder::PretrainConfig& cfg, encoder:
 
 // The self-supervised stage's share of the same guard: every time-series run with a volume that
 // entered a sample showing a tested stimulus is left out whole (the stage reads runs as sequences).
-void leave_out_heldout_test_runs(const encoder::PretrainConfig& cfg, const encoder::SampleSource& source,
-                                 const study::TestStimuli& tested, std::vector<TimeSeries>& series) {
-  if (tested.ids.empty() || !cfg.exclude_test_stimuli) return;
+// tables: the subjects' time-series run tables; returns, per subject, the run indices left out.
+std::vector<std::set<int64_t>> heldout_test_runs(const encoder::PretrainConfig& cfg,
+                                                 const encoder::SampleSource& source,
+                                                 const study::TestStimuli& tested,
+                                                 const std::vector<const TimeSeries*>& tables) {
+  std::vector<std::set<int64_t>> left_out(tables.size());
+  if (tested.ids.empty() || !cfg.exclude_test_stimuli) return left_out;
   int64_t dropped = 0, total = 0;
-  for (TimeSeries& ts : series) {
+  for (size_t i = 0; i < tables.size(); ++i) {
+    const TimeSeries& ts = *tables[i];
     total += ts.n_runs();
     for (size_t k = 0; k < source.subjects().size(); ++k) {
       if (source.subjects()[k].id != ts.subject) continue;
       std::vector<std::vector<int32_t>> sample_row;
       for (const TimeSeriesRun& r : ts.runs) sample_row.push_back(r.sample_row);
-      const std::vector<size_t> runs = study::runs_with_samples(sample_row, samples_showing(source, k, tested));
-      for (auto r = runs.rbegin(); r != runs.rend(); ++r) {
-        ts.runs.erase(ts.runs.begin() + std::ptrdiff_t(*r));
-        if (!ts.data.empty()) ts.data.erase(ts.data.begin() + std::ptrdiff_t(*r));
-      }
-      dropped += int64_t(runs.size());
-      if (ts.runs.empty())
+      for (size_t r : study::runs_with_samples(sample_row, samples_showing(source, k, tested)))
+        left_out[i].insert(int64_t(r));
+      dropped += int64_t(left_out[i].size());
+      if (int64_t(left_out[i].size()) == ts.n_runs())
         throw input_error("pretraining subject ", ts.subject,
                           ": every time-series run shows a stimulus the held-out "
                           "subjects are tested on; nothing is left for the self-supervised stage");
@@ -155,6 +157,7 @@ void leave_out_heldout_test_runs(const encoder::PretrainConfig& cfg, const encod
   }
   log::info("self-supervised stage: left out ", dropped, " of ", total,
             " time-series runs: they show a stimulus the held-out subjects are tested on");
+  return left_out;
 }
 
 void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
@@ -180,20 +183,33 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
         "pretrain.ssl_joint adds the self-supervised objectives to the CLIP stage's steps: it needs "
         "--timeseries, pretrain.supervised: true and no --ssl-out");
   const study::TestStimuli tested = heldout_test_stimuli(ctx, subjects);
-  std::vector<TimeSeries> series;
+  std::vector<TimeSeries> series;  // joint mode: in memory
+  std::unique_ptr<encoder::TimeSeriesFileSource> files;  // the self-supervised stage: streamed
   std::unique_ptr<encoder::ssl::JointPretraining> joint;
   encoder::SslHooks hooks;
   if (ctx.args.has("timeseries")) {
-    for (const auto& path : ctx.args.all("timeseries")) {
-      ctx.add_input(path);
-      series.push_back(read_timeseries(path));
-      for (const encoder::SubjectTable& s : subjects.subjects())
-        if (s.id == series.back().subject && s.n_voxels != series.back().n_voxels())
-          throw input_error("'", path, "' has ", series.back().n_voxels(), " voxels for ", s.id, "; its samples have ",
-                            s.n_voxels, " (prepare both in one v2c-prepare call)");
-    }
-    leave_out_heldout_test_runs(cfg, subjects, tested, series);
+    const std::vector<std::string> paths = ctx.args.all("timeseries");
+    for (const auto& path : paths) ctx.add_input(path);
+    std::vector<const TimeSeries*> tables;
     if (cfg.ssl_joint) {
+      for (const auto& path : paths) series.push_back(read_timeseries(path));
+      for (const TimeSeries& ts : series) tables.push_back(&ts);
+    } else {
+      files = std::make_unique<encoder::TimeSeriesFileSource>(paths);  // run tables now, volumes as streamed
+      for (size_t i = 0; i < paths.size(); ++i) tables.push_back(&files->table(i));
+    }
+    for (size_t i = 0; i < paths.size(); ++i)
+      for (const encoder::SubjectTable& s : subjects.subjects())
+        if (s.id == tables[i]->subject && s.n_voxels != tables[i]->n_voxels())
+          throw input_error("'", paths[i], "' has ", tables[i]->n_voxels(), " voxels for ", s.id,
+                            "; its samples have ", s.n_voxels, " (prepare both in one v2c-prepare call)");
+    const std::vector<std::set<int64_t>> left_out = heldout_test_runs(cfg, subjects, tested, tables);
+    if (cfg.ssl_joint) {
+      for (size_t i = 0; i < series.size(); ++i)
+        for (auto r = left_out[i].rbegin(); r != left_out[i].rend(); ++r) {
+          series[i].runs.erase(series[i].runs.begin() + std::ptrdiff_t(*r));
+          series[i].data.erase(series[i].data.begin() + std::ptrdiff_t(*r));
+        }
       std::map<std::string, int64_t> voxels;
       for (const encoder::SubjectTable& s : subjects.subjects()) voxels[s.id] = s.n_voxels;
       joint = std::make_unique<encoder::ssl::JointPretraining>(series, voxels, cfg, ctx.seed);
@@ -201,7 +217,7 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
                        const encoder::Mat<float>& T) { return joint->step(tr, s, X, T); };
       hooks.temporal = [&] { return joint->temporal(); };
     } else {
-      ssl = encoder::ssl::pretrain_ssl(series, cfg, ctx.seed);
+      ssl = encoder::ssl::pretrain_ssl(*files, left_out, cfg, ctx.seed);
       hooks.adapter_init = ssl.adapters;
       hooks.temporal = [&] { return ssl.temporal; };
     }

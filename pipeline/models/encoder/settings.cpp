@@ -123,9 +123,12 @@ void PretrainConfig::describe(config::Schema& s) {
           "vector)");
   s.field("buffer_mib", buffer_mib,
           "shuffle buffer (MiB of voxel data) the samples stream through from their files: batches are drawn from "
-          "the rows buffered; when every training row fits, the order is a full shuffle")
+          "the rows buffered; when every training row fits, the order is a full shuffle (the self-supervised "
+          "stage's windows stream through a buffer of the same size)")
       .check([](const double& v) { return v > 0 && v <= 1e9; }, "in (0, 1e9]");
-  s.field("chunk_rows", chunk_rows, "consecutive samples read from a subject's file at a time into the buffer")
+  s.field("chunk_rows", chunk_rows,
+          "consecutive samples (self-supervised stage: window starts) read from a subject's file at a time into the "
+          "buffer")
       .range(1, 1000000);
   s.field("supervised", supervised,
           "train on the labelled samples (CLIP/SigLIP/MSE losses); false: only the self-supervised stage on "

@@ -133,8 +133,8 @@ struct PretrainConfig : TrainSettings {
   int checkpoint_every = 200;
   std::vector<int> exclude_runs = {};
   bool exclude_test_stimuli = true;
-  double buffer_mib = 1024;  // shuffle buffer of the streamed samples (stream_order.h)
-  int chunk_rows = 64;       // rows read from a samples file at a time
+  double buffer_mib = 1024;  // shuffle buffer of the streamed samples (stream_order.h) and windows (ssl/batches.h)
+  int chunk_rows = 64;       // rows (window starts) read from a samples (timeseries) file at a time
   bool supervised = true;    // false: self-supervised only (--timeseries), the backbone left at its start
   bool ssl_joint = false;    // the self-supervised objectives in the CLIP stage's steps (ssl/joint_pretrain.h)
   ssl::SslTrainConfig ssl;   // the self-supervised stage (with --timeseries)

@@ -6,31 +6,43 @@ namespace v2c::encoder::ssl {
 
 Ar1 fit_ar1(const std::vector<const MatrixF*>& runs) {
   if (runs.empty()) throw input_error("AR(1) baseline: no training runs");
-  const int64_t p = runs[0]->cols();
+  return fit_ar1_over([&](const RunVisitor& visit) {
+    for (const MatrixF* r : runs) visit(*r);
+  });
+}
+
+Ar1 fit_ar1_over(const std::function<void(const RunVisitor&)>& each_run) {
   // Two passes over the pairs (x, y) = (x[t-1], x[t]): means, then centred sums (no cancellation).
-  VectorD mx = VectorD::Zero(p), my = VectorD::Zero(p);
-  int64_t n = 0;
-  for (size_t r = 0; r < runs.size(); ++r) {
-    const MatrixF& run = *runs[r];
+  int64_t p = -1, n = 0, n_runs = 0;
+  VectorD mx, my;
+  each_run([&](const MatrixF& run) {
+    if (p < 0) {
+      p = run.cols();
+      mx = VectorD::Zero(p);
+      my = VectorD::Zero(p);
+    }
     if (run.cols() != p)
-      throw input_error("AR(1) baseline: training run ", r, " has ", run.cols(), " voxels; run 0 has ", p);
+      throw input_error("AR(1) baseline: training run ", n_runs, " has ", run.cols(), " voxels; run 0 has ", p);
+    ++n_runs;
     for (int64_t t = 1; t < run.rows(); ++t) {
       mx += run.row(t - 1).transpose().cast<double>();
       my += run.row(t).transpose().cast<double>();
       ++n;
     }
-  }
+  });
+  if (n_runs == 0) throw input_error("AR(1) baseline: no training runs");
   if (n == 0) throw input_error("AR(1) baseline: the training runs hold no pair of consecutive volumes");
   mx /= double(n);
   my /= double(n);
   VectorD sxx = VectorD::Zero(p), sxy = VectorD::Zero(p);
-  for (const MatrixF* run : runs)
-    for (int64_t t = 1; t < run->rows(); ++t) {
-      const VectorD x = run->row(t - 1).transpose().cast<double>() - mx;
-      const VectorD y = run->row(t).transpose().cast<double>() - my;
+  each_run([&](const MatrixF& run) {
+    for (int64_t t = 1; t < run.rows(); ++t) {
+      const VectorD x = run.row(t - 1).transpose().cast<double>() - mx;
+      const VectorD y = run.row(t).transpose().cast<double>() - my;
       sxx.array() += x.array() * x.array();
       sxy.array() += x.array() * y.array();
     }
+  });
   Ar1 m;
   m.a.resize(p);
   m.c.resize(p);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "pipeline/core/types.h"
@@ -22,6 +23,10 @@ struct Ar1 {
 // Fits every voxel's AR(1) on the pairs (x[t-1], x[t]) of each run. A voxel whose x[t-1] does not
 // vary gets a = 0, c = mean of x[t]. input_error when the runs hold no pair or differ in voxels.
 Ar1 fit_ar1(const std::vector<const MatrixF*>& runs);
+// The same fit over runs handed out one at a time (for runs read on demand): each_run(visit) calls
+// visit(run) for every run, in the same order each time; it is called twice (two passes).
+using RunVisitor = std::function<void(const MatrixF&)>;
+Ar1 fit_ar1_over(const std::function<void(const RunVisitor&)>& each_run);
 
 // Each row of prev [rows x n_voxels] -> the AR(1) prediction of the volume after it.
 MatrixF ar1_predict(const Ar1& model, const MatrixF& prev);

@@ -9,26 +9,35 @@
 namespace v2c::encoder::ssl {
 
 SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const PretrainConfig& cfg, uint64_t seed) {
+  TimeSeriesMemorySource source(series);
+  return pretrain_ssl(source, {}, cfg, seed);
+}
+
+SslPretrainResult pretrain_ssl(WindowSource& source, const std::vector<std::set<int64_t>>& left_out,
+                               const PretrainConfig& cfg, uint64_t seed) {
   const SslTrainConfig& scfg = cfg.ssl;
   scfg.validate();
-  if (series.empty()) throw usage_error("the self-supervised stage needs at least one subject's time series");
+  const size_t n = size_t(source.n_subjects());
+  if (n == 0) throw usage_error("the self-supervised stage needs at least one subject's time series");
+  V2C_ASSERT(left_out.empty() || left_out.size() == n, "left_out runs for ", left_out.size(), " of ", n, " subjects");
   const std::set<int32_t> excluded(cfg.exclude_runs.begin(), cfg.exclude_runs.end());
   SslModel<float> model(cfg.model.latent, scfg.model, seed);
-  std::vector<SslSubjectRuns> data;
+  SslStreamRuns runs;
   SslPretrainResult out;
   std::set<std::string> ids;
-  for (size_t i = 0; i < series.size(); ++i) {
-    const TimeSeries& ts = series[i];
+  for (size_t i = 0; i < n; ++i) {
+    const TimeSeries& ts = source.table(i);
     if (!ids.insert(ts.subject).second) throw input_error("time series of subject '", ts.subject, "' given twice");
-    std::vector<const MatrixF*> usable;
+    std::vector<int64_t> usable;
     int64_t skipped_short = 0;
     for (int64_t r = 0; r < ts.n_runs(); ++r) {
       if (ts.runs[size_t(r)].samples_run >= 0 && excluded.count(ts.runs[size_t(r)].samples_run)) continue;
-      if (ts.data[size_t(r)].rows() < scfg.window + 1) {
+      if (!left_out.empty() && left_out[i].count(r)) continue;
+      if (ts.runs[size_t(r)].n_volumes < scfg.window + 1) {
         ++skipped_short;
         continue;
       }
-      usable.push_back(&ts.data[size_t(r)]);
+      usable.push_back(r);
     }
     if (int64_t(usable.size()) <= scfg.val_runs)
       throw input_error("time series of '", ts.subject, "': ", usable.size(),
@@ -36,22 +45,26 @@ SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const Pret
                         "pretrain.exclude_runs, at least ssl_window + 1 = ",
                         scfg.window + 1, " volumes; ", skipped_short,
                         " too short); pretrain.ssl_val_runs = ", scfg.val_runs, " leaves none for training");
-    SslSubjectRuns d{ts.subject, {}, {}};
-    for (size_t k = 0; k < usable.size(); ++k)
-      (int64_t(k) + scfg.val_runs >= int64_t(usable.size()) ? d.validation : d.runs).push_back(usable[k]);
-    for (const MatrixF* r : d.runs) out.train_volumes += r->rows();
-    for (const MatrixF* r : d.validation) out.validation_volumes += r->rows();
+    runs.train.emplace_back();
+    runs.validation.emplace_back();
+    for (size_t k = 0; k < usable.size(); ++k) {
+      const bool validates = int64_t(k) + scfg.val_runs >= int64_t(usable.size());
+      (validates ? runs.validation : runs.train).back().push_back(usable[k]);
+      (validates ? out.validation_volumes : out.train_volumes) += ts.runs[size_t(usable[k])].n_volumes;
+    }
     model.add_subject(ts.subject, ts.n_voxels(), seed + 1001 + i);
-    log::info("self-supervised: ", ts.subject, ": ", d.runs.size(), " training and ", d.validation.size(),
-              " validation run(s) of ", ts.n_runs());
-    data.push_back(std::move(d));
+    log::info("self-supervised: ", ts.subject, ": ", runs.train.back().size(), " training and ",
+              runs.validation.back().size(), " validation run(s) of ", ts.n_runs());
   }
-  log::info("self-supervised stage: ", data.size(), " subjects, ", out.train_volumes, " training volumes, window ",
+  log::info("self-supervised stage: ", n, " subjects, ", out.train_volumes, " training volumes, window ",
             scfg.window, ", latent ", cfg.model.latent, ", ", scfg.steps, " steps (next-time-point weight ",
             scfg.w_next_step, ", masked ", scfg.w_masked, ")");
   log::Progress progress("self-supervised steps", scfg.steps);
   double recent = 0;
-  out.fit = train_ssl(model, data, scfg, seed + 7, [&](int64_t step, double loss, double) {
+  WindowStreamConfig stream;
+  stream.chunk_windows = cfg.chunk_rows;
+  stream.buffer_mib = cfg.buffer_mib;
+  out.fit = train_ssl(model, source, runs, scfg, stream, seed + 7, [&](int64_t step, double loss, double) {
     recent += loss;
     progress.tick();
     if ((step + 1) % scfg.eval_every == 0) {
@@ -63,11 +76,13 @@ SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const Pret
   if (!out.fit.validation.empty())
     log::info("self-supervised stage: best validation next-time-point MSE ", out.fit.best_validation, " after step ",
               out.fit.best_step + 1, out.fit.best_step < 0 ? " (the AR(1) start)" : "");
-  for (const auto& d : data) {
+  log::info("self-supervised stage: ", out.fit.epochs, " epoch(s) of the training windows begun; shuffle buffer peak ",
+            out.fit.peak_buffer_volumes, " volumes");
+  for (const std::string& id : ids) {
     AdapterInit<float> a;
-    a.W = model.adapter(d.subject).W->value;
-    a.b = model.adapter(d.subject).b->value;
-    out.adapters[d.subject] = std::move(a);
+    a.W = model.adapter(id).W->value;
+    a.b = model.adapter(id).b->value;
+    out.adapters[id] = std::move(a);
   }
   out.temporal = snapshot_shared(model, scfg);
   return out;

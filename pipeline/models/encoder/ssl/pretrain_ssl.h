@@ -9,9 +9,16 @@
 // error); the rest train. So a held-out subject's test runs, excluded from pretraining, are never
 // seen here either. The adapters have the encoder's shape and names: "adapter/<subject>/W"
 // [voxels x pretrain.latent], ".../b" [1 x latent].
+//
+// Windows are streamed (ssl/batches.h StreamedBatches; ssl/train.h): through a shuffle buffer of
+// pretrain.buffer_mib, read pretrain.chunk_rows window starts at a time, so that from timeseries.h5
+// files the stage holds the buffer and one run, however many subjects it pretrains on. The draws
+// are the stream's (every training window once per epoch, the stream choosing each step's subject),
+// not the in-memory pool's of earlier versions; pretrain.ssl_batch_windows must be >= 2.
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,8 +39,13 @@ struct SslPretrainResult {
   int64_t train_volumes = 0, validation_volumes = 0;
 };
 
-// Trains on `series` (one per subject, distinct subjects); input_error naming the subject when it
-// has no training run left. Logs the runs used and the progress.
+// Trains on the time series of `source` (one per subject, distinct subjects), leaving out the runs
+// of pretrain.exclude_runs and, per subject s, the run indices left_out[s] (the stage's runs showing
+// a tested stimulus; empty, or one set per subject); input_error naming the subject when it has no
+// training run left. Logs the runs used and the progress.
+SslPretrainResult pretrain_ssl(WindowSource& source, const std::vector<std::set<int64_t>>& left_out,
+                               const PretrainConfig& cfg, uint64_t seed);
+// The same on time series in memory (TimeSeriesMemorySource), nothing left out beyond exclude_runs.
 SslPretrainResult pretrain_ssl(const std::vector<TimeSeries>& series, const PretrainConfig& cfg, uint64_t seed);
 
 // pretrain.supervised: false: writes the encoder checkpoint of the subjects of `samples` (the

@@ -4,8 +4,8 @@
 
 #include "pipeline/models/encoder/adamw.h"
 #include "pipeline/models/encoder/ssl/ar1_start.h"
+#include "pipeline/models/encoder/ssl/batches.h"
 #include "pipeline/models/encoder/ssl/objective.h"
-#include "pipeline/models/encoder/ssl/windows.h"
 
 namespace v2c::encoder::ssl {
 
@@ -28,36 +28,29 @@ void SslTrainConfig::validate() const {
                       "the AR(1) slopes); found next.residual = false");
 }
 
-SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRuns>& data, const SslTrainConfig& cfg,
-                         uint64_t seed, const std::function<void(int64_t, double, double)>& on_step) {
-  cfg.validate();
-  if (data.empty()) throw input_error("self-supervised training: no subject");
-  const int64_t T = cfg.window, N = cfg.batch_windows;
-  std::vector<WindowPool> next_pools, mask_pools;
-  for (const auto& s : data) {
-    with_context(cat("self-supervised training, subject '", s.subject, "'"), [&] {
-      for (const MatrixF* r : s.runs)
-        if (r->cols() != model.n_voxels(s.subject))
-          throw input_error("a run has ", r->cols(), " voxels; the model's adapter has ", model.n_voxels(s.subject));
-      next_pools.emplace_back(s.runs, T + 1);
-      mask_pools.emplace_back(s.runs, T);
-      if (next_pools.back().total() == 0)
-        throw input_error("no training run has window + 1 = ", T + 1, " volumes (", s.runs.size(), " runs)");
-    });
-  }
+namespace {
+
+// What the loop reads besides its batches, subject by subject, one run at a time: the training runs
+// (the AR(1) start) and the validation runs (early stopping).
+struct FitRuns {
+  std::vector<std::string> ids;  // subject s of the batches
+  std::function<void(size_t, const RunVisitor&)> training, validation;
+  bool validating = false;
+};
+
+SslTrainResult fit(SslModel<float>& model, const FitRuns& runs, SslBatches& batches, const SslTrainConfig& cfg,
+                   uint64_t seed, const std::function<void(int64_t, double, double)>& on_step) {
   AdamWConfig opt_cfg = cfg.optimizer;
   opt_cfg.total_steps = cfg.steps;
   opt_cfg.warmup_steps = int64_t(cfg.warmup_fraction * double(cfg.steps));
   const AdamW<float> opt(opt_cfg);
   Rng rng(seed);
-  bool validating = false;
-  for (const auto& s : data) validating = validating || !s.validation.empty();
   SslTrainResult result;
   std::vector<Mat<float>> best;  // parameter values of the best evaluation
   auto evaluate = [&](int64_t step) {
     NextStepError e;
-    for (const auto& s : data)
-      for (const MatrixF* r : s.validation) e += next_step_error(model, s.subject, *r, cfg.window, cfg.next);
+    for (size_t s = 0; s < runs.ids.size(); ++s)
+      runs.validation(s, [&](const MatrixF& r) { e += next_step_error(model, runs.ids[s], r, cfg.window, cfg.next); });
     result.validation.push_back(e.mse());
     if (best.empty() || e.mse() < result.best_validation) {
       result.best_step = step;
@@ -68,25 +61,15 @@ SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRun
   };
   if (cfg.ar1_start) {
     // The fit of the training runs only: validation runs select, held-out runs never reach here.
-    for (const auto& s : data) start_at_ar1(model, s.subject, fit_ar1(s.runs));
-    if (validating) evaluate(-1);
+    for (size_t s = 0; s < runs.ids.size(); ++s)
+      start_at_ar1(model, runs.ids[s], fit_ar1_over([&](const RunVisitor& visit) { runs.training(s, visit); }));
+    if (runs.validating) evaluate(-1);
   }
-  std::vector<size_t> order(data.size());
   for (int64_t step = 0; step < cfg.steps; ++step) {
-    if (step % int64_t(data.size()) == 0) {
-      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-      rng.shuffle(order);
-    }
-    const size_t s = order[size_t(step % int64_t(data.size()))];
-    const std::string& id = data[s].subject;
-    model.params().zero_grad();
     SslBatch<float> batch;
-    batch.N = N;
-    if (cfg.w_masked > 0) {
-      mask_pools[s].draw(N, rng, batch.masked);
-      batch.mask = draw_mask(cfg.mask, N, T, batch.masked.cols(), rng);
-    }
-    if (cfg.w_next_step > 0) next_pools[s].draw(N, rng, batch.next);
+    const size_t s = batches.next(cfg, rng, batch);
+    const std::string& id = runs.ids[s];
+    model.params().zero_grad();
     const double loss = ssl_objectives(model, id, batch, cfg, true).total;
     double sq = 0;
     for (Param<float>* p : model.params().all())
@@ -100,14 +83,80 @@ SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRun
       throw numerical_error("self-supervised training: the loss is ", loss, " at step ", step, " (subject '", id,
                             "'); lower ssl.lr");
     if (on_step) on_step(step, loss, lr);
-    if (validating && ((step + 1) % cfg.eval_every == 0 || step + 1 == cfg.steps)) evaluate(step);
+    if (runs.validating && ((step + 1) % cfg.eval_every == 0 || step + 1 == cfg.steps)) evaluate(step);
   }
   model.params().zero_grad();
-  if (validating) {
+  if (runs.validating) {
     const auto params = model.params().all();
     for (size_t i = 0; i < params.size(); ++i) params[i]->value = best[i];
   }
   return result;
+}
+
+}  // namespace
+
+SslTrainResult train_ssl(SslModel<float>& model, const std::vector<SslSubjectRuns>& data, const SslTrainConfig& cfg,
+                         uint64_t seed, const std::function<void(int64_t, double, double)>& on_step) {
+  cfg.validate();
+  if (data.empty()) throw input_error("self-supervised training: no subject");
+  std::vector<std::vector<const MatrixF*>> training;
+  FitRuns runs;
+  for (const auto& s : data) {
+    with_context(cat("self-supervised training, subject '", s.subject, "'"), [&] {
+      for (const MatrixF* r : s.runs)
+        if (r->cols() != model.n_voxels(s.subject))
+          throw input_error("a run has ", r->cols(), " voxels; the model's adapter has ", model.n_voxels(s.subject));
+      if (WindowPool(s.runs, cfg.window + 1).total() == 0)
+        throw input_error("no training run has window + 1 = ", cfg.window + 1, " volumes (", s.runs.size(), " runs)");
+    });
+    training.push_back(s.runs);
+    runs.ids.push_back(s.subject);
+    runs.validating = runs.validating || !s.validation.empty();
+  }
+  runs.training = [&](size_t s, const RunVisitor& visit) {
+    for (const MatrixF* r : data[s].runs) visit(*r);
+  };
+  runs.validation = [&](size_t s, const RunVisitor& visit) {
+    for (const MatrixF* r : data[s].validation) visit(*r);
+  };
+  PooledBatches batches(training, cfg.window);
+  return fit(model, runs, batches, cfg, seed, on_step);
+}
+
+SslTrainResult train_ssl(SslModel<float>& model, WindowSource& source, const SslStreamRuns& stream_runs,
+                         const SslTrainConfig& cfg, const WindowStreamConfig& stream, uint64_t seed,
+                         const std::function<void(int64_t, double, double)>& on_step) {
+  cfg.validate();
+  const size_t n = size_t(source.n_subjects());
+  if (n == 0) throw input_error("self-supervised training: no subject");
+  if (stream_runs.train.size() != n || stream_runs.validation.size() != n)
+    throw usage_error("self-supervised training: run lists for ", stream_runs.train.size(), " and ",
+                      stream_runs.validation.size(), " subjects; the source has ", n);
+  if (cfg.batch_windows < 2)
+    throw usage_error("ssl.batch_windows = ", cfg.batch_windows, ": must be >= 2 when the windows are streamed");
+  FitRuns runs;
+  for (size_t s = 0; s < n; ++s) {
+    const TimeSeries& t = source.table(s);
+    if (t.n_voxels() != model.n_voxels(t.subject))
+      throw input_error("self-supervised training, subject '", t.subject, "': its time series has ", t.n_voxels(),
+                        " voxels; the model's adapter has ", model.n_voxels(t.subject));
+    runs.ids.push_back(t.subject);
+    runs.validating = runs.validating || !stream_runs.validation[s].empty();
+  }
+  MF volumes;  // one run at a time
+  auto visit_runs = [&](size_t s, const std::vector<int64_t>& which, const RunVisitor& visit) {
+    for (const int64_t r : which) {
+      source.read_volumes(s, r, 0, source.table(s).runs[size_t(r)].n_volumes, volumes);
+      visit(volumes);
+    }
+  };
+  runs.training = [&](size_t s, const RunVisitor& visit) { visit_runs(s, stream_runs.train[s], visit); };
+  runs.validation = [&](size_t s, const RunVisitor& visit) { visit_runs(s, stream_runs.validation[s], visit); };
+  StreamedBatches batches(source, stream_runs.train, cfg, stream, seed + 1);
+  SslTrainResult out = fit(model, runs, batches, cfg, seed, on_step);
+  out.peak_buffer_volumes = batches.peak_buffer_volumes();
+  out.epochs = batches.epoch() + 1;
+  return out;
 }
 
 NextStepError next_step_error(SslModel<float>& model, const std::string& subject, const MatrixF& run, int window,

@@ -1,6 +1,7 @@
-// Windows of consecutive volumes drawn from one subject's runs (in memory), as the self-supervised
-// steps use them (ssl/train.h, ssl/joint_pretrain.h): a run drawn with probability proportional to
-// the windows it holds, a start uniform within it. A streamed source (issue 12) would stand here.
+// Windows of consecutive volumes drawn from one subject's runs (in memory), as the in-memory
+// self-supervised steps use them (ssl/batches.h PooledBatches, ssl/joint_pretrain.h): a run drawn
+// with probability proportional to the windows it holds, a start uniform within it. The streamed
+// counterpart (v2c-pretrain's self-supervised stage) is ssl/batches.h StreamedBatches.
 // Kernel: no I/O.
 #pragma once
 
