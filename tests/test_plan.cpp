@@ -1,9 +1,12 @@
 // v2c-plan: the study section read through the config schema like every stage's (unknown keys
 // and malformed values are usage errors, exit 2, naming the key), simulate.n_subjects through the
-// simulate stage's own schema, and learning-curve fractions passed on exactly.
+// simulate stage's own schema, learning-curve fractions passed on exactly, and the default study's
+// pipeline (configs/default.yaml, pipeline.mk) planning every row of the report.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -162,6 +165,85 @@ BOOST_AUTO_TEST_CASE(the_shuffled_pooled_labels_control_is_passed_to_the_pooled_
        at = mk.find("$(POOLED_FLAGS) --out", at + 1))
     ++uses;
   BOOST_CHECK_EQUAL(uses, 4u);
+}
+
+// The default study as `make` runs it (configs/default.yaml through v2c-plan and pipeline.mk,
+// `make -n`: the commands, none run): every subject's held-out encoders, the self-supervised ones
+// included, at the smallest training fraction (issue 11: its rows in the default report), and the
+// unlabelled subjects' time series prepared for their pretraining.
+BOOST_AUTO_TEST_CASE(default_study_plans_the_self_supervised_rows) {
+  const auto root = test::repo_root();
+  BOOST_REQUIRE_MESSAGE(root, "repository root not found from " << fs::current_path());
+  test::TempDir dir("v2c-plan-default");
+  const std::string config = (*root / "configs/default.yaml").string(), work = dir.file("work");
+  fs::create_directories(work);
+  const auto r = test::run_stage("plan", {"--config", config, "--bids-dir", work + "/bids", "--out",
+                                          work + "/plan.mk", "--quiet"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const std::string mk = test::read_text_file(work + "/plan.mk");
+  const std::vector<std::string> heldout = make_words(mk, "HELDOUT"), unlabelled = make_words(mk, "UNLABELLED");
+  const std::vector<std::string> fractions = make_words(mk, "FRACTIONS"), ssl = make_words(mk, "SSL_FRACTIONS");
+  BOOST_CHECK(make_words(mk, "SELF_SUPERVISED") == std::vector<std::string>{"1"});
+  BOOST_CHECK_GE(heldout.size(), size_t(2));
+  BOOST_CHECK(!unlabelled.empty());
+  BOOST_REQUIRE(!fractions.empty());
+  // done-when 3 of issue 11 compares the models at the smallest fraction: it has the rows.
+  const std::string smallest = *std::min_element(fractions.begin(), fractions.end(), [](const auto& a, const auto& b) {
+    return std::stod(a) < std::stod(b);
+  });
+  BOOST_CHECK_MESSAGE(std::find(ssl.begin(), ssl.end(), smallest) != ssl.end(),
+                      "SSL_FRACTIONS lacks the smallest fraction " << smallest);
+
+  const std::string bin = fs::absolute(fs::path(test::stage_binary("plan")).parent_path()).string();
+  const std::string cmd = "cd " + test::shell_quote(root->string()) +
+                          " && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n --no-print-directory pipeline" +
+                          " V2C_PIPELINE=1 BUILD=" + test::shell_quote(dir.file("build")) +
+                          " V2C=" + test::shell_quote(bin) + " CONFIG=" + test::shell_quote(config) +
+                          " WORK=" + test::shell_quote(work) + " > " + test::shell_quote(dir.file("make.log")) +
+                          " 2>&1";
+  const int status = std::system(("bash -c " + test::shell_quote(cmd)).c_str());
+  const std::string log = test::read_text_file(dir.file("make.log"));
+  BOOST_REQUIRE_MESSAGE(status == 0, "make -n failed:\n" << log);
+  // Each command once (make -n prints a recipe once, continued lines joined by their backslashes).
+  std::map<std::string, int> count;
+  std::string command;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    command += line;
+    if (!command.empty() && command.back() == '\\') {
+      command.pop_back();
+      continue;
+    }
+    auto has = [&](const std::string& w) { return command.find(w) != std::string::npos; };
+    if (has("/v2c-pretrain ") && has(" --timeseries ")) ++count["ssl pretraining"];
+    for (const std::string m : {"encoder-ssl-adapter", "encoder-ssl-full", "encoder-ssl-only-full"})
+      for (const auto& f : fractions)
+        if (has("/v2c-finetune ") && has(" --model " + m + " ") && has("/ridge-f" + f + ".h5 ")) {
+          ++count[m + " " + f];
+          if (has(" --timeseries ") && has("finetune.adapter_init=ssl")) ++count[m + " " + f + " ssl start"];
+        } else if (has("/v2c-retrieve ") && has("/" + m + "-f" + f + ".h5 ")) {
+          ++count["retrieve " + m + " " + f];
+        }
+    for (const auto& f : fractions)
+      if (has("/v2c-finetune ") && has(" --model encoder-adapter ") && has("/ridge-f" + f + ".h5 "))
+        ++count["encoder-adapter " + f];
+    for (const auto& u : unlabelled)
+      if (has("/v2c-prepare ") && has(" --subject " + u + " ") && has("/" + u + "/timeseries.h5")) ++count[u];
+    command.clear();
+  }
+  const int n = int(heldout.size());
+  BOOST_CHECK_EQUAL(count["ssl pretraining"], n);
+  for (const auto& f : fractions) {
+    const bool with_ssl = std::find(ssl.begin(), ssl.end(), f) != ssl.end();
+    for (const std::string m : {"encoder-ssl-adapter", "encoder-ssl-full", "encoder-ssl-only-full"}) {
+      BOOST_CHECK_MESSAGE(count[m + " " + f] == (with_ssl ? n : 0), m << " at " << f << ": " << count[m + " " + f]);
+      BOOST_CHECK_EQUAL(count[m + " " + f + " ssl start"], count[m + " " + f]);
+      BOOST_CHECK_EQUAL(count["retrieve " + m + " " + f], with_ssl ? n : 0);
+    }
+    BOOST_CHECK_EQUAL(count["encoder-adapter " + f], n);  // the supervised rows at every fraction
+  }
+  for (const auto& u : unlabelled) BOOST_CHECK_MESSAGE(count[u] == 1, u << "'s time series prepared " << count[u]);
+  BOOST_CHECK_MESSAGE(log.find("/v2c-report ") != std::string::npos, log);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
