@@ -67,7 +67,9 @@ def paired_row(label, a, b):
     if not seed_means:
         return None
     m, sd = mean_sd(seed_means)
-    return (f"| {label} | {m:+.3f} | {sd:.3f} | {sum(m > 0 for m in seed_means)}/{len(seed_means)} | "
+    # a seed whose mean difference is 0 up to rounding (identical predictions) is not "> 0"
+    above = sum(x > 1e-12 for x in seed_means)
+    return (f"| {label} | {m:+.3f} | {sd:.3f} | {above}/{len(seed_means)} | "
             f"{sign_flip_p(seed_means):.3g} | {sign_flip_p(units):.3g} ({len(units)}) |")
 
 
