@@ -143,14 +143,18 @@ const Mat<S>& Encoder<S>::forward(const std::string& subject, const Mat<S>& X, b
     layer_norm_forward(h_, blk.ln_g->value, blk.ln_b->value, blk.xhat, blk.rstd, y_);
     linalg::gemm(y_, false, blk.W->value, false, blk.z);
     blk.key = drop ? rng->next() : 0;
+    if (drop) blk.kept.resize(size_t(B * L));
 #pragma omp parallel for schedule(static) if (go_parallel(B * L))
     for (int64_t i = 0; i < B; ++i) {
       blk.z.row(i) += blk.b->value.row(0);
       const auto z = blk.z.row(i).array();
       auto act = (S(0.5) * z * (S(1) + (z * S(M_SQRT1_2)).erf())).eval();
       if (drop) {
-        for (int64_t j = 0; j < L; ++j)
-          act(j) = keep(blk.key, uint64_t((row_offset_ + i) * L + j), threshold) ? act(j) * keep_scale : S(0);
+        unsigned char* kept = blk.kept.data() + i * L;
+        for (int64_t j = 0; j < L; ++j) {
+          kept[j] = keep(blk.key, uint64_t((row_offset_ + i) * L + j), threshold);
+          act(j) = kept[j] ? act(j) * keep_scale : S(0);
+        }
       }
       h_.row(i).array() += act;
     }
@@ -173,7 +177,6 @@ void Encoder<S>::backward(const Mat<S>& dY, bool materialize_adapter_grad) {
   layer_norm_backward(dy_, xhat_f_, rstd_f_, *lnf_g_, *lnf_b_, d_h0_, false);  // d_h0_ holds dloss/dh
 
   const bool drop = train_ && cfg_.dropout > 0;
-  const uint32_t threshold = uint32_t(std::lround(cfg_.dropout * double(1u << 24)));
   const S keep_scale = S(1.0 / (1.0 - cfg_.dropout));
   const S inv_sqrt_2pi = S(0.3989422804014327);
   for (auto bit = blocks_.rbegin(); bit != blocks_.rend(); ++bit) {
@@ -187,8 +190,8 @@ void Encoder<S>::backward(const Mat<S>& dY, bool materialize_adapter_grad) {
                 (S(0.5) * (S(1) + (z * S(M_SQRT1_2)).erf()) + z * inv_sqrt_2pi * (S(-0.5) * z * z).exp()))
                    .eval();
       if (drop) {
-        for (int64_t j = 0; j < L; ++j)
-          d(j) = keep(blk.key, uint64_t((row_offset_ + i) * L + j), threshold) ? d(j) * keep_scale : S(0);
+        const unsigned char* kept = blk.kept.data() + i * L;  // the forward's mask
+        for (int64_t j = 0; j < L; ++j) d(j) = kept[j] ? d(j) * keep_scale : S(0);
       }
       dz_.row(i) = d.matrix();
     }
