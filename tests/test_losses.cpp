@@ -76,6 +76,20 @@ BOOST_AUTO_TEST_CASE(siglip_labels_copies_of_a_target_positive) {
   BOOST_CHECK_CLOSE_FRACTION(parts.siglip, expected / 3.0, 1e-12);
 }
 
+// Equal values are equal targets whatever their sign bit: a copy with -0 where the other has +0
+// is masked like an exact copy.
+BOOST_AUTO_TEST_CASE(a_target_with_negative_zeros_is_a_copy) {
+  const Batch b;
+  Batch signed_zero;
+  signed_zero.T(1, 1) = -0.0;
+  signed_zero.T(1, 2) = -0.0;
+  LossScalars<double> sc;
+  sc.logit_scale = std::log(5.0);
+  const double plain = loss_and_grad<double>(only(1, 0), b.P, b.T, {}, {}, sc, nullptr, nullptr).clip;
+  BOOST_CHECK_EQUAL(loss_and_grad<double>(only(1, 0), signed_zero.P, signed_zero.T, {}, {}, sc, nullptr, nullptr).clip,
+                    plain);
+}
+
 BOOST_AUTO_TEST_CASE(gradients_with_repeated_targets_match_finite_differences) {
   const Batch b;
   LossScalars<double> sc;

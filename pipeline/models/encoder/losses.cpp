@@ -10,6 +10,7 @@
 
 #include "pipeline/core/error.h"
 #include "pipeline/core/rng.h"
+#include "pipeline/models/encoder/parallel.h"
 
 namespace v2c::encoder {
 
@@ -59,12 +60,16 @@ uint64_t value_hash(const S* x, int64_t n) {
   constexpr int kLanes = 4;
   uint64_t h[kLanes] = {0xcbf29ce484222325ull, 0xcbf29ce484222325ull ^ 1, 0xcbf29ce484222325ull ^ 2,
                         0xcbf29ce484222325ull ^ 3};
-  for (int64_t i = 0; i < n; ++i) {
-    const double v = x[i] == S(0) ? 0.0 : double(x[i]);
+  const auto mix = [&](int lane, S value) {
+    const double v = double(value) + 0.0;  // -0 + 0 = +0: equal values, equal bits
     uint64_t bits;
     std::memcpy(&bits, &v, sizeof(bits));
-    h[i % kLanes] = (h[i % kLanes] ^ bits) * 0x100000001b3ull;
-  }
+    h[lane] = (h[lane] ^ bits) * 0x100000001b3ull;
+  };
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) mix(k, x[i + k]);
+  for (; i < n; ++i) mix(int(i % kLanes), x[i]);
   uint64_t out = 0;
   for (uint64_t lane : h) out = rng::splitmix64(out ^ lane);
   return out;
@@ -121,9 +126,10 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
     Mat<S> Pn(B, D), Tn(B, D);
     std::vector<double> pnorm(static_cast<size_t>(B));
     for (int64_t i = 0; i < B; ++i) {
-      pnorm[size_t(i)] = std::max(double(P.row(i).template cast<double>().norm()), 1e-12);
+      // Norms in double, summed in eight lanes (a single running sum is one long dependency chain).
+      pnorm[size_t(i)] = std::max(std::sqrt(sum_squares(P.row(i).data(), D)), 1e-12);
       Pn.row(i) = P.row(i) / S(pnorm[size_t(i)]);
-      Tn.row(i) = Tc.row(i) / S(std::max(double(Tc.row(i).template cast<double>().norm()), 1e-12));
+      Tn.row(i) = Tc.row(i) / S(std::max(std::sqrt(sum_squares(Tc.row(i).data(), D)), 1e-12));
     }
     Mat<S> sim;
     linalg::gemm(Pn, false, Tn, true, sim);  // [B x B] cosine similarities
@@ -171,10 +177,9 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
     }
   }
   if (cfg.w_mse > 0) {
-    double s = 0;
-    for (int64_t i = 0; i < B; ++i) s += (P.row(i) - Tm.row(i)).template cast<double>().squaredNorm();
-    parts.mse = s / double(B * D);
-    if (dP) *dP += S(cfg.w_mse * 2.0 / double(B * D)) * (P - Tm);
+    const Mat<S> diff = P - Tm;
+    parts.mse = sum_squares(diff.data(), diff.size()) / double(B * D);
+    if (dP) *dP += S(cfg.w_mse * 2.0 / double(B * D)) * diff;
   }
   if (cfg.w_cos > 0) {
     double s = 0;
