@@ -4,7 +4,8 @@
 //   adapter   X·W forward, Xᵀ·G weight gradient                  4·p·L
 //   blocks    h·W forward, dH·Wᵀ input and hᵀ·dH weight gradient  6·n·L²
 //   head      the same for W_h [L x D]                            6·L·D
-//   loss      logits Y·Tᵀ [B x B] forward and two backward products 6·B·D
+//   loss      logits Y·Tᵀ [B x B] forward, dS·T backward             4·B·D
+//             (the targets T are data: no product for their gradient)
 //   bench-sgemm_bound B P L D BLOCKS [REPEATS]
 // Prints one line: bound_samples_per_s flops_per_sample gflops_overall
 #include <chrono>
@@ -53,8 +54,7 @@ int main(int argc, char** argv) {
       {"block forward", B, L, L, false, false, blocks},        {"block input gradient", B, L, L, false, true, blocks},
       {"block weight gradient", L, B, L, true, false, blocks}, {"head forward", B, L, D, false, false, 1},
       {"head input gradient", B, D, L, false, true, 1},        {"head weight gradient", L, B, D, true, false, 1},
-      {"loss logits Y.Tt", B, D, B, false, true, 1},           {"loss gradient dS.T", B, B, D, false, false, 1},
-      {"loss gradient dSt.Y", B, B, D, true, false, 1}};
+      {"loss logits Y.Tt", B, D, B, false, true, 1},           {"loss gradient dS.T", B, B, D, false, false, 1}};
   double secs = 0, flops = 0;
   for (const Product& pr : products) {
     const double s = time_gemm(pr.m, pr.k, pr.n, pr.ta, pr.tb, repeats), f = 2.0 * double(pr.m * pr.k * pr.n);
