@@ -279,6 +279,32 @@ BOOST_AUTO_TEST_CASE(index_html_holds_every_plot_and_escapes_names) {
   BOOST_CHECK(html.find("future.retrieval.h5") == std::string::npos);
 }
 
+// A model tested at one training fraction only (the default study's self-supervised rows): the
+// verdict names that fraction and its one test, not "the largest" or "every one of them".
+BOOST_AUTO_TEST_CASE(verdict_of_a_model_at_one_fraction) {
+  PlantedStudy study;
+  const std::vector<std::pair<std::string, std::string>> subjects = {{"sub-01", "sub-01"}, {"sub-02", "<sub&1>"}};
+  for (int s = 0; s < 2; ++s)
+    for (const auto& [model, shift] : {std::pair<std::string, double>{"encoder-ssl-adapter", 0.1}, {"encoder-ssl-full", -0.1}}) {
+      std::vector<PlantedMetric> metrics;
+      for (int k = 0; k < 3; ++k) {  // ridge's planted value at 0.25 (model 0, fraction 0) shifted
+        const double v = planted(s, 0, 0, k) + shift;
+        metrics.push_back({kMetricNames[size_t(k)], v, v - 0.05, v + 0.07, 0.02 * (k + 1), 50});
+      }
+      write_retrieval((study.dir.path() / subjects[size_t(s)].first / (model + "-f0.25.retrieval.h5")).string(),
+                      subjects[size_t(s)].second, model, 0.25, metrics);
+    }
+  const auto r = test::run_stage("report", {"--study", study.study(), "--out", study.out()});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const std::string html = test::read_text_file(study.out() + "/index.html");
+  BOOST_CHECK_MESSAGE(html.find("encoder-ssl-adapter</b> has a higher mean than ridge at train_fraction 0.25, not "
+                                "significantly (the test below)") != std::string::npos,
+                      html);
+  BOOST_CHECK_MESSAGE(html.find("encoder-ssl-full</b> does not beat ridge at train_fraction 0.25 (") != std::string::npos,
+                      html);
+  BOOST_CHECK_EQUAL(count_of(html, "not significantly at every one of them"), 1u);  // encoder-full's, 2 fractions
+}
+
 BOOST_AUTO_TEST_CASE(renders_without_retrieval_files) {
   PlantedStudy study(false);
   fs::remove(study.newer_file);

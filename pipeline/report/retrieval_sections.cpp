@@ -96,8 +96,12 @@ std::string verdict(const Retrieval& r) {
         cat(short_number(v.model_mean), " vs ", short_number(v.ridge_mean), " on ", on, overlap, ")");
     os << "<li><b>" << escape(v.model) << "</b> ";
     if (!v.beats_from) {
-      os << "does not beat ridge at the largest training fraction (" << fraction_label(v.largest_fraction()) << ": "
-         << at;
+      // A model tested at one fraction only (e.g. the self-supervised rows of the default study).
+      if (v.fractions.size() == 1)
+        os << "does not beat ridge at train_fraction " << fraction_label(v.largest_fraction()) << " (" << at;
+      else
+        os << "does not beat ridge at the largest training fraction (" << fraction_label(v.largest_fraction())
+           << ": " << at;
     } else {
       // "beats" only when the paired tests say so; a higher mean alone is said as such.
       const std::string verb = v.beats_significantly ? "beats ridge" : "has a higher mean than ridge";
@@ -108,7 +112,9 @@ std::string verdict(const Retrieval& r) {
            << fraction_label(v.largest_fraction()) << ")";
       else
         os << verb << " from train_fraction " << fraction_label(*v.beats_from) << " on";
-      if (!v.beats_significantly) os << ", not significantly at every one of them (the tests below)";
+      if (!v.beats_significantly)
+        os << (v.fractions.size() == 1 ? ", not significantly (the test below)"
+                                       : ", not significantly at every one of them (the tests below)");
       os << " (at " << fraction_label(v.largest_fraction()) << ": " << at;
     }
     os << ".<ul class=\"tests\">";
