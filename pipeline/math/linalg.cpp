@@ -60,12 +60,20 @@ std::vector<Tile> tiles(int64_t m, int64_t n, bool upper) {
   return out;
 }
 
-// Runs `body(tile)` for every tile with one BLAS thread per call, tiles in parallel.
+// Products of fewer multiply-adds than this run their tiles one after another on the calling
+// thread: an OpenMP team costs more than it saves there, and its idle workers keep spinning after
+// the region, taking the cores that other threads (a read-ahead, a pool of std::threads) need
+// next; many such products a step made 2-thread pretraining slower than 1-thread. The tiles and
+// their BLAS calls are the same either way, so results do not change.
+constexpr double kParallelMultiplyAdds = double(1 << 24);
+
+// Runs `body(tile)` for every tile with one BLAS thread per call, tiles in parallel when the
+// product has at least kParallelMultiplyAdds multiply-adds (m·n·k).
 template <class Body>
-void for_tiles(const std::vector<Tile>& all, const Body& body) {
+void for_tiles(const std::vector<Tile>& all, double multiply_adds, const Body& body) {
   const BlasThreads one_thread(1);
   const int64_t count = int64_t(all.size());
-#pragma omp parallel for schedule(dynamic) if (count > 1)
+#pragma omp parallel for schedule(dynamic) if (count > 1 && multiply_adds >= kParallelMultiplyAdds)
   for (int64_t t = 0; t < count; ++t) body(all[size_t(t)]);
 }
 }  // namespace
@@ -92,7 +100,7 @@ void gemm(const Mat<S>& A, bool ta, const Mat<S>& B, bool tb, Mat<S>& C) {
     return;
   }
   const int64_t lda = A.cols(), ldb = B.cols(), ldc = C.cols();
-  for_tiles(tiles(m, n, false), [&](const Tile& t) {
+  for_tiles(tiles(m, n, false), double(m) * double(n) * double(k), [&](const Tile& t) {
     // Rows i0.. of op(A): rows of A, or columns of A when transposed; likewise columns of op(B).
     const S* a = ta ? A.data() + t.i0 : A.data() + t.i0 * lda;
     const S* b = tb ? B.data() + t.j0 * ldb : B.data() + t.j0;
@@ -112,7 +120,7 @@ Mat<S> gram(const Mat<S>& A) {
     return G;
   }
   // The upper triangle in tiles: syrk on the diagonal ones, gemm above; then mirrored.
-  for_tiles(tiles(n, n, true), [&](const Tile& t) {
+  for_tiles(tiles(n, n, true), double(n) * double(n) * double(p) / 2, [&](const Tile& t) {
     S* g = G.data() + t.i0 * n + t.j0;
     if (t.i0 == t.j0)
       syrk_call(int(t.rows), int(p), A.data() + t.i0 * p, int(p), g, int(n));
