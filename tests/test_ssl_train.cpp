@@ -9,6 +9,8 @@
 // (BOOST_TEST_MESSAGE: run with --log_level=message) and go into the README whatever they are.
 // The latent width here is 8: at the encoder's 256 the AR(1) start does not beat the AR(1)
 // (README, "Self-supervised pretraining"), and nothing here asserts that it would.
+#include <omp.h>
+
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include <sstream>
 
 #include "pipeline/io/timeseries.h"
+#include "pipeline/math/linalg.h"
 #include "pipeline/models/encoder/ssl/train.h"
 #include "pipeline/prep/drift.h"
 #include "pipeline/prep/prepare.h"
@@ -46,6 +49,15 @@ std::vector<MatrixF> simulated_runs(const sim::StudyParams& p, uint64_t seed, in
   }
   return out;
 }
+
+// One thread for the scope (OpenMP and OpenBLAS): the measurements are small products that, under
+// a loaded machine, run several times slower on more threads; their numbers do not depend on it.
+struct OneThread {
+  int saved = omp_get_max_threads();
+  linalg::BlasThreads blas{1};
+  OneThread() { omp_set_num_threads(1); }
+  ~OneThread() { omp_set_num_threads(saved); }
+};
 
 // One held-out run's next-time-point MSEs (volumes t >= window), every method on the same volumes.
 struct RunScores {
@@ -248,6 +260,7 @@ BOOST_AUTO_TEST_CASE(beats_persistence_and_from_the_ar1_start_the_ar1_on_simulat
   SslTrainConfig cfg;
   cfg.steps = 600;
   cfg.optimizer.lr = 3e-3;
+  const OneThread one;
   const CrossValidated cv = cross_validate(runs, 4, cfg, 8, 17);
   BOOST_TEST_MESSAGE(report("simulation", cv));
   BOOST_CHECK_LT(cv.model_random.mse(), cv.persistence.mse());
@@ -272,6 +285,7 @@ BOOST_AUTO_TEST_CASE(haxby_next_time_point_from_the_ar1_start_beats_persistence_
   SslTrainConfig cfg;
   cfg.steps = 600;
   cfg.optimizer.lr = 3e-3;
+  const OneThread one;
   const CrossValidated cv = cross_validate(ts.data, 4, cfg, 8, 17);
   BOOST_TEST_MESSAGE(report("Haxby slice", cv));
   // Whatever the ranking, every method is scored on the same 12 x (121 - 8) volumes x 530 voxels.
