@@ -24,7 +24,8 @@ const StageSpec spec{
         "studies: UNLABELLED, subjects with rest runs only, for self-supervised pretraining) and writes the subjects, "
         "the held-out subjects (every subject in turn by default: leave-one-subject-out) with the subjects each "
         "one's encoder is pretrained on (all the others), the learning-curve fractions (and those that get the "
-        "self-supervised rows) and each subject's v2c-prepare arguments as make variables. Each held-out subject gets its own pretraining, which leaves out "
+        "self-supervised rows) and each subject's v2c-prepare arguments as make variables. Each held-out subject gets "
+        "its own pretraining, which leaves out "
         "every stimulus its outer folds test (v2c-pretrain --heldout-samples/--heldout-folds). pipeline.mk "
         "includes the result; nothing else reads it.",
     .options = {{"bids-dir", "DIR", "where a simulated study's BIDS tree lives (work/<study>/bids)", false, true, ""}},

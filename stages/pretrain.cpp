@@ -133,8 +133,7 @@ void leave_out_heldout_test_stimuli(const encoder::PretrainConfig& cfg, encoder:
 // entered a sample showing a tested stimulus is left out whole (the stage reads runs as sequences).
 // tables: the subjects' time-series run tables; returns, per subject, the run indices left out.
 std::vector<std::set<int64_t>> heldout_test_runs(const encoder::PretrainConfig& cfg,
-                                                 const encoder::SampleSource& source,
-                                                 const study::TestStimuli& tested,
+                                                 const encoder::SampleSource& source, const study::TestStimuli& tested,
                                                  const std::vector<const TimeSeries*>& tables) {
   std::vector<std::set<int64_t>> left_out(tables.size());
   if (tested.ids.empty() || !cfg.exclude_test_stimuli) return left_out;
@@ -183,7 +182,7 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
         "pretrain.ssl_joint adds the self-supervised objectives to the CLIP stage's steps: it needs "
         "--timeseries, pretrain.supervised: true and no --ssl-out");
   const study::TestStimuli tested = heldout_test_stimuli(ctx, subjects);
-  std::vector<TimeSeries> series;  // joint mode: in memory
+  std::vector<TimeSeries> series;                        // joint mode: in memory
   std::unique_ptr<encoder::TimeSeriesFileSource> files;  // the self-supervised stage: streamed
   std::unique_ptr<encoder::ssl::JointPretraining> joint;
   encoder::SslHooks hooks;
@@ -201,8 +200,8 @@ void run(StageContext& ctx, encoder::PretrainConfig& cfg) {
     for (size_t i = 0; i < paths.size(); ++i)
       for (const encoder::SubjectTable& s : subjects.subjects())
         if (s.id == tables[i]->subject && s.n_voxels != tables[i]->n_voxels())
-          throw input_error("'", paths[i], "' has ", tables[i]->n_voxels(), " voxels for ", s.id,
-                            "; its samples have ", s.n_voxels, " (prepare both in one v2c-prepare call)");
+          throw input_error("'", paths[i], "' has ", tables[i]->n_voxels(), " voxels for ", s.id, "; its samples have ",
+                            s.n_voxels, " (prepare both in one v2c-prepare call)");
     const std::vector<std::set<int64_t>> left_out = heldout_test_runs(cfg, subjects, tested, tables);
     if (cfg.ssl_joint) {
       for (size_t i = 0; i < series.size(); ++i)

@@ -366,8 +366,8 @@ BOOST_AUTO_TEST_CASE(shuffled_pooled_labels_reach_the_pooled_subjects_only) {
     return args;
   };
   // Pretraining: the same stimulus record (a permutation of the same stimuli, none tested), other weights.
-  const std::vector<std::string> pre = {"--samples", st.samples(1), st.samples(2), "--heldout-samples", st.samples(3),
-                                        "--heldout-folds", folds};
+  const std::vector<std::string> pre = {"--samples",   st.samples(1),     st.samples(2), "--heldout-samples",
+                                        st.samples(3), "--heldout-folds", folds};
   run_ok("pretrain", with(pre, false, st.dir.file("pre.h5")));
   run_ok("pretrain", with(pre, true, st.dir.file("pre-shuffled.h5")));
   const encoder::StimulusRecord r0 = encoder::read_stimulus_record(st.dir.file("pre.h5")),
@@ -387,7 +387,7 @@ BOOST_AUTO_TEST_CASE(shuffled_pooled_labels_reach_the_pooled_subjects_only) {
   BOOST_CHECK(w0 != w1);
   // Fine-tuning on the shuffled pretraining: with references (the adapter's ridge start) the control
   // changes the predictions; without them it changes nothing.
-  const std::vector<std::string> fine = {"--samples", st.samples(3), "--pretrained", st.dir.file("pre-shuffled.h5"),
+  const std::vector<std::string> fine = {"--samples",    st.samples(3), "--pretrained", st.dir.file("pre-shuffled.h5"),
                                          "--folds-from", folds};
   std::vector<std::string> fine_refs = fine;
   fine_refs.insert(fine_refs.end(), {"--reference", st.samples(1), st.samples(2)});
@@ -409,8 +409,8 @@ BOOST_AUTO_TEST_CASE(shuffled_pooled_labels_reach_the_pooled_subjects_only) {
   BOOST_CHECK(p["ft-refs1"].truth == p["ft-refs0"].truth);  // the held-out subject's own features
   BOOST_CHECK(p["ft-refs1"].fold_train == ridge.fold_train);
   // align-ridge: the pooled subjects' labels change the predictions; with none pooled, nothing does.
-  const std::vector<std::string> align = {"--samples", st.samples(3), "--folds-from", folds, "--reference",
-                                          st.samples(1), st.samples(2)};
+  const std::vector<std::string> align = {"--samples",   st.samples(3), "--folds-from", folds,
+                                          "--reference", st.samples(1), st.samples(2)};
   std::vector<std::string> align_alone = align;
   align_alone.insert(align_alone.end(), {"--set", "align.min_shared=1000000"});
   for (const auto& [name, args] : {std::pair{"pooled", align}, std::pair{"alone", align_alone}})

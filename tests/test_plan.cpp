@@ -177,8 +177,8 @@ BOOST_AUTO_TEST_CASE(default_study_plans_the_self_supervised_rows) {
   test::TempDir dir("v2c-plan-default");
   const std::string config = (*root / "configs/default.yaml").string(), work = dir.file("work");
   fs::create_directories(work);
-  const auto r = test::run_stage("plan", {"--config", config, "--bids-dir", work + "/bids", "--out",
-                                          work + "/plan.mk", "--quiet"});
+  const auto r = test::run_stage(
+      "plan", {"--config", config, "--bids-dir", work + "/bids", "--out", work + "/plan.mk", "--quiet"});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   const std::string mk = test::read_text_file(work + "/plan.mk");
   const std::vector<std::string> heldout = make_words(mk, "HELDOUT"), unlabelled = make_words(mk, "UNLABELLED");
@@ -188,9 +188,8 @@ BOOST_AUTO_TEST_CASE(default_study_plans_the_self_supervised_rows) {
   BOOST_CHECK(!unlabelled.empty());
   BOOST_REQUIRE(!fractions.empty());
   // done-when 3 of issue 11 compares the models at the smallest fraction: it has the rows.
-  const std::string smallest = *std::min_element(fractions.begin(), fractions.end(), [](const auto& a, const auto& b) {
-    return std::stod(a) < std::stod(b);
-  });
+  const std::string smallest = *std::min_element(
+      fractions.begin(), fractions.end(), [](const auto& a, const auto& b) { return std::stod(a) < std::stod(b); });
   BOOST_CHECK_MESSAGE(std::find(ssl.begin(), ssl.end(), smallest) != ssl.end(),
                       "SSL_FRACTIONS lacks the smallest fraction " << smallest);
 

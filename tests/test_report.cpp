@@ -285,7 +285,8 @@ BOOST_AUTO_TEST_CASE(verdict_of_a_model_at_one_fraction) {
   PlantedStudy study;
   const std::vector<std::pair<std::string, std::string>> subjects = {{"sub-01", "sub-01"}, {"sub-02", "<sub&1>"}};
   for (int s = 0; s < 2; ++s)
-    for (const auto& [model, shift] : {std::pair<std::string, double>{"encoder-ssl-adapter", 0.1}, {"encoder-ssl-full", -0.1}}) {
+    for (const auto& [model, shift] :
+         {std::pair<std::string, double>{"encoder-ssl-adapter", 0.1}, {"encoder-ssl-full", -0.1}}) {
       std::vector<PlantedMetric> metrics;
       for (int k = 0; k < 3; ++k) {  // ridge's planted value at 0.25 (model 0, fraction 0) shifted
         const double v = planted(s, 0, 0, k) + shift;
@@ -300,8 +301,8 @@ BOOST_AUTO_TEST_CASE(verdict_of_a_model_at_one_fraction) {
   BOOST_CHECK_MESSAGE(html.find("encoder-ssl-adapter</b> has a higher mean than ridge at train_fraction 0.25, not "
                                 "significantly (the test below)") != std::string::npos,
                       html);
-  BOOST_CHECK_MESSAGE(html.find("encoder-ssl-full</b> does not beat ridge at train_fraction 0.25 (") != std::string::npos,
-                      html);
+  BOOST_CHECK_MESSAGE(
+      html.find("encoder-ssl-full</b> does not beat ridge at train_fraction 0.25 (") != std::string::npos, html);
   BOOST_CHECK_EQUAL(count_of(html, "not significantly at every one of them"), 1u);  // encoder-full's, 2 fractions
 }
 

@@ -75,8 +75,8 @@ NextStepError train_and_score(const std::vector<const MatrixF*>& train, const Ma
   // The kept parameters are those of the best validation evaluation, and they score it again.
   BOOST_REQUIRE(!fit.validation.empty());
   BOOST_CHECK_EQUAL(fit.best_validation, *std::min_element(fit.validation.begin(), fit.validation.end()));
-  BOOST_CHECK_CLOSE_FRACTION(next_step_error(model, "s", validation, cfg.window, cfg.next).mse(),
-                             fit.best_validation, 1e-6);
+  BOOST_CHECK_CLOSE_FRACTION(next_step_error(model, "s", validation, cfg.window, cfg.next).mse(), fit.best_validation,
+                             1e-6);
   NextStepError pooled;
   per_run.clear();
   for (const MatrixF* r : heldout) {
@@ -88,7 +88,7 @@ NextStepError train_and_score(const std::vector<const MatrixF*>& train, const Ma
 }
 
 struct CrossValidated {
-  std::vector<RunScores> runs;                             // in run order
+  std::vector<RunScores> runs;                                                   // in run order
   NextStepError model_random, model_ar1, persistence, ar1, ar1_with_validation;  // pooled over held-out volumes
 };
 
@@ -118,7 +118,8 @@ CrossValidated cross_validate(const std::vector<MatrixF>& runs, int folds, SslTr
       RunScores& s = cv.runs[size_t(r)];
       s.model_random = random_start[size_t(r - lo)];
       s.model_ar1 = ar1_start[size_t(r - lo)];
-      const NextStepError p = persistence_error(runs[size_t(r)], cfg.window), a = ar1_error(ar1, runs[size_t(r)], cfg.window);
+      const NextStepError p = persistence_error(runs[size_t(r)], cfg.window),
+                          a = ar1_error(ar1, runs[size_t(r)], cfg.window);
       s.persistence = p.mse();
       s.ar1 = a.mse();
       const NextStepError aa = ar1_error(ar1_all, runs[size_t(r)], cfg.window);
@@ -158,8 +159,8 @@ std::string report(const char* what, const CrossValidated& cv) {
       << cv.runs[r].persistence << " / " << cv.runs[r].ar1 << " / " << cv.runs[r].ar1_with_validation;
   auto line = [&](const char* name, double RunScores::*first, double RunScores::*second) {
     const stats::SignFlipResult t = paired(cv, first, second);
-    o << "\n  " << name << ": mean difference " << std::setprecision(5) << t.mean_difference << " (95% CI "
-      << t.ci_low << " .. " << t.ci_high << "), lower in " << wins(cv, first, second) << "/" << cv.runs.size()
+    o << "\n  " << name << ": mean difference " << std::setprecision(5) << t.mean_difference << " (95% CI " << t.ci_low
+      << " .. " << t.ci_high << "), lower in " << wins(cv, first, second) << "/" << cv.runs.size()
       << " runs, sign-flip p " << std::setprecision(4) << t.p_value << std::setprecision(4);
   };
   line("AR(1) start - AR(1)", &RunScores::model_ar1, &RunScores::ar1);

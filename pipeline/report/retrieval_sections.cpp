@@ -100,8 +100,8 @@ std::string verdict(const Retrieval& r) {
       if (v.fractions.size() == 1)
         os << "does not beat ridge at train_fraction " << fraction_label(v.largest_fraction()) << " (" << at;
       else
-        os << "does not beat ridge at the largest training fraction (" << fraction_label(v.largest_fraction())
-           << ": " << at;
+        os << "does not beat ridge at the largest training fraction (" << fraction_label(v.largest_fraction()) << ": "
+           << at;
     } else {
       // "beats" only when the paired tests say so; a higher mean alone is said as such.
       const std::string verb = v.beats_significantly ? "beats ridge" : "has a higher mean than ridge";

@@ -34,8 +34,9 @@ double softmax_cross_entropy(const Mat<double>& logits, const Mat<double>& q, co
   double loss = 0;
   for (int64_t k = 0; k < B; ++k) {
     const auto l = logits.row(k).array();
-    const double mx = keep.size() ? (keep.row(k).array() != 0.0).select(l, -std::numeric_limits<double>::infinity()).maxCoeff()
-                                  : l.maxCoeff();
+    const double mx = keep.size()
+                          ? (keep.row(k).array() != 0.0).select(l, -std::numeric_limits<double>::infinity()).maxCoeff()
+                          : l.maxCoeff();
     e = (l - mx).exp();
     if (keep.size()) e *= keep.row(k).array();
     const double sum = e.sum(), lse = mx + std::log(sum);

@@ -82,9 +82,9 @@ class Encoder {
  private:
   struct Block {
     Param<S>*ln_g, *ln_b, *W, *b;
-    Mat<S> xhat, z;       // LN output before gain/bias, pre-activation [B x L]
-    std::vector<S> rstd;  // 1/σ per row
-    uint64_t key = 0;     // dropout mask key of the last forward
+    Mat<S> xhat, z;                   // LN output before gain/bias, pre-activation [B x L]
+    std::vector<S> rstd;              // 1/σ per row
+    uint64_t key = 0;                 // dropout mask key of the last forward
     std::vector<unsigned char> kept;  // [B x L] its dropout mask (1 = kept), reused by backward
   };
   struct Adapter {

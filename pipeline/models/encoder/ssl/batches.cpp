@@ -41,7 +41,8 @@ WindowStreamConfig with_windows(WindowStreamConfig c, const SslTrainConfig& cfg)
 
 StreamedBatches::StreamedBatches(WindowSource& source, std::vector<std::vector<int64_t>> train_runs,
                                  const SslTrainConfig& cfg, WindowStreamConfig stream, uint64_t seed)
-    : stream_(source, std::move(train_runs), with_windows(stream, cfg), seed), length_(with_windows(stream, cfg).length) {}
+    : stream_(source, std::move(train_runs), with_windows(stream, cfg), seed),
+      length_(with_windows(stream, cfg).length) {}
 
 size_t StreamedBatches::next(const SslTrainConfig& cfg, Rng& rng, SslBatch<float>& batch) {
   if (epoch_ < 0 || stream_.done()) {

@@ -56,9 +56,9 @@ SslPretrainResult pretrain_ssl(WindowSource& source, const std::vector<std::set<
     log::info("self-supervised: ", ts.subject, ": ", runs.train.back().size(), " training and ",
               runs.validation.back().size(), " validation run(s) of ", ts.n_runs());
   }
-  log::info("self-supervised stage: ", n, " subjects, ", out.train_volumes, " training volumes, window ",
-            scfg.window, ", latent ", cfg.model.latent, ", ", scfg.steps, " steps (next-time-point weight ",
-            scfg.w_next_step, ", masked ", scfg.w_masked, ")");
+  log::info("self-supervised stage: ", n, " subjects, ", out.train_volumes, " training volumes, window ", scfg.window,
+            ", latent ", cfg.model.latent, ", ", scfg.steps, " steps (next-time-point weight ", scfg.w_next_step,
+            ", masked ", scfg.w_masked, ")");
   log::Progress progress("self-supervised steps", scfg.steps);
   double recent = 0;
   WindowStreamConfig stream;

@@ -24,8 +24,9 @@ void SslTrainConfig::validate() const {
   if (!(warmup_fraction >= 0 && warmup_fraction <= 1)) throw fail("warmup_fraction", warmup_fraction, "in [0, 1]");
   if (w_masked > 0) mask.validate();
   if (ar1_start && !next.residual)
-    throw usage_error("ssl.ar1_start = true: needs residual next-time-point prediction (skip weights to start at "
-                      "the AR(1) slopes); found next.residual = false");
+    throw usage_error(
+        "ssl.ar1_start = true: needs residual next-time-point prediction (skip weights to start at "
+        "the AR(1) slopes); found next.residual = false");
 }
 
 namespace {

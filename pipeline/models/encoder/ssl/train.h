@@ -50,10 +50,10 @@ struct SslSubjectRuns {
 };
 
 struct SslTrainResult {
-  int64_t best_step = -1;          // step after which the kept parameters were taken; -1: the start
-                                   // (ar1_start, no step better), or the last step without validation runs
-  double best_validation = 0;      // their validation next-time-point MSE (0 without validation runs)
-  std::vector<double> validation;  // every evaluation's MSE, in order (with ar1_start the start's first)
+  int64_t best_step = -1;           // step after which the kept parameters were taken; -1: the start
+                                    // (ar1_start, no step better), or the last step without validation runs
+  double best_validation = 0;       // their validation next-time-point MSE (0 without validation runs)
+  std::vector<double> validation;   // every evaluation's MSE, in order (with ar1_start the start's first)
   int64_t epochs = 0;               // streamed: epochs of the stream begun (in memory: 0)
   int64_t peak_buffer_volumes = 0;  // streamed: most volumes the shuffle buffer held (x p x 4 bytes)
 };
