@@ -127,6 +127,14 @@ std::vector<std::string> stage_args(const std::vector<std::string>& samples, con
   return a;
 }
 
+// Each subject's rows in use: every sample but the one after each i % 11 == 4 (gaps in the rows).
+std::vector<std::vector<int64_t>> rows_with_gaps(const std::vector<Samples>& samples) {
+  std::vector<std::vector<int64_t>> rows(samples.size());
+  for (size_t s = 0; s < samples.size(); ++s)
+    for (int64_t i = 0; i < samples[s].n_samples(); i += (i % 11 == 4 ? 2 : 1)) rows[s].push_back(i);
+  return rows;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(streaming)
@@ -180,11 +188,8 @@ BOOST_AUTO_TEST_CASE(files_and_memory_give_the_same_batches_and_a_resumed_stream
   MemorySource memory(samples);
   FileSource files(paths);
   BOOST_REQUIRE_EQUAL(files.subjects().size(), 2u);
-  std::vector<std::vector<int64_t>> rows(2);
-  for (size_t s = 0; s < 2; ++s) {
-    BOOST_REQUIRE_EQUAL(files.subjects()[s].n_voxels, samples[s].n_voxels());
-    for (int64_t i = 0; i < samples[s].n_samples(); i += (i % 11 == 4 ? 2 : 1)) rows[s].push_back(i);  // gaps
-  }
+  for (size_t s = 0; s < 2; ++s) BOOST_REQUIRE_EQUAL(files.subjects()[s].n_voxels, samples[s].n_voxels());
+  const auto rows = rows_with_gaps(samples);
   const int64_t buffer = 40;
   const EpochOrder o = stream_order(rows, 8, buffer, 16, 5, 1);
   // Every batch from a stream started at 0 (files) and from memory; and from streams resumed at 1, 7, 13.
@@ -228,9 +233,7 @@ BOOST_AUTO_TEST_CASE(each_rank_reads_only_its_rows_of_each_batch_and_every_rank_
   const auto paths = test::two_simulated_subjects(dir);
   std::vector<Samples> samples;
   for (const auto& p : paths) samples.push_back(read_samples(p));
-  std::vector<std::vector<int64_t>> rows(2);
-  for (size_t s = 0; s < 2; ++s)
-    for (int64_t i = 0; i < samples[s].n_samples(); i += (i % 11 == 4 ? 2 : 1)) rows[s].push_back(i);
+  const auto rows = rows_with_gaps(samples);
   const EpochOrder o = stream_order(rows, 8, 40, 16, 5, 1);
   MemorySource one_source(samples);
   SampleStream one(one_source, o, 0);
@@ -300,9 +303,7 @@ BOOST_AUTO_TEST_CASE(read_ahead_gives_the_same_batches_and_reads_the_next_chunks
   const auto paths = test::two_simulated_subjects(dir);
   std::vector<Samples> samples;
   for (const auto& p : paths) samples.push_back(read_samples(p));
-  std::vector<std::vector<int64_t>> rows(2);
-  for (size_t s = 0; s < 2; ++s)
-    for (int64_t i = 0; i < samples[s].n_samples(); i += (i % 11 == 4 ? 2 : 1)) rows[s].push_back(i);
+  const auto rows = rows_with_gaps(samples);
   const int64_t buffer = 40;
   const EpochOrder o = stream_order(rows, 8, buffer, 16, 5, 1);
   BOOST_REQUIRE_GT(o.batches.size(), 8u);

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "pipeline/models/encoder/window_stream.h"
+#include "tests/rest_series.h"
 #include "tests/test_util.h"
 
 using namespace v2c;
@@ -19,30 +20,10 @@ namespace {
 
 // Subject `id` with runs of the given lengths; volume t of run r, voxel v: a function of all four.
 TimeSeries series(const std::string& id, int64_t n_voxels, const std::vector<int64_t>& lengths, int salt) {
-  TimeSeries ts;
-  ts.subject = id;
-  ts.ijk.resize(n_voxels, 3);
-  ts.xyz.resize(n_voxels, 3);
-  for (int64_t v = 0; v < n_voxels; ++v) {
-    ts.ijk.row(v) << int32_t(v), 0, 0;
-    ts.xyz.row(v) << double(v), 0, 0;
-  }
-  ts.grid_dims = {n_voxels, 1, 1};
-  ts.mask_voxels = n_voxels;
-  for (size_t r = 0; r < lengths.size(); ++r) {
-    TimeSeriesRun run;
-    run.source = cat(id, "_run-", r + 1, "_bold.nii.gz");
-    run.task = "rest";
-    run.tr_s = 2.0;
-    run.n_volumes = lengths[r];
-    run.sample_row.assign(size_t(lengths[r]), -1);
-    MatrixF m(lengths[r], n_voxels);
+  return test::rest_series(id, n_voxels, lengths, [&](size_t r, MatrixF& m) {
     for (int64_t t = 0; t < m.rows(); ++t)
       for (int64_t v = 0; v < n_voxels; ++v) m(t, v) = float(1000 * salt + 100 * int64_t(r) + t) + 0.001f * float(v);
-    ts.runs.push_back(run);
-    ts.data.push_back(m);
-  }
-  return ts;
+  });
 }
 
 std::vector<TimeSeries> study() {

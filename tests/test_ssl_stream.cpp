@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "pipeline/models/encoder/ssl/train.h"
+#include "tests/rest_series.h"
 #include "tests/test_util.h"
 
 using namespace v2c;
@@ -20,34 +21,14 @@ namespace {
 // fluctuation (so that the model has something to learn).
 TimeSeries series(const std::string& id, int64_t n_voxels, const std::vector<int64_t>& lengths, uint64_t seed) {
   Rng rng(seed);
-  TimeSeries ts;
-  ts.subject = id;
-  ts.ijk.resize(n_voxels, 3);
-  ts.xyz.resize(n_voxels, 3);
-  for (int64_t v = 0; v < n_voxels; ++v) {
-    ts.ijk.row(v) << int32_t(v), 0, 0;
-    ts.xyz.row(v) << double(v), 0, 0;
-  }
-  ts.grid_dims = {n_voxels, 1, 1};
-  ts.mask_voxels = n_voxels;
-  for (size_t r = 0; r < lengths.size(); ++r) {
-    TimeSeriesRun run;
-    run.source = cat(id, "_run-", r + 1, "_bold.nii.gz");
-    run.task = "rest";
-    run.tr_s = 2.0;
-    run.n_volumes = lengths[r];
-    run.sample_row.assign(size_t(lengths[r]), -1);
-    MatrixF m(lengths[r], n_voxels);
+  return test::rest_series(id, n_voxels, lengths, [&](size_t, MatrixF& m) {
     double shared = 0;
     for (int64_t t = 0; t < m.rows(); ++t) {
       shared = 0.9 * shared + rng.normal();
       for (int64_t v = 0; v < n_voxels; ++v)
         m(t, v) = float((t > 0 ? 0.4 * double(m(t - 1, v)) : 0.0) + 0.05 * double(v) + 0.3 * shared + rng.normal());
     }
-    ts.runs.push_back(run);
-    ts.data.push_back(m);
-  }
-  return ts;
+  });
 }
 
 // n subjects of 12-20 voxels, 3 runs each; the last run of each validates.
