@@ -10,6 +10,7 @@
 
 #include "pipeline/core/error.h"
 #include "pipeline/io/timeseries.h"
+#include "tests/test_util.h"
 
 namespace v2c::test {
 
@@ -38,6 +39,19 @@ TimeSeries rest_series(const std::string& id, int64_t n_voxels, const std::vecto
     ts.data.push_back(m);
   }
   return ts;
+}
+
+// Each subject's time series written to dir/<subject>_timeseries.h5 (chunks of 4 volumes); the paths,
+// in the order of `series`.
+inline std::vector<std::string> write_series_files(const TempDir& dir, const std::vector<TimeSeries>& series) {
+  std::vector<std::string> paths;
+  Provenance prov;
+  prov.stage = "test";
+  for (const auto& s : series) {
+    paths.push_back(dir.file(s.subject + "_timeseries.h5"));
+    write_timeseries(paths.back(), s, prov, false, 4);
+  }
+  return paths;
 }
 
 }  // namespace v2c::test

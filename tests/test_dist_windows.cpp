@@ -120,13 +120,7 @@ BOOST_AUTO_TEST_CASE(order_is_a_function_of_seed_and_epoch_and_resumes_at_any_ba
 BOOST_AUTO_TEST_CASE(files_stream_the_same_batches_as_memory) {
   const auto ts = study();
   TempDir dir("v2c-windows");
-  std::vector<std::string> paths;
-  Provenance prov;
-  prov.stage = "test";
-  for (const auto& s : ts) {
-    paths.push_back(dir.file(s.subject + "_timeseries.h5"));
-    write_timeseries(paths.back(), s, prov, false, 4);
-  }
+  const auto paths = test::write_series_files(dir, ts);
   TimeSeriesMemorySource mem(ts);
   TimeSeriesFileSource files(paths);
   WindowStream a(mem, all_runs(ts), small_buffer(6), 3), b(files, all_runs(ts), small_buffer(6), 3);

@@ -88,13 +88,7 @@ BOOST_AUTO_TEST_SUITE(ssl_stream)
 BOOST_AUTO_TEST_CASE(files_and_memory_give_the_same_loss_curve_and_parameters) {
   const auto ts = study(3);
   TempDir dir("v2c-ssl-stream");
-  std::vector<std::string> paths;
-  Provenance prov;
-  prov.stage = "test";
-  for (const auto& s : ts) {
-    paths.push_back(dir.file(s.subject + "_timeseries.h5"));
-    write_timeseries(paths.back(), s, prov, false, 4);
-  }
+  const auto paths = test::write_series_files(dir, ts);
   TimeSeriesMemorySource mem(ts);
   TimeSeriesFileSource files(paths);
   for (bool ar1 : {false, true}) {
