@@ -201,6 +201,8 @@ Predictions align_ridge(const Samples& h, const Predictions& fold_file, const st
       space.standardize = cfg.standardize;
       space.common.resize(int64_t(aj.ids.size()), common.cols());
       for (size_t i = 0; i < aj.ids.size(); ++i) space.common.row(int64_t(i)) = common.row(row_of.at(aj.ids[i]));
+      log::debug("align-ridge: fold ", f, ": ", o.subject, " mapped on ", aj.ids.size(),
+                 " shared training stimuli into ", common.cols(), " dimensions");
       const SubjectMap<float> mj = map_new_subject(space, aj.mean);
       pool.add(o, keep, mj.apply(linalg::take_rows(o.data, keep)), y, int32_t(j + 1) * stride);
       ++pooled;

@@ -52,16 +52,23 @@ SubjectMap<S> voxel_normalizer(const Mat<S>& X, bool standardize);
 // orthonormal columns (p >= k) or rows (p < k), for A [n x p], B [n x k]: R = U Vᵀ with
 // U Σ Vᵀ the thin SVD of AᵀB (LAPACK divide and conquer; Eigen's BDCSVD inside an OpenMP
 // parallel region). For p = k, scipy.linalg.orthogonal_procrustes(A, B). Unique when AᵀB has
-// full rank min(p, k); otherwise one of the minimisers. Cost O(n p k + p k min(p, k)).
+// full rank min(p, k); otherwise one of the minimisers, whose part outside the rank is set by
+// rounding (it differs between the two SVDs, and with BLAS's thread count).
+// determined_only: only the singular pairs above numpy.linalg.matrix_rank's tolerance
+// (σ_max · max(p, k) · ε), R = U_r V_rᵀ: the part of every minimiser the data determine (a partial
+// isometry; equal to the full R when AᵀB has full rank). Cost O(n p k + p k min(p, k)).
 // Returns false when the SVD fails (the caller decides).
 template <class S>
-bool orthogonal_procrustes(const Mat<S>& A, const Mat<S>& B, Mat<S>& R);
+bool orthogonal_procrustes(const Mat<S>& A, const Mat<S>& B, Mat<S>& R, bool determined_only = false);
 
 // The map of a subject that took no part in the fit, from its own responses X [n x p] to the
 // space's shared stimuli (its TRAINING rows, rows in the order of space.common): normalised
-// with its own statistics, then W = orthogonal_procrustes(normalised X, space.common): the
-// same Procrustes step both fits use for their own subjects (SRM's W update, hyperalignment's
-// final pass), now with the common response held fixed. Throws
+// with its own statistics, then W = orthogonal_procrustes(normalised X, space.common,
+// determined_only): the Procrustes step both fits use for their own subjects (SRM's W update,
+// hyperalignment's final pass), now with the common response held fixed, and only the part the
+// data determine: a new subject often shares fewer stimuli n than the space has dimensions k
+// (align-ridge in the default study at 25%: 19-30 against 50), and the rest of W would map its test
+// rows through directions set by rounding. Throws
 // v2c::Error (input) when n differs from space.common's, (numerical) when the SVD fails.
 template <class S>
 SubjectMap<S> map_new_subject(const CommonSpace<S>& space, const Mat<S>& X);
