@@ -180,6 +180,28 @@ BOOST_AUTO_TEST_CASE(a_buffer_holding_every_row_gives_the_in_memory_order) {
   }
 }
 
+// The "data" dataset is opened once per file (h5::RowReader); rows past its end are still an input
+// error naming the file and the rows asked for, and nothing is read.
+BOOST_AUTO_TEST_CASE(a_file_source_refuses_rows_past_the_end_naming_the_file) {
+  test::TempDir dir("v2c-stream");
+  const auto paths = test::two_simulated_subjects(dir);
+  FileSource files(paths);
+  const int64_t n = files.subjects()[0].n_samples();
+  MF X;
+  files.read_voxels(0, {n - 2, n - 1}, X);
+  BOOST_CHECK_EQUAL(X.rows(), 2);
+  try {
+    files.read_voxels(0, {n - 1, n}, X);
+    BOOST_ERROR("rows past the end were read");
+  } catch (const Error& e) {
+    BOOST_CHECK_EQUAL(int(e.code()), int(ExitCode::input));
+    const std::string what = e.what();
+    BOOST_CHECK_MESSAGE(what.find(paths[0]) != std::string::npos, what);
+    BOOST_CHECK_MESSAGE(
+        what.find("rows [" + std::to_string(n - 1) + ", " + std::to_string(n + 1) + ")") != std::string::npos, what);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(files_and_memory_give_the_same_batches_and_a_resumed_stream_continues_the_same) {
   test::TempDir dir("v2c-stream");
   const auto paths = test::two_simulated_subjects(dir);

@@ -412,21 +412,32 @@ MatrixF ArtifactReader::read_rows_f(const std::string& name, int64_t row0, int64
 }
 
 void ArtifactReader::read_rows_f(const std::string& name, int64_t row0, int64_t n_rows, float* out) const {
+  row_reader(name).read(row0, n_rows, out);
+}
+
+RowReader ArtifactReader::row_reader(const std::string& name) const {
   H5::DataSet ds = open(name);
   const auto dims = shape(name);
   if (dims.size() != 2) throw input_error("'", path_, "' dataset '", name, "': expected 2 dims, found ", dims.size());
-  if (row0 < 0 || n_rows < 0 || row0 + n_rows > dims[0])
-    throw input_error("'", path_, "' dataset '", name, "': rows [", row0, ", ", row0 + n_rows, ") requested; it has ",
-                      dims[0], " rows");
-  if (n_rows == 0 || dims[1] == 0) return;
+  return RowReader(path_, name, std::move(ds), dims[0], dims[1]);
+}
+
+RowReader::RowReader(std::string path, std::string name, H5::DataSet ds, int64_t rows, int64_t cols)
+    : path_(std::move(path)), name_(std::move(name)), ds_(std::move(ds)), rows_(rows), cols_(cols) {}
+
+void RowReader::read(int64_t row0, int64_t n_rows, float* out) const {
+  if (row0 < 0 || n_rows < 0 || row0 + n_rows > rows_)
+    throw input_error("'", path_, "' dataset '", name_, "': rows [", row0, ", ", row0 + n_rows, ") requested; it has ",
+                      rows_, " rows");
+  if (n_rows == 0 || cols_ == 0) return;
   try {
-    H5::DataSpace file_space = ds.getSpace();
-    const hsize_t start[2] = {hsize_t(row0), 0}, count[2] = {hsize_t(n_rows), hsize_t(dims[1])};
+    H5::DataSpace file_space = ds_.getSpace();
+    const hsize_t start[2] = {hsize_t(row0), 0}, count[2] = {hsize_t(n_rows), hsize_t(cols_)};
     file_space.selectHyperslab(H5S_SELECT_SET, count, start);
     H5::DataSpace mem_space(2, count);
-    ds.read(out, H5::PredType::NATIVE_FLOAT, mem_space, file_space);
+    ds_.read(out, H5::PredType::NATIVE_FLOAT, mem_space, file_space);
   } catch (const H5::Exception& e) {
-    throw io_error("'", path_, "' dataset '", name, "': cannot read rows [", row0, ", ", row0 + n_rows,
+    throw io_error("'", path_, "' dataset '", name_, "': cannot read rows [", row0, ", ", row0 + n_rows,
                    "): ", e.getDetailMsg());
   }
 }

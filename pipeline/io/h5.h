@@ -60,6 +60,26 @@ class ArtifactWriter {
   hid_t file_ = H5I_INVALID_HID;  // closed exactly once: a second H5Fclose after a failed one crashes HDF5
 };
 
+// Rows of one 2-D float dataset, read again and again (a training stream's chunks): the dataset is
+// opened and its shape checked once (ArtifactReader::row_reader), not on every read. Holds the
+// dataset open; the file stays open while it lives.
+class RowReader {
+ public:
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return cols_; }
+  // Rows [row0, row0 + n_rows) into `out` (row-major [n_rows x cols()], the caller's storage).
+  // input_error naming the file and dataset when the rows are out of range; io_error when HDF5
+  // cannot read them.
+  void read(int64_t row0, int64_t n_rows, float* out) const;
+
+ private:
+  friend class ArtifactReader;
+  RowReader(std::string path, std::string name, H5::DataSet ds, int64_t rows, int64_t cols);
+  std::string path_, name_;
+  H5::DataSet ds_;
+  int64_t rows_, cols_;
+};
+
 class ArtifactReader {
  public:
   // Opens `path`, checks it is a vox2clip artifact of `kind` with a version we read. Strings
@@ -75,6 +95,9 @@ class ArtifactReader {
   MatrixF read_rows_f(const std::string& name, int64_t row0, int64_t n_rows) const;
   // The same into `out` (row-major [n_rows x cols], the caller's storage): no temporary.
   void read_rows_f(const std::string& name, int64_t row0, int64_t n_rows, float* out) const;
+  // A reader of the rows of 2-D float dataset `name` (input_error naming the file and dataset when
+  // it is absent or not 2-D).
+  RowReader row_reader(const std::string& name) const;
   // HDF5 chunk shape of a dataset (empty when it is stored contiguously).
   std::vector<int64_t> chunk_shape(const std::string& name) const;
   std::vector<double> read_doubles(const std::string& name) const;

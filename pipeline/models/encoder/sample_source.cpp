@@ -68,13 +68,18 @@ void SampleSource::shuffle_labels(uint64_t run_seed, const std::vector<int>& exc
 }
 
 MF SampleSource::targets(size_t s, const std::vector<int64_t>& rows) const {
+  MF T;
+  targets(s, rows, T);
+  return T;
+}
+
+void SampleSource::targets(size_t s, const std::vector<int64_t>& rows, MF& T) const {
   const SubjectTable& t = tables_[s];
-  MF T(int64_t(rows.size()), dim_);
+  T.resize(int64_t(rows.size()), dim_);
   for (size_t k = 0; k < rows.size(); ++k) {
     const auto at = features_.begin() + t.target_row[size_t(rows[k])] * dim_;
     std::copy(at, at + dim_, T.data() + int64_t(k) * dim_);
   }
-  return T;
 }
 
 MemorySource::MemorySource(const std::vector<Samples>& samples) : samples_(samples) {
@@ -97,6 +102,10 @@ FileSource::FileSource(const std::vector<std::string>& paths) {
     const Samples s = read_samples(path, false);
     with_context("reading samples file '" + path + "'", [&] { add_table(s, s.ijk.rows()); });
     readers_.push_back(std::make_unique<h5::ArtifactReader>(path, "samples", kSamplesFormatVersion));
+    data_.push_back(std::make_unique<h5::RowReader>(readers_.back()->row_reader("data")));
+    if (data_.back()->cols() != s.ijk.rows())
+      throw input_error("samples file '", path, "': dataset 'data' has ", data_.back()->cols(), " columns; expected ",
+                        s.ijk.rows(), " (one per voxel of 'ijk')");
   }
 }
 
@@ -107,7 +116,7 @@ void FileSource::read_voxels(size_t s, const std::vector<int64_t>& rows, MF& X) 
   for (size_t a = 0; a < rows.size();) {
     size_t b = a + 1;
     while (b < rows.size() && rows[b] == rows[b - 1] + 1) ++b;
-    readers_[s]->read_rows_f("data", rows[a], int64_t(b - a), X.data() + int64_t(a) * X.cols());
+    data_[s]->read(rows[a], int64_t(b - a), X.data() + int64_t(a) * X.cols());
     a = b;
   }
 }

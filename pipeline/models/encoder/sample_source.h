@@ -18,7 +18,8 @@
 
 namespace v2c::h5 {
 class ArtifactReader;
-}
+class RowReader;
+}  // namespace v2c::h5
 
 namespace v2c::encoder {
 
@@ -43,6 +44,7 @@ class SampleSource {
   MF voxels(size_t s, const std::vector<int64_t>& rows);
   // T [rows.size() x D]: the feature vectors of those samples' stimuli.
   MF targets(size_t s, const std::vector<int64_t>& rows) const;
+  void targets(size_t s, const std::vector<int64_t>& rows, MF& T) const;  // the same into T (resized)
   // Samples `rows` of subject s are used neither for training nor for validation (for example
   // those showing a stimulus a held-out subject is tested on); the row indices stay those of the file.
   void leave_out(size_t s, const std::vector<int64_t>& rows);
@@ -75,7 +77,8 @@ class MemorySource final : public SampleSource {
   const std::vector<Samples>& samples_;
 };
 
-// samples.h5 files, read on demand: each run of consecutive rows is one hyperslab read.
+// samples.h5 files, read on demand: each run of consecutive rows is one hyperslab read, from a
+// "data" dataset opened once per file.
 class FileSource final : public SampleSource {
  public:
   explicit FileSource(const std::vector<std::string>& paths);
@@ -84,6 +87,7 @@ class FileSource final : public SampleSource {
 
  private:
   std::vector<std::unique_ptr<h5::ArtifactReader>> readers_;
+  std::vector<std::unique_ptr<h5::RowReader>> data_;  // [subject] its "data" dataset
 };
 
 }  // namespace v2c::encoder

@@ -85,7 +85,7 @@ void SampleStream::stage(int64_t b) {
     free_.push_back(it->second);
     slot_of_.erase(it);
   }
-  staged_T_ = source_.targets(batch.subject, batch.rows);
+  source_.targets(batch.subject, batch.rows, staged_T_);
   staged_ = b;
 }
 
