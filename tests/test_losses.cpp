@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "pipeline/core/rng.h"
 #include "pipeline/models/encoder/losses.h"
 
 using namespace v2c;
@@ -118,6 +119,38 @@ BOOST_AUTO_TEST_CASE(gradients_with_repeated_targets_match_finite_differences) {
   Mat<double> dclip;
   loss_and_grad<double>(only(1, 0), b.P, b.T, {}, {}, sc, &dclip, nullptr);
   BOOST_CHECK_LT(dclip.row(1).dot(t_perp.row(0)), 0.0);
+}
+
+// A workspace reused across calls of other shapes and contents (as the trainer's, step after step)
+// gives bitwise the loss, dloss/dP and scalar gradients of a call without one.
+BOOST_AUTO_TEST_CASE(a_reused_workspace_changes_nothing) {
+  rng::TrainingRng rng(7);
+  const auto random = [&](int64_t r, int64_t c) {
+    Mat<float> m(r, c);
+    for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = float(rng.normal());
+    return m;
+  };
+  LossConfig cfg;
+  cfg.w_clip = 1;
+  cfg.w_siglip = 0.5;
+  cfg.w_mse = 1;
+  cfg.w_cos = 0.25;
+  const LossScalars<float> sc{2.0f, 2.3f, -10.0f};
+  LossWorkspace<float> ws;
+  for (const int64_t B : {9, 5, 12, 12}) {
+    const Mat<float> P = random(B, 6), T = random(B, 6);
+    Mat<float> dP_fresh, dP_reused;
+    LossScalars<float> ds_fresh, ds_reused;
+    const LossParts fresh = loss_and_grad<float>(cfg, P, T, {}, {}, sc, &dP_fresh, &ds_fresh);
+    const LossParts reused = loss_and_grad<float>(cfg, P, T, {}, {}, sc, &dP_reused, &ds_reused, &ws);
+    BOOST_CHECK_EQUAL(fresh.total, reused.total);
+    BOOST_CHECK_EQUAL(fresh.clip, reused.clip);
+    BOOST_CHECK_EQUAL(fresh.siglip, reused.siglip);
+    BOOST_CHECK(dP_fresh == dP_reused);
+    BOOST_CHECK_EQUAL(ds_fresh.logit_scale, ds_reused.logit_scale);
+    BOOST_CHECK_EQUAL(ds_fresh.siglip_t, ds_reused.siglip_t);
+    BOOST_CHECK_EQUAL(ds_fresh.siglip_b, ds_reused.siglip_b);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

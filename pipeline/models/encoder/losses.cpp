@@ -80,8 +80,11 @@ uint64_t value_hash(const S* x, int64_t n) {
 
 template <class S>
 LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc, const Mat<S>& soft,
-                        const Mat<S>& mse_target, const LossScalars<S>& sc, Mat<S>* dP, LossScalars<S>* dsc) {
+                        const Mat<S>& mse_target, const LossScalars<S>& sc, Mat<S>* dP, LossScalars<S>* dsc,
+                        LossWorkspace<S>* workspace) {
   const int64_t B = P.rows(), D = P.cols();
+  LossWorkspace<S> local;
+  LossWorkspace<S>& ws = workspace ? *workspace : local;
   V2C_ASSERT(Tc.rows() == B && Tc.cols() == D, "target ", Tc.rows(), " x ", Tc.cols(), " vs pred ", B, " x ", D);
   V2C_ASSERT(soft.size() == 0 || (soft.rows() == B && soft.cols() == B), "soft labels must be B x B");
   const Mat<S>& Tm = mse_target.size() ? mse_target : Tc;
@@ -96,9 +99,11 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
   // row direction and to (j, j) in the column direction. siglip: such a pair is a positive,
   // y(i, j) = 1. With distinct targets nothing changes.
   // Rows are compared element by element only where their hashes agree (B·D work, not B²·D).
-  std::vector<uint64_t> row_hash(static_cast<size_t>(B));
+  std::vector<uint64_t>& row_hash = ws.row_hash;
+  row_hash.resize(static_cast<size_t>(B));
   for (int64_t i = 0; i < B; ++i) row_hash[size_t(i)] = value_hash(Tc.row(i).data(), D);
-  std::vector<unsigned char> same(static_cast<size_t>(B * B), 0);
+  std::vector<unsigned char>& same = ws.same;
+  same.assign(static_cast<size_t>(B * B), 0);
   for (int64_t i = 0; i < B; ++i)
     for (int64_t j = 0; j < B; ++j)
       same[size_t(i * B + j)] = i != j && row_hash[size_t(i)] == row_hash[size_t(j)] && Tc.row(i) == Tc.row(j);
@@ -124,25 +129,33 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
   }
 
   if (cfg.w_clip > 0 || cfg.w_siglip > 0) {
-    Mat<S> Pn(B, D), Tn(B, D);
-    std::vector<double> pnorm(static_cast<size_t>(B));
+    Mat<S>&Pn = ws.Pn, &Tn = ws.Tn;
+    Pn.resize(B, D);
+    Tn.resize(B, D);
+    std::vector<double>& pnorm = ws.pnorm;
+    pnorm.resize(static_cast<size_t>(B));
     for (int64_t i = 0; i < B; ++i) {
       // Norms in double, summed in eight lanes (a single running sum is one long dependency chain).
       pnorm[size_t(i)] = std::max(std::sqrt(sum_squares(P.row(i).data(), D)), 1e-12);
       Pn.row(i) = P.row(i) / S(pnorm[size_t(i)]);
       Tn.row(i) = Tc.row(i) / S(std::max(std::sqrt(sum_squares(Tc.row(i).data(), D)), 1e-12));
     }
-    Mat<S> sim;
+    Mat<S>& sim = ws.sim;
     linalg::gemm(Pn, false, Tn, true, sim);  // [B x B] cosine similarities
-    Mat<double> dsim = Mat<double>::Zero(B, B);
+    Mat<double>& dsim = ws.dsim;
+    dsim.setZero(B, B);
     if (cfg.w_clip > 0) {
       const bool clamped = double(sc.logit_scale) > cfg.max_logit_scale;
       const double scale = std::exp(std::min(double(sc.logit_scale), cfg.max_logit_scale));
-      Mat<double> logits = sim.template cast<double>() * scale, dl = Mat<double>::Zero(B, B);
+      Mat<double>&logits = ws.logits, &dl = ws.dl;
+      logits = sim.template cast<double>() * scale;
+      dl.setZero(B, B);
       const double loss_rows = softmax_cross_entropy(logits, q_row, keep, dl);  // prediction i over targets
       // Target j over predictions: the same on the transposes, its gradient transposed back.
-      Mat<double> dl_cols = Mat<double>::Zero(B, B);
-      const Mat<double> logits_t = logits.transpose(), q_col_t = q_col.transpose(), keep_t = keep.transpose();
+      Mat<double>&dl_cols = ws.dl_cols, &logits_t = ws.logits_t;
+      dl_cols.setZero(B, B);
+      logits_t = logits.transpose();
+      const Mat<double> q_col_t = q_col.transpose(), keep_t = keep.transpose();
       const double loss_cols = softmax_cross_entropy(logits_t, q_col_t, keep_t, dl_cols);
       dl += dl_cols.transpose();
       parts.clip = (loss_rows + loss_cols) / (2.0 * double(B));
@@ -169,7 +182,8 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
       }
     }
     if (dP) {
-      Mat<S> dsim_s = dsim.template cast<S>(), dPn;
+      Mat<S>&dsim_s = ws.dsim_s, &dPn = ws.dPn;
+      dsim_s = dsim.template cast<S>();
       linalg::gemm(dsim_s, false, Tn, false, dPn);
       for (int64_t i = 0; i < B; ++i) {
         const S proj = Pn.row(i).dot(dPn.row(i));
@@ -178,7 +192,8 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
     }
   }
   if (cfg.w_mse > 0) {
-    const Mat<S> diff = P - Tm;
+    Mat<S>& diff = ws.diff;
+    diff = P - Tm;
     parts.mse = sum_squares(diff.data(), diff.size()) / double(B * D);
     if (dP) *dP += S(cfg.w_mse * 2.0 / double(B * D)) * diff;
   }
@@ -198,9 +213,10 @@ LossParts loss_and_grad(const LossConfig& cfg, const Mat<S>& P, const Mat<S>& Tc
 }
 
 template LossParts loss_and_grad<float>(const LossConfig&, const Mat<float>&, const Mat<float>&, const Mat<float>&,
-                                        const Mat<float>&, const LossScalars<float>&, Mat<float>*, LossScalars<float>*);
+                                        const Mat<float>&, const LossScalars<float>&, Mat<float>*, LossScalars<float>*,
+                                        LossWorkspace<float>*);
 template LossParts loss_and_grad<double>(const LossConfig&, const Mat<double>&, const Mat<double>&, const Mat<double>&,
                                          const Mat<double>&, const LossScalars<double>&, Mat<double>*,
-                                         LossScalars<double>*);
+                                         LossScalars<double>*, LossWorkspace<double>*);
 
 }  // namespace v2c::encoder

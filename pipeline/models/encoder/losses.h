@@ -15,6 +15,9 @@
 // by the other copy's column); siglip labels every such pair 1.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "pipeline/math/linalg.h"
 #include "pipeline/models/encoder/settings.h"
 
@@ -29,13 +32,26 @@ struct LossScalars {
   S logit_scale = 0, siglip_t = 0, siglip_b = 0;
 };
 
+// Scratch buffers of loss_and_grad, kept from call to call by a caller that computes many losses
+// (the trainer: one per step), so that a step allocates no B x B or B x D temporaries. Their
+// contents between calls mean nothing.
+template <class S>
+struct LossWorkspace {
+  linalg::Mat<S> Pn, Tn, sim, dsim_s, dPn, diff;            // [B x D], [B x B]
+  linalg::Mat<double> dsim, logits, dl, dl_cols, logits_t;  // [B x B]
+  std::vector<uint64_t> row_hash;                           // [B]
+  std::vector<unsigned char> same;                          // [B x B]
+  std::vector<double> pnorm;                                // [B]
+};
+
 // The weighted loss of predictions P [B x D]. `clip_target` [B x D] are the contrastive targets,
 // `soft` [B x B] their soft labels (row i: weights over targets for prediction i; empty = identity),
 // `mse_target` [B x D] the targets of mse/cos (empty = clip_target). When dP is not null it receives
-// dloss/dP and *dscalars the loss scalars' gradients (zero for a clamped logit scale).
+// dloss/dP and *dscalars the loss scalars' gradients (zero for a clamped logit scale). `workspace`:
+// scratch reused across calls (null = temporaries of this call); the results do not depend on it.
 template <class S>
 LossParts loss_and_grad(const LossConfig& cfg, const linalg::Mat<S>& P, const linalg::Mat<S>& clip_target,
                         const linalg::Mat<S>& soft, const linalg::Mat<S>& mse_target, const LossScalars<S>& scalars,
-                        linalg::Mat<S>* dP, LossScalars<S>* dscalars);
+                        linalg::Mat<S>* dP, LossScalars<S>* dscalars, LossWorkspace<S>* workspace = nullptr);
 
 }  // namespace v2c::encoder

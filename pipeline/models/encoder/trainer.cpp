@@ -108,7 +108,7 @@ LossParts Trainer<S>::run(const std::string& subject, const Mat<S>& X, const Mat
   Param<S>& sb = enc_.param("loss/siglip_b");
   const LossScalars<S> sc{ls.value(0, 0), st.value(0, 0), sb.value(0, 0)};
   LossScalars<S> dsc;
-  const LossParts parts = loss_and_grad(loss_, Y, T, soft_, t_mix_, sc, with_grad ? &dY_ : nullptr, &dsc);
+  const LossParts parts = loss_and_grad(loss_, Y, T, soft_, t_mix_, sc, with_grad ? &dY_ : nullptr, &dsc, &loss_ws_);
   if (!std::isfinite(parts.total))
     throw numerical_error("encoder training: loss is ", parts.total, " at step ", step_, " (subject ", subject, ")");
   if (with_grad) {

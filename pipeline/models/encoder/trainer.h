@@ -105,6 +105,7 @@ class Trainer {
   int64_t step_ = 0;
   double grad_norm_ = 0, lr_ = 0;
   Mat<S> x_mix_, t_mix_, soft_, dY_;
+  LossWorkspace<S> loss_ws_;                 // the loss's scratch, reused every step
   const Mat<S>* x_batch_ = nullptr;          // the whole (mixed) batch of the last run()
   Mat<S> x_rows_, y_all_, dy_rows_, g_all_;  // data-parallel: this rank's rows, gathered rows
   std::vector<S> flat_;                      // data-parallel: the explicit gradients, summed
