@@ -55,29 +55,13 @@ for v in "${run_order[@]}"; do
   for s in "${seeds[@]}"; do
     study="$v-seed$s"
     cfg="$out/$study.yaml"
-    # configs/default.yaml with the study's size and the variant's settings in their sections (a key
-    # the file already sets is replaced there: a second `linear:` would leave the first in force).
-    awk -v extra="$base
-${variants[$v]}" -v n="$subjects" -v c="$per_category" -v p="$per_subject" '
-      BEGIN { k = split(extra, lines, "\n"); for (i = 1; i <= k; ++i) { if (lines[i] == "") continue
-              dot = index(lines[i], "."); colon = index(lines[i], ":"); sec = substr(lines[i], 1, dot - 1)
-              key = substr(lines[i], dot + 1, colon - dot - 1); over[sec, key] = "  " substr(lines[i], dot + 1)
-              wanted[sec] = 1 } }
-      FNR == 1 { sec = "" }
-      /^[a-z_]+:/ { sec = $0; sub(/:.*/, "", sec) } /^[^ #a-z]/ { sec = "" }
-      FNR == NR { if (sec != "" && match($0, /^  [a-z_]+:/)) has[sec, substr($0, 3, RLENGTH - 3)] = 1
-                  if (/^[a-z_]+:/) present[sec] = 1
-                  next }
-      /^[a-z_]+:/ { print; for (ok in over) { split(ok, pair, SUBSEP)
-                    if (pair[1] == sec && !((sec, pair[2]) in has)) print over[ok] }; next }
-      sec != "" && match($0, /^  [a-z_]+:/) { key = substr($0, 3, RLENGTH - 3); if ((sec, key) in over) $0 = over[sec, key] }
-      sec == "simulate" && /^  n_subjects:/ { $0 = "  n_subjects: " n; seen++ }
-      sec == "simulate" && /^  train_per_category:/ { $0 = "  train_per_category: " c; seen++ }
-      sec == "simulate" && /^  train_per_subject:/ { $0 = "  train_per_subject: " p; seen++ }
-      { print }
-      END { for (w in wanted) if (!(w in present)) exit 1; if (seen != 3) exit 1 }' configs/default.yaml configs/default.yaml > "$cfg.new" ||
-      { echo "validate: configs/default.yaml lacks n_subjects, train_per_category or train_per_subject, or a section of variant $v" >&2; exit 1; }
-    cmp -s "$cfg.new" "$cfg" && rm "$cfg.new" || mv "$cfg.new" "$cfg"  # unchanged: a finished study stays done
+    # configs/default.yaml with the study's size and the variant's settings in their sections
+    # (validate/config_overrides.sh: a key the file already sets is replaced there).
+    validate/config_overrides.sh configs/default.yaml "$cfg" "$base
+simulate.n_subjects: $subjects
+simulate.train_per_category: $per_category
+simulate.train_per_subject: $per_subject
+${variants[$v]}" || { echo "validate: configs/default.yaml lacks a section of variant $v" >&2; exit 1; }
     echo "validate: $study" >&2
     make --no-print-directory -j"$jobs" CONFIG="$cfg" SEED="$s" WORK="$out/$study" >&2
   done

@@ -73,6 +73,24 @@ def paired_row(label, a, b):
             f"{sign_flip_p(seed_means):.3g} | {sign_flip_p(units):.3g} ({len(units)}) |")
 
 
+def read_studies(out, name, seeds, metric):
+    """value[(model, fraction)][seed][subject] of METRIC from OUT/<name>-seed<S>/report/results.csv
+    over SEEDS (a seed without that file is left out; non-finite values too)."""
+    value = defaultdict(lambda: defaultdict(dict))
+    for s in seeds:
+        path = out / f"{name}-seed{s}" / "report" / "results.csv"
+        if not path.exists():
+            continue
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                if row["metric"] != metric:
+                    continue
+                x = float(row["value"])
+                if math.isfinite(x):
+                    value[(row["model"], float(row["train_fraction"]))][s][row["subject"]] = x
+    return value
+
+
 def mean_sd(values):
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
@@ -87,19 +105,7 @@ def main():
     paired_rows = {r: [] for r in references}
     by_variant = {}
     for v in variants:
-        # value[(model, fraction)][seed][subject]
-        value = defaultdict(lambda: defaultdict(dict))
-        for s in seeds:
-            path = out / f"{v}-seed{s}" / "report" / "results.csv"
-            if not path.exists():
-                continue
-            with open(path) as f:
-                for row in csv.DictReader(f):
-                    if row["metric"] != metric:
-                        continue
-                    x = float(row["value"])
-                    if math.isfinite(x):
-                        value[(row["model"], float(row["train_fraction"]))][s][row["subject"]] = x
+        value = read_studies(out, v, seeds, metric)
         by_variant[v] = value
         keys = sorted(value, key=lambda k: (k[0] != "ridge", k[0], k[1]))
         for model, fraction in keys:
