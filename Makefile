@@ -8,6 +8,7 @@
 #   make fuzz       each libFuzzer harness of fuzz/ for FUZZ_SECONDS (build-fuzz/, clang)
 #   make bench      benchmarks against peers -> build/bench/results.json
 #   make validate   simulated-design validations (minutes; not part of make test) -> build/validate/
+#   make validate-ssl-control   issue 11's self-supervision negative control over seeds (about an hour)
 #   make CONFIG=configs/haxby2001.yaml   the pipeline on another study
 
 SHELL := /bin/bash
@@ -192,6 +193,12 @@ validate: setup-test
 	@$(MAKE) --no-print-directory build
 	@BUILD=$(BUILD) validate/designs.sh
 	@BUILD=$(BUILD) validate/variants.sh $(VALIDATE_SEEDS)
+# ssl_control.sh: the default study linked and with simulate.spontaneous_linked false, at 25%, over
+# SSL_CONTROL_SEEDS (default 1..3; docs/validation.md). Its own target: 6 default-size studies.
+.PHONY: validate-ssl-control
+validate-ssl-control: setup-test
+	@$(MAKE) --no-print-directory build
+	@BUILD=$(BUILD) validate/ssl_control.sh $(SSL_CONTROL_SEEDS)
 
 # ---- the pipeline --------------------------------------------------------------------------
 include pipeline.mk
