@@ -84,7 +84,13 @@ void run(StageContext& ctx, encoder::FinetuneConfig& cfg) {
       log::warn("finetune.ssl_transductive: the adapter's self-supervised fit reads the test runs' volumes too");
     picker = std::make_unique<encoder::ssl::SubjectRunPicker>(*series, cfg.ssl_transductive);
     ssl_fit = [&](const std::set<int32_t>& excluded, uint64_t seed) {
-      return encoder::ssl::fit_new_subject(temporal, cfg.ssl, s.subject, picker->runs_except(excluded), seed).adapter;
+      encoder::ssl::NewSubjectFit fit =
+          encoder::ssl::fit_new_subject(temporal, cfg.ssl, s.subject, picker->runs_except(excluded), seed);
+      const encoder::ssl::SslCandidate& c = fit.candidates[fit.chosen];
+      log::debug(s.subject, ": self-supervised adapter fit: lr ", c.lr, ", ", encoder::ssl::start_name(c.ar1_start),
+                 " start chosen among ", fit.candidates.size(), " (validation next-time-point MSE ",
+                 c.fit.best_validation, ")");
+      return fit.adapter;
     };
   }
   Predictions p = encoder::finetune(s, pretrained, cfg, folds, ctx.seed, refs, ssl_fit);

@@ -361,6 +361,33 @@ BOOST_AUTO_TEST_CASE(mask_kind_is_a_config_key) {
   }
 }
 
+// pretrain.ssl_lr_grid x pretrain.ssl_ar1_start: every candidate is logged and recorded in /ssl,
+// and the recorded choice is the candidate with the lowest validation error.
+BOOST_AUTO_TEST_CASE(the_stage_chooses_its_learning_rate_and_start_and_records_them) {
+  SmallStudy s;
+  const std::string out = s.dir.file("chosen.h5");
+  std::vector<std::string> args = pretrain_args(s, out);
+  args.erase(std::find(args.begin(), args.end(), "--quiet"));
+  args.insert(args.end(), {"--set", "pretrain.supervised=false", "--set", "pretrain.ssl_lr_grid=[0.0003, 0.003]",
+                           "--set", "pretrain.ssl_ar1_start=auto"});
+  const test::StageRun r = test::run_stage("pretrain", args);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  BOOST_CHECK(r.output.find("self-supervised candidate 4/4 (lr 0.003, AR(1) start)") != std::string::npos);
+  BOOST_CHECK(r.output.find("self-supervised stage: chose lr ") != std::string::npos);
+  const h5::ArtifactReader h(out, "encoder_checkpoint", 1);
+  BOOST_CHECK((h.read_doubles("ssl/lr_grid") == std::vector<double>{3e-4, 3e-3}));
+  const std::vector<double> lr = h.read_doubles("ssl/candidates/lr"),
+                            val = h.read_doubles("ssl/candidates/best_validation");
+  const std::vector<int32_t> start = h.read_int32s("ssl/candidates/ar1_start");
+  BOOST_REQUIRE_EQUAL(lr.size(), 4u);
+  BOOST_CHECK((lr == std::vector<double>{3e-4, 3e-3, 3e-4, 3e-3}));
+  BOOST_CHECK((start == std::vector<int32_t>{0, 0, 1, 1}));
+  const size_t best = size_t(std::min_element(val.begin(), val.end()) - val.begin());
+  BOOST_CHECK_EQUAL(h.attr_double("ssl", "lr"), lr[best]);
+  BOOST_CHECK_EQUAL(h.attr_double("ssl", "ar1_start"), double(start[best]));
+  BOOST_CHECK(h.attr_string("/provenance", "config").find("ssl_ar1_start: auto") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(plan_turns_on_the_self_supervised_rows) {
   test::TempDir dir("v2c-plan-ssl");
   auto plan = [&](const std::string& study) {

@@ -37,6 +37,24 @@ void write_temporal_model(h5::ArtifactWriter& w, const ssl::TemporalSnapshot& t)
   w.attr("ssl", "mask_ratio", o.mask.ratio);
   w.attr("ssl", "next_all_positions", int64_t(o.next.all_positions));
   w.attr("ssl", "next_residual", int64_t(o.next.residual));
+  if (t.candidates.empty()) return;
+  // How the learning rate and the start were chosen (ssl/select.h): the chosen pair, every candidate.
+  w.attr("ssl", "lr", o.optimizer.lr);
+  w.attr("ssl", "ar1_start", int64_t(o.ar1_start));
+  w.write("ssl/lr_grid", o.search.lr_grid);
+  std::vector<double> lr, best_validation;
+  std::vector<int32_t> ar1_start;
+  std::vector<int64_t> best_step;
+  for (const ssl::SslCandidate& c : t.candidates) {
+    lr.push_back(c.lr);
+    ar1_start.push_back(int32_t(c.ar1_start));
+    best_validation.push_back(c.diverged ? std::nan("") : c.fit.best_validation);
+    best_step.push_back(c.diverged ? -2 : c.fit.best_step);
+  }
+  w.write("ssl/candidates/lr", lr);
+  w.write("ssl/candidates/ar1_start", ar1_start);
+  w.write("ssl/candidates/best_validation", best_validation);
+  w.write("ssl/candidates/best_step", best_step);
 }
 
 }  // namespace

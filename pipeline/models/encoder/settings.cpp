@@ -7,6 +7,7 @@
 #include "pipeline/core/config.h"
 #include "pipeline/core/error.h"
 #include "pipeline/models/encoder/ssl/masked.h"
+#include "pipeline/models/encoder/ssl/select.h"
 
 // pretrain.ssl_mask_kind: the config reads and prints MaskKind by its name ("time", "voxel").
 namespace v2c::config {
@@ -30,6 +31,30 @@ template <>
 std::string to_text<MaskKind>(const MaskKind& kind) {
   return encoder::ssl::mask_kind_name(kind);
 }
+
+// pretrain.ssl_ar1_start, finetune.ssl_ar1_start: true, false or auto (both starts tried).
+using encoder::ssl::Ar1Start;
+template <>
+const char* type_name<Ar1Start>() {
+  return "bool or auto";
+}
+template <>
+Ar1Start convert_node<Ar1Start>(const YAML::Node& node, const std::string& what) {
+  const std::string name = convert_node<std::string>(node, what);
+  if (name == "auto") return Ar1Start::both;
+  if (name == "true") return Ar1Start::on;
+  if (name == "false") return Ar1Start::off;
+  throw usage_error("config field '", what, "' = ", excerpt(name), ": must be one of 'true' 'false' 'auto'");
+}
+template <>
+YAML::Node to_node<Ar1Start>(const Ar1Start& s) {
+  if (s == Ar1Start::both) return YAML::Node(std::string("auto"));
+  return YAML::Node(s == Ar1Start::on);
+}
+template <>
+std::string to_text<Ar1Start>(const Ar1Start& s) {
+  return encoder::ssl::ar1_start_name(s);
+}
 }  // namespace v2c::config
 
 namespace v2c::encoder {
@@ -43,7 +68,18 @@ void check_stage_rules(TrainSettings t, const char* section) {
   s.validate();
 }
 
+// A learning-rate grid's rule.
+bool positive_list(const std::vector<double>& v) {
+  if (v.empty()) return false;
+  for (double x : v)
+    if (!(x > 0 && std::isfinite(x))) return false;
+  return true;
+}
+constexpr const char* kPositiveList = "a non-empty list of finite numbers > 0";
+
 }  // namespace
+
+size_t ssl::SslSearch::size() const { return lr_grid.size() * (ar1_start == Ar1Start::both ? 2 : 1); }
 
 void EncoderConfig::validate() const {
   TrainSettings t;
@@ -155,8 +191,11 @@ void PretrainConfig::describe(config::Schema& s) {
   s.field("ssl_layers", ssl.model.temporal.n_layers, "transformer layers of the temporal model").range(0, 64);
   s.field("ssl_heads", ssl.model.temporal.n_heads, "attention heads (must divide pretrain.latent)").range(1, 1024);
   s.field("ssl_batch_windows", ssl.batch_windows, "windows of one subject per step").range(1, 65536);
-  s.field("ssl_lr", ssl.optimizer.lr, "peak learning rate of the self-supervised stage (AdamW)")
-      .check([](const double& v) { return v > 0; }, "> 0");
+  s.field("ssl_lr_grid", ssl.search.lr_grid,
+          "peak learning rates (AdamW) of the self-supervised stage, each tried from each start of ssl_ar1_start "
+          "with the same seed; the one with the lowest next-time-point error on the validation runs (ssl_val_runs) "
+          "is kept (one rate: no choice)")
+      .check(positive_list, kPositiveList);
   s.field("ssl_eval_every", ssl.eval_every,
           "steps between early-stopping evaluations (next-time-point error on "
           "the validation runs)")
@@ -165,10 +204,11 @@ void PretrainConfig::describe(config::Schema& s) {
           "last usable time-series runs of every subject held out for the "
           "self-supervised stage's early stopping")
       .range(0, 1000);
-  s.field("ssl_ar1_start", ssl.ar1_start,
-          "self-supervised stage (not ssl_joint): each subject's next-time-point predictor starts at the per-voxel "
-          "AR(1) least-squares fit of its training runs (skip weight = slope, read-out bias = intercept, read-out "
-          "weights 0), then learns a correction; early stopping also scores that start");
+  s.field("ssl_ar1_start", ssl.search.ar1_start,
+          "self-supervised stage (not ssl_joint): true: each subject's next-time-point predictor starts at the "
+          "per-voxel AR(1) least-squares fit of its training runs (skip weight = slope, read-out bias = intercept, "
+          "read-out weights 0), then learns a correction, early stopping also scoring that start; false: the "
+          "random start; auto: both tried, like the rates of ssl_lr_grid, the lower validation error kept");
 }
 
 void FinetuneConfig::describe(config::Schema& s) {
@@ -182,22 +222,20 @@ void FinetuneConfig::describe(config::Schema& s) {
       .one_of({"ridge", "random", "ssl"});
   s.field("ssl_steps", ssl.steps, "adapter_init ssl: optimisation steps of the new subject's self-supervised fit")
       .range(int64_t(1), int64_t(100000000));
-  s.field("ssl_lr", ssl.optimizer.lr, "adapter_init ssl: peak learning rate of that fit (AdamW)")
-      .check([](const double& v) { return v > 0; }, "> 0");
+  s.field("ssl_lr_grid", ssl.search.lr_grid,
+          "adapter_init ssl: peak learning rates (AdamW) of that fit, each tried from each start of ssl_ar1_start; "
+          "the lowest next-time-point error on the subject's last usable runs (ssl_val_runs) is kept")
+      .check(positive_list, kPositiveList);
+  s.field("ssl_ar1_start", ssl.search.ar1_start,
+          "adapter_init ssl: that fit's start (as pretrain.ssl_ar1_start; the pretrained model must have been "
+          "trained with residual next-time-point prediction, as the stage does)");
   s.field("ssl_transductive", ssl_transductive,
           "adapter_init ssl: also fit on the volumes of the fold's test runs (transductive: their volumes, never "
           "their labels); false: a fold's test runs are never read");
   s.field("lr_grid", lr_grid,
           "peak learning rates tried in each outer fold; the rate and the number of epochs (early stopping) with "
           "the best mean per-target correlation on the inner split are used to train on the fold's training rows")
-      .check(
-          [](const std::vector<double>& v) {
-            if (v.empty()) return false;
-            for (double x : v)
-              if (!(x > 0)) return false;
-            return true;
-          },
-          "a non-empty list of numbers > 0");
+      .check(positive_list, kPositiveList);
   s.field("inner_val_runs", inner_val_runs,
           "the inner split: the last training runs of each outer fold that validate the learning rate and epochs")
       .range(1, 1000);

@@ -90,6 +90,19 @@ struct NextStepConfig {
   bool residual = false;       // predict from a per-voxel weight of the previous volume plus the read-out
 };
 
+// Which starts the selection tries (ssl/select.h): the random start, the AR(1) start
+// (ssl/ar1_start.h), or both (printed false, true, auto).
+enum class Ar1Start { off, on, both };
+
+// What the selection of a self-supervised fit tries (ssl/select.h: v2c-pretrain's stage and a new
+// subject's fit): every learning rate of lr_grid from every start of ar1_start, each a full run with
+// the same seed; the lowest validation next-time-point error is kept.
+struct SslSearch {
+  std::vector<double> lr_grid = {1e-3};  // peak learning rates (AdamW) tried; one: no choice
+  Ar1Start ar1_start = Ar1Start::off;    // starts tried
+  size_t size() const;                   // candidates: lr_grid.size() x (1 or 2 starts)
+};
+
 // Self-supervised training (ssl/train.h).
 struct SslTrainConfig {
   SslConfig model;                                               // temporal model and mask token
@@ -100,13 +113,15 @@ struct SslTrainConfig {
   int window = 8;                 // context length T (volumes); <= model.temporal.max_len
   int64_t steps = 1500;           // optimisation steps
   int batch_windows = 16;         // windows per step (one subject)
-  AdamWConfig optimizer;          // lr, betas, decay, clip; the schedule is set from steps
+  AdamWConfig optimizer;          // lr (one run's; the stages choose it from search.lr_grid), betas, decay,
+                                  // clip; the schedule is set from steps
   double warmup_fraction = 0.05;  // share of the steps with a linear warm-up
   int eval_every = 50;            // steps between validation evaluations
   int val_runs = 1;               // v2c-pretrain: last usable runs of each subject validating
-  bool ar1_start = false;         // start each subject's next-time-point predictor at the AR(1) fit of its
-                                  // training runs (ssl/ar1_start.h; needs next.residual); early stopping
-                                  // then scores that start too
+  bool ar1_start = false;         // one run's start: each subject's next-time-point predictor at the AR(1)
+                                  // fit of its training runs (ssl/ar1_start.h; needs next.residual); early
+                                  // stopping then scores that start too (the stages choose it: search)
+  SslSearch search;               // the stages: the candidates select_ssl tries (train_ssl reads none of it)
   void validate() const;          // usage_error naming the field ("ssl.*"), the value and the rule
 };
 

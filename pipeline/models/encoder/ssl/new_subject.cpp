@@ -11,7 +11,7 @@ NewSubjectFit fit_new_subject(const TemporalSnapshot& pretrained, const SslTrain
   cfg.eval_every = training.eval_every;
   cfg.val_runs = training.val_runs;
   cfg.warmup_fraction = training.warmup_fraction;
-  cfg.ar1_start = training.ar1_start;
+  cfg.search = training.search;
   cfg.validate();
   return with_context(cat("fitting the adapter of '", subject, "' self-supervised"), [&] {
     std::vector<const MatrixF*> usable;
@@ -21,9 +21,12 @@ NewSubjectFit fit_new_subject(const TemporalSnapshot& pretrained, const SslTrain
       throw input_error(usable.size(), " usable run(s) of at least window + 1 = ", cfg.window + 1, " volumes (of ",
                         runs.size(), " it may see); ssl_val_runs = ", cfg.val_runs, " leaves none for training");
     if (usable[0]->cols() < 1) throw input_error("its runs have no voxels");
-    std::unique_ptr<SslModel<float>> model = restore_shared(pretrained);
-    model->params().set_trainable("", false);  // the temporal model and mask token stay as pretrained
-    model->add_subject(subject, usable[0]->cols(), seed);
+    auto make_model = [&] {
+      std::unique_ptr<SslModel<float>> model = restore_shared(pretrained);
+      model->params().set_trainable("", false);  // the temporal model and mask token stay as pretrained
+      model->add_subject(subject, usable[0]->cols(), seed);
+      return model;
+    };
     SslSubjectRuns d{subject, {}, {}};
     NewSubjectFit out;
     for (size_t k = 0; k < usable.size(); ++k) {
@@ -31,9 +34,14 @@ NewSubjectFit fit_new_subject(const TemporalSnapshot& pretrained, const SslTrain
       (validates ? d.validation : d.runs).push_back(usable[k]);
       (validates ? out.validation_volumes : out.train_volumes) += usable[k]->rows();
     }
-    out.fit = train_ssl(*model, {d}, cfg, seed + 1);
-    out.adapter.W = model->adapter(subject).W->value;
-    out.adapter.b = model->adapter(subject).b->value;
+    SslSelection chosen = select_ssl(cfg, make_model, [&](SslModel<float>& model, const SslTrainConfig& one) {
+      return train_ssl(model, {d}, one, seed + 1);
+    });
+    out.fit = chosen.best().fit;
+    out.candidates = std::move(chosen.candidates);
+    out.chosen = chosen.chosen;
+    out.adapter.W = chosen.model->adapter(subject).W->value;
+    out.adapter.b = chosen.model->adapter(subject).b->value;
     return out;
   });
 }

@@ -21,21 +21,25 @@
 #include "pipeline/io/samples.h"
 #include "pipeline/io/timeseries.h"
 #include "pipeline/models/encoder/model.h"
+#include "pipeline/models/encoder/ssl/select.h"
 #include "pipeline/models/encoder/ssl/snapshot.h"
 #include "pipeline/models/encoder/ssl/train.h"
 
 namespace v2c::encoder::ssl {
 
 struct NewSubjectFit {
-  AdapterInit<float> adapter;  // W [p x L], b [1 x L]
-  SslTrainResult fit;
+  AdapterInit<float> adapter;            // W [p x L], b [1 x L]
+  SslTrainResult fit;                    // the chosen candidate's
+  std::vector<SslCandidate> candidates;  // ssl/select.h, in the order tried
+  size_t chosen = 0;
   int64_t train_volumes = 0, validation_volumes = 0;
 };
 
 // Kernel (no I/O). runs: the subject's usable runs [n_volumes x p] in acquisition order; the last
-// training.val_runs validate. training: steps, optimizer, batch_windows, eval_every, val_runs,
-// warmup_fraction, ar1_start (finetune.ssl_*; ar1_start has no finetune key: its default); window,
-// objectives and architecture come from `pretrained`.
+// training.val_runs validate, and also choose the learning rate and start among training.search's
+// candidates (ssl/select.h, finetune.ssl_lr_grid and finetune.ssl_ar1_start). training: steps,
+// optimizer, batch_windows, eval_every, val_runs, warmup_fraction, search (finetune.ssl_*);
+// window, objectives and architecture come from `pretrained`.
 // input_error naming the subject when too few runs are long enough.
 NewSubjectFit fit_new_subject(const TemporalSnapshot& pretrained, const SslTrainConfig& training,
                               const std::string& subject, const std::vector<const MatrixF*>& runs, uint64_t seed);

@@ -1,9 +1,11 @@
 #include "pipeline/models/encoder/ssl/pretrain_ssl.h"
 
+#include <memory>
 #include <set>
 
 #include "pipeline/core/log.h"
 #include "pipeline/models/encoder/checkpoint.h"
+#include "pipeline/models/encoder/ssl/select.h"
 #include "pipeline/models/encoder/trainer.h"
 
 namespace v2c::encoder::ssl {
@@ -21,7 +23,7 @@ SslPretrainResult pretrain_ssl(WindowSource& source, const std::vector<std::set<
   if (n == 0) throw usage_error("the self-supervised stage needs at least one subject's time series");
   V2C_ASSERT(left_out.empty() || left_out.size() == n, "left_out runs for ", left_out.size(), " of ", n, " subjects");
   const std::set<int32_t> excluded(cfg.exclude_runs.begin(), cfg.exclude_runs.end());
-  SslModel<float> model(cfg.model.latent, scfg.model, seed);
+  std::vector<std::pair<std::string, int64_t>> subjects;  // id, voxels
   SslStreamRuns runs;
   SslPretrainResult out;
   std::set<std::string> ids;
@@ -52,39 +54,64 @@ SslPretrainResult pretrain_ssl(WindowSource& source, const std::vector<std::set<
       (validates ? runs.validation : runs.train).back().push_back(usable[k]);
       (validates ? out.validation_volumes : out.train_volumes) += ts.runs[size_t(usable[k])].n_volumes;
     }
-    model.add_subject(ts.subject, ts.n_voxels(), seed + 1001 + i);
+    subjects.emplace_back(ts.subject, ts.n_voxels());
     log::info("self-supervised: ", ts.subject, ": ", runs.train.back().size(), " training and ",
               runs.validation.back().size(), " validation run(s) of ", ts.n_runs());
   }
   log::info("self-supervised stage: ", n, " subjects, ", out.train_volumes, " training volumes, window ", scfg.window,
             ", latent ", cfg.model.latent, ", ", scfg.steps, " steps (next-time-point weight ", scfg.w_next_step,
             ", masked ", scfg.w_masked, ")");
-  log::Progress progress("self-supervised steps", scfg.steps);
+  const size_t n_candidates = scfg.search.size();
+  if (n_candidates > 1)
+    log::info("self-supervised stage: ", n_candidates, " candidates (", scfg.search.lr_grid.size(),
+              " learning rates, ssl_ar1_start ", ar1_start_name(scfg.search.ar1_start),
+              "), the lowest validation next-time-point MSE kept");
+  log::Progress progress("self-supervised steps", scfg.steps * int64_t(n_candidates));
   double recent = 0;
   WindowStreamConfig stream;
   stream.chunk_windows = cfg.chunk_rows;
   stream.buffer_mib = cfg.buffer_mib;
-  out.fit = train_ssl(model, source, runs, scfg, stream, seed + 7, [&](int64_t step, double loss, double) {
-    recent += loss;
-    progress.tick();
-    if ((step + 1) % scfg.eval_every == 0) {
-      log::debug("self-supervised step ", step + 1, ": mean loss ", recent / scfg.eval_every);
-      recent = 0;
-    }
+  auto make_model = [&] {
+    auto model = std::make_unique<SslModel<float>>(cfg.model.latent, scfg.model, seed);
+    for (size_t i = 0; i < subjects.size(); ++i)
+      model->add_subject(subjects[i].first, subjects[i].second, seed + 1001 + i);
+    return model;
+  };
+  auto train = [&](SslModel<float>& model, const SslTrainConfig& one) {
+    return train_ssl(model, source, runs, one, stream, seed + 7, [&](int64_t step, double loss, double) {
+      recent += loss;
+      progress.tick();
+      if ((step + 1) % one.eval_every == 0) {
+        log::debug("self-supervised step ", step + 1, ": mean loss ", recent / one.eval_every);
+        recent = 0;
+      }
+    });
+  };
+  SslSelection chosen = select_ssl(scfg, make_model, train, [&](size_t k, const SslCandidate& c) {
+    if (c.diverged)
+      log::warn("self-supervised candidate ", k + 1, "/", n_candidates, " (lr ", c.lr, ", ", start_name(c.ar1_start),
+                " start) diverged, set aside: ", c.error);
+    else if (!c.fit.validation.empty())
+      log::info("self-supervised candidate ", k + 1, "/", n_candidates, " (lr ", c.lr, ", ", start_name(c.ar1_start),
+                " start): best validation next-time-point MSE ", c.fit.best_validation, " after step ",
+                c.fit.best_step + 1, c.fit.best_step < 0 ? " (the AR(1) start)" : "");
   });
   progress.done();
-  if (!out.fit.validation.empty())
-    log::info("self-supervised stage: best validation next-time-point MSE ", out.fit.best_validation, " after step ",
-              out.fit.best_step + 1, out.fit.best_step < 0 ? " (the AR(1) start)" : "");
+  out.fit = chosen.best().fit;
+  if (n_candidates > 1)
+    log::info("self-supervised stage: chose lr ", chosen.best().lr, " from the ", start_name(chosen.best().ar1_start),
+              " start (candidate ", chosen.chosen + 1, "/", n_candidates, ")");
   log::info("self-supervised stage: ", out.fit.epochs, " epoch(s) of the training windows begun; shuffle buffer peak ",
             out.fit.peak_buffer_volumes, " volumes");
+  SslModel<float>& model = *chosen.model;
   for (const std::string& id : ids) {
     AdapterInit<float> a;
     a.W = model.adapter(id).W->value;
     a.b = model.adapter(id).b->value;
     out.adapters[id] = std::move(a);
   }
-  out.temporal = snapshot_shared(model, scfg);
+  out.temporal = snapshot_shared(model, chosen.config);
+  out.temporal.candidates = std::move(chosen.candidates);
   return out;
 }
 

@@ -15,6 +15,11 @@
 // files the stage holds the buffer and one run, however many subjects it pretrains on. The draws
 // are the stream's (every training window once per epoch, the stream choosing each step's subject),
 // not the in-memory pool's of earlier versions; pretrain.ssl_batch_windows must be >= 2.
+//
+// The learning rate and the start are chosen by inner validation (ssl/select.h): the stage trains
+// once per rate of pretrain.ssl_lr_grid from each start of pretrain.ssl_ar1_start (same seed), and
+// keeps the run with the lowest next-time-point error on the validation runs above; the candidates
+// go into the snapshot (the output's /ssl, docs/formats.md).
 #pragma once
 
 #include <map>
@@ -35,7 +40,7 @@ namespace v2c::encoder::ssl {
 struct SslPretrainResult {
   std::map<std::string, AdapterInit<float>> adapters;  // subject -> its trained adapter
   TemporalSnapshot temporal;                           // the trained temporal model (for new subjects)
-  SslTrainResult fit;
+  SslTrainResult fit;                                  // the chosen candidate's
   int64_t train_volumes = 0, validation_volumes = 0;
 };
 

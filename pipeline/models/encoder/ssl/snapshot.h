@@ -13,6 +13,7 @@
 
 #include "pipeline/models/encoder/settings.h"
 #include "pipeline/models/encoder/ssl/model.h"
+#include "pipeline/models/encoder/ssl/select.h"
 
 namespace v2c::encoder::ssl {
 
@@ -22,6 +23,9 @@ struct TemporalSnapshot {
   SslTrainConfig objectives;       // as trained: model (temporal architecture), window, next, mask, w_*
   std::vector<std::string> names;  // "temporal/...", "ssl/mask_token", in the model's order
   std::vector<Mat<float>> values;  // [names.size()], each the parameter's shape
+  // How objectives.optimizer.lr and objectives.ar1_start were chosen (ssl/select.h), in the order
+  // tried; empty when nothing was chosen (pretrain.ssl_joint) and in a snapshot read back.
+  std::vector<SslCandidate> candidates;
 };
 
 // The shared parameters of `model` (every parameter but adapter/* and readout/*), trained with `cfg`.

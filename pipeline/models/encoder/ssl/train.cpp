@@ -6,6 +6,7 @@
 #include "pipeline/models/encoder/ssl/ar1_start.h"
 #include "pipeline/models/encoder/ssl/batches.h"
 #include "pipeline/models/encoder/ssl/objective.h"
+#include "pipeline/models/encoder/ssl/select.h"
 
 namespace v2c::encoder::ssl {
 
@@ -23,10 +24,18 @@ void SslTrainConfig::validate() const {
   if (eval_every < 1) throw fail("eval_every", eval_every, ">= 1");
   if (!(warmup_fraction >= 0 && warmup_fraction <= 1)) throw fail("warmup_fraction", warmup_fraction, "in [0, 1]");
   if (w_masked > 0) mask.validate();
-  if (ar1_start && !next.residual)
-    throw usage_error(
-        "ssl.ar1_start = true: needs residual next-time-point prediction (skip weights to start at "
-        "the AR(1) slopes); found next.residual = false");
+  if ((ar1_start || search.ar1_start != Ar1Start::off) && !next.residual)
+    throw usage_error("ssl.ar1_start = ", ar1_start ? "true" : ar1_start_name(search.ar1_start),
+                      ": needs residual next-time-point prediction (skip weights to start at the AR(1) slopes); "
+                      "found next.residual = false");
+  if (search.lr_grid.empty()) throw usage_error("ssl.lr_grid is empty: give at least one learning rate > 0");
+  for (const double lr : search.lr_grid)
+    if (!(lr > 0 && std::isfinite(lr)))
+      throw usage_error("ssl.lr_grid holds ", lr, ": every learning rate must be finite and > 0");
+  if (search.size() > 1 && val_runs < 1)
+    throw usage_error("ssl.val_runs = ", val_runs, ": must be >= 1 when ", search.size(),
+                      " candidates (ssl.lr_grid x ssl.ar1_start) are chosen among: the choice is made on the "
+                      "validation runs");
 }
 
 namespace {
@@ -82,7 +91,7 @@ SslTrainResult fit(SslModel<float>& model, const FitRuns& runs, SslBatches& batc
       if (p->grad.size() > 0) opt.update(*p, lr, clip);
     if (!std::isfinite(loss))
       throw numerical_error("self-supervised training: the loss is ", loss, " at step ", step, " (subject '", id,
-                            "'); lower ssl.lr");
+                            "'); lower the learning rate (ssl_lr_grid)");
     if (on_step) on_step(step, loss, lr);
     if (runs.validating && ((step + 1) % cfg.eval_every == 0 || step + 1 == cfg.steps)) evaluate(step);
   }
