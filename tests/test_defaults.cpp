@@ -197,9 +197,9 @@ BOOST_AUTO_TEST_CASE(pretrain_model_losses_and_adamw_get_the_documented_defaults
         {{"epochs", "40"}, {"val_runs", "1"}, {"patience", "8"}, {"checkpoint_every", "200"}, {"exclude_runs", "[]"}});
     expect_documented(l, {{"ssl_mask_kind", "time"}, {"ssl_mask_ratio", "0.5"}});
     BOOST_CHECK(l.cfg.ssl.mask.kind == encoder::ssl::MaskKind::time);
-    expect_documented(l, {{"ssl_lr_grid", "[0.001]"}, {"ssl_ar1_start", "false"}});
-    BOOST_CHECK((l.cfg.ssl.search.lr_grid == std::vector<double>{1e-3}));
-    BOOST_CHECK(l.cfg.ssl.search.ar1_start == encoder::ssl::Ar1Start::off);
+    expect_documented(l, {{"ssl_lr_grid", "[1e-04, 3e-04, 0.001, 0.003]"}, {"ssl_ar1_start", "auto"}});
+    BOOST_CHECK((l.cfg.ssl.search.lr_grid == std::vector<double>{1e-4, 3e-4, 1e-3, 3e-3}));
+    BOOST_CHECK(l.cfg.ssl.search.ar1_start == encoder::ssl::Ar1Start::both);
   });
 }
 
@@ -214,9 +214,9 @@ BOOST_AUTO_TEST_CASE(finetune_model_losses_and_adamw_get_the_documented_defaults
                           {"patience", "10"},
                           {"ssl_steps", "300"},
                           {"ssl_transductive", "false"}});
-    expect_documented(l, {{"ssl_lr_grid", "[0.001]"}, {"ssl_ar1_start", "false"}});
-    BOOST_CHECK((l.cfg.ssl.search.lr_grid == std::vector<double>{1e-3}));
-    BOOST_CHECK(l.cfg.ssl.search.ar1_start == encoder::ssl::Ar1Start::off);
+    expect_documented(l, {{"ssl_lr_grid", "[1e-04, 3e-04, 0.001, 0.003]"}, {"ssl_ar1_start", "auto"}});
+    BOOST_CHECK((l.cfg.ssl.search.lr_grid == std::vector<double>{1e-4, 3e-4, 1e-3, 3e-3}));
+    BOOST_CHECK(l.cfg.ssl.search.ar1_start == encoder::ssl::Ar1Start::both);
     BOOST_CHECK((l.cfg.lr_grid == std::vector<double>{1e-3, 3e-3, 1e-2}));
     std::istringstream help(l.schema.help(0));  // the rate is tuned from lr_grid: `lr` is not a key
     for (std::string line; std::getline(help, line);) BOOST_CHECK_MESSAGE(line.rfind("lr (", 0) != 0, line);

@@ -121,6 +121,7 @@ BOOST_AUTO_TEST_CASE(a_diverging_candidate_is_set_aside_and_all_diverging_is_an_
   cfg.optimizer.clip_norm = 0;
   cfg.warmup_fraction = 0;
   cfg.search.lr_grid = {1e-3, 1e30};
+  cfg.search.ar1_start = Ar1Start::off;
   const std::vector<SslSubjectRuns> data{{"s", {&d.train0, &d.train1}, {&d.val}}};
   auto train = [&](SslModel<float>& m, const SslTrainConfig& one) { return train_ssl(m, data, one, 34); };
   const SslSelection sel = select_ssl(
@@ -164,6 +165,7 @@ BOOST_AUTO_TEST_CASE(config_keys_refuse_bad_values_naming_the_field) {
   // The kernel config's own rules (the stage applies them before any work).
   SslTrainConfig cfg;
   cfg.search.lr_grid = {1e-3, 3e-3};
+  cfg.search.ar1_start = Ar1Start::off;
   cfg.val_runs = 0;
   test::check_error([&] { cfg.validate(); }, ExitCode::usage, {"ssl.val_runs = 0", "2 candidates"});
   cfg.search.lr_grid = {1e-3};

@@ -98,9 +98,9 @@ enum class Ar1Start { off, on, both };
 // subject's fit): every learning rate of lr_grid from every start of ar1_start, each a full run with
 // the same seed; the lowest validation next-time-point error is kept.
 struct SslSearch {
-  std::vector<double> lr_grid = {1e-3};  // peak learning rates (AdamW) tried; one: no choice
-  Ar1Start ar1_start = Ar1Start::off;    // starts tried
-  size_t size() const;                   // candidates: lr_grid.size() x (1 or 2 starts)
+  std::vector<double> lr_grid = {1e-4, 3e-4, 1e-3, 3e-3};  // peak learning rates (AdamW) tried; one: no choice
+  Ar1Start ar1_start = Ar1Start::both;                     // starts tried
+  size_t size() const;                                     // candidates: lr_grid.size() x (1 or 2 starts)
 };
 
 // Self-supervised training (ssl/train.h).
