@@ -95,6 +95,21 @@ struct CrossValidated {
   NextStepError model_random, model_ar1, persistence, ar1, ar1_with_validation;  // pooled over held-out volumes
 };
 
+// Fold f of `folds` over consecutive runs: runs [f·n/k, (f+1)·n/k) held out; of the rest the
+// last validates and the others train.
+struct FoldRuns {
+  std::vector<const MatrixF*> train, heldout;
+  const MatrixF* validation;
+};
+FoldRuns fold_runs(const std::vector<MatrixF>& runs, int f, int folds) {
+  const int n = int(runs.size()), lo = f * n / folds, hi = (f + 1) * n / folds;
+  FoldRuns out{{}, {}, nullptr};
+  for (int r = 0; r < n; ++r) (r >= lo && r < hi ? out.heldout : out.train).push_back(&runs[size_t(r)]);
+  out.validation = out.train.back();
+  out.train.pop_back();
+  return out;
+}
+
 // Folds of consecutive runs: fold f holds out runs [f·n/k, (f+1)·n/k); of the rest the last run
 // validates and the others train. Same folds, seeds and settings for both starts.
 CrossValidated cross_validate(const std::vector<MatrixF>& runs, int folds, SslTrainConfig cfg, int64_t latent,
@@ -104,10 +119,8 @@ CrossValidated cross_validate(const std::vector<MatrixF>& runs, int folds, SslTr
   cv.runs.resize(size_t(n));
   for (int f = 0; f < folds; ++f) {
     const int lo = f * n / folds, hi = (f + 1) * n / folds;
-    std::vector<const MatrixF*> rest, heldout;
-    for (int r = 0; r < n; ++r) (r >= lo && r < hi ? heldout : rest).push_back(&runs[size_t(r)]);
-    const MatrixF& validation = *rest.back();
-    rest.pop_back();
+    const auto [rest, heldout, validation_run] = fold_runs(runs, f, folds);
+    const MatrixF& validation = *validation_run;
     std::vector<double> random_start, ar1_start;
     cfg.ar1_start = false;
     cv.model_random += train_and_score(rest, validation, heldout, cfg, latent, seed + 10 * uint64_t(f), random_start);
@@ -191,10 +204,8 @@ Selected cross_validate_selected(const std::vector<MatrixF>& runs, int folds, co
   out.runs.resize(size_t(n));
   for (int f = 0; f < folds; ++f) {
     const int lo = f * n / folds, hi = (f + 1) * n / folds;
-    std::vector<const MatrixF*> rest, heldout;
-    for (int r = 0; r < n; ++r) (r >= lo && r < hi ? heldout : rest).push_back(&runs[size_t(r)]);
-    const MatrixF& validation = *rest.back();
-    rest.pop_back();
+    const auto [rest, heldout, validation_run] = fold_runs(runs, f, folds);
+    const MatrixF& validation = *validation_run;
     const uint64_t s = seed + 10 * uint64_t(f);
     auto make_model = [&] {
       auto m = std::make_unique<SslModel<float>>(latent, cfg.model, s);
