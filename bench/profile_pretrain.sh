@@ -17,7 +17,7 @@ trap 'rm -rf "$tmp"' EXIT
 subjects=("$d"/sub-0[1-9].h5 "$d"/sub-1[0-6].h5)
 [[ -s "${subjects[0]}" ]] || { echo "profile_pretrain: no bench data in $d; run bench/run.sh pretrain first" >&2; exit 2; }
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-read -r bound _ <<<"$("$bin/bench-sgemm_bound" 128 4000 128 512 2 2>/dev/null)"
+read -r _ _ _ bound <<<"$("$bin/bench-sgemm_bound" 128 4000 128 512 2 2>/dev/null)"  # per CPU second
 perf record -q -F 999 --call-graph dwarf,32768 -o "$tmp/perf.data" -- "${PRETRAIN:-$bin/v2c-pretrain}" --samples "${subjects[@]}" \
   --set pretrain.latent=128 --set pretrain.epochs=1 --set pretrain.val_runs=0 --set pretrain.batch_size=128 \
   --set pretrain.buffer_mib=64 --set pretrain.checkpoint_every=100000000 --threads 1 --out "$tmp/out.h5" \

@@ -6,11 +6,16 @@
 //   head      the same for W_h [L x D]                            6·L·D
 //   loss      logits Y·Tᵀ [B x B] forward, dS·T backward             4·B·D
 //             (the targets T are data: no product for their gradient)
+// Each product is timed twice over, in wall seconds and in this process's CPU seconds (every
+// thread's), each the best of REPEATS runs. The CPU-second bound is the one to set against a
+// one-thread run's samples per CPU second: a busy machine lengthens wall time, not CPU time.
 //   bench-sgemm_bound B P L D BLOCKS [REPEATS]
-// Prints one line: bound_samples_per_s flops_per_sample gflops_overall
+// Prints one line: bound_samples_per_s flops_per_sample gflops_overall bound_samples_per_cpu_s
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include "pipeline/math/linalg.h"
 
@@ -19,16 +24,29 @@ using MF = linalg::Mat<float>;
 
 namespace {
 
-// Best seconds of `repeats` runs of C = op(A)·op(B), A [m x k] (or [k x m]), B [k x n] (or [n x k]).
-double time_gemm(int64_t m, int64_t k, int64_t n, bool ta, bool tb, int repeats) {
+double cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+struct Seconds {
+  double wall = 1e30, cpu = 1e30;
+};
+
+// Best wall and best CPU seconds of `repeats` runs of C = op(A)·op(B), A [m x k] (or [k x m]),
+// B [k x n] (or [n x k]).
+Seconds time_gemm(int64_t m, int64_t k, int64_t n, bool ta, bool tb, int repeats) {
   const MF A = MF::Random(ta ? k : m, ta ? m : k), B = MF::Random(tb ? n : k, tb ? k : n);
   MF C(m, n);
   linalg::gemm(A, ta, B, tb, C);  // warm-up
-  double best = 1e30;
+  Seconds best;
   for (int r = 0; r < repeats; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = cpu_seconds();
     linalg::gemm(A, ta, B, tb, C);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    best.cpu = std::min(best.cpu, cpu_seconds() - c0);
+    best.wall = std::min(best.wall, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
 }
@@ -55,13 +73,16 @@ int main(int argc, char** argv) {
       {"block weight gradient", L, B, L, true, false, blocks}, {"head forward", B, L, D, false, false, 1},
       {"head input gradient", B, D, L, false, true, 1},        {"head weight gradient", L, B, D, true, false, 1},
       {"loss logits Y.Tt", B, D, B, false, true, 1},           {"loss gradient dS.T", B, B, D, false, false, 1}};
-  double secs = 0, flops = 0;
+  double secs = 0, cpu_secs = 0, flops = 0;
   for (const Product& pr : products) {
-    const double s = time_gemm(pr.m, pr.k, pr.n, pr.ta, pr.tb, repeats), f = 2.0 * double(pr.m * pr.k * pr.n);
-    std::fprintf(stderr, "bench-sgemm_bound: %-24s [%ld x %ld]·[%ld x %ld] x%ld: %.1f GFLOP/s\n", pr.what, long(pr.m),
-                 long(pr.k), long(pr.k), long(pr.n), long(pr.count), f / s * 1e-9);
-    secs += s * double(pr.count), flops += f * double(pr.count);
+    const Seconds s = time_gemm(pr.m, pr.k, pr.n, pr.ta, pr.tb, repeats);
+    const double f = 2.0 * double(pr.m * pr.k * pr.n);
+    std::fprintf(stderr, "bench-sgemm_bound: %-24s [%ld x %ld]·[%ld x %ld] x%ld: %.1f GFLOP/s (%.1f per CPU s)\n",
+                 pr.what, long(pr.m), long(pr.k), long(pr.k), long(pr.n), long(pr.count), f / s.wall * 1e-9,
+                 f / s.cpu * 1e-9);
+    secs += s.wall * double(pr.count), cpu_secs += s.cpu * double(pr.count), flops += f * double(pr.count);
   }
-  std::printf("%.1f %.0f %.2f\n", double(B) / secs, flops / double(B), flops / secs * 1e-9);
+  std::printf("%.1f %.0f %.2f %.1f\n", double(B) / secs, flops / double(B), flops / secs * 1e-9,
+              double(B) / cpu_secs);
   return 0;
 }
