@@ -16,6 +16,7 @@
 #include "pipeline/models/encoder/checkpoint.h"
 #include "pipeline/models/encoder/finetune.h"
 #include "pipeline/models/encoder/ssl/pretrain_ssl.h"
+#include "pipeline/models/encoder/training_data.h"
 #include "pipeline/models/ridge_run.h"
 #include "pipeline/study/test_stimuli.h"
 #include "tests/haxby_inputs.h"
@@ -457,6 +458,47 @@ BOOST_AUTO_TEST_CASE(shuffled_pooled_labels_reach_the_pooled_subjects_only) {
     const h5::ArtifactReader r(f, "predictions", kPredictionsFormatVersion);
     BOOST_CHECK_NE(r.attr_string("/provenance", "command_line").find(control), std::string::npos);
   }
+}
+
+// finetune.adapter_init ridge in a fold whose inner split cannot have a ridge start (inner_val_runs
+// leaves it one training run) while the fold's training rows can: every fit of the fold starts
+// random, so that the rate and epochs are chosen from the kind of start the final fit uses. Its
+// predictions are bitwise those of adapter_init random, and the log says why. (The final fit alone
+// used to start from ridge, with a rate and epochs tuned from random starts.)
+BOOST_AUTO_TEST_CASE(a_fold_whose_inner_split_has_no_ridge_start_fits_every_model_from_random) {
+  SmallStudy st(3, {"simulate.train_per_subject=120"});
+  const std::string cfg = st.dir.write("c.yaml",
+                                       "ridge:\n  outer: explicit\n  explicit_folds: [\"8 9\"]\n"
+                                       "  alphas: [1, 100, 10000]\n"
+                                       "pretrain:\n  epochs: 2\n  latent: 8\n"
+                                       "finetune:\n  epochs: 3\n  latent: 8\n  lr_grid: [0.001, 0.01]\n");
+  const std::string folds = st.dir.file("ridge.h5"), pre = st.dir.file("pre.h5");
+  run_ok("ridge", {"--config", cfg, "--samples", st.samples(3), "--quiet", "--out", folds});
+  run_ok("pretrain", {"--config", cfg, "--samples", st.samples(1), st.samples(2), "--heldout-samples", st.samples(3),
+                      "--heldout-folds", folds, "--quiet", "--out", pre});
+  const std::string warning = "every fit of this fold starts from a random adapter";
+  const std::vector<int64_t> test_rows = fold_test_rows(read_predictions(folds), 0);
+  BOOST_REQUIRE(!test_rows.empty());
+  // The fold's test predictions and the log of one fine-tuning run.
+  auto finetune = [&](const std::string& init, int inner_val_runs) {
+    const std::string out = st.dir.file(cat("ft-", init, inner_val_runs, ".h5"));
+    const test::StageRun r = test::run_stage(
+        "finetune", {"--config", cfg, "--samples", st.samples(3), "--pretrained", pre, "--folds-from", folds,
+                     "--reference", st.samples(1), st.samples(2), "--set", "finetune.adapter_init=" + init, "--set",
+                     cat("finetune.inner_val_runs=", inner_val_runs), "--out", out});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    return std::pair{encoder::rows_of(read_predictions(out).predictions, test_rows), r.output};
+  };
+  // The fold trains on 8 runs. With one of them validating, the ridge start is used everywhere.
+  const auto [ridge1, log1] = finetune("ridge", 1);
+  const auto [random1, unused1] = finetune("random", 1);
+  BOOST_CHECK_GT((ridge1 - random1).cwiseAbs().maxCoeff(), 1e-4f);
+  BOOST_CHECK_EQUAL(log1.find(warning), std::string::npos);
+  // With 7 validating, the inner split's one run cannot fit a ridge start: nor does the final fit.
+  const auto [ridge7, log7] = finetune("ridge", 7);
+  const auto [random7, unused7] = finetune("random", 7);
+  BOOST_CHECK(ridge7 == random7);
+  BOOST_CHECK_MESSAGE(log7.find(warning) != std::string::npos, log7);
 }
 
 // The same stimulus under two ids (two names aliased to one vector) is found by its vector.

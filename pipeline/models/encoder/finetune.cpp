@@ -214,21 +214,11 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
   for (size_t f = 0; f < folds.size(); ++f) {
     const cv::Fold& fold = folds[f];
     if (fold.test.empty()) continue;
-    // A fresh encoder for rows `train`: the pretrained backbone (if any) and a new adapter whose
-    // ridge start sees those rows' stimuli only.
-    // ssl_start: the self-supervised start fitted for these rows' runs (adapter_init ssl).
-    auto fresh = [&](const std::vector<int64_t>& train, const AdapterInit<float>& ssl_start) {
+    // A fresh encoder: the pretrained backbone (if any) and a new adapter from `start` (empty: random).
+    auto fresh = [&](const AdapterInit<float>& start) {
       auto enc = std::make_unique<Encoder<float>>(arch, seed + 7 * f);
       if (!pretrained.empty()) load_backbone(*enc, pretrained);
-      AdapterInit<float> init = ssl_start;
-      const auto ridge_start = [&] {
-        return with_context(cat("fitting the new adapter's ridge start (finetune.adapter_init = ridge) on ",
-                                train.size(), " training rows of outer fold ", f, " of --folds-from"),
-                            [&] { return ridge_adapter(d, train, latents, init); });
-      };
-      if (!latents.empty() && !ridge_start())
-        log::warn("fold ", f, ": too few training runs with reference stimuli for a ridge start; random adapter");
-      enc->add_subject(d.id, d.X.cols(), init, seed + 11 * f + 3);
+      enc->add_subject(d.id, d.X.cols(), start, seed + 11 * f + 3);
       if (!pretrained.empty() && cfg.mode == "adapter") {
         enc->set_trainable("", false);
         enc->set_trainable("adapter/", true);
@@ -243,21 +233,40 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
                         " training run(s); tuning fine-tuning needs more than "
                         "finetune.inner_val_runs = ",
                         cfg.inner_val_runs, " of them (the inner split)");
-    // adapter_init ssl: never the fold's test runs; the inner split's start never its validation runs.
-    AdapterInit<float> ssl_inner, ssl_outer;
+    // The new adapter's starts: one for the inner split's fits (from its training rows only) and one
+    // for the final fit (from the fold's training rows). adapter_init ssl: never the fold's test
+    // runs; the inner start never the inner validation runs either. adapter_init ridge: from each
+    // one's rows' stimuli; when either cannot be fitted, every fit of the fold starts random, so
+    // that the rate and epochs are always chosen from the kind of start the final fit uses.
+    AdapterInit<float> start_inner, start_outer;
     if (ssl_adapter) {
       std::set<int32_t> test_runs, inner_excluded;
       for (int64_t r : fold.test) test_runs.insert(d.run[size_t(r)]);
       inner_excluded = test_runs;
       for (int64_t r : inner.validation) inner_excluded.insert(d.run[size_t(r)]);
-      ssl_inner = ssl_adapter(inner_excluded, seed + 13 * f + 5);
-      ssl_outer = ssl_adapter(test_runs, seed + 13 * f + 6);
+      start_inner = ssl_adapter(inner_excluded, seed + 13 * f + 5);
+      start_outer = ssl_adapter(test_runs, seed + 13 * f + 6);
+    } else if (!latents.empty()) {
+      const auto ridge_start = [&](const std::vector<int64_t>& train, AdapterInit<float>& init) {
+        return with_context(cat("fitting the new adapter's ridge start (finetune.adapter_init = ridge) on ",
+                                train.size(), " training rows of outer fold ", f, " of --folds-from"),
+                            [&] { return ridge_adapter(d, train, latents, init); });
+      };
+      AdapterInit<float> a, b;
+      if (ridge_start(inner.train, a) && ridge_start(fold.train, b)) {
+        start_inner = std::move(a);
+        start_outer = std::move(b);
+      } else {
+        log::warn("fold ", f, ": too few training runs with reference stimuli for a ridge start (",
+                  a.W.size() ? "the final fit" : "the inner split's fits",
+                  " need 4 rows in 2 runs); every fit of this fold starts from a random adapter");
+      }
     }
     double best = -std::numeric_limits<double>::infinity();
     double best_lr = grid.front();
     int64_t best_epochs = cfg.epochs;
     for (size_t g = 0; g < grid.size(); ++g) {
-      auto enc = fresh(inner.train, ssl_inner);
+      auto enc = fresh(start_inner);
       const std::vector<double> scores =
           train_encoder(*enc, d, inner.train, inner.validation, cfg, grid[g], cfg.epochs, seed + f, false);
       for (size_t e = 0; e < scores.size(); ++e) {
@@ -267,7 +276,7 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
     }
     p.tuned_lr[f] = best_lr;
     p.tuned_epochs[f] = double(best_epochs);
-    auto enc = fresh(fold.train, ssl_outer);
+    auto enc = fresh(start_outer);
     train_encoder(*enc, d, fold.train, {}, cfg, best_lr, best_epochs, seed + f, true);
     const MF pred = predict(*enc, d.id, rows_of(d.X, fold.test));
     for (size_t i = 0; i < fold.test.size(); ++i) {

@@ -216,7 +216,8 @@ void FinetuneConfig::describe(config::Schema& s) {
       .one_of({"adapter", "full"});
   s.field("adapter_init", adapter_init,
           "new adapter's start: ridge (voxels -> the pretrained latents of the same training stimuli in the "
-          "--reference subjects; random when there are none), random, or ssl (fitted self-supervised on the "
+          "--reference subjects; random for every fit of a fold whose inner split or training rows show them in "
+          "fewer than 4 rows of 2 runs), random, or ssl (fitted self-supervised on the "
           "subject's unlabelled volumes, --timeseries, against the pretrained temporal model; never the fold's test "
           "runs unless finetune.ssl_transductive)")
       .one_of({"ridge", "random", "ssl"});
