@@ -150,12 +150,27 @@ bench_pretrain() {
   throughput() { sed -n 's/.*epoch 1\/1: .*, \([0-9]*\) samples\/s.*/\1/p' "$1"; }
   peak_mib() { sed -n 's/.*done in .*peak memory \([0-9]*\) MiB.*/\1/p' "$1"; }
   cpu_throughput() { sed -n 's/.*epoch 1\/1: .* samples\/s (\([0-9]*\) per CPU second).*/\1/p' "$1"; }
+  # sgemm_bound FIELD: the bound's FIELD (1: samples/s, 4: per CPU second), the highest of 3
+  # processes (it moved by 15% between processes here); the every-core bound is measured before
+  # and after the run, and the higher counts.
+  sgemm_bound() {
+    local field=$1 best=0 v
+    for _ in 1 2 3; do
+      v=$("$bin/bench-sgemm_bound" 128 "$p" "$L" 512 2 2>/dev/null | cut -d' ' -f"$field")
+      if (( $(echo "$v > $best" | bc -l) )); then best=$v; fi
+    done
+    echo "$best"
+  }
   local bound_sps flops
-  read -r bound_sps flops _ <<<"$("$bin/bench-sgemm_bound" 128 "$p" "$L" 512 2 2>/dev/null)"
+  bound_sps=$(sgemm_bound 1)
+  read -r _ flops _ <<<"$("$bin/bench-sgemm_bound" 128 "$p" "$L" 512 2 1 2>/dev/null)"
   echo "bench: pretraining on $ns subjects (${data_mib} MiB)" >&2
   "$bin/v2c-pretrain" --samples "$d"/sub-*.h5 "${common[@]}" --threads "$cores" --out "$d/all.h5" > "$d/all.log" 2>&1
   local sps mem
   sps=$(throughput "$d/all.log")
+  local bound_after
+  bound_after=$(sgemm_bound 1)
+  if (( $(echo "$bound_after > $bound_sps" | bc -l) )); then bound_sps=$bound_after; fi
   mem=$(peak_mib "$d/all.log")
   local ours bound pct
   ours=$(printf "%.4f" "$(echo "1000 / $sps" | bc -l)")
@@ -191,7 +206,7 @@ bench_pretrain() {
   # once per step, cold, at this run's memory rate): products + that floor is the best any
   # implementation that updates the adapter densely every step can do here.
   local bound1 cpu1 floor_us
-  read -r _ _ _ bound1 <<<"$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$bin/bench-sgemm_bound" 128 "$p" "$L" 512 2 2>/dev/null)"
+  bound1=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 sgemm_bound 4)
   read -r floor_us _ <<<"$("$bin/bench-optimizer_traffic" 128 "$p" "$L" 2>/dev/null)"
   local ceiling
   ceiling=$(printf "%.0f" "$(echo "100 * (1000000 / $bound1) / (1000000 / $bound1 + $floor_us)" | bc -l)")
