@@ -38,6 +38,7 @@ SampleStream::SampleStream(SampleSource& source, const EpochOrder& order, int64_
     for (int64_t r : batch.rows) held -= wanted_[batch.subject][size_t(r)];
   }
   slots_.resize(size_t(peak * width_));
+  slot_of_.reserve(size_t(peak));
   for (int64_t k = peak; k-- > 0;) free_.push_back(k);
   while (chunks_read_ < order.chunks_before[size_t(first)]) read_chunk(size_t(chunks_read_++));
 }
@@ -62,7 +63,7 @@ void SampleStream::read_chunk(size_t c) {
     V2C_ASSERT(!free_.empty(), "SampleStream: more rows than the buffer's ", slots_.size() / size_t(width_));
     const int64_t slot = free_.back();
     free_.pop_back();
-    slot_of_[{chunk.subject, chunk_rows_[k]}] = slot;
+    slot_of_[key(chunk.subject, chunk_rows_[k])] = slot;
     const float* row = chunk_.data() + int64_t(k) * chunk_.cols();
     std::copy(row, row + chunk_.cols(), slots_.data() + slot * width_);
   }
@@ -75,15 +76,25 @@ void SampleStream::stage(int64_t b) {
   const dist::EvenSplit split{B, comm_ ? comm_->size() : 1};
   const int rank = comm_ ? comm_->rank() : 0;
   staged_X_.resize(B, p);
-  // This rank's rows go to their place in X (one process: all of them).
-  for (int64_t k = split.begin(rank); k < split.begin(rank + 1); ++k) {
-    const auto it = slot_of_.find({batch.subject, batch.rows[size_t(k)]});
+  // This rank's rows go to their place in X (one process: all of them). The buffer is larger than
+  // the caches: each row's copy starts the reads of the row two ahead.
+  const int64_t k0 = split.begin(rank), k1 = split.begin(rank + 1);
+  from_.resize(size_t(k1 - k0));
+  for (int64_t k = k0; k < k1; ++k) {
+    const auto it = slot_of_.find(key(batch.subject, batch.rows[size_t(k)]));
     V2C_ASSERT(it != slot_of_.end(), "SampleStream: row ", batch.rows[size_t(k)], " of subject ", batch.subject,
                " is not in the buffer");
-    const float* row = slots_.data() + it->second * width_;
-    std::copy(row, row + p, staged_X_.data() + k * p);
+    from_[size_t(k - k0)] = it->second;
     free_.push_back(it->second);
     slot_of_.erase(it);
+  }
+  for (int64_t k = k0; k < k1; ++k) {
+    if (k + 2 < k1) {
+      const char* ahead = reinterpret_cast<const char*>(slots_.data() + from_[size_t(k + 2 - k0)] * width_);
+      for (int64_t at = 0; at < p * int64_t(sizeof(float)); at += 64) __builtin_prefetch(ahead + at, 0, 2);
+    }
+    const float* row = slots_.data() + from_[size_t(k - k0)] * width_;
+    std::copy(row, row + p, staged_X_.data() + k * p);
   }
   source_.targets(batch.subject, batch.rows, staged_T_);
   staged_ = b;

@@ -26,7 +26,7 @@
 
 #include <cstdint>
 #include <future>
-#include <map>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -67,6 +67,7 @@ class SampleStream {
 
  private:
   void read_chunk(size_t c);
+  static uint64_t key(size_t subject, int64_t row) { return (uint64_t(subject) << 40) | uint64_t(row); }
   // Reads the chunks before batch b and moves this rank's rows of it out of the buffer into
   // staged_X_ (and its targets into staged_T_).
   void stage(int64_t b);
@@ -78,9 +79,10 @@ class SampleStream {
   std::vector<std::vector<bool>> wanted_;                  // [subject][row]: rows this rank reads
   std::vector<float> slots_;                               // [peak_rows x width_] buffered rows
   std::vector<int64_t> free_;                              // free slots
-  std::map<std::pair<size_t, int64_t>, int64_t> slot_of_;  // (subject, row) -> slot
+  std::unordered_map<uint64_t, int64_t> slot_of_;          // key(subject, row) -> slot
   MF chunk_;                                               // the chunk being read
   std::vector<int64_t> chunk_rows_;                        // its rows this rank reads
+  std::vector<int64_t> from_;                              // slots of the batch being staged
   MF staged_X_, staged_T_;                                 // batch staged_ (this rank's rows of X)
   int64_t staged_ = -1;
   bool read_ahead_;
