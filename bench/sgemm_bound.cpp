@@ -17,20 +17,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 
+#include "bench/cpu_seconds.h"
 #include "pipeline/math/linalg.h"
 
 using namespace v2c;
 using MF = linalg::Mat<float>;
 
 namespace {
-
-double cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
-}
 
 struct Seconds {
   double wall = 1e30, cpu = 1e30;

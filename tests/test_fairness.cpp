@@ -49,6 +49,13 @@ struct SmallStudy {
   }
   static std::string subject(int s) { return "sub-0" + std::to_string(s); }
   std::string samples(int s) const { return dir.file(subject(s) + ".h5"); }
+  // A config with ridge's one explicit outer fold (runs 8 and 9 test), small pretraining and
+  // fine-tuning at the learning rates `lr_grid`; `extra` (YAML) goes between them.
+  std::string one_fold_config(const std::string& extra, const std::string& lr_grid) {
+    return dir.write("c.yaml", "ridge:\n  outer: explicit\n  explicit_folds: [\"8 9\"]\n  alphas: [1, 100, 10000]\n" +
+                                   extra + "pretrain:\n  epochs: 2\n  latent: 8\nfinetune:\n  epochs: 3\n  latent: 8\n" +
+                                   "  lr_grid: " + lr_grid + "\n");
+  }
 };
 
 }  // namespace
@@ -379,11 +386,7 @@ BOOST_AUTO_TEST_CASE(finetuning_tunes_on_a_category_design_like_ridge,
 // the control, so the held-out subject's training and test rows kept their true features.
 BOOST_AUTO_TEST_CASE(shuffled_pooled_labels_reach_the_pooled_subjects_only) {
   SmallStudy st(3, {"simulate.train_per_subject=120"});
-  const std::string cfg = st.dir.write("c.yaml",
-                                       "ridge:\n  outer: explicit\n  explicit_folds: [\"8 9\"]\n"
-                                       "  alphas: [1, 100, 10000]\nalign:\n  features: 20\n"
-                                       "pretrain:\n  epochs: 2\n  latent: 8\n"
-                                       "finetune:\n  epochs: 3\n  latent: 8\n  lr_grid: [0.001]\n");
+  const std::string cfg = st.one_fold_config("align:\n  features: 20\n", "[0.001]");
   const std::string folds = st.dir.file("ridge.h5");
   run_ok("ridge", {"--config", cfg, "--samples", st.samples(3), "--quiet", "--out", folds});
   std::set<std::string> tested;
@@ -467,11 +470,7 @@ BOOST_AUTO_TEST_CASE(shuffled_pooled_labels_reach_the_pooled_subjects_only) {
 // used to start from ridge, with a rate and epochs tuned from random starts.)
 BOOST_AUTO_TEST_CASE(a_fold_whose_inner_split_has_no_ridge_start_fits_every_model_from_random) {
   SmallStudy st(3, {"simulate.train_per_subject=120"});
-  const std::string cfg = st.dir.write("c.yaml",
-                                       "ridge:\n  outer: explicit\n  explicit_folds: [\"8 9\"]\n"
-                                       "  alphas: [1, 100, 10000]\n"
-                                       "pretrain:\n  epochs: 2\n  latent: 8\n"
-                                       "finetune:\n  epochs: 3\n  latent: 8\n  lr_grid: [0.001, 0.01]\n");
+  const std::string cfg = st.one_fold_config("", "[0.001, 0.01]");
   const std::string folds = st.dir.file("ridge.h5"), pre = st.dir.file("pre.h5");
   run_ok("ridge", {"--config", cfg, "--samples", st.samples(3), "--quiet", "--out", folds});
   run_ok("pretrain", {"--config", cfg, "--samples", st.samples(1), st.samples(2), "--heldout-samples", st.samples(3),
