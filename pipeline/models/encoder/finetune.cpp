@@ -52,6 +52,9 @@ std::map<std::string, Eigen::RowVectorXf> reference_latents(const std::string& p
 
 // The new adapter's start: ridge from the training rows' voxels to their stimuli's reference
 // latents (α by inner CV over the training runs, shared by all latent units).
+// A ridge start needs this many training rows with reference stimuli, in this many runs.
+constexpr size_t kRidgeStartRows = 4, kRidgeStartRuns = 2;
+
 bool ridge_adapter(const SubjectData& d, const std::vector<int64_t>& train,
                    const std::map<std::string, Eigen::RowVectorXf>& latents, AdapterInit<float>& init) {
   std::vector<int64_t> rows;
@@ -60,7 +63,7 @@ bool ridge_adapter(const SubjectData& d, const std::vector<int64_t>& train,
   std::vector<int32_t> run;
   std::set<int32_t> runs;
   for (int64_t r : rows) run.push_back(d.run[size_t(r)]), runs.insert(d.run[size_t(r)]);
-  if (rows.size() < 4 || runs.size() < 2) return false;
+  if (rows.size() < kRidgeStartRows || runs.size() < kRidgeStartRuns) return false;
   const MF X = rows_of(d.X, rows);
   MF H(int64_t(rows.size()), latents.begin()->second.size());
   for (size_t i = 0; i < rows.size(); ++i) H.row(int64_t(i)) = latents.at(d.stimulus[size_t(rows[i])]);
@@ -259,7 +262,8 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
       } else {
         log::warn("fold ", f, ": too few training runs with reference stimuli for a ridge start (",
                   a.W.size() ? "the final fit" : "the inner split's fits",
-                  " need 4 rows in 2 runs); every fit of this fold starts from a random adapter");
+                  " need ", kRidgeStartRows, " rows in ", kRidgeStartRuns,
+                  " runs); every fit of this fold starts from a random adapter");
       }
     }
     double best = -std::numeric_limits<double>::infinity();
