@@ -8,11 +8,12 @@
 #   bench/profile_pretrain.sh        needs perf (Debian linux-perf) and python3
 #   PRETRAIN=path/to/v2c-pretrain bench/profile_pretrain.sh   profiles another build of the stage
 #   PRETRAIN_LATENT=1024 PROFILE_SUBJECTS=4 bench/profile_pretrain.sh   another latent width, fewer subjects
+#   PROFILE_DATA=dir PRETRAIN_VOXELS=20000 bench/profile_pretrain.sh   another study (bench-pretrain_study dir N n 20000 512)
 set -euo pipefail
 BUILD=${BUILD:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/$BUILD/bin"
-d="$root/$BUILD/bench/data/pretrain"
+d=${PROFILE_DATA:-$root/$BUILD/bench/data/pretrain}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 L=${PRETRAIN_LATENT:-128}
@@ -20,7 +21,7 @@ subjects=("$d"/sub-0[1-9].h5 "$d"/sub-1[0-6].h5)
 subjects=("${subjects[@]:0:${PROFILE_SUBJECTS:-16}}")
 [[ -s "${subjects[0]}" ]] || { echo "profile_pretrain: no bench data in $d; run bench/run.sh pretrain first" >&2; exit 2; }
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-read -r _ _ _ bound <<<"$("$bin/bench-sgemm_bound" 128 4000 "$L" 512 2 2>/dev/null)"  # per CPU second
+read -r _ _ _ bound <<<"$("$bin/bench-sgemm_bound" 128 "${PRETRAIN_VOXELS:-4000}" "$L" 512 2 2>/dev/null)"  # per CPU second
 perf record -q -F 999 --call-graph dwarf,32768 -o "$tmp/perf.data" -- "${PRETRAIN:-$bin/v2c-pretrain}" --samples "${subjects[@]}" \
   --set pretrain.latent="$L" --set pretrain.epochs=1 --set pretrain.val_runs=0 --set pretrain.batch_size=128 \
   --set pretrain.buffer_mib=64 --set pretrain.checkpoint_every=100000000 --threads 1 --out "$tmp/out.h5" \

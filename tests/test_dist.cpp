@@ -47,7 +47,7 @@ struct Trained {
 // rounding of near-zero gradient elements into visible weight differences (lr·g/(|g| + eps) is
 // steep near |g| = eps), which in float would hide a real error behind 1e-5; in double a wrong
 // row, mask or sum shows far above the 1e-10 that rounding reaches.
-Trained train(dist::Communicator* comm) {
+Trained train(dist::Communicator* comm, AdapterNorm how) {
   using S = double;
   omp_set_num_threads(1);
   EncoderConfig ec;
@@ -68,6 +68,7 @@ Trained train(dist::Communicator* comm) {
   oc.total_steps = 12;
   oc.clip_norm = 0.5;  // active: the norm's parts from every rank matter
   Trainer<S> tr(enc, lc, oc, 14);
+  tr.set_adapter_norm(how);
   if (comm) tr.set_communicator(*comm);
   Rng data(15);
   Trained out;
@@ -175,34 +176,41 @@ BOOST_AUTO_TEST_CASE(rows_are_gathered_in_rank_order) {
 
 // The data-parallel step against one process on the same batches: every rank ends with the same
 // weights and moments, equal to one process's up to the rounding of sums split across ranks.
+// Automatic takes the adapter's norm from its gradient blocks on the 12-row batches and from the
+// Gram matrices on the 7- and 2-row ones (latent 64 >= 8·B); each way is also run alone.
 BOOST_AUTO_TEST_CASE(training_on_ranks_equals_one_process) {
   OneThread one;
-  const Trained single = train(nullptr);
-  for (int N : {2, 3}) {
-    std::vector<Trained> ranks(static_cast<size_t>(N));
-    test::run_ranks(N, [&](dist::Communicator& comm) { ranks[size_t(comm.rank())] = train(&comm); });
-    double worst = 0, worst_moment = 0;
-    std::string worst_name;
-    for (size_t k = 0; k < single.names.size(); ++k) {
-      for (int r = 1; r < N; ++r) {
-        const Trained& t = ranks[size_t(r)];
-        BOOST_CHECK_MESSAGE(t.values[k] == ranks[0].values[k] && t.m[k] == ranks[0].m[k] && t.v[k] == ranks[0].v[k],
-                            single.names[k] << " differs between rank 0 and rank " << r);
+  for (AdapterNorm how : {AdapterNorm::automatic, AdapterNorm::blocks, AdapterNorm::gram})
+    BOOST_TEST_CONTEXT("adapter norm " << (how == AdapterNorm::gram     ? "gram"
+                                           : how == AdapterNorm::blocks ? "blocks"
+                                                                        : "automatic")) {
+      const Trained single = train(nullptr, how);
+      for (int N : {2, 3}) {
+        std::vector<Trained> ranks(static_cast<size_t>(N));
+        test::run_ranks(N, [&](dist::Communicator& comm) { ranks[size_t(comm.rank())] = train(&comm, how); });
+        double worst = 0, worst_moment = 0;
+        std::string worst_name;
+        for (size_t k = 0; k < single.names.size(); ++k) {
+          for (int r = 1; r < N; ++r) {
+            const Trained& t = ranks[size_t(r)];
+            BOOST_CHECK_MESSAGE(t.values[k] == ranks[0].values[k] && t.m[k] == ranks[0].m[k] && t.v[k] == ranks[0].v[k],
+                                single.names[k] << " differs between rank 0 and rank " << r);
+          }
+          const double d = relative_difference(ranks[0].values[k], single.values[k]);
+          if (d > worst) worst = d, worst_name = single.names[k];
+          BOOST_REQUIRE_EQUAL(ranks[0].m[k].size(), single.m[k].size());
+          worst_moment = std::max({worst_moment, relative_difference(ranks[0].m[k], single.m[k]),
+                                   relative_difference(ranks[0].v[k], single.v[k])});
+        }
+        BOOST_TEST_MESSAGE(N << " ranks vs one process after 12 steps: weights within " << worst << " (" << worst_name
+                             << "), AdamW moments within " << worst_moment << ", last loss " << ranks[0].last_loss
+                             << " vs " << single.last_loss);
+        BOOST_CHECK_SMALL(worst, 1e-10);
+        BOOST_CHECK_SMALL(worst_moment, 1e-10);
+        BOOST_CHECK_CLOSE_FRACTION(ranks[0].last_norm, single.last_norm, 1e-12);
+        BOOST_CHECK_CLOSE_FRACTION(ranks[0].last_loss, single.last_loss, 1e-12);
       }
-      const double d = relative_difference(ranks[0].values[k], single.values[k]);
-      if (d > worst) worst = d, worst_name = single.names[k];
-      BOOST_REQUIRE_EQUAL(ranks[0].m[k].size(), single.m[k].size());
-      worst_moment = std::max({worst_moment, relative_difference(ranks[0].m[k], single.m[k]),
-                               relative_difference(ranks[0].v[k], single.v[k])});
     }
-    BOOST_TEST_MESSAGE(N << " ranks vs one process after 12 steps: weights within " << worst << " (" << worst_name
-                         << "), AdamW moments within " << worst_moment << ", last loss " << ranks[0].last_loss << " vs "
-                         << single.last_loss);
-    BOOST_CHECK_SMALL(worst, 1e-10);
-    BOOST_CHECK_SMALL(worst_moment, 1e-10);
-    BOOST_CHECK_CLOSE_FRACTION(ranks[0].last_norm, single.last_norm, 1e-12);
-    BOOST_CHECK_CLOSE_FRACTION(ranks[0].last_loss, single.last_loss, 1e-12);
-  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -278,36 +278,88 @@ BOOST_AUTO_TEST_CASE(fused_train_step_equals_plain_clipped_adamw) {
   oc.warmup_steps = 1;
   oc.total_steps = 5;
   oc.clip_norm = 0.05;  // small enough to clip
-  Encoder<double> a(t.cfg, 1), b(t.cfg, 1);
-  // 40000 voxels x latent 8: three of the trainer's adapter blocks (2^17 elements each), the last partial.
-  a.add_subject("s1", 40000, {}, 2);
-  b.add_subject("s1", 40000, {}, 2);
-  Rng rng(5);
-  Trainer<double> ta(a, lc, oc, 9), tb(b, lc, oc, 9);
-  for (int step = 0; step < 3; ++step) {
-    const Mat<double> X = random_matrix<double>(5, 40000, rng), T = random_matrix<double>(5, 6, rng);
-    ta.train_step("s1", X, T);
-    tb.loss("s1", X, T, true);
-    double sq = 0;
-    std::vector<Param<double>*> path = b.path_params("s1");
-    path.push_back(&b.param("loss/logit_scale"));
-    path.push_back(&b.param("loss/siglip_t"));
-    path.push_back(&b.param("loss/siglip_b"));
-    for (Param<double>* p : path) sq += p->grad.squaredNorm();
-    const double norm = std::sqrt(sq);
-    BOOST_CHECK_CLOSE_FRACTION(ta.last_grad_norm(), norm, 1e-9);
-    BOOST_CHECK(norm > oc.clip_norm);
-    const double scale = std::min(1.0, oc.clip_norm / (norm + 1e-6));
-    for (Param<double>* p : path) tb.optimizer().update(*p, tb.optimizer().lr_at(step), scale);
-    Param<double>& ls = b.param("loss/logit_scale");
-    ls.value(0, 0) = std::clamp(ls.value(0, 0), 0.0, lc.max_logit_scale);
-    tb.set_step(step + 1);
+  // Both ways of getting the adapter's share of the norm: its gradient blocks' sums of squares, and
+  // the Gram matrices with each block applied while in cache (trainer.h, Speed).
+  for (AdapterNorm how : {AdapterNorm::blocks, AdapterNorm::gram}) {
+    BOOST_TEST_CONTEXT("adapter norm " << (how == AdapterNorm::gram ? "gram" : "blocks")) {
+      Encoder<double> a(t.cfg, 1), b(t.cfg, 1);
+      // 40000 voxels x latent 8: three of the trainer's adapter blocks (2^17 elements each), the last partial.
+      a.add_subject("s1", 40000, {}, 2);
+      b.add_subject("s1", 40000, {}, 2);
+      Rng rng(5);
+      Trainer<double> ta(a, lc, oc, 9), tb(b, lc, oc, 9);
+      ta.set_adapter_norm(how);
+      for (int step = 0; step < 3; ++step) {
+        const Mat<double> X = random_matrix<double>(5, 40000, rng), T = random_matrix<double>(5, 6, rng);
+        ta.train_step("s1", X, T);
+        tb.loss("s1", X, T, true);
+        double sq = 0;
+        std::vector<Param<double>*> path = b.path_params("s1");
+        path.push_back(&b.param("loss/logit_scale"));
+        path.push_back(&b.param("loss/siglip_t"));
+        path.push_back(&b.param("loss/siglip_b"));
+        for (Param<double>* p : path) sq += p->grad.squaredNorm();
+        const double norm = std::sqrt(sq);
+        BOOST_CHECK_CLOSE_FRACTION(ta.last_grad_norm(), norm, 1e-9);
+        BOOST_CHECK(norm > oc.clip_norm);
+        const double scale = std::min(1.0, oc.clip_norm / (norm + 1e-6));
+        for (Param<double>* p : path) tb.optimizer().update(*p, tb.optimizer().lr_at(step), scale);
+        Param<double>& ls = b.param("loss/logit_scale");
+        ls.value(0, 0) = std::clamp(ls.value(0, 0), 0.0, lc.max_logit_scale);
+        tb.set_step(step + 1);
+      }
+      const auto wa = snapshot(a, true), wb = snapshot(b, true);
+      BOOST_REQUIRE_EQUAL(wa.size(), wb.size());
+      double worst = 0;
+      for (size_t i = 0; i < wa.size(); ++i) worst = std::max(worst, std::abs(wa[i] - wb[i]));
+      BOOST_CHECK_SMALL(worst, 1e-10);
+    }
   }
-  const auto wa = snapshot(a, true), wb = snapshot(b, true);
-  BOOST_REQUIRE_EQUAL(wa.size(), wb.size());
-  double worst = 0;
-  for (size_t i = 0; i < wa.size(); ++i) worst = std::max(worst, std::abs(wa[i] - wb[i]));
-  BOOST_CHECK_SMALL(worst, 1e-10);
+}
+
+// The two ways of the adapter's norm (trainer.h, Speed) compute every gradient block by the same
+// call: without clipping the weights are bitwise the same; with clipping only the norm's rounding
+// differs. Float, latent 64 and batch 8 (automatic takes gram there), three adapter blocks.
+BOOST_AUTO_TEST_CASE(gram_and_blocks_adapter_norms_give_the_same_weights) {
+  Tiny t(64, 2, 0.1, 16);
+  LossConfig lc;
+  lc.w_clip = 1;
+  lc.w_mse = 1;
+  for (double clip : {0.0, 0.05}) {
+    AdamWConfig oc;
+    oc.lr = 1e-3;
+    oc.total_steps = 5;
+    oc.clip_norm = clip;
+    std::vector<std::vector<float>> w;
+    std::vector<double> norms;
+    for (AdapterNorm how : {AdapterNorm::blocks, AdapterNorm::gram, AdapterNorm::automatic}) {
+      Encoder<float> enc(t.cfg, 1);
+      enc.add_subject("s1", 5000, {}, 2);
+      Trainer<float> tr(enc, lc, oc, 3);
+      tr.set_adapter_norm(how);
+      Rng rng(8);
+      for (int s = 0; s < 5; ++s)
+        tr.train_step("s1", random_matrix<float>(8, 5000, rng), random_matrix<float>(8, 16, rng));
+      norms.push_back(tr.last_grad_norm());
+      w.push_back(snapshot(enc));
+    }
+    BOOST_TEST_CONTEXT("clip_norm " << clip) {
+      BOOST_CHECK(w[1] == w[2]);  // automatic = gram at L >= 8·B
+      BOOST_CHECK_CLOSE_FRACTION(norms[0], norms[1], 1e-5);
+      BOOST_CHECK(norms[0] > 0.05);  // so the clipped run clips
+      if (clip == 0) {
+        BOOST_CHECK(w[0] == w[1]);
+      } else {
+        double num = 0, den = 0;
+        for (size_t i = 0; i < w[0].size(); ++i) {
+          num += double(w[0][i] - w[1][i]) * double(w[0][i] - w[1][i]);
+          den += double(w[0][i]) * double(w[0][i]);
+        }
+        BOOST_TEST_MESSAGE("gram vs blocks, clipped: relative weight difference " << std::sqrt(num / den));
+        BOOST_CHECK_SMALL(std::sqrt(num / den), 1e-5);
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(tiny_model_overfits_a_synthetic_mapping) {
@@ -446,24 +498,28 @@ BOOST_AUTO_TEST_CASE(weights_do_not_depend_on_the_thread_count) {
   oc.lr = 1e-3;
   oc.total_steps = 4;
   oc.clip_norm = 0.05;  // clipping on: the gradient norm's every bit reaches the weights
-  std::vector<std::vector<float>> w;
-  for (int threads : {1, 2}) {
-    Threads pin(threads);
-    Encoder<float> enc(t.cfg, 1);
-    enc.add_subject("s1", 5000, {}, 2);  // three adapter blocks of 2048 rows (latent 64)
-    Trainer<float> tr(enc, lc, oc, 3);
-    Rng rng(8);
-    for (int s = 0; s < 4; ++s)
-      tr.train_step("s1", random_matrix<float>(32, 5000, rng), random_matrix<float>(32, 16, rng));
-    w.push_back(snapshot(enc));
+  for (AdapterNorm how : {AdapterNorm::blocks, AdapterNorm::gram}) {
+    std::vector<std::vector<float>> w;
+    for (int threads : {1, 2}) {
+      Threads pin(threads);
+      Encoder<float> enc(t.cfg, 1);
+      enc.add_subject("s1", 5000, {}, 2);  // three adapter blocks of 2048 rows (latent 64)
+      Trainer<float> tr(enc, lc, oc, 3);
+      tr.set_adapter_norm(how);
+      Rng rng(8);
+      for (int s = 0; s < 4; ++s)
+        tr.train_step("s1", random_matrix<float>(32, 5000, rng), random_matrix<float>(32, 16, rng));
+      w.push_back(snapshot(enc));
+    }
+    double num = 0, den = 0;
+    for (size_t i = 0; i < w[0].size(); ++i) {
+      num += double(w[0][i] - w[1][i]) * double(w[0][i] - w[1][i]);
+      den += double(w[0][i]) * double(w[0][i]);
+    }
+    const char* name = how == AdapterNorm::gram ? "gram" : "blocks";
+    BOOST_TEST_MESSAGE("1 vs 2 threads (" << name << "): relative weight difference " << std::sqrt(num / den));
+    BOOST_CHECK_MESSAGE(w[0] == w[1], "adapter norm " << name << ": weights differ between 1 and 2 threads");
   }
-  double num = 0, den = 0;
-  for (size_t i = 0; i < w[0].size(); ++i) {
-    num += double(w[0][i] - w[1][i]) * double(w[0][i] - w[1][i]);
-    den += double(w[0][i]) * double(w[0][i]);
-  }
-  BOOST_TEST_MESSAGE("1 vs 2 threads: relative weight difference " << std::sqrt(num / den));
-  BOOST_CHECK(w[0] == w[1]);
 }
 
 BOOST_AUTO_TEST_CASE(bad_shapes_and_configs_are_reported) {

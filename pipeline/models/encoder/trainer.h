@@ -9,11 +9,19 @@
 //
 // Speed (train_step): the adapter (20000 x 1024 for a real subject) dominates the work. Its
 // weight gradient Xᵀ·G (G = dloss/dh0 [B x L]) is computed in fixed row blocks of W, each one
-// OpenBLAS call on one thread (linalg::gemm_block) spread over the threads (parallel.h), into one
-// buffer of the subject's p x L (the only gradient buffer of that size; the moments are per
-// subject); the global norm adds the blocks' sums of squares, so no B x B Gram matrix is needed.
-// Clipping + AdamW then run over the same blocks. Everything else is updated in one fused pass
-// per buffer.
+// OpenBLAS call on one thread (linalg::gemm_block) spread over the threads (parallel.h). Clipping
+// needs the global norm before any update, and the adapter's share of it comes one of two ways
+// (AdapterNorm), whichever costs less:
+//   - blocks (L < 8·B, e.g. latent 128, batch 128): the blocks go into one buffer of the
+//     subject's p x L and their sums of squares give the norm; clipping + AdamW then run over
+//     the buffer's blocks. The buffer's traffic is small next to two B x B Gram matrices.
+//   - gram (L >= 8·B, e.g. latent 1024, batch 128): ‖XᵀG‖²_F = ⟨XXᵀ, GGᵀ⟩_F from the two Gram
+//     matrices, which then cost at most 1/16 of Xᵀ·G; each block of the gradient is computed and
+//     applied by AdamW while in cache, so the p x L gradient is never stored (82 MB at 20000 x
+//     1024), nor written to memory and read back.
+// Both compute every gradient block by the same call, so without clipping they give bitwise the
+// same weights; with clipping their norms (and scales) differ in the last bits.
+// Everything else is updated in one fused pass per buffer.
 //
 // Determinism: dropout keys and MixCo draw from the trainer's Rng, and every reduction has a fixed
 // order, so with a given seed and batch order the weights are bitwise identical run to run and
@@ -32,8 +40,9 @@
 //     every rank applies bitwise the same AdamW update to them);
 //   - the adapter's W gradient is computed by its owner only: dloss/dh0 rows are all-gathered into
 //     G [B x L], and rank r owns a contiguous range of the fixed row blocks of W (voxels): it
-//     computes those rows of Xᵀ·G, their squared norm joins the other squared norms in the same
-//     rank-order sum, and it applies clipping + AdamW to its own blocks only; the updated rows of
+//     computes those rows of Xᵀ·G, their squared norm (blocks, or the Gram matrix of its voxels'
+//     columns of X with GGᵀ) joins the other squared norms in the same rank-order sum, and it
+//     applies clipping + AdamW to its own blocks only; the updated rows of
 //     W are then all-gathered, so every rank ends the step with the same weights. The AdamW
 //     moments of W stay with their owner until gather_optimizer_state().
 // Per rank: 1/N of the adapter products and update, 1/N of the backbone rows; traffic per step is
@@ -57,6 +66,13 @@ class Communicator;
 }
 
 namespace v2c::encoder {
+
+// How train_step gets the adapter's share of the gradient norm (see Speed above).
+enum class AdapterNorm {
+  automatic,  // gram when L >= 8·B, else blocks
+  blocks,     // the whole gradient in a p x L buffer, its blocks' sums of squares
+  gram,       // ⟨XXᵀ, GGᵀ⟩, each gradient block applied while in cache
+};
 
 template <class S>
 class Trainer {
@@ -89,6 +105,8 @@ class Trainer {
   const Encoder<S>& encoder() const { return enc_; }
   const LossConfig& loss_config() const { return loss_; }
   const AdamW<S>& optimizer() const { return opt_; }
+  // Forces one way of computing the adapter's gradient norm (tests, benchmarks); automatic by default.
+  void set_adapter_norm(AdapterNorm how) { adapter_norm_ = how; }
 
  private:
   LossParts run(const std::string& subject, const Mat<S>& X, const Mat<S>& T, bool with_grad, bool materialize);
@@ -109,7 +127,9 @@ class Trainer {
   const Mat<S>* x_batch_ = nullptr;          // the whole (mixed) batch of the last run()
   Mat<S> x_rows_, y_all_, dy_rows_, g_all_;  // data-parallel: this rank's rows, gathered rows
   std::vector<S> flat_;                      // data-parallel: the explicit gradients, summed
-  std::vector<S> adapter_grad_;              // this rank's rows of the adapter's W gradient
+  std::vector<S> adapter_grad_;              // blocks: this rank's rows of the adapter's W gradient
+  std::vector<Mat<S>> g_blocks_;             // gram: one gradient block per worker
+  AdapterNorm adapter_norm_ = AdapterNorm::automatic;
 };
 
 }  // namespace v2c::encoder
