@@ -121,6 +121,19 @@ bench_lss() {
   rm -f "$d"/*.npy
 }
 
+# simulated_study DIR SUBJECTS SAMPLES VOXELS: writes the simulated pretraining study into DIR
+# once (bench-pretrain_study, CLIP 512) and prints its data size in MiB.
+simulated_study() {
+  local d=$1 ns=$2 n=$3 p=$4
+  local stamp="$d/study-$ns-$n-$p.txt"
+  if [[ ! -s "$stamp" ]]; then
+    rm -rf "$d" && mkdir -p "$d"
+    echo "bench: writing the simulated $ns-subject study ($n samples x $p voxels each, once)" >&2
+    "$bin/bench-pretrain_study" "$d" "$ns" "$n" "$p" 512 > "$stamp"
+  fi
+  echo $(( $(cat "$stamp") / 1048576 ))
+}
+
 bench_pretrain() {
   # Streamed pretraining on a simulated study of 64 subjects (PRETRAIN_SAMPLES samples x
   # PRETRAIN_VOXELS voxels each, float32) whose data total at least 4x the stage's peak memory: one
@@ -136,13 +149,8 @@ bench_pretrain() {
   local d="$data/pretrain" ns=${PRETRAIN_SUBJECTS:-64} n=${PRETRAIN_SAMPLES:-4000} p=${PRETRAIN_VOXELS:-4000}
   local L=${PRETRAIN_LATENT:-128} cores
   cores=$(nproc)
-  local stamp="$d/study-$ns-$n-$p.txt"
-  if [[ ! -s "$stamp" ]]; then
-    rm -rf "$d" && mkdir -p "$d"
-    echo "bench: writing the simulated $ns-subject study ($n samples x $p voxels each, once)" >&2
-    "$bin/bench-pretrain_study" "$d" "$ns" "$n" "$p" 512 > "$stamp"
-  fi
-  local data_mib=$(( $(cat "$stamp") / 1048576 ))
+  local data_mib
+  data_mib=$(simulated_study "$d" "$ns" "$n" "$p")
   local common=(--set pretrain.latent="$L" --set pretrain.epochs=1 --set pretrain.val_runs=0
                 --set pretrain.batch_size=128 --set pretrain.buffer_mib=64 --set pretrain.checkpoint_every=100000000
                 --force)
@@ -233,13 +241,8 @@ bench_pretrain_wide() {
   # Beside them: the peak memory of the every-core run against PyTorch training the same model.
   local d="$data/pretrain-wide" ns=4 n=2048 p=20000 L=1024 pairs=${PRETRAIN_PAIRS:-3} cores
   cores=$(nproc)
-  local stamp="$d/study-$ns-$n-$p.txt"
-  if [[ ! -s "$stamp" ]]; then
-    rm -rf "$d" && mkdir -p "$d"
-    echo "bench: writing the simulated $ns-subject study ($n samples x $p voxels each, once)" >&2
-    "$bin/bench-pretrain_study" "$d" "$ns" "$n" "$p" 512 > "$stamp"
-  fi
-  local data_mib=$(( $(cat "$stamp") / 1048576 ))
+  local data_mib
+  data_mib=$(simulated_study "$d" "$ns" "$n" "$p")
   local common=(--samples "$d"/sub-*.h5 --set pretrain.latent="$L" --set pretrain.epochs=1 --set pretrain.val_runs=0
                 --set pretrain.batch_size=128 --set pretrain.buffer_mib=64 --set pretrain.checkpoint_every=100000000
                 --force --out "$d/out.h5")
