@@ -51,9 +51,8 @@ std::map<std::string, Eigen::RowVectorXf> reference_latents(const std::string& p
 }
 
 // The new adapter's start: ridge from the training rows' voxels to their stimuli's reference
-// latents (α by inner CV over the training runs, shared by all latent units).
-// A ridge start needs this many training rows with reference stimuli, in this many runs.
-constexpr size_t kRidgeStartRows = 4, kRidgeStartRuns = 2;
+// latents (α by inner CV over the training runs, shared by all latent units); false where the
+// rows are too few for it (kRidgeStartRows, kRidgeStartRuns: settings.h).
 
 bool ridge_adapter(const SubjectData& d, const std::vector<int64_t>& train,
                    const std::map<std::string, Eigen::RowVectorXf>& latents, AdapterInit<float>& init) {
@@ -261,9 +260,8 @@ Predictions finetune(const Samples& s, const std::string& pretrained, const Fine
         start_outer = std::move(b);
       } else {
         log::warn("fold ", f, ": too few training runs with reference stimuli for a ridge start (",
-                  a.W.size() ? "the final fit" : "the inner split's fits",
-                  " need ", kRidgeStartRows, " rows in ", kRidgeStartRuns,
-                  " runs); every fit of this fold starts from a random adapter");
+                  a.W.size() ? "the final fit" : "the inner split's fits", " need ", kRidgeStartRows, " rows in ",
+                  kRidgeStartRuns, " runs); every fit of this fold starts from a random adapter");
       }
     }
     double best = -std::numeric_limits<double>::infinity();

@@ -215,11 +215,12 @@ void FinetuneConfig::describe(config::Schema& s) {
   s.field("mode", mode, "adapter: train the new subject's adapter only (backbone frozen); full: everything (MindEye2)")
       .one_of({"adapter", "full"});
   s.field("adapter_init", adapter_init,
-          "new adapter's start: ridge (voxels -> the pretrained latents of the same training stimuli in the "
-          "--reference subjects; random for every fit of a fold whose inner split or training rows show them in "
-          "fewer than 4 rows of 2 runs), random, or ssl (fitted self-supervised on the "
-          "subject's unlabelled volumes, --timeseries, against the pretrained temporal model; never the fold's test "
-          "runs unless finetune.ssl_transductive)")
+          cat("new adapter's start: ridge (voxels -> the pretrained latents of the same training stimuli in the "
+              "--reference subjects; random for every fit of a fold whose inner split or training rows show them in "
+              "fewer than ",
+              kRidgeStartRows, " rows of ", kRidgeStartRuns,
+              " runs), random, or ssl (fitted self-supervised on the subject's unlabelled volumes, --timeseries, "
+              "against the pretrained temporal model; never the fold's test runs unless finetune.ssl_transductive)"))
       .one_of({"ridge", "random", "ssl"});
   s.field("ssl_steps", ssl.steps, "adapter_init ssl: optimisation steps of the new subject's self-supervised fit")
       .range(int64_t(1), int64_t(100000000));

@@ -12,6 +12,7 @@
 // exposes. usage_error names the field, the value and the rule.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -156,6 +157,10 @@ struct PretrainConfig : TrainSettings {
 
   void describe(config::Schema& s);
 };
+
+// adapter_init ridge needs this many training rows with reference stimuli, in this many runs; a fit
+// with fewer (in its inner split or its fold's training rows) starts random (finetune.cpp).
+constexpr size_t kRidgeStartRows = 4, kRidgeStartRuns = 2;
 
 struct FinetuneConfig : TrainSettings {
   std::string mode = "adapter";
