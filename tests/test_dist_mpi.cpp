@@ -70,6 +70,17 @@ int64_t trained_steps(const std::string& checkpoint) {
   return h5::ArtifactReader(checkpoint, "encoder_checkpoint", 1).read_ints("trainer/step").at(0);
 }
 
+// v2c-pretrain's arguments for the two simulated subjects: one thread, `seed`, and each of `sets`
+// (KEY=VALUE) as a --set.
+std::vector<std::string> pretrain_args(const std::vector<std::string>& samples, int seed,
+                                       const std::vector<std::string>& sets) {
+  std::vector<std::string> args = {"--samples"};
+  args.insert(args.end(), samples.begin(), samples.end());
+  args.insert(args.end(), {"--threads", "1", "--seed", std::to_string(seed)});
+  for (const std::string& kv : sets) args.insert(args.end(), {"--set", kv});
+  return args;
+}
+
 // v2c-pretrain with `args` in one process and under mpirun -np 2 (outputs one.h5 and two.h5 in
 // `dir`); checks that the job ran data-parallel, that its log holds every line of `log_has`, and
 // that both trained the same number of steps. Returns that number; `difference` is the largest
@@ -106,25 +117,10 @@ BOOST_AUTO_TEST_SUITE(distributed_mpi, *utf::precondition(mpirun_found))
 BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_after_50_steps) {
   test::TempDir dir("v2c-mpi");
   const auto samples = test::two_simulated_subjects(dir);
-  const std::vector<std::string> common = {"--samples",
-                                           samples[0],
-                                           samples[1],
-                                           "--threads",
-                                           "1",
-                                           "--seed",
-                                           "7",
-                                           "--set",
-                                           "pretrain.latent=64",
-                                           "--set",
-                                           "pretrain.epochs=5",
-                                           "--set",
-                                           "pretrain.batch_size=36",
-                                           "--set",
-                                           "pretrain.val_runs=0",
-                                           "--set",
-                                           "pretrain.mixco=true",
-                                           "--set",
-                                           "pretrain.w_siglip=0.5"};
+  const std::vector<std::string> common =
+      pretrain_args(samples, 7,
+                    {"pretrain.latent=64", "pretrain.epochs=5", "pretrain.batch_size=36", "pretrain.val_runs=0",
+                     "pretrain.mixco=true", "pretrain.w_siglip=0.5"});
   double d = 0;
   BOOST_CHECK_EQUAL(two_ranks_and_one(dir, common, {"data-parallel: MPI, 2 ranks"}, d), 50);
   BOOST_CHECK_SMALL(d, 1e-5);
@@ -135,23 +131,10 @@ BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_after_50_steps) {
 BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_with_the_gram_matrix_norm) {
   test::TempDir dir("v2c-mpi-gram");
   const auto samples = test::two_simulated_subjects(dir);
-  const std::vector<std::string> common = {"--samples",
-                                           samples[0],
-                                           samples[1],
-                                           "--threads",
-                                           "1",
-                                           "--seed",
-                                           "9",
-                                           "--set",
-                                           "pretrain.latent=64",
-                                           "--set",
-                                           "pretrain.epochs=2",
-                                           "--set",
-                                           "pretrain.batch_size=8",
-                                           "--set",
-                                           "pretrain.val_runs=0",
-                                           "--set",
-                                           "pretrain.mixco=true"};
+  const std::vector<std::string> common =
+      pretrain_args(samples, 9,
+                    {"pretrain.latent=64", "pretrain.epochs=2", "pretrain.batch_size=8", "pretrain.val_runs=0",
+                     "pretrain.mixco=true"});
   double d = 0;
   BOOST_CHECK_GE(two_ranks_and_one(dir, common, {"data-parallel: MPI, 2 ranks"}, d), 50);
   BOOST_CHECK_SMALL(d, 1e-5);
@@ -162,25 +145,10 @@ BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_with_the_gram_matrix_norm) {
 BOOST_AUTO_TEST_CASE(two_ranks_streaming_equal_one_process) {
   test::TempDir dir("v2c-mpi-stream");
   const auto samples = test::two_simulated_subjects(dir);
-  const std::vector<std::string> common = {"--samples",
-                                           samples[0],
-                                           samples[1],
-                                           "--threads",
-                                           "1",
-                                           "--seed",
-                                           "7",
-                                           "--set",
-                                           "pretrain.latent=64",
-                                           "--set",
-                                           "pretrain.epochs=4",
-                                           "--set",
-                                           "pretrain.batch_size=16",
-                                           "--set",
-                                           "pretrain.buffer_mib=0.1",
-                                           "--set",
-                                           "pretrain.chunk_rows=8",
-                                           "--set",
-                                           "pretrain.mixco=true"};
+  const std::vector<std::string> common =
+      pretrain_args(samples, 7,
+                    {"pretrain.latent=64", "pretrain.epochs=4", "pretrain.batch_size=16", "pretrain.buffer_mib=0.1",
+                     "pretrain.chunk_rows=8", "pretrain.mixco=true"});
   double d = 0;
   BOOST_CHECK_GT(two_ranks_and_one(dir, common, {"data-parallel: MPI, 2 ranks", "through a shuffle buffer of "}, d),
                  40);
@@ -192,25 +160,10 @@ BOOST_AUTO_TEST_CASE(two_ranks_streaming_equal_one_process) {
 BOOST_AUTO_TEST_CASE(a_killed_rank_resumes_to_the_weights_of_an_uninterrupted_job) {
   test::TempDir dir("v2c-mpi-kill");
   const auto samples = test::two_simulated_subjects(dir);
-  const std::vector<std::string> common = {"--samples",
-                                           samples[0],
-                                           samples[1],
-                                           "--threads",
-                                           "1",
-                                           "--seed",
-                                           "8",
-                                           "--set",
-                                           "pretrain.latent=64",
-                                           "--set",
-                                           "pretrain.epochs=10",
-                                           "--set",
-                                           "pretrain.batch_size=36",
-                                           "--set",
-                                           "pretrain.checkpoint_every=5",
-                                           "--set",
-                                           "pretrain.patience=1000",
-                                           "--set",
-                                           "pretrain.mixco=true"};
+  const std::vector<std::string> common =
+      pretrain_args(samples, 8,
+                    {"pretrain.latent=64", "pretrain.epochs=10", "pretrain.batch_size=36",
+                     "pretrain.checkpoint_every=5", "pretrain.patience=1000", "pretrain.mixco=true"});
   auto with_out = [&](const std::string& out, bool resume) {
     auto a = common;
     a.insert(a.end(), {"--out", out});
