@@ -53,7 +53,6 @@ std::map<std::string, Eigen::RowVectorXf> reference_latents(const std::string& p
 // The new adapter's start: ridge from the training rows' voxels to their stimuli's reference
 // latents (α by inner CV over the training runs, shared by all latent units); false where the
 // rows are too few for it (kRidgeStartRows, kRidgeStartRuns: settings.h).
-
 bool ridge_adapter(const SubjectData& d, const std::vector<int64_t>& train,
                    const std::map<std::string, Eigen::RowVectorXf>& latents, AdapterInit<float>& init) {
   std::vector<int64_t> rows;

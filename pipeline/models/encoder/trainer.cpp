@@ -214,23 +214,23 @@ LossParts Trainer<S>::train_step(const std::string& subject, const Mat<S>& X, co
   if (adapter_W->trainable) {
     // Clipping + AdamW on this rank's rows of W, block by block (fixed blocks, any thread count).
     opt_.begin(*adapter_W);
-    if (gram) {
-      // Each block of the gradient computed by the same call as the blocks way, then applied at once.
-      g_blocks_.resize(size_t(max_workers()));
-      const linalg::BlasThreads serial(1);
-      run_tasks(n_blocks, [&](int64_t task, int64_t worker) {
-        const int64_t r0 = (first_block + task) * rows, n = std::min(rows, own1 - r0);
-        Mat<S>& g = g_blocks_[size_t(worker)];
-        g.resize(rows, L);
-        linalg::gemm_block(true, false, n, L, B, Xin.data() + r0, p_vox, G.data(), L, g.data(), L);
-        opt_.update_range(*adapter_W, r0 * L, n * L, g.data(), lr_, scale);
-      });
-    } else {
-      run_tasks(n_blocks, [&](int64_t task, int64_t) {
-        const int64_t r0 = (first_block + task) * rows, n = std::min(rows, own1 - r0);
-        opt_.update_range(*adapter_W, r0 * L, n * L, adapter_grad_.data() + (r0 - own0) * L, lr_, scale);
-      });
-    }
+    // gram: each block of the gradient is computed here, by the same call as the blocks way above,
+    // and applied at once.
+    if (gram) g_blocks_.resize(size_t(max_workers()));
+    const linalg::BlasThreads serial(1);
+    run_tasks(n_blocks, [&](int64_t task, int64_t worker) {
+      const int64_t r0 = (first_block + task) * rows, n = std::min(rows, own1 - r0);
+      const S* g = nullptr;
+      if (gram) {
+        Mat<S>& block = g_blocks_[size_t(worker)];
+        block.resize(rows, L);
+        linalg::gemm_block(true, false, n, L, B, Xin.data() + r0, p_vox, G.data(), L, block.data(), L);
+        g = block.data();
+      } else {
+        g = adapter_grad_.data() + (r0 - own0) * L;
+      }
+      opt_.update_range(*adapter_W, r0 * L, n * L, g, lr_, scale);
+    });
     if (N > 1) allgather_adapter_rows(adapter_W->value);
   }
   Param<S>& ls = enc_.param("loss/logit_scale");
