@@ -490,7 +490,6 @@ BOOST_AUTO_TEST_CASE(frozen_backbone_trains_only_the_adapter) {
 // Every product, sum and update is cut into fixed blocks or tiles (trainer.h): the weights after
 // training with 1 and with 2 threads are bitwise the same.
 BOOST_AUTO_TEST_CASE(weights_do_not_depend_on_the_thread_count) {
-  Tiny t(64, 2, 0.1, 16);
   LossConfig lc;
   lc.w_clip = 1;
   lc.w_mse = 1;
@@ -498,27 +497,33 @@ BOOST_AUTO_TEST_CASE(weights_do_not_depend_on_the_thread_count) {
   oc.lr = 1e-3;
   oc.total_steps = 4;
   oc.clip_norm = 0.05;  // clipping on: the gradient norm's every bit reaches the weights
-  for (AdapterNorm how : {AdapterNorm::blocks, AdapterNorm::gram}) {
-    std::vector<std::vector<float>> w;
-    for (int threads : {1, 2}) {
-      Threads pin(threads);
-      Encoder<float> enc(t.cfg, 1);
-      enc.add_subject("s1", 5000, {}, 2);  // three adapter blocks of 2048 rows (latent 64)
-      Trainer<float> tr(enc, lc, oc, 3);
-      tr.set_adapter_norm(how);
-      Rng rng(8);
-      for (int s = 0; s < 4; ++s)
-        tr.train_step("s1", random_matrix<float>(32, 5000, rng), random_matrix<float>(32, 16, rng));
-      w.push_back(snapshot(enc));
+  // Latent 64: three adapter blocks of 2048 rows; latent 1024: three of the minimum 256 rows.
+  for (const auto& [latent, voxels] : {std::pair<int, int64_t>{64, 5000}, {1024, 600}}) {
+    const Tiny t(latent, 2, 0.1, 16);
+    for (AdapterNorm how : {AdapterNorm::blocks, AdapterNorm::gram}) {
+      std::vector<std::vector<float>> w;
+      for (int threads : {1, 2}) {
+        Threads pin(threads);
+        Encoder<float> enc(t.cfg, 1);
+        enc.add_subject("s1", voxels, {}, 2);
+        Trainer<float> tr(enc, lc, oc, 3);
+        tr.set_adapter_norm(how);
+        Rng rng(8);
+        for (int s = 0; s < 4; ++s)
+          tr.train_step("s1", random_matrix<float>(32, voxels, rng), random_matrix<float>(32, 16, rng));
+        w.push_back(snapshot(enc));
+      }
+      double num = 0, den = 0;
+      for (size_t i = 0; i < w[0].size(); ++i) {
+        num += double(w[0][i] - w[1][i]) * double(w[0][i] - w[1][i]);
+        den += double(w[0][i]) * double(w[0][i]);
+      }
+      const char* name = how == AdapterNorm::gram ? "gram" : "blocks";
+      BOOST_TEST_MESSAGE("latent " << latent << ", 1 vs 2 threads (" << name << "): relative weight difference "
+                                   << std::sqrt(num / den));
+      BOOST_CHECK_MESSAGE(w[0] == w[1],
+                          "latent " << latent << ", adapter norm " << name << ": weights differ between 1 and 2 threads");
     }
-    double num = 0, den = 0;
-    for (size_t i = 0; i < w[0].size(); ++i) {
-      num += double(w[0][i] - w[1][i]) * double(w[0][i] - w[1][i]);
-      den += double(w[0][i]) * double(w[0][i]);
-    }
-    const char* name = how == AdapterNorm::gram ? "gram" : "blocks";
-    BOOST_TEST_MESSAGE("1 vs 2 threads (" << name << "): relative weight difference " << std::sqrt(num / den));
-    BOOST_CHECK_MESSAGE(w[0] == w[1], "adapter norm " << name << ": weights differ between 1 and 2 threads");
   }
 }
 

@@ -10,8 +10,14 @@
 namespace v2c::encoder {
 
 namespace {
-// Rows of the adapter updated per block by the fused gradient + AdamW pass (× L elements).
+// Rows of the adapter updated per block by the fused gradient + AdamW pass: about
+// kAdapterBlockElems elements, so that the block's gradient is still in cache for its update, and
+// at least kAdapterBlockMinRows rows: each block's BLAS call packs all of G [B x L] again, a cost
+// of 1/rows against the block's product. At 20000 voxels x latent 1024, one thread, 256 rows ran
+// about 5% faster than 128 (4 interleaved rounds) with bitwise the same weights (any fixed rows).
 constexpr int64_t kAdapterBlockElems = int64_t(1) << 17;
+constexpr int64_t kAdapterBlockMinRows = 256;
+int64_t adapter_block_rows(int64_t L) { return std::max(kAdapterBlockMinRows, kAdapterBlockElems / L); }
 // AdapterNorm::automatic takes the Gram matrices when L >= kGramLatentPerRow · B: XXᵀ costs B²·p
 // multiply-adds against Xᵀ·G's B·p·L, so at most 1/8 of it (1/16 with syrk's half).
 constexpr int64_t kGramLatentPerRow = 8;
@@ -31,7 +37,7 @@ void Trainer<S>::set_communicator(dist::Communicator& comm) {
 
 template <class S>
 std::pair<int64_t, int64_t> Trainer<S>::adapter_rows(int64_t p, int64_t L, int rank) const {
-  const int64_t rows = std::max<int64_t>(1, kAdapterBlockElems / L);
+  const int64_t rows = adapter_block_rows(L);
   const dist::EvenSplit blocks{(p + rows - 1) / rows, comm_->size()};
   return {std::min(p, blocks.begin(rank) * rows), std::min(p, blocks.begin(rank + 1) * rows)};
 }
@@ -175,7 +181,7 @@ LossParts Trainer<S>::train_step(const std::string& subject, const Mat<S>& X, co
   const Mat<S>& G = N > 1 ? g_all_ : enc_.adapter_grad();
   const int64_t p_vox = adapter_W->value.rows(), L = adapter_W->value.cols(), B = Xin.rows();
   const auto [own0, own1] = adapter_rows(p_vox, L, comm_->rank());
-  const int64_t rows = std::max<int64_t>(1, kAdapterBlockElems / L);
+  const int64_t rows = adapter_block_rows(L);
   const int64_t first_block = own0 / rows, n_blocks = (own1 - own0 + rows - 1) / rows;
   const bool gram =
       adapter_norm_ == AdapterNorm::gram || (adapter_norm_ == AdapterNorm::automatic && L >= kGramLatentPerRow * B);
