@@ -14,7 +14,9 @@ namespace {
 // kAdapterBlockElems elements, so that the block's gradient is still in cache for its update, and
 // at least kAdapterBlockMinRows rows: each block's BLAS call packs all of G [B x L] again, a cost
 // of 1/rows against the block's product. At 20000 voxels x latent 1024, one thread, 256 rows ran
-// about 5% faster than 128 (4 interleaved rounds) with bitwise the same weights (any fixed rows).
+// about 5% faster than 128 (4 interleaved rounds), with bitwise the same weights: each element of
+// Xᵀ·G is one dot product over the batch whatever the rows (the blocks way's norm, a sum of
+// per-block sums, could round differently).
 constexpr int64_t kAdapterBlockElems = int64_t(1) << 17;
 constexpr int64_t kAdapterBlockMinRows = 256;
 int64_t adapter_block_rows(int64_t L) { return std::max(kAdapterBlockMinRows, kAdapterBlockElems / L); }
