@@ -81,12 +81,19 @@ std::vector<std::string> pretrain_args(const std::vector<std::string>& samples, 
   return args;
 }
 
-// v2c-pretrain with `args` in one process and under mpirun -np 2 (outputs one.h5 and two.h5 in
-// `dir`); checks that the job ran data-parallel, that its log holds every line of `log_has`, and
-// that both trained the same number of steps. Returns that number; `difference` is the largest
-// relative weight difference of two ranks against one process (max_relative_difference).
-int64_t two_ranks_and_one(const test::TempDir& dir, const std::vector<std::string>& args,
-                          const std::vector<std::string>& log_has, double& difference) {
+struct TwoRanks {
+  int64_t steps;      // trained by each job
+  double difference;  // largest relative weight difference of two ranks against one process
+};
+
+// v2c-pretrain on the two simulated subjects with pretrain_args(seed, sets), in one process and
+// under mpirun -np 2 (in a temporary directory named after `name`); checks that the job ran
+// data-parallel, that its log holds every line of `log_has`, and that both trained the same number
+// of steps.
+TwoRanks two_ranks_and_one(const std::string& name, int seed, const std::vector<std::string>& sets,
+                           const std::vector<std::string>& log_has) {
+  test::TempDir dir(name);
+  const std::vector<std::string> args = pretrain_args(test::two_simulated_subjects(dir), seed, sets);
   auto with_out = [&](const std::string& out) {
     auto a = args;
     a.insert(a.end(), {"--out", out});
@@ -102,10 +109,10 @@ int64_t two_ranks_and_one(const test::TempDir& dir, const std::vector<std::strin
   BOOST_CHECK_EQUAL(trained_steps(dir.file("two.h5")), steps);
   bool bitwise = false;
   std::string worst;
-  difference = max_relative_difference(dir.file("two.h5"), dir.file("one.h5"), bitwise, worst);
+  const double difference = max_relative_difference(dir.file("two.h5"), dir.file("one.h5"), bitwise, worst);
   BOOST_TEST_MESSAGE("mpirun -np 2 vs one process after " << steps << " steps: largest relative weight difference "
                                                           << difference << " (" << worst << ")");
-  return steps;
+  return {steps, difference};
 }
 
 }  // namespace
@@ -115,44 +122,34 @@ BOOST_AUTO_TEST_SUITE(distributed_mpi, *utf::precondition(mpirun_found))
 // 2 subjects x 5 epochs of 10 batches of 36 (one subject each, as always) = 50 steps, with MixCo
 // and dropout; one thread per process so that nothing but the split across ranks rounds.
 BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_after_50_steps) {
-  test::TempDir dir("v2c-mpi");
-  const auto samples = test::two_simulated_subjects(dir);
-  const std::vector<std::string> common =
-      pretrain_args(samples, 7,
-                    {"pretrain.latent=64", "pretrain.epochs=5", "pretrain.batch_size=36", "pretrain.val_runs=0",
-                     "pretrain.mixco=true", "pretrain.w_siglip=0.5"});
-  double d = 0;
-  BOOST_CHECK_EQUAL(two_ranks_and_one(dir, common, {"data-parallel: MPI, 2 ranks"}, d), 50);
-  BOOST_CHECK_SMALL(d, 1e-5);
+  const TwoRanks r = two_ranks_and_one("v2c-mpi", 7,
+                                       {"pretrain.latent=64", "pretrain.epochs=5", "pretrain.batch_size=36",
+                                        "pretrain.val_runs=0", "pretrain.mixco=true", "pretrain.w_siglip=0.5"},
+                                       {"data-parallel: MPI, 2 ranks"});
+  BOOST_CHECK_EQUAL(r.steps, 50);
+  BOOST_CHECK_SMALL(r.difference, 1e-5);
 }
 
 // Latent 64 at batch 8 takes the trainer's other way to the adapter's gradient norm (the Gram
 // matrices, L >= 8·B, as latent 1024 at batch 128 does; trainer.h): two ranks still equal one process.
 BOOST_AUTO_TEST_CASE(two_ranks_equal_one_process_with_the_gram_matrix_norm) {
-  test::TempDir dir("v2c-mpi-gram");
-  const auto samples = test::two_simulated_subjects(dir);
-  const std::vector<std::string> common =
-      pretrain_args(samples, 9,
-                    {"pretrain.latent=64", "pretrain.epochs=2", "pretrain.batch_size=8", "pretrain.val_runs=0",
-                     "pretrain.mixco=true"});
-  double d = 0;
-  BOOST_CHECK_GE(two_ranks_and_one(dir, common, {"data-parallel: MPI, 2 ranks"}, d), 50);
-  BOOST_CHECK_SMALL(d, 1e-5);
+  const TwoRanks r = two_ranks_and_one(
+      "v2c-mpi-gram", 9,
+      {"pretrain.latent=64", "pretrain.epochs=2", "pretrain.batch_size=8", "pretrain.val_runs=0", "pretrain.mixco=true"},
+      {"data-parallel: MPI, 2 ranks"});
+  BOOST_CHECK_GE(r.steps, 50);
+  BOOST_CHECK_SMALL(r.difference, 1e-5);
 }
 
 // The same with the samples streamed through a shuffle buffer of ~88 of the ~270 training rows
 // (chunks of 8): every rank reads the same batches, so two ranks still equal one process.
 BOOST_AUTO_TEST_CASE(two_ranks_streaming_equal_one_process) {
-  test::TempDir dir("v2c-mpi-stream");
-  const auto samples = test::two_simulated_subjects(dir);
-  const std::vector<std::string> common =
-      pretrain_args(samples, 7,
-                    {"pretrain.latent=64", "pretrain.epochs=4", "pretrain.batch_size=16", "pretrain.buffer_mib=0.1",
-                     "pretrain.chunk_rows=8", "pretrain.mixco=true"});
-  double d = 0;
-  BOOST_CHECK_GT(two_ranks_and_one(dir, common, {"data-parallel: MPI, 2 ranks", "through a shuffle buffer of "}, d),
-                 40);
-  BOOST_CHECK_SMALL(d, 1e-5);
+  const TwoRanks r = two_ranks_and_one("v2c-mpi-stream", 7,
+                                       {"pretrain.latent=64", "pretrain.epochs=4", "pretrain.batch_size=16",
+                                        "pretrain.buffer_mib=0.1", "pretrain.chunk_rows=8", "pretrain.mixco=true"},
+                                       {"data-parallel: MPI, 2 ranks", "through a shuffle buffer of "});
+  BOOST_CHECK_GT(r.steps, 40);
+  BOOST_CHECK_SMALL(r.difference, 1e-5);
 }
 
 // kill -9 of rank 1 (and, in a second job, of rank 0, the writer) once a checkpoint exists; the
