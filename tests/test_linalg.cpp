@@ -1,6 +1,7 @@
-// linalg::gemm_block (pipeline/math/linalg.h): one block of op(A)·op(B) on row-major storage with
-// leading dimensions, against Eigen's product of the same sub-matrices, for every transpose
-// combination, inside BlasThreads(1) and not; an empty inner dimension gives zeros.
+// linalg::gemm_block and syrk_block (pipeline/math/linalg.h): one block of op(A)·op(B), or of A·Aᵀ's
+// upper triangle, on row-major storage with leading dimensions, against Eigen's product of the same
+// sub-matrices, for every transpose combination, inside BlasThreads(1) and not; an empty inner
+// dimension gives zeros.
 #include <boost/test/unit_test.hpp>
 
 #include "pipeline/core/rng.h"
@@ -51,6 +52,29 @@ BOOST_AUTO_TEST_CASE(gemm_block_equals_the_product_of_the_sub_matrices) {
       check_block<double>(ta, tb, 6, 1e-14);
       check_block<double>(ta, tb, 0, 0);
     }
+}
+
+// C block [6 x 6] at (1, 2) of a 9 x 11 matrix: its upper triangle = A block·A blockᵀ, the A block
+// at (2, 3) of a 12 x 14 matrix; the strict lower triangle and everything outside stay as they were.
+BOOST_AUTO_TEST_CASE(syrk_block_fills_the_upper_triangle_of_the_block) {
+  for (int64_t k : {9, 0}) {
+    rng::StreamRng rng(11);
+    const Mat<double> A = filled<double>(12, 14, rng);
+    Mat<double> C = Mat<double>::Constant(9, 11, 7.0);
+    {
+      const linalg::BlasThreads one(1);
+      linalg::syrk_block<double>(6, k, &A(2, 3), A.cols(), &C(1, 2), C.cols());
+    }
+    const Mat<double> a = A.block(2, 3, 6, k);
+    const Mat<double> expected = k == 0 ? Mat<double>::Zero(6, 6) : Mat<double>(a * a.transpose());
+    Mat<double> untouched = C;
+    for (int64_t i = 0; i < 6; ++i)
+      for (int64_t j = i; j < 6; ++j) {
+        BOOST_CHECK_SMALL(C(1 + i, 2 + j) - expected(i, j), 1e-13);
+        untouched(1 + i, 2 + j) = 7.0;
+      }
+    BOOST_CHECK((untouched.array() == 7.0).all());
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

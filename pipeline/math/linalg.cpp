@@ -146,6 +146,16 @@ void gemm_block(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const S* A, i
 }
 
 template <class S>
+void syrk_block(int64_t n, int64_t k, const S* A, int64_t lda, S* C, int64_t ldc) {
+  if (n == 0) return;
+  if (k == 0) {
+    for (int64_t i = 0; i < n; ++i) std::fill(C + i * ldc + i, C + i * ldc + n, S(0));
+    return;
+  }
+  syrk_call(int(n), int(k), A, int(lda), C, int(ldc));
+}
+
+template <class S>
 bool eig_sym(const Mat<S>& K, Vec<S>& s, Mat<S>& U) {
   if (in_parallel()) {
     Eigen::SelfAdjointEigenSolver<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>> es(K);
@@ -193,6 +203,7 @@ Mat<S> take_rows(const Mat<S>& M, const std::vector<int64_t>& rows) {
   template Mat<S> gram<S>(const Mat<S>&);                                                                      \
   template void gemm_block<S>(bool, bool, int64_t, int64_t, int64_t, const S*, int64_t, const S*, int64_t, S*, \
                               int64_t);                                                                        \
+  template void syrk_block<S>(int64_t, int64_t, const S*, int64_t, S*, int64_t);                             \
   template bool eig_sym<S>(const Mat<S>&, Vec<S>&, Mat<S>&);                                                   \
   template Mat<S> take<S>(const Mat<S>&, const std::vector<int64_t>&, const std::vector<int64_t>&);            \
   template Mat<S> take_rows<S>(const Mat<S>&, const std::vector<int64_t>&);

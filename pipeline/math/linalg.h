@@ -34,6 +34,10 @@ Mat<S> gram(const Mat<S>& A);
 template <class S>
 void gemm_block(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const S* A, int64_t lda,
                 const S* B, int64_t ldb, S* C, int64_t ldc);
+// The same for the upper triangle of C [n x n] = A·Aᵀ, A [n x k] (syrk; C's strict lower triangle
+// is left as it was).
+template <class S>
+void syrk_block(int64_t n, int64_t k, const S* A, int64_t lda, S* C, int64_t ldc);
 
 // OpenBLAS's thread count set for a scope, restored at its end (process-wide: set it before
 // starting threads that call BLAS, not from them).

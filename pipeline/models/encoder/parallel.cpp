@@ -1,5 +1,7 @@
 #include "pipeline/models/encoder/parallel.h"
 
+#include <vector>
+
 namespace v2c::encoder {
 
 template <class S>

@@ -1,10 +1,10 @@
 // How the encoder's kernels spread work over threads, deterministically.
 //
-// The forward/backward products use BLAS (OpenBLAS's threads). Elementwise and per-row work goes
-// to OpenMP only above kParallelMin elements: an OpenMP region just before a BLAS call leaves
-// libgomp's workers spinning on the cores OpenBLAS's threads need, which costs far more than a
-// [128 x 1024] LayerNorm done serially. The adapter and optimiser passes run on plain std::threads
-// (run_tasks), each running Eigen's kernel single-threaded.
+// The forward/backward products are linalg's: fixed output tiles, one BLAS thread each, over
+// OpenMP threads. Elementwise and per-row work goes to OpenMP only above kParallelMin elements: a
+// region costs more than a [128 x 1024] LayerNorm done serially. The adapter and optimiser passes
+// run as tasks on the same OpenMP team (run_tasks), each task running Eigen's kernels
+// single-threaded.
 //
 // Determinism: which tasks exist, and how partial sums are chunked and added, never depends on
 // the thread count.
@@ -14,8 +14,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <thread>
-#include <vector>
+
+#include "pipeline/core/parallel.h"
 
 namespace v2c::encoder {
 
@@ -30,9 +30,12 @@ inline bool go_parallel(int64_t work) { return work >= kParallelMin && !omp_in_p
 inline int max_workers() { return omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads()); }
 
 // Runs fn(task, worker) for every task in [0, n_tasks), contiguous ranges of tasks on up to
-// max_workers() std::threads (worker 0 is the caller). Not OpenMP on purpose: libgomp's idle
-// workers keep spinning after a region and would take the cores from the OpenBLAS calls of the
-// next forward pass.
+// max_workers() OpenMP threads (worker = the thread's number; 0 is the caller). The same team as
+// linalg's product tiles: a separate pool of threads would compete for the cores with that team's
+// workers, which spin for a while after each region (a Gram matrix split over std::threads right
+// after the backward products took 52-62 µs per sample at 2 threads, 35-44 with libgomp's spin off).
+// Inside a task the OpenMP thread count is 1, so Eigen's kernels run on that thread alone. The
+// first exception a task throws is rethrown here, after the region.
 template <class F>
 void run_tasks(int64_t n_tasks, F&& fn) {
   const int64_t n_workers = std::min<int64_t>(n_tasks, max_workers());
@@ -43,18 +46,16 @@ void run_tasks(int64_t n_tasks, F&& fn) {
     omp_set_num_threads(saved);
     return;
   }
-  // Each worker is one thread: Eigen must not start OpenMP teams of its own inside (its parallel
-  // GEMM spin-waits), so the OpenMP thread count of every worker is 1 while it runs.
-  auto work = [&](int64_t w) {
-    const int saved = omp_get_max_threads();
+  ParallelErrors errors;
+#pragma omp parallel num_threads(int(n_workers))
+  {
+    const int64_t w = omp_get_thread_num(), n = omp_get_num_threads();
     omp_set_num_threads(1);
-    for (int64_t k = w * n_tasks / n_workers; k < (w + 1) * n_tasks / n_workers; ++k) fn(k, w);
-    omp_set_num_threads(saved);
-  };
-  std::vector<std::thread> pool;
-  for (int64_t w = 1; w < n_workers; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (auto& t : pool) t.join();
+    errors.run([&] {
+      for (int64_t k = w * n_tasks / n; k < (w + 1) * n_tasks / n; ++k) fn(k, w);
+    });
+  }
+  errors.rethrow();
 }
 
 // Σ x[i]² over n elements in double: fixed chunks, chunk sums added in order.

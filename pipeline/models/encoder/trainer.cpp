@@ -23,6 +23,37 @@ int64_t adapter_block_rows(int64_t L) { return std::max(kAdapterBlockMinRows, kA
 // AdapterNorm::automatic takes the Gram matrices when L >= kGramLatentPerRow · B: XXᵀ costs B²·p
 // multiply-adds against Xᵀ·G's B·p·L, so at most 1/8 of it (1/16 with syrk's half).
 constexpr int64_t kGramLatentPerRow = 8;
+// The Gram way's X·Xᵀ in column chunks of at most kGramChunkCols voxels (the columns split evenly;
+// one chunk at or below it), each chunk one syrk call, G·Gᵀ one more: tasks over the threads, the
+// chunks' sums added in chunk order. The chunks depend on the voxel count alone, so the norm does
+// not depend on the thread count. At 20000 voxels x batch 128, 2 threads: 29-30 µs per sample
+// against 46-58 as one call on one thread.
+constexpr int64_t kGramChunkCols = 4096;
+
+// ⟨X[:, c0..c1)·X[:, c0..c1)ᵀ, G·Gᵀ⟩_F = ‖X[:, c0..c1)ᵀ·G‖²_F, X [B x p] and G [B x L] row-major.
+template <class S>
+double gram_norm(const Mat<S>& X, int64_t c0, int64_t c1, const Mat<S>& G) {
+  const int64_t B = X.rows(), L = G.cols(), cols = c1 - c0;
+  const int64_t n_chunks = std::max<int64_t>(1, (cols + kGramChunkCols - 1) / kGramChunkCols);
+  const dist::EvenSplit chunks{cols, int(n_chunks)};
+  std::vector<Mat<S>> part(size_t(n_chunks + 1), Mat<S>::Zero(B, B));  // each chunk's X·Xᵀ, then G·Gᵀ
+  {
+    const linalg::BlasThreads serial(1);
+    run_tasks(n_chunks + 1, [&](int64_t task, int64_t) {
+      S* out = part[size_t(task)].data();
+      if (task == n_chunks)
+        linalg::syrk_block(B, L, G.data(), L, out, B);
+      else
+        linalg::syrk_block(B, chunks.count(int(task)), X.data() + c0 + chunks.begin(int(task)), X.cols(), out, B);
+    });
+  }
+  Mat<S>& gx = part[0];
+  for (int64_t c = 1; c < n_chunks; ++c) gx += part[size_t(c)];
+  Mat<S>& gg = part[size_t(n_chunks)];
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t j = 0; j < i; ++j) gx(i, j) = gx(j, i), gg(i, j) = gg(j, i);
+  return (gx.template cast<double>().array() * gg.template cast<double>().array()).sum();
+}
 }  // namespace
 
 template <class S>
@@ -191,10 +222,7 @@ LossParts Trainer<S>::train_step(const std::string& subject, const Mat<S>& X, co
   if (adapter_W->trainable && gram) {
     // ‖Xᵀ[own rows]·G‖²_F = ⟨X[:, own]·X[:, own]ᵀ, G·Gᵀ⟩_F; the gradient itself is computed below,
     // block by block inside the update.
-    const Mat<S> gx =
-        own0 == 0 && own1 == p_vox ? linalg::gram(Xin) : linalg::gram(Mat<S>(Xin.middleCols(own0, own1 - own0)));
-    const Mat<S> gg = linalg::gram(G);
-    sq += (gx.template cast<double>().array() * gg.template cast<double>().array()).sum();
+    sq += gram_norm(Xin, own0, own1, G);
   } else if (adapter_W->trainable) {
     // This rank's rows of the adapter's gradient, Xᵀ[rows]·G, one fixed block per BLAS call on one
     // thread (so the result does not depend on the thread count), with each block's squared norm.

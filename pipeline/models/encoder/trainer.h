@@ -17,7 +17,8 @@
 //     subject's p x L and their sums of squares give the norm; clipping + AdamW then run over
 //     the buffer's blocks. The buffer's traffic is small next to two B x B Gram matrices.
 //   - gram (L >= 8·B, e.g. latent 1024, batch 128): ‖XᵀG‖²_F = ⟨XXᵀ, GGᵀ⟩_F from the two Gram
-//     matrices, which then cost at most 1/16 of Xᵀ·G; each block of the gradient is computed and
+//     matrices, which then cost at most 1/16 of Xᵀ·G (X·Xᵀ in fixed column chunks over the threads,
+//     trainer.cpp); each block of the gradient is computed and
 //     applied by AdamW while in cache, so the p x L gradient is never stored (82 MB at 20000 x
 //     1024), nor written to memory and read back.
 // Both compute every gradient block by the same call, so without clipping they give bitwise the
