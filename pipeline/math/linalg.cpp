@@ -62,8 +62,9 @@ std::vector<Tile> tiles(int64_t m, int64_t n, bool upper) {
 
 // Products of fewer multiply-adds than this run their tiles one after another on the calling
 // thread: an OpenMP team costs more than it saves there, and its idle workers keep spinning after
-// the region, taking the cores that other threads (a read-ahead, a pool of std::threads) need
-// next; many such products a step made 2-thread pretraining slower than 1-thread. The tiles and
+// the region, taking the cores that other threads (a read-ahead; before the encoder's tasks moved
+// onto the same team, a pool of std::threads) need next; many such products a step made 2-thread
+// pretraining slower than 1-thread. The tiles and
 // their BLAS calls are the same either way, so results do not change.
 constexpr double kParallelMultiplyAdds = double(1 << 24);
 
