@@ -34,18 +34,13 @@ inline int max_workers() { return omp_in_parallel() ? 1 : std::max(1, omp_get_ma
 // linalg's product tiles: a separate pool of threads would compete for the cores with that team's
 // workers, which spin for a while after each region (a Gram matrix split over std::threads right
 // after the backward products took 52-62 µs per sample at 2 threads, 35-44 with libgomp's spin off).
-// Inside a task the OpenMP thread count is 1, so Eigen's kernels run on that thread alone. The
-// first exception a task throws is rethrown here, after the region.
+// The tasks run inside a region even on one thread, so a task sees the same linalg::in_parallel()
+// whatever the thread count; still, tasks call BLAS through linalg's *_block functions, whose
+// result never depends on it. Inside a task the OpenMP thread count is 1, so Eigen's kernels run
+// on that thread alone. The first exception a task throws is rethrown here, after the region.
 template <class F>
 void run_tasks(int64_t n_tasks, F&& fn) {
-  const int64_t n_workers = std::min<int64_t>(n_tasks, max_workers());
-  if (n_workers <= 1) {
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(1);
-    for (int64_t k = 0; k < n_tasks; ++k) fn(k, 0);
-    omp_set_num_threads(saved);
-    return;
-  }
+  const int64_t n_workers = std::max<int64_t>(1, std::min<int64_t>(n_tasks, max_workers()));
   ParallelErrors errors;
 #pragma omp parallel num_threads(int(n_workers))
   {
