@@ -10,6 +10,7 @@
 #include "pipeline/io/h5.h"
 #include "pipeline/models/encoder/checkpoint.h"
 #include "pipeline/models/encoder/model.h"
+#include "pipeline/models/encoder/parallel.h"
 #include "pipeline/models/encoder/trainer.h"
 #include "tests/test_util.h"
 
@@ -497,8 +498,15 @@ BOOST_AUTO_TEST_CASE(weights_do_not_depend_on_the_thread_count) {
   oc.lr = 1e-3;
   oc.total_steps = 4;
   oc.clip_norm = 0.05;  // clipping on: the gradient norm's every bit reaches the weights
-  // Latent 64: three adapter blocks of 2048 rows; latent 1024: three of the minimum 256 rows.
-  for (const auto& [latent, voxels] : {std::pair<int, int64_t>{64, 5000}, {1024, 600}}) {
+  // Latent 64: three adapter blocks of 2048 rows; latent 1024: three of the minimum 256 rows, and
+  // a batch of 128, so the [128 x 1024] GELU, LayerNorm and bias passes run on both threads too.
+  struct Shape {
+    int latent;
+    int64_t voxels, batch;
+  };
+  for (const Shape& shape : {Shape{64, 5000, 32}, Shape{1024, 600, 128}}) {
+    const auto [latent, voxels, batch] = shape;
+    if (latent == 1024) BOOST_REQUIRE(batch * latent >= kParallelMin);  // the parallel row passes are reached
     const Tiny t(latent, 2, 0.1, 16);
     for (AdapterNorm how : {AdapterNorm::blocks, AdapterNorm::gram}) {
       std::vector<std::vector<float>> w;
@@ -510,7 +518,7 @@ BOOST_AUTO_TEST_CASE(weights_do_not_depend_on_the_thread_count) {
         tr.set_adapter_norm(how);
         Rng rng(8);
         for (int s = 0; s < 4; ++s)
-          tr.train_step("s1", random_matrix<float>(32, voxels, rng), random_matrix<float>(32, 16, rng));
+          tr.train_step("s1", random_matrix<float>(batch, voxels, rng), random_matrix<float>(batch, 16, rng));
         w.push_back(snapshot(enc));
       }
       double num = 0, den = 0;
