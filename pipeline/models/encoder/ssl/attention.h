@@ -11,8 +11,8 @@
 // <prefix>/out/W, <prefix>/out/b [1 x d] (PyTorch Linear init).
 //
 // Per (window, head) work uses coefficient-wise Eigen products on one thread (no nested
-// threading), tasks spread over OpenMP from kParallelMin (parallel.h) multiply-adds on; each task writes its own blocks,
-// so results do not depend on the thread count.
+// threading), tasks spread over OpenMP from kParallelMin (parallel.h) multiply-adds on; each task
+// writes its own blocks, so results do not depend on the thread count.
 #pragma once
 
 #include "pipeline/models/encoder/ssl/layers.h"
