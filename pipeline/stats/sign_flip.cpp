@@ -4,6 +4,7 @@
 #include <random>
 
 #include "pipeline/core/error.h"
+#include "pipeline/stats/paired.h"
 #include "pipeline/stats/quantile.h"
 
 namespace v2c::stats {
@@ -23,18 +24,13 @@ double flipped_sum(const std::vector<double>& d, uint64_t flips) {
 
 SignFlipResult sign_flip_test(const std::vector<double>& model, const std::vector<double>& baseline,
                               const SignFlipOptions& options) {
-  V2C_ASSERT(model.size() == baseline.size(), model.size(), " model scores, ", baseline.size(), " baseline scores");
   V2C_ASSERT(options.max_exact_n >= 0 && options.max_exact_n <= 24, "max_exact_n ", options.max_exact_n);
   V2C_ASSERT(options.n_resamples >= 1, "n_resamples ", options.n_resamples);
   V2C_ASSERT(options.level > 0 && options.level < 1, "level ", options.level);
   SignFlipResult r;
-  std::vector<double> d;
-  for (size_t i = 0; i < model.size(); ++i) {
-    if (std::isfinite(model[i]) && std::isfinite(baseline[i]))
-      d.push_back(model[i] - baseline[i]);
-    else
-      ++r.n_dropped;
-  }
+  PairedDifferences paired = paired_differences(model, baseline);
+  std::vector<double>& d = paired.d;
+  r.n_dropped = paired.n_dropped;
   const int64_t n = int64_t(d.size());
   r.n = n;
   const double nan = std::nan("");

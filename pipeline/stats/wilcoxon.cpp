@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "pipeline/core/error.h"
+#include "pipeline/stats/paired.h"
 #include "pipeline/stats/quantile.h"
 
 namespace v2c::stats {
@@ -63,16 +64,11 @@ const char* zero_method_name(ZeroMethod method) {
 
 WilcoxonResult wilcoxon_signed_rank(const std::vector<double>& model, const std::vector<double>& baseline,
                                     const WilcoxonOptions& options) {
-  V2C_ASSERT(model.size() == baseline.size(), model.size(), " model scores, ", baseline.size(), " baseline scores");
   V2C_ASSERT(options.max_exact_n >= 0 && options.max_exact_n <= 50, "max_exact_n ", options.max_exact_n);
   WilcoxonResult r;
-  std::vector<double> d;
-  for (size_t i = 0; i < model.size(); ++i) {
-    if (std::isfinite(model[i]) && std::isfinite(baseline[i]))
-      d.push_back(model[i] - baseline[i]);
-    else
-      ++r.n_dropped;
-  }
+  PairedDifferences paired = paired_differences(model, baseline);
+  std::vector<double>& d = paired.d;
+  r.n_dropped = paired.n_dropped;
   r.n = int64_t(d.size());
   if (r.n == 0) {
     r.w_plus = r.w_minus = r.statistic = r.z = r.p_value = r.rank_biserial = std::nan("");
