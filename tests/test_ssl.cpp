@@ -470,7 +470,7 @@ BOOST_AUTO_TEST_CASE(next_step_prediction_cannot_see_its_target_and_residual_sta
 }
 
 BOOST_AUTO_TEST_CASE(results_do_not_depend_on_the_openmp_thread_count) {
-  // Large enough for the attention loops to go parallel (N·heads·T²·d_k >= 2^20).
+  // Large enough for the attention loops to go parallel (N·heads·T²·d_k = 2^21 >= kParallelMin).
   const int64_t N = 64, T = 32, d = 32;
   Rng rng(21);
   ParamSet<float> ps("test");
