@@ -25,6 +25,15 @@ OPT_FLAGS ?= -O2 -g
 SAN_FLAGS ?=
 VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 
+# ---- run environment of every recipe (the stages, tests and benchmarks) ----------------------
+# OpenMP's idle threads sleep between parallel regions instead of spinning. A spinning worker
+# takes the core that a stage's read-ahead thread needs: 2-thread pretraining at the 64-subject
+# bench's shape (4000 voxels, latent 128) ran 24.1-25.0k samples/s with it against 19.7-19.9k
+# spinning (2 rounds), and at 20000 voxels x latent 1024 the same either way (1251-1267 against
+# 1220-1302, 3 rounds). libgomp reads it once, at start-up, so a stage cannot set it for itself;
+# set it yourself when you run the binaries without make (README, "On a cluster").
+export OMP_WAIT_POLICY ?= passive
+
 # ---- set-up: Debian packages ---------------------------------------------------------------
 # Armadillo is kept for its two LAPACK drivers, eig_sym(..., "dc") (ridge's eigendecomposition,
 # math/linalg.cpp) and svd_econ(..., "dc") (Procrustes, models/align/common_space.cpp): Debian's
