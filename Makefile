@@ -19,6 +19,11 @@ CXX ?= g++
 # ccache, when installed, speeds up rebuilds (not needed: nothing installs it).
 CCACHE ?= $(shell command -v ccache 2>/dev/null)
 BUILD ?= build
+# Compiling runs BUILD_JOBS at a time (every core) unless the command line gives -j itself, whose
+# job slots the build then shares; only compiling: the stages run as the pipeline's rules say.
+# (Recursive =: make puts -j into MAKEFLAGS after the makefiles are read.)
+BUILD_JOBS ?= $(shell nproc)
+BUILD_MAKE = $(MAKE) --no-print-directory $(if $(findstring -j,$(MAKEFLAGS)),,-j$(BUILD_JOBS))
 # AVX2+FMA: fast on any x86-64 of the last decade (GCC 12 warns falsely inside Eigen's AVX-512 paths).
 ARCH_FLAGS ?= -march=x86-64-v3 -mtune=native
 OPT_FLAGS ?= -O2 -g
@@ -130,14 +135,14 @@ $(TEST_BIN): $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o) $(LIB)
 # 1.3-2.5x the CPU of -O2 ones: 6 s per core/io file, 20-33 s for Eigen-heavy ones), against a
 # 20-minute budget. The fuzz harnesses (`make fuzz`) and tests/regress/fuzz/ cover the readers.
 ASAN_SUITES ?= reliability,outputs,fuzz_regress,nifti,tsv,events,features,bdata,stage_errors,info
-ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan OPT_FLAGS="-O1 -g" \
+ASAN_MAKE = $(BUILD_MAKE) BUILD=build-asan OPT_FLAGS="-O1 -g" \
             SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 # Leaks are not checked: HDF5 and OpenBLAS keep global state until exit.
 export ASAN_OPTIONS ?= detect_leaks=0
 
 .PHONY: test asan test-asan-suites
 test: setup-test setup-fuzz
-	@$(MAKE) --no-print-directory build $(TEST_BIN)
+	@$(BUILD_MAKE) build $(TEST_BIN)
 	@$(FUZZ_MAKE) fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=0 scripts/run-fuzz.sh $(FUZZ_TARGETS)
 	@BUILD=$(BUILD) scripts/run-tests.sh
@@ -162,7 +167,7 @@ FUZZ_BUILD := build-fuzz
 # Only what the harnesses read with (the archive links just the objects they use).
 FUZZ_LIB_SRC := $(wildcard pipeline/core/*.cpp pipeline/io/*.cpp pipeline/io/nifti/*.cpp) \
                 pipeline/math/metrics.cpp pipeline/models/ridge_config.cpp
-FUZZ_MAKE = $(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CXX=clang++ OPT_FLAGS="-O1 -g" \
+FUZZ_MAKE = $(BUILD_MAKE) BUILD=$(FUZZ_BUILD) CXX=clang++ OPT_FLAGS="-O1 -g" \
             SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
             CXXFLAGS="-fsanitize=fuzzer-no-link" LIB_SRC="$(FUZZ_LIB_SRC)"
 
@@ -191,7 +196,7 @@ docs: build
 # ---- benchmarks ----------------------------------------------------------------------------
 .PHONY: bench
 bench: setup-bench
-	@$(MAKE) --no-print-directory build $(BENCH_BIN)
+	@$(BUILD_MAKE) build $(BENCH_BIN)
 	@BUILD=$(BUILD) bench/run.sh
 
 # ---- validation (not part of make test) ----------------------------------------------------
@@ -199,14 +204,14 @@ bench: setup-bench
 # VALIDATE_SEEDS (default 1..5; docs/validation.md).
 .PHONY: validate
 validate: setup-test
-	@$(MAKE) --no-print-directory build
+	@$(BUILD_MAKE) build
 	@BUILD=$(BUILD) validate/designs.sh
 	@BUILD=$(BUILD) validate/variants.sh $(VALIDATE_SEEDS)
 # ssl_control.sh: the default study linked and with simulate.spontaneous_linked false, at 25%, over
 # SSL_CONTROL_SEEDS (default 1..3; docs/validation.md). Its own target: 6 default-size studies.
 .PHONY: validate-ssl-control
 validate-ssl-control: setup-test
-	@$(MAKE) --no-print-directory build
+	@$(BUILD_MAKE) build
 	@BUILD=$(BUILD) validate/ssl_control.sh $(SSL_CONTROL_SEEDS)
 
 # ---- the pipeline --------------------------------------------------------------------------

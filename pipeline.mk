@@ -48,7 +48,7 @@ HAVE = $(wildcard stages/$(1).cpp)
 
 .PHONY: all run pipeline
 all: setup
-	@$(MAKE) --no-print-directory build
+	@$(BUILD_MAKE) build
 	@$(MAKE) --no-print-directory run
 
 # Phase 1 writes the plan; phase 2 reads it (subjects, fractions, prepare arguments).
