@@ -57,6 +57,12 @@ peer() {
   echo "$out"
 }
 
+# median_line LINE...: the middle line (the lower of the two middle ones for an even count) when
+# the lines are sorted by their first field, a number.
+median_line() {
+  printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"
+}
+
 bench_prepare() {
   # One 96x96x60x300 int16 .nii.gz run: v2c-prepare (inflate, mask, detrend, z-score, event
   # samples, HDF5 output) against `gzip -dc` of the same file. Goal: ratio <= 0.8.
@@ -122,7 +128,7 @@ bench_encoder() {
     if (( $(echo "$ours_mem > $mem_max" | bc -l) )); then mem_max=$ours_mem; fi
     before=$after
   done
-  median=$(printf '%s\n' "${results[@]}" | sort -g | sed -n "$(( (pairs + 1) / 2 ))p")
+  median=$(median_line "${results[@]}")
   read -r _ ours torch_sps <<<"$median"
   all=$(printf '%s\n' "${results[@]}" | awk '{printf "%s%.2f (%s vs %s)", (NR > 1 ? ", " : ""), $1, $2, $3}')
   record "encoder training, s per 1000 samples (20000 vox, L1024, 2 blocks, batch 128) vs PyTorch" \
@@ -331,7 +337,7 @@ bench_pretrain_wide() {
       before=$after
     done
     [[ $mode == every ]] && mem=$(sed -n 's/.*done in .*peak memory \([0-9]*\) MiB.*/\1/p' "$d/every.log")
-    median=$(printf '%s\n' "${results[@]}" | sort -g | sed -n "$(( (pairs + 1) / 2 ))p")
+    median=$(median_line "${results[@]}")
     read -r _ ours bound _ <<<"$median"
     all_pcts=$(printf '%s\n' "${results[@]}" | awk '{printf "%s%.0f%% (%s of %s)", (NR > 1 ? ", " : ""), 100 * $1, $2, $3}')
     first_pcts=$(printf '%s\n' "${results[@]}" | awk '{printf "%s%.0f%%", (NR > 1 ? ", " : ""), 100 * $4 / $3}')
