@@ -7,6 +7,13 @@ set -euo pipefail
 BUILD=${BUILD:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+all=(prepare ridge encoder retrieval lss pretrain pretrain_wide)
+for name in "$@"; do
+  if [[ " ${all[*]} " != *" $name "* ]]; then
+    echo "bench/run.sh: no benchmark named '$name'; the benchmarks are: ${all[*]}" >&2
+    exit 2
+  fi
+done
 out="$BUILD/bench"
 data="$out/data"
 mkdir -p "$data"
@@ -16,52 +23,9 @@ bin="$root/$BUILD/bin"
 coretype=${OPENBLAS_CORETYPE:-unset}
 repeats=${BENCH_REPEATS:-3}
 
-# best_of N CMD...: prints the fastest wall time (s) of N runs.
-best_of() {
-  local n=$1; shift
-  local best=""
-  for ((i = 0; i < n; i++)); do
-    local t0 t1 s
-    t0=$(date +%s.%N)
-    "$@" > /dev/null
-    t1=$(date +%s.%N)
-    s=$(echo "$t1 - $t0" | bc -l)
-    if [[ -z "$best" ]] || (( $(echo "$s < $best" | bc -l) )); then best=$s; fi
-  done
-  printf '%.4f' "$best"
-}
-
-# record NAME OURS_S PEER_S NOTE (each timing a positive number, else the benchmarks stop)
-record() {
-  local v ratio
-  for v in "$2" "$3"; do
-    if ! [[ $v =~ ^[0-9]*\.?[0-9]+$ ]] || (( $(echo "$v <= 0" | bc -l) )); then
-      echo "bench: $1: expected two positive timings (ours, peer), found '$2' and '$3'" >&2
-      exit 1
-    fi
-  done
-  ratio=$(printf "%.4f" "$(echo "$2 / $3" | bc -l)")
-  printf '{"name": "%s", "ours_s": %s, "peer_s": %s, "ratio": %s, "note": "%s"}\n' \
-    "$1" "$2" "$3" "$ratio" "$4 (OPENBLAS_CORETYPE=$coretype)" >> "$lines"
-}
-
-# peer SCRIPT ARGS...: runs the peer bench/peers/SCRIPT with Debian's Python and prints what it
-# prints. If it fails, the benchmarks stop (exit 1) naming it; its packages come with `make bench`
-# (make setup-bench). Call it as var=$(peer ...): in a here-string its exit would not stop us.
-peer() {
-  local out
-  if ! out=$(/usr/bin/python3 "$root/bench/peers/$1" "${@:2}"); then
-    echo "bench: the peer bench/peers/$1 failed (its message is above); make setup-bench installs what the peers need" >&2
-    exit 1
-  fi
-  echo "$out"
-}
-
-# median_line LINE...: the middle line (the lower of the two middle ones for an even count) when
-# the lines are sorted by their first field, a number.
-median_line() {
-  printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"
-}
+peers="$root/bench/peers"
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 bench_prepare() {
   # One 96x96x60x300 int16 .nii.gz run: v2c-prepare (inflate, mask, detrend, z-score, event
@@ -360,7 +324,6 @@ bench_pretrain_wide() {
   rm -f "$d/out.h5"
 }
 
-all=(prepare ridge encoder retrieval lss pretrain pretrain_wide)
 selected=("${@:-${all[@]}}")
 for name in "${selected[@]}"; do
   echo "bench: $name" >&2
@@ -368,9 +331,11 @@ for name in "${selected[@]}"; do
 done
 
 /usr/bin/python3 - "$lines" "$out/results.json" <<'PY'
-import json, sys
+import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-json.dump(rows, open(sys.argv[2], "w"), indent=2)
+with open(sys.argv[2] + ".tmp", "w") as f:  # a temporary name, then the rename: never half-written
+    json.dump(rows, f, indent=2)
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 w = max([len(r["name"]) for r in rows] + [4])
 print(f"{'name':<{w}}  {'ours_s':>9}  {'peer_s':>9}  {'ratio':>7}  note")
 for r in rows:

@@ -1,5 +1,6 @@
 // Small header-only helpers shared by the Boost.Test files:
 //   TempDir            RAII temporary directory (removed with its contents on destruction)
+//   run_command()      run a shell command, capturing its exit code and output
 //   run_python()       run a /usr/bin/python3 snippet (the oracle: numpy, h5py, nibabel...)
 //   python_has()       whether /usr/bin/python3 can import some modules
 //   shared_data_dir()  the real-data folder: $V2C_SHARED_DATA, else ../shared/data from the repo root
@@ -91,23 +92,31 @@ class TempDir {
   fs::path path_;
 };
 
-struct PythonResult {
-  int exit_code;       // the script's exit status (-1 when it did not exit normally)
+struct CommandRun {
+  int exit_code = -1;  // -1 when it did not exit normally
   std::string output;  // stdout and stderr together
 };
+using PythonResult = CommandRun;
+using StageRun = CommandRun;
+
+// Runs `command` with /bin/sh, capturing its stdout and stderr together.
+inline CommandRun run_command(const std::string& command) {
+  TempDir scratch("v2c-cmd");
+  const std::string log = scratch.file("output.txt");
+  const int status = std::system(("(" + command + ") > " + shell_quote(log) + " 2>&1").c_str());
+  CommandRun r;
+  r.output = read_text_file(log);
+  if (status != -1 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  return r;
+}
 
 // Runs `code` with /usr/bin/python3, current directory `workdir` (default: unchanged).
 inline PythonResult run_python(const std::string& code, const std::string& workdir = "") {
   TempDir scratch("v2c-py");
   const std::string script = scratch.write("script.py", code);
-  const std::string log = scratch.file("output.txt");
   std::string command;
   if (!workdir.empty()) command = "cd " + shell_quote(workdir) + " && ";
-  command += "/usr/bin/python3 " + shell_quote(script) + " > " + shell_quote(log) + " 2>&1";
-  const int status = std::system(command.c_str());
-  PythonResult result{-1, read_text_file(log)};
-  if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  return result;
+  return run_command(command + "/usr/bin/python3 " + shell_quote(script));
 }
 
 // As run_python, but throws std::runtime_error (with the script's output) unless it exits 0.
@@ -222,22 +231,11 @@ inline std::string stage_binary(const std::string& name) {
   return ((root ? *root : fs::current_path()) / "build" / "bin" / ("v2c-" + name)).string();
 }
 
-struct StageRun {
-  int exit_code = -1;  // -1 when it did not exit normally
-  std::string output;  // stdout and stderr together
-};
-
 // Runs v2c-<stage> with the arguments (each shell-quoted), capturing its output.
 inline StageRun run_stage(const std::string& stage, const std::vector<std::string>& args) {
   std::string cmd = shell_quote(stage_binary(stage));
   for (const auto& a : args) cmd += " " + shell_quote(a);
-  TempDir scratch("v2c-run");
-  const std::string log = scratch.file("log.txt");
-  const int status = std::system((cmd + " > " + shell_quote(log) + " 2>&1").c_str());
-  StageRun r;
-  r.output = read_text_file(log);
-  if (status != -1 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  return r;
+  return run_command(cmd);
 }
 
 // The stage failed with `code`, said every fragment, and left neither `out` nor a temporary
