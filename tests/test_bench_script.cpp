@@ -36,7 +36,7 @@ BOOST_AUTO_TEST_CASE(record_appends_a_ratio_and_refuses_timings_that_are_not_pos
   BOOST_CHECK_MESSAGE(lines.find("\"name\": \"entry A\"") != std::string::npos, lines);
   BOOST_CHECK_MESSAGE(lines.find("\"ratio\": 0.5000") != std::string::npos, lines);
   BOOST_CHECK_MESSAGE(lines.find("a note (OPENBLAS_CORETYPE=test)") != std::string::npos, lines);
-  for (const std::string& bad : {"''", "abc", "0", "-2", "1e3x"}) {
+  for (const std::string bad : {"''", "abc", "0", "-2", "1e3x"}) {
     fs::remove(dir.file("results.jsonl"));
     const auto r = with_helpers(dir, "record 'entry B' " + bad + " 2 'note'; echo after");
     BOOST_CHECK_MESSAGE(r.exit_code == 1, "timing " << bad << ": exit " << r.exit_code << "\n" << r.output);
@@ -54,7 +54,7 @@ BOOST_AUTO_TEST_CASE(a_failing_peer_stops_the_benchmarks_naming_it) {
   const auto ok = with_helpers(dir, "v=$(peer good.py x); echo \"got [$v]\"");
   BOOST_REQUIRE_MESSAGE(ok.exit_code == 0, ok.output);
   BOOST_CHECK_MESSAGE(ok.output.find("got [12.5 x]") != std::string::npos, ok.output);
-  for (const std::string& name : {"bad.py", "missing.py"}) {
+  for (const std::string name : {"bad.py", "missing.py"}) {
     const auto r = with_helpers(dir, "v=$(peer " + name + " x); echo \"went on with [$v]\"");
     BOOST_CHECK_MESSAGE(r.exit_code == 1, name << ": exit " << r.exit_code << "\n" << r.output);
     BOOST_CHECK_MESSAGE(r.output.find("bench: the peer " + dir.file("peers/" + name) + " failed") != std::string::npos,
