@@ -7,10 +7,10 @@ set -euo pipefail
 BUILD=${BUILD:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-all=(prepare ridge encoder retrieval lss pretrain pretrain_wide)
+entries=(prepare ridge encoder retrieval lss pretrain pretrain_wide)
 for name in "$@"; do
-  if [[ " ${all[*]} " != *" $name "* ]]; then
-    echo "bench/run.sh: no benchmark named '$name'; the benchmarks are: ${all[*]}" >&2
+  if [[ " ${entries[*]} " != *" $name "* ]]; then
+    echo "bench/run.sh: no benchmark named '$name'; the benchmarks are: ${entries[*]}" >&2
     exit 2
   fi
 done
@@ -324,7 +324,7 @@ bench_pretrain_wide() {
   rm -f "$d/out.h5"
 }
 
-selected=("${@:-${all[@]}}")
+selected=("${@:-${entries[@]}}")
 for name in "${selected[@]}"; do
   echo "bench: $name" >&2
   "bench_$name"
